@@ -1,0 +1,128 @@
+"""PatientRecord: every resource of one hook call, indexed once by type, id, fullUrl and
+(system, code), with FHIR reference resolution (contained `#id`, Bundle `fullUrl`, `Type/id`,
+absolute `.../Type/id`). Policy retrieves become lookups here; nothing scans the bundle per query.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from service.terminology.codes import CodeKey, normalize_code
+from service.types import Resource
+
+# Where each resource type carries the code a policy retrieve filters on (FHIR R4 / CQL
+# primary code paths of the QI-Core and US Core model info).
+PRIMARY_CODE_PATHS: dict[str, tuple[str, ...]] = {
+    "Condition": ("code",),
+    "Observation": ("code",),
+    "Procedure": ("code",),
+    "ServiceRequest": ("code",),
+    "DeviceRequest": ("codeCodeableConcept",),
+    "Medication": ("code",),
+    "MedicationRequest": ("medicationCodeableConcept",),
+    "MedicationAdministration": ("medicationCodeableConcept",),
+    "MedicationStatement": ("medicationCodeableConcept",),
+    "MedicationDispense": ("medicationCodeableConcept",),
+    "Coverage": ("type",),
+}
+
+Normalizer = Callable[[str, str], CodeKey]
+
+
+class PatientRecord:
+    def __init__(
+        self, entries: Iterable[tuple[Resource, str | None]], normalize: Normalizer = normalize_code
+    ) -> None:
+        self._normalize = normalize
+        self._by_type: dict[str, list[Resource]] = defaultdict(list)
+        self._by_id: dict[tuple[str, str], Resource] = {}
+        self._by_full_url: dict[str, Resource] = {}
+        self._by_code: dict[CodeKey, list[Resource]] = defaultdict(list)
+        for resource, full_url in entries:
+            self._add(resource, full_url)
+
+    def _add(self, resource: Resource, full_url: str | None) -> None:
+        resource_type = resource.get("resourceType")
+        if not isinstance(resource_type, str):
+            return
+        resource_id = resource.get("id")
+        if isinstance(resource_id, str):
+            if (resource_type, resource_id) in self._by_id:
+                return  # the same resource reached us through two prefetch keys
+            self._by_id[(resource_type, resource_id)] = resource
+        if full_url:
+            self._by_full_url[full_url] = resource
+        self._by_type[resource_type].append(resource)
+        for key in self._codes_of(resource, PRIMARY_CODE_PATHS.get(resource_type, ())):
+            self._by_code[key].append(resource)
+
+    def _codes_of(self, resource: Resource, paths: Sequence[str]) -> set[CodeKey]:
+        keys = set()
+        for path in paths:
+            for coding in codings(resource.get(path)):
+                keys.add(self._normalize(coding["system"], coding["code"]))
+        return keys
+
+    def of_type(self, resource_type: str) -> Sequence[Resource]:
+        return self._by_type.get(resource_type, ())
+
+    def get(self, resource_type: str, resource_id: str) -> Resource | None:
+        return self._by_id.get((resource_type, resource_id))
+
+    def with_code(self, system: str, code: str, resource_type: str | None = None) -> list[Resource]:
+        found = self._by_code.get(self._normalize(system, code), [])
+        if resource_type is None:
+            return list(found)
+        return [resource for resource in found if resource["resourceType"] == resource_type]
+
+    def with_any_code(self, keys: Iterable[CodeKey], resource_type: str) -> list[Resource]:
+        """Resources of a type carrying any of `keys` (already normalised), each once, in order."""
+        seen: dict[int, Resource] = {}
+        for key in keys:
+            for resource in self._by_code.get(key, ()):
+                if resource["resourceType"] == resource_type:
+                    seen.setdefault(id(resource), resource)
+        return list(seen.values())
+
+    def resolve(self, reference: object, within: Resource | None = None) -> Resource | None:
+        """The resource a FHIR Reference (or reference string) points at, if the record holds it."""
+        target = reference.get("reference") if isinstance(reference, dict) else reference
+        if not isinstance(target, str) or not target:
+            return None
+        if target.startswith("#"):
+            return _contained(within, target[1:])
+        if target in self._by_full_url:
+            return self._by_full_url[target]
+        parts = [part for part in target.split("/") if part]
+        if "_history" in parts:
+            parts = parts[: parts.index("_history")]
+        if len(parts) >= 2:
+            return self._by_id.get((parts[-2], parts[-1]))
+        return None
+
+    def __len__(self) -> int:
+        return sum(len(resources) for resources in self._by_type.values())
+
+
+def codings(concept: Any) -> list[dict[str, str]]:
+    """The codings of a CodeableConcept that have both a system and a code."""
+    if not isinstance(concept, dict):
+        return []
+    found = []
+    for coding in concept.get("coding") or []:
+        if isinstance(coding, dict):
+            system, code = coding.get("system"), coding.get("code")
+            if isinstance(system, str) and isinstance(code, str):
+                found.append({"system": system, "code": code})
+    return found
+
+
+def _contained(within: Resource | None, local_id: str) -> Resource | None:
+    if within is None:
+        return None
+    for resource in within.get("contained") or []:
+        if isinstance(resource, dict) and resource.get("id") == local_id:
+            return resource
+    return None

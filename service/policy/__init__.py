@@ -1,0 +1,1 @@
+"""Policies as data: one folder each, loaded once; the engine knows no drug by name."""

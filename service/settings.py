@@ -1,0 +1,76 @@
+"""Every knob of the service: one environment variable each, with a safe default.
+
+Lists are comma-separated in the environment (`FHIR_SERVER_ALLOWLIST=https://ehr.example.org/fhir,...`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    environment: Literal["development", "production"] = "production"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # The URL EHRs call us at: the JWT `aud` and the base of every canonical URL we publish.
+    base_url: str = "http://127.0.0.1:8080"
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'service.db'}"
+    policy_dir: Path = PROJECT_ROOT / "policies"
+
+    payer_name: str = "Example Health Plan"
+    # Coverage.payor identifiers ("system|value" or bare "value") that this endpoint answers for.
+    # Empty: accept the single active Coverage given (CRD hook-13 applies once this is set).
+    payer_identifiers: CommaList = Field(default_factory=list)
+
+    auth_mode: Literal["jwt", "off"] = "jwt"
+    jwt_trusted_issuers: CommaList = Field(default_factory=list)
+    jwt_jku_allowlist: CommaList = Field(default_factory=list)
+    # A JWK Set agreed out of band (CDS Hooks: when the client sends no `jku`).
+    jwt_jwks_file: Path | None = None
+    jwt_leeway_s: int = 30
+    jwt_max_lifetime_s: int = 300
+    jwks_cache_ttl_s: int = 300
+
+    # FHIR servers we may call back. Loopback is added in development only.
+    fhir_server_allowlist: CommaList = Field(default_factory=list)
+    prefetch_budget_ms: int = 1000
+    fetch_max_bytes: int = 10 * 1024 * 1024
+    max_body_bytes: int = 8 * 1024 * 1024
+
+    audit_flush_interval_s: float = 1.0
+    # Key of the HMAC that replaces patient ids in the audit log. Set it in production.
+    audit_hash_key: SecretStr = SecretStr("development-only-audit-key")
+    log_level: str = "INFO"
+
+    @field_validator(
+        "payer_identifiers",
+        "jwt_trusted_issuers",
+        "jwt_jku_allowlist",
+        "fhir_server_allowlist",
+        mode="before",
+    )
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment == "development"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

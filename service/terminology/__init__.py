@@ -1,0 +1,1 @@
+"""Terminology as data: ValueSet membership, code normalisation, units."""
