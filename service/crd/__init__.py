@@ -1,0 +1,1 @@
+"""Da Vinci CRD: coverage selection, coverage-information, cards, CRD versions."""

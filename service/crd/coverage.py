@@ -1,0 +1,110 @@
+"""Which Coverage a CRD answer is about (CRD STU 2.2, "Hook invocation" hook-13 and resp-45).
+
+- Candidates: Coverage resources in the record that are active on the day of the call.
+- If the in-scope orders name their insurance, only those Coverages are candidates.
+- With `payer_identifiers` configured, a candidate must name one of our payers in `payor`
+  (an Organization's identifier, or a logical reference's identifier). Coverage of another payer,
+  or without a payer identifier, is the 400 of CRD hook-13.
+- Several candidates left: the 400 of CRD hook-13 (we cannot tell which one is primary).
+- None at all: answered, not refused: `not-covered` with reason `coverage-not-found` (resp-45).
+  This is a deliberate reading: hook-13 also lists "no Coverage accessible" under 400, but a
+  prescriber is better served by an answer saying the payer found no coverage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from service.errors import BadRequest, Issue
+from service.fhir.record import PatientRecord
+from service.types import Resource
+
+
+@dataclass(frozen=True)
+class CoverageChoice:
+    coverage: Resource | None
+
+    @property
+    def found(self) -> bool:
+        return self.coverage is not None
+
+
+def select_coverage(
+    record: PatientRecord,
+    orders: Sequence[Resource],
+    payer_identifiers: Sequence[str],
+    today: date,
+) -> CoverageChoice:
+    candidates = [c for c in record.of_type("Coverage") if _active_on(c, today)]
+    named = _named_by_orders(record, orders)
+    if named:
+        candidates = [c for c in candidates if any(c is n for n in named)]
+    if payer_identifiers:
+        foreign = [c for c in candidates if not _is_ours(c, record, payer_identifiers)]
+        if foreign and len(foreign) == len(candidates):
+            raise BadRequest(
+                "the Coverage given is not for a payer this service answers for",
+                issues=[_foreign_issue(c) for c in foreign],
+            )
+        candidates = [c for c in candidates if c not in foreign]
+    if len(candidates) > 1:
+        ids = ", ".join(f"Coverage/{c.get('id', '?')}" for c in candidates)
+        raise BadRequest(f"several active Coverages could apply ({ids}); send only the primary one")
+    return CoverageChoice(candidates[0] if candidates else None)
+
+
+def _active_on(coverage: Resource, today: date) -> bool:
+    if coverage.get("status") != "active":
+        return False
+    period = coverage.get("period") or {}
+    start, end = _day(period.get("start")), _day(period.get("end"))
+    return (start is None or start <= today) and (end is None or today <= end)
+
+
+def _day(value: object) -> date | None:
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def _named_by_orders(record: PatientRecord, orders: Sequence[Resource]) -> list[Resource]:
+    named = []
+    for order in orders:
+        for reference in order.get("insurance") or []:
+            resolved = record.resolve(reference, within=order)
+            if resolved is not None and resolved.get("resourceType") == "Coverage":
+                named.append(resolved)
+    return named
+
+
+def _is_ours(coverage: Resource, record: PatientRecord, payer_identifiers: Sequence[str]) -> bool:
+    wanted = set(payer_identifiers)
+    for payor in coverage.get("payor") or []:
+        identifiers = [payor.get("identifier")] if isinstance(payor, dict) else []
+        organization = record.resolve(payor, within=coverage)
+        if organization is not None:
+            identifiers.extend(organization.get("identifier") or [])
+        for identifier in identifiers:
+            if isinstance(identifier, dict) and wanted & _spellings(identifier):
+                return True
+    return False
+
+
+def _spellings(identifier: Resource) -> set[str]:
+    value, system = identifier.get("value"), identifier.get("system")
+    if not isinstance(value, str):
+        return set()
+    return {value, f"{system}|{value}"} if isinstance(system, str) else {value}
+
+
+def _foreign_issue(coverage: Resource) -> Issue:
+    return Issue(
+        f"Coverage/{coverage.get('id', '?')} has no payor identifier handled by this endpoint",
+        code="business-rule",
+        expression=("Coverage.payor",),
+    )

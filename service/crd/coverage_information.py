@@ -1,0 +1,152 @@
+"""The `ext-coverage-information` extension (CRD STU 2.2 StructureDefinition
+ext-coverage-information) and the system action that carries it (CRD "Coverage Information"
+response type): an `update` of the order with the extension added, nothing else changed.
+
+The invariants crd-ci-q1..q9 are checked on every extension built here (`check_invariants`).
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+
+from service.types import JsonObject, Resource
+
+EXTENSION_URL = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
+REASON_SYSTEM = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp"
+# CRD ValueSet coverageAssertionReasons (extensible): other codes need reason.text (crd-ci-q7).
+ASSERTION_REASONS = frozenset(
+    {"gold-card", "no-member-found", "no-active-coverage", "coverage-not-found",
+     "auth-out-network", "technical"}
+)
+_ASSERTION_NAMESPACE = uuid.UUID("6f1c2f4e-3f0b-4c57-9a55-0f1d2e8b7a10")
+
+
+@dataclass(frozen=True)
+class CoverageInformation:
+    coverage_reference: str
+    covered: str
+    assertion_id: str
+    on: date
+    pa_needed: str | None = None
+    doc_needed: tuple[str, ...] = ()
+    doc_purpose: tuple[str, ...] = ()
+    reason_code: str | None = None
+    reason_text: str | None = None
+    billing_codes: tuple[JsonObject, ...] = ()
+    questionnaires: tuple[str, ...] = ()
+    details: tuple[JsonObject, ...] = field(default=())
+
+
+def assertion_id(order_reference: str, coverage_reference: str, policy_version: str) -> str:
+    """Stable for the same order, coverage and policy version; distinct across coverages."""
+    name = f"{order_reference}|{coverage_reference}|{policy_version}"
+    return str(uuid.uuid5(_ASSERTION_NAMESPACE, name))
+
+
+def extension(info: CoverageInformation) -> JsonObject:
+    parts: list[JsonObject] = [
+        {"url": "coverage", "valueReference": {"reference": info.coverage_reference}},
+        {"url": "covered", "valueCode": info.covered},
+    ]
+    if info.pa_needed:
+        parts.append({"url": "pa-needed", "valueCode": info.pa_needed})
+    parts += [{"url": "doc-needed", "valueCode": code} for code in info.doc_needed]
+    parts += [{"url": "doc-purpose", "valueCode": code} for code in info.doc_purpose]
+    parts += [{"url": "billingCode", "valueCoding": coding} for coding in info.billing_codes]
+    if info.reason_code or info.reason_text:
+        parts.append({"url": "reason", "valueCodeableConcept": _reason(info)})
+    parts += [{"url": "detail", "extension": list(detail["extension"])} for detail in info.details]
+    parts += [{"url": "questionnaire", "valueCanonical": url} for url in info.questionnaires]
+    parts.append({"url": "date", "valueDate": info.on.isoformat()})
+    parts.append({"url": "coverage-assertion-id", "valueString": info.assertion_id})
+    built = {"url": EXTENSION_URL, "extension": parts}
+    check_invariants(built)
+    return built
+
+
+def _reason(info: CoverageInformation) -> JsonObject:
+    concept: JsonObject = {}
+    if info.reason_code:
+        concept["coding"] = [{"system": REASON_SYSTEM, "code": info.reason_code}]
+    if info.reason_text:
+        concept["text"] = info.reason_text
+    return concept
+
+
+def annotated_order(order: Resource, info: CoverageInformation) -> Resource:
+    """The order as sent, plus one coverage-information extension (CRD: nothing else changed)."""
+    updated = copy.deepcopy(order)
+    updated.setdefault("extension", []).append(extension(info))
+    return updated
+
+
+def system_action(order: Resource, info: CoverageInformation) -> JsonObject:
+    return {
+        "type": "update",
+        "description": "Coverage information for the order",
+        "resource": annotated_order(order, info),
+    }
+
+
+class InvariantViolation(ValueError):
+    pass
+
+
+def check_invariants(built: JsonObject) -> None:
+    """crd-ci-q1..q9, as the IG states them, on one extension."""
+    values: dict[str, list[object]] = {}
+    for part in built["extension"]:
+        value = next((v for k, v in part.items() if k.startswith("value")), part.get("extension"))
+        values.setdefault(part["url"], []).append(value)
+    for rule, holds in _RULES:
+        if not holds(values):
+            raise InvariantViolation(rule)
+
+
+def _has(values: dict[str, list[object]], url: str, code: object = None) -> bool:
+    found = values.get(url, [])
+    return bool(found) if code is None else code in found
+
+
+def _reason_explained(values: dict[str, list[object]]) -> bool:
+    for reason in values.get("reason", []):
+        codings = reason.get("coding", []) if isinstance(reason, dict) else []
+        known = all(
+            c.get("system") == REASON_SYSTEM and c.get("code") in ASSERTION_REASONS for c in codings
+        )
+        if not (isinstance(reason, dict) and (reason.get("text") or (codings and known))):
+            return False
+    return True
+
+
+_INDETERMINATE_KEYS = ("covered", "pa-needed", "doc-needed")
+_RULES = (
+    ("crd-ci-q1", lambda v: not _has(v, "questionnaire") or _has(v, "doc-needed")),
+    ("crd-ci-q2", lambda v: not _has(v, "covered", "not-covered") or not _has(v, "pa-needed")),
+    (
+        "crd-ci-q3",
+        lambda v: not any(_has(v, k, "conditional") for k in _INDETERMINATE_KEYS)
+        or _has(v, "info-needed"),
+    ),
+    (
+        "crd-ci-q4",
+        lambda v: not any(_has(v, "pa-needed", c) for c in ("satisfied", "no-auth"))
+        or not _has(v, "doc-purpose", "withpa"),
+    ),
+    ("crd-ci-q5", lambda v: _has(v, "pa-needed", "satisfied") == _has(v, "satisfied-pa-id")),
+    ("crd-ci-q6", lambda v: not _has(v, "info-needed", "OTH") or _has(v, "reason")),
+    ("crd-ci-q7", _reason_explained),
+    (
+        "crd-ci-q8",
+        lambda v: not any(p != "conditional" for p in v.get("doc-purpose", []))
+        or _has(v, "reason"),
+    ),
+    (
+        "crd-ci-q9",
+        lambda v: not any(_has(v, k, "indeterminate") for k in _INDETERMINATE_KEYS)
+        or _has(v, "reason"),
+    ),
+)
