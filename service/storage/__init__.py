@@ -1,0 +1,2 @@
+"""Durable state through SQLAlchemy: SQLite by default, PostgreSQL in production, one set of
+Alembic migrations for both."""

@@ -1,0 +1,97 @@
+"""The audit log of hook calls, written off the request path.
+
+Entries are queued in memory and committed by one background thread in a single transaction
+every `audit_flush_interval_s` (default 1 s): a crash can lose at most the entries of the last
+interval. Shutdown flushes what is queued. Audit entries are never acknowledged to a client as
+stored; what is (feedback, questionnaire responses) is committed before the answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import queue
+import threading
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.storage.tables import AuditEntry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HookAudit:
+    at: datetime
+    hook: str
+    hook_instance: str
+    service_id: str
+    client: str | None
+    patient_hash: str | None
+    orders_in_scope: list[str]
+    outcome: str
+    status_code: int
+    duration_ms: float
+
+
+class AuditLog(Protocol):
+    def record(self, entry: HookAudit) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def patient_hash(patient_id: str | None, key: bytes) -> str | None:
+    """A keyed hash: stable for correlation, useless for looking patients up without the key."""
+    if not patient_id:
+        return None
+    return hmac.new(key, patient_id.encode(), hashlib.sha256).hexdigest()
+
+
+class BatchedAuditLog:
+    def __init__(self, sessions: sessionmaker[Session], flush_interval_s: float) -> None:
+        self._sessions = sessions
+        self._interval = flush_interval_s
+        self._queue: queue.SimpleQueue[HookAudit | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+        self._thread.start()
+
+    def record(self, entry: HookAudit) -> None:
+        self._queue.put(entry)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        running = True
+        while running:
+            batch, running = self._collect()
+            if batch:
+                self._write(batch)
+
+    def _collect(self) -> tuple[list[HookAudit], bool]:
+        batch: list[HookAudit] = []
+        try:
+            item = self._queue.get(timeout=self._interval)
+        except queue.Empty:
+            return batch, True
+        while item is not None:
+            batch.append(item)
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return batch, True
+        return batch, False
+
+    def _write(self, batch: list[HookAudit]) -> None:
+        try:
+            with self._sessions.begin() as session:
+                session.add_all(AuditEntry(**asdict(entry)) for entry in batch)
+        except SQLAlchemyError:
+            # The writer must outlive a database hiccup; the loss is logged, with no PHI.
+            log.exception("audit batch of %d entries not written", len(batch))
