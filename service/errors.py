@@ -1,14 +1,14 @@
 """The service's exception tree. Only the exception handlers in `web_errors` turn these into HTTP.
 
-    ServiceError
-    ├── RequestError              the client sent something we cannot act on
-    │   ├── BadRequest            400: not JSON, not CDS Hooks, not FHIR (CRD hook-13)
-    │   ├── UnprocessableEntity   422: valid FHIR that breaks a CRD rule (CRD hook-13)
-    │   ├── NotFound              404
-    │   ├── PayloadTooLarge       413
-    │   └── PreconditionFailed    412: required data neither prefetched nor fetchable (CDS Hooks 2.0)
-    ├── Unauthorized              401, answered with an empty body (CDS Hooks: trust is all or nothing)
-    └── ConfigurationError        the service's own setup is wrong; raised at start-up, never per request
+ServiceError
+├── RequestError              the client sent something we cannot act on
+│   ├── BadRequest            400: not JSON, not CDS Hooks, not FHIR (CRD hook-13)
+│   ├── UnprocessableEntity   422: valid FHIR that breaks a CRD rule (CRD hook-13)
+│   ├── NotFound              404
+│   ├── PayloadTooLarge       413
+│   └── PreconditionFailed    412: required data neither prefetched nor fetchable (CDS Hooks 2.0)
+├── Unauthorized              401, answered with an empty body (CDS Hooks: trust is all or nothing)
+└── ConfigurationError        our own setup is wrong; raised at start-up, never per request
 """
 
 from __future__ import annotations

@@ -18,8 +18,14 @@ EXTENSION_URL = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-cove
 REASON_SYSTEM = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp"
 # CRD ValueSet coverageAssertionReasons (extensible): other codes need reason.text (crd-ci-q7).
 ASSERTION_REASONS = frozenset(
-    {"gold-card", "no-member-found", "no-active-coverage", "coverage-not-found",
-     "auth-out-network", "technical"}
+    {
+        "gold-card",
+        "no-member-found",
+        "no-active-coverage",
+        "coverage-not-found",
+        "auth-out-network",
+        "technical",
+    }
 )
 _ASSERTION_NAMESPACE = uuid.UUID("6f1c2f4e-3f0b-4c57-9a55-0f1d2e8b7a10")
 
@@ -128,25 +134,31 @@ _RULES = (
     ("crd-ci-q2", lambda v: not _has(v, "covered", "not-covered") or not _has(v, "pa-needed")),
     (
         "crd-ci-q3",
-        lambda v: not any(_has(v, k, "conditional") for k in _INDETERMINATE_KEYS)
-        or _has(v, "info-needed"),
+        lambda v: (
+            not any(_has(v, k, "conditional") for k in _INDETERMINATE_KEYS)
+            or _has(v, "info-needed")
+        ),
     ),
     (
         "crd-ci-q4",
-        lambda v: not any(_has(v, "pa-needed", c) for c in ("satisfied", "no-auth"))
-        or not _has(v, "doc-purpose", "withpa"),
+        lambda v: (
+            not any(_has(v, "pa-needed", c) for c in ("satisfied", "no-auth"))
+            or not _has(v, "doc-purpose", "withpa")
+        ),
     ),
     ("crd-ci-q5", lambda v: _has(v, "pa-needed", "satisfied") == _has(v, "satisfied-pa-id")),
     ("crd-ci-q6", lambda v: not _has(v, "info-needed", "OTH") or _has(v, "reason")),
     ("crd-ci-q7", _reason_explained),
     (
         "crd-ci-q8",
-        lambda v: not any(p != "conditional" for p in v.get("doc-purpose", []))
-        or _has(v, "reason"),
+        lambda v: (
+            not any(p != "conditional" for p in v.get("doc-purpose", [])) or _has(v, "reason")
+        ),
     ),
     (
         "crd-ci-q9",
-        lambda v: not any(_has(v, k, "indeterminate") for k in _INDETERMINATE_KEYS)
-        or _has(v, "reason"),
+        lambda v: (
+            not any(_has(v, k, "indeterminate") for k in _INDETERMINATE_KEYS) or _has(v, "reason")
+        ),
     ),
 )

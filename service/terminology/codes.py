@@ -20,7 +20,12 @@ NDC = "http://hl7.org/fhir/sid/ndc"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 HCPCS = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
 
-_NDC_SEGMENTS = {(4, 4, 2): (1, 0, 0), (5, 3, 2): (0, 1, 0), (5, 4, 1): (0, 0, 1), (5, 4, 2): (0, 0, 0)}
+_NDC_SEGMENTS = {
+    (4, 4, 2): (1, 0, 0),
+    (5, 3, 2): (0, 1, 0),
+    (5, 4, 1): (0, 0, 1),
+    (5, 4, 2): (0, 0, 0),
+}
 _DIGITS = re.compile(r"^\d+$")
 
 

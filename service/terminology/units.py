@@ -36,8 +36,17 @@ _UNITS: dict[str, tuple[str, Decimal]] = {
 }
 _ANNOTATION = re.compile(r"\{[^}]*\}")
 # Spellings seen in EHR data for the same UCUM units.
-_SYNONYMS = {"mcg/d": "ug/d", "mcg/day": "ug/d", "mcg": "ug", "lb": "[lb_av]", "lbs": "[lb_av]",
-             "in": "[in_i]", "kg/m2": "kg/m2", "m^2": "m2", "mg/day": "mg/d"}
+_SYNONYMS = {
+    "mcg/d": "ug/d",
+    "mcg/day": "ug/d",
+    "mcg": "ug",
+    "lb": "[lb_av]",
+    "lbs": "[lb_av]",
+    "in": "[in_i]",
+    "kg/m2": "kg/m2",
+    "m^2": "m2",
+    "mg/day": "mg/d",
+}
 
 
 def ucum_code(unit: str) -> str:

@@ -14,8 +14,9 @@ TODAY = date(2026, 11, 24)
 OURS = ["urn:payer|P1"]
 
 
-def _choose(resources: list[Resource], payers: list[str] | None = None,
-            orders: list[Resource] | None = None) -> str | None:
+def _choose(
+    resources: list[Resource], payers: list[str] | None = None, orders: list[Resource] | None = None
+) -> str | None:
     record = PatientRecord([(r, None) for r in resources])
     choice = select_coverage(record, orders or [blinatumomab_order()], payers or [], TODAY)
     return None if choice.coverage is None else str(choice.coverage["id"])

@@ -37,23 +37,55 @@ def test_shape() -> None:
     built = extension(_info())
     assert built["url"] == EXTENSION_URL
     urls = [part["url"] for part in built["extension"]]
-    assert urls == ["coverage", "covered", "pa-needed", "doc-needed", "doc-purpose", "reason",
-                    "questionnaire", "date", "coverage-assertion-id"]
+    assert urls == [
+        "coverage",
+        "covered",
+        "pa-needed",
+        "doc-needed",
+        "doc-purpose",
+        "reason",
+        "questionnaire",
+        "date",
+        "coverage-assertion-id",
+    ]
     assert built["extension"][0]["valueReference"] == {"reference": "Coverage/cov1"}
 
 
 @pytest.mark.parametrize(
     ("changes", "rule"),
     [
-        pytest.param({"doc_needed": (), "doc_purpose": ()}, "crd-ci-q1", id="q1-questionnaire-without-doc-needed"),
+        pytest.param(
+            {"doc_needed": (), "doc_purpose": ()},
+            "crd-ci-q1",
+            id="q1-questionnaire-without-doc-needed",
+        ),
         pytest.param({"covered": "not-covered"}, "crd-ci-q2", id="q2-not-covered-with-pa-needed"),
-        pytest.param({"covered": "conditional"}, "crd-ci-q3", id="q3-conditional-without-info-needed"),
+        pytest.param(
+            {"covered": "conditional"}, "crd-ci-q3", id="q3-conditional-without-info-needed"
+        ),
         pytest.param({"pa_needed": "no-auth"}, "crd-ci-q4", id="q4-no-auth-with-withpa"),
-        pytest.param({"pa_needed": "satisfied", "doc_purpose": ("withclaim",)}, "crd-ci-q5", id="q5-satisfied-without-id"),
-        pytest.param({"reason_code": "made-up", "reason_text": None}, "crd-ci-q7", id="q7-foreign-code-without-text"),
+        pytest.param(
+            {"pa_needed": "satisfied", "doc_purpose": ("withclaim",)},
+            "crd-ci-q5",
+            id="q5-satisfied-without-id",
+        ),
+        pytest.param(
+            {"reason_code": "made-up", "reason_text": None},
+            "crd-ci-q7",
+            id="q7-foreign-code-without-text",
+        ),
         pytest.param({"reason_text": None}, "crd-ci-q8", id="q8-doc-purpose-without-reason"),
-        pytest.param({"covered": "indeterminate", "doc_purpose": (), "doc_needed": (),
-                      "questionnaires": (), "reason_text": None}, "crd-ci-q9", id="q9-indeterminate-without-reason"),
+        pytest.param(
+            {
+                "covered": "indeterminate",
+                "doc_purpose": (),
+                "doc_needed": (),
+                "questionnaires": (),
+                "reason_text": None,
+            },
+            "crd-ci-q9",
+            id="q9-indeterminate-without-reason",
+        ),
     ],
 )
 def test_invariants_are_enforced(changes: dict[str, object], rule: str) -> None:
@@ -62,8 +94,17 @@ def test_invariants_are_enforced(changes: dict[str, object], rule: str) -> None:
 
 
 def test_indeterminate_with_technical_reason_is_valid() -> None:
-    built = extension(_info(covered="indeterminate", pa_needed=None, doc_needed=(), doc_purpose=(),
-                            questionnaires=(), reason_text=None, reason_code="technical"))
+    built = extension(
+        _info(
+            covered="indeterminate",
+            pa_needed=None,
+            doc_needed=(),
+            doc_purpose=(),
+            questionnaires=(),
+            reason_text=None,
+            reason_code="technical",
+        )
+    )
     reason = next(p for p in built["extension"] if p["url"] == "reason")
     assert reason["valueCodeableConcept"]["coding"][0]["code"] == "technical"
 
@@ -81,5 +122,6 @@ def test_annotated_order_changes_nothing_else() -> None:
     assert order.get("extension") == [{"url": "urn:x", "valueString": "kept"}]
     assert updated["extension"][0] == {"url": "urn:x", "valueString": "kept"}
     assert updated["extension"][1]["url"] == EXTENSION_URL
-    assert {k: v for k, v in updated.items() if k != "extension"} == \
-        {k: v for k, v in order.items() if k != "extension"}
+    assert {k: v for k, v in updated.items() if k != "extension"} == {
+        k: v for k, v in order.items() if k != "extension"
+    }

@@ -46,7 +46,9 @@ def test_code_index_uses_normalised_spellings() -> None:
         pytest.param({"reference": "Medication/med1"}, "med1", id="reference-object"),
         pytest.param("urn:uuid:6d1e", "pat1", id="bundle-fullurl"),
         pytest.param("https://ehr.example.org/fhir/Coverage/cov1", "cov1", id="absolute-fullurl"),
-        pytest.param("https://other.example.org/fhir/Medication/med1", "med1", id="absolute-type-id"),
+        pytest.param(
+            "https://other.example.org/fhir/Medication/med1", "med1", id="absolute-type-id"
+        ),
         pytest.param("Medication/med1/_history/3", "med1", id="versioned"),
         pytest.param("#inline", "inline", id="contained"),
         pytest.param("Patient/nobody", None, id="absent"),

@@ -19,13 +19,17 @@ def policy() -> Policy:
 @pytest.mark.parametrize(
     ("system", "code"),
     [
-        *[pytest.param(RXNORM, c, id=f"rxnorm-{c}") for c in
-          ("1597258", "1597263", "1597262", "1597267", "1597260", "1597266")],
+        *[
+            pytest.param(RXNORM, c, id=f"rxnorm-{c}")
+            for c in ("1597258", "1597263", "1597262", "1597267", "1597260", "1597266")
+        ],
         pytest.param(NDC, "55513-0160-01", id="ndc-11-hyphenated"),
         pytest.param(NDC, "55513-160-21", id="ndc-10-digit-5-3-2"),
         pytest.param(NDC, "55513016021", id="ndc-11-digit"),
         pytest.param(HCPCS, "J9039", id="hcpcs"),
-        pytest.param("https://bluebutton.cms.gov/resources/codesystem/hcpcs", "J9039", id="hcpcs-alias"),
+        pytest.param(
+            "https://bluebutton.cms.gov/resources/codesystem/hcpcs", "J9039", id="hcpcs-alias"
+        ),
     ],
 )
 def test_trigger_codes_in_scope(policy: Policy, system: str, code: str) -> None:
@@ -49,8 +53,14 @@ def test_other_codes_not_in_scope(policy: Policy, system: str, code: str) -> Non
 
 @pytest.mark.parametrize(
     ("status", "in_scope"),
-    [("draft", True), ("active", True), ("completed", False), ("cancelled", False),
-     ("entered-in-error", False), ("on-hold", False)],
+    [
+        ("draft", True),
+        ("active", True),
+        ("completed", False),
+        ("cancelled", False),
+        ("entered-in-error", False),
+        ("on-hold", False),
+    ],
 )
 def test_status(policy: Policy, status: str, in_scope: bool) -> None:
     order = blinatumomab_order(status=status)
@@ -66,7 +76,9 @@ def _by_reference(reference: str) -> Resource:
 
 def test_contained_medication(policy: Policy) -> None:
     order = _by_reference("#vial")
-    order["contained"] = [{"resourceType": "Medication", "id": "vial", "code": concept(NDC, "55513-160-01")}]
+    order["contained"] = [
+        {"resourceType": "Medication", "id": "vial", "code": concept(NDC, "55513-160-01")}
+    ]
     assert is_in_scope(order, policy, PatientRecord([(order, None)]))
     assert medication_references([order]) == []
 
@@ -80,19 +92,36 @@ def test_referenced_medication_from_the_record(policy: Policy) -> None:
 
 
 def test_service_request_with_hcpcs(policy: Policy) -> None:
-    order = {"resourceType": "ServiceRequest", "id": "sr1", "status": "active", "intent": "order",
-             "code": concept(HCPCS, "J9039"), "subject": {"reference": "Patient/pat1"}}
+    order = {
+        "resourceType": "ServiceRequest",
+        "id": "sr1",
+        "status": "active",
+        "intent": "order",
+        "code": concept(HCPCS, "J9039"),
+        "subject": {"reference": "Patient/pat1"},
+    }
     assert is_in_scope(order, policy, PatientRecord([(order, None)]))
 
 
 def test_service_request_with_rxnorm_is_not_a_trigger(policy: Policy) -> None:
     # SPEC section 1: a ServiceRequest is in scope only when coded with HCPCS J9039.
-    order = {"resourceType": "ServiceRequest", "id": "sr1", "status": "active", "intent": "order",
-             "code": concept(RXNORM, "1597262"), "subject": {"reference": "Patient/pat1"}}
+    order = {
+        "resourceType": "ServiceRequest",
+        "id": "sr1",
+        "status": "active",
+        "intent": "order",
+        "code": concept(RXNORM, "1597262"),
+        "subject": {"reference": "Patient/pat1"},
+    }
     assert not is_in_scope(order, policy, PatientRecord([(order, None)]))
 
 
 def test_device_request_is_never_in_scope(policy: Policy) -> None:
-    order = {"resourceType": "DeviceRequest", "id": "d1", "status": "draft", "intent": "order",
-             "codeCodeableConcept": concept(HCPCS, "J9039")}
+    order = {
+        "resourceType": "DeviceRequest",
+        "id": "d1",
+        "status": "draft",
+        "intent": "order",
+        "codeCodeableConcept": concept(HCPCS, "J9039"),
+    }
     assert not is_in_scope(order, policy, PatientRecord([(order, None)]))

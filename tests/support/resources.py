@@ -19,7 +19,12 @@ def concept(system: str, code: str, display: str | None = None) -> dict[str, Any
 
 
 def patient(patient_id: str = "pat1", birth_date: str = "1980-05-01") -> Resource:
-    return {"resourceType": "Patient", "id": patient_id, "birthDate": birth_date, "gender": "female"}
+    return {
+        "resourceType": "Patient",
+        "id": patient_id,
+        "birthDate": birth_date,
+        "gender": "female",
+    }
 
 
 def coverage(
@@ -94,8 +99,11 @@ def hook_request(
         "context": {
             "userId": "Practitioner/pr1",
             "patientId": "pat1",
-            "draftOrders": {"resourceType": "Bundle", "type": "collection",
-                            "entry": [{"resource": order} for order in orders]},
+            "draftOrders": {
+                "resourceType": "Bundle",
+                "type": "collection",
+                "entry": [{"resource": order} for order in orders],
+            },
         },
     }
     if prefetch is not None:

@@ -36,7 +36,9 @@ def test_ndc_spellings(spelling: str, expected: str) -> None:
             CodeKey(HCPCS, "J9039"),
             id="hcpcs-bluebutton-alias",
         ),
-        pytest.param("http://loinc.org", "29463-7", CodeKey("http://loinc.org", "29463-7"), id="loinc"),
+        pytest.param(
+            "http://loinc.org", "29463-7", CodeKey("http://loinc.org", "29463-7"), id="loinc"
+        ),
     ],
 )
 def test_other_spellings(system: str, code: str, expected: CodeKey) -> None:

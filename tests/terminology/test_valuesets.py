@@ -26,8 +26,19 @@ def test_policy_value_sets_load() -> None:
 def test_import_and_prefix_filter() -> None:
     index = ValueSetIndex(
         [
-            _vs("urn:a", [{"system": ICD10CM, "filter": [{"property": "concept", "op": "is-a", "value": "C81"}]}]),
-            _vs("urn:b", [{"valueSet": ["urn:a"]}, {"system": ICD10CM, "concept": [{"code": "C91.00"}]}]),
+            _vs(
+                "urn:a",
+                [
+                    {
+                        "system": ICD10CM,
+                        "filter": [{"property": "concept", "op": "is-a", "value": "C81"}],
+                    }
+                ],
+            ),
+            _vs(
+                "urn:b",
+                [{"valueSet": ["urn:a"]}, {"system": ICD10CM, "concept": [{"code": "C91.00"}]}],
+            ),
         ]
     )
     assert index.in_value_set(ICD10CM, "C81.10", "urn:b")
@@ -38,8 +49,13 @@ def test_import_and_prefix_filter() -> None:
 @pytest.mark.parametrize(
     "include",
     [
-        pytest.param([{"system": "http://loinc.org", "filter": [{"op": "is-a", "value": "x"}]}], id="filter-outside-icd"),
-        pytest.param([{"system": ICD10CM, "filter": [{"op": "regex", "value": "C9.*"}]}], id="regex-filter"),
+        pytest.param(
+            [{"system": "http://loinc.org", "filter": [{"op": "is-a", "value": "x"}]}],
+            id="filter-outside-icd",
+        ),
+        pytest.param(
+            [{"system": ICD10CM, "filter": [{"op": "regex", "value": "C9.*"}]}], id="regex-filter"
+        ),
         pytest.param([{"valueSet": ["urn:missing"]}], id="unknown-import"),
     ],
 )
@@ -50,7 +66,9 @@ def test_unsupported_compose_fails_at_load(include: list[dict[str, object]]) -> 
 
 def test_import_cycle_fails_at_load() -> None:
     with pytest.raises(ConfigurationError, match="cycle"):
-        ValueSetIndex([_vs("urn:a", [{"valueSet": ["urn:b"]}]), _vs("urn:b", [{"valueSet": ["urn:a"]}])])
+        ValueSetIndex(
+            [_vs("urn:a", [{"valueSet": ["urn:b"]}]), _vs("urn:b", [{"valueSet": ["urn:a"]}])]
+        )
 
 
 def test_bad_file_is_named(tmp_path: Path) -> None:

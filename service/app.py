@@ -1,0 +1,54 @@
+"""`create_app(settings)`: wires the routers, middleware, error handlers and runtime objects."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service.body_limit import BodyLimitMiddleware
+from service.cdshooks.router import router as cds_hooks_router
+from service.logs import configure_logging
+from service.outcomes import install_exception_handlers
+from service.runtime import build_runtime
+from service.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    runtime = build_runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        _warn_about_unsafe_settings(settings)
+        yield
+        await runtime.close()
+
+    app = FastAPI(title="Coverage requirements service", version="0.1.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    install_exception_handlers(app)
+    app.include_router(cds_hooks_router)
+    return app
+
+
+def _warn_about_unsafe_settings(settings: Settings) -> None:
+    if settings.auth_mode == "off":
+        log.warning(
+            "CLIENT AUTHENTICATION IS OFF (AUTH_MODE=off): any caller is trusted. "
+            "Never run like this with real patients."
+        )
+    if not settings.is_development and settings.audit_hash_key.get_secret_value().startswith(
+        "development"
+    ):
+        log.warning("AUDIT_HASH_KEY is the development default; set a secret in production")
+
+
+def app_from_environment() -> FastAPI:
+    """The uvicorn factory: settings from the environment."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

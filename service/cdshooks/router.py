@@ -1,0 +1,126 @@
+"""CDS Hooks 2.0 HTTP endpoints: discovery, service calls, feedback. Thin: parse, call one domain
+function, shape the answer, audit."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from service.cdshooks.models import FeedbackRequest, HookRequest, json_object, parse_model
+from service.cdshooks.services import HookService, service_by_id
+from service.crd.configuration import configuration
+from service.crd.order_hook import HookCall, answer_order_hook
+from service.crd.versions import requested_version
+from service.errors import BadRequest, NotFound, RequestError
+from service.runtime import Runtime, get_runtime
+from service.storage.audit import HookAudit, patient_hash
+from service.storage.feedback import store_feedback
+
+router = APIRouter()
+log = logging.getLogger(__name__)
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def _json(content: object, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(content), status_code=status_code, media_type="application/json")
+
+
+@router.get("/cds-services")
+async def discovery(runtime: RuntimeDep) -> Response:
+    return _json(runtime.discovery)
+
+
+def _service(service_id: str) -> HookService:
+    service = service_by_id(service_id)
+    if service is None:
+        raise NotFound(f"no CDS service with id {service_id!r}")
+    return service
+
+
+async def _json_body(request: Request) -> object:
+    body = await request.body()
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise BadRequest(f"request body is not JSON: {error}") from None
+
+
+@router.post("/cds-services/{service_id}")
+async def call_service(service_id: str, request: Request, runtime: RuntimeDep) -> Response:
+    started = time.perf_counter()
+    service = _service(service_id)
+    client = await runtime.authenticate(request, service.id)
+    body = json_object(await _json_body(request), "the hook request")
+    hook_request = parse_model(HookRequest, body, "request")
+    audit = _Audit(runtime, service, hook_request, client, started)
+    try:
+        answer = await answer_order_hook(_call(service, hook_request), runtime.hook_environment)
+    except RequestError as error:
+        audit.write([], type(error).__name__, error.status_code)
+        raise
+    audit.write(answer.orders_in_scope, answer.outcome, 200)
+    return _json(answer.response)
+
+
+def _call(service: HookService, hook_request: HookRequest) -> HookCall:
+    if hook_request.hook != service.hook:
+        raise BadRequest(
+            f"hook {hook_request.hook!r} sent to the {service.hook!r} service {service.id!r}"
+        )
+    return HookCall(
+        service=service,
+        request=hook_request,
+        context=parse_model(service.context_model, hook_request.context, "context"),
+        version=requested_version(hook_request.extension),
+        configuration=configuration(hook_request.extension),
+        today=datetime.now(UTC).date(),
+    )
+
+
+class _Audit:
+    def __init__(
+        self,
+        runtime: Runtime,
+        service: HookService,
+        hook_request: HookRequest,
+        client: str | None,
+        started: float,
+    ) -> None:
+        self.runtime, self.service, self.request = runtime, service, hook_request
+        self.client, self.started = client, started
+
+    def write(self, orders: list[str], outcome: str, status_code: int) -> None:
+        patient = self.request.context.get("patientId")
+        self.runtime.audit.record(
+            HookAudit(
+                at=datetime.now(UTC),
+                hook=self.request.hook[:64],
+                hook_instance=self.request.hook_instance[:128],
+                service_id=self.service.id,
+                client=self.client,
+                patient_hash=patient_hash(
+                    patient if isinstance(patient, str) else None, self.runtime.audit_key
+                ),
+                orders_in_scope=orders,
+                outcome=outcome,
+                status_code=status_code,
+                duration_ms=(time.perf_counter() - self.started) * 1000,
+            )
+        )
+
+
+@router.post("/cds-services/{service_id}/feedback")
+async def feedback(service_id: str, request: Request, runtime: RuntimeDep) -> Response:
+    service = _service(service_id)
+    await runtime.authenticate(request, f"{service.id}/feedback")
+    body = parse_model(FeedbackRequest, await _json_body(request), "feedback")
+    stored = await run_in_threadpool(store_feedback, runtime.sessions, service.id, body)
+    log.info("feedback stored", extra={"service": service.id, "items": stored})
+    return _json({})

@@ -1,0 +1,36 @@
+"""CRD versions this service speaks (CRD "Version declaration", dev-1..dev-3): 2.2 by default,
+2.0 (STU 2.0.1) when the request's `davinci-crd.requestedVersion` asks for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from service.errors import UnprocessableEntity
+
+
+@dataclass(frozen=True)
+class CrdVersion:
+    label: str
+    card_type_system: str
+
+
+CRD_2_2 = CrdVersion("2.2", "http://terminology.hl7.org/CodeSystem/cdshooks-card-type")
+CRD_2_0 = CrdVersion("2.0", "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp")
+SUPPORTED = {version.label: version for version in (CRD_2_0, CRD_2_2)}
+DEFAULT = CRD_2_2
+
+
+def requested_version(extension: Mapping[str, object] | None) -> CrdVersion:
+    """The version a request asks for; only the first two parts count ("2.0.1" is "2.0")."""
+    asked = (extension or {}).get("davinci-crd.requestedVersion")
+    if asked is None:
+        return DEFAULT
+    label = ".".join(str(asked).split(".")[:2])
+    if label not in SUPPORTED:
+        raise UnprocessableEntity(
+            f"davinci-crd.requestedVersion {asked!r} is not supported; "
+            f"supported: {', '.join(sorted(SUPPORTED))}"
+        )
+    return SUPPORTED[label]

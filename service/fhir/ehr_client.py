@@ -1,0 +1,150 @@
+"""The one way out to an EHR's FHIR server (CDS Hooks 2.0 "FHIR Resource Access").
+
+- Only servers on the allowlist are contacted (`FHIR_SERVER_ALLOWLIST`; loopback is added in
+  development). The check compares scheme, host, port and path prefix, never a bare string
+  prefix, so `https://ehr.example.org.evil.test` is not `https://ehr.example.org`.
+- https only outside development; redirects are never followed (they could leave the allowlist).
+- Bodies are read in a stream and cut off at `FETCH_MAX_BYTES`.
+- The bearer token goes in the Authorization header and nowhere else: not in errors, not in logs.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+
+from service.errors import ServiceError
+from service.settings import Settings
+from service.types import JsonObject
+
+FHIR_JSON = "application/fhir+json"
+_LOOPBACK_NAMES = {"localhost"}
+
+
+class FetchError(ServiceError):
+    pass
+
+
+class FetchRefused(FetchError):
+    """We will not contact this server (not allowlisted, or not https outside development)."""
+
+
+class FetchFailed(FetchError):
+    """We tried and did not get a usable FHIR JSON object."""
+
+
+class FetchNotFound(FetchFailed):
+    """The server answered 404 or 410: the resource is not there."""
+
+
+@dataclass(frozen=True)
+class _Origin:
+    scheme: str
+    host: str
+    port: int
+    path: str
+
+    @classmethod
+    def of(cls, url: str) -> _Origin | None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return None
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            return None
+        path = parts.path.rstrip("/") + "/"
+        return cls(parts.scheme, parts.hostname.lower(), port, path)
+
+    def within(self, allowed: _Origin) -> bool:
+        same_server = (self.scheme, self.host, self.port) == (
+            allowed.scheme,
+            allowed.host,
+            allowed.port,
+        )
+        return same_server and self.path.startswith(allowed.path)
+
+
+def _is_loopback(host: str) -> bool:
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def is_allowed_server(base_url: str, settings: Settings) -> bool:
+    origin = _Origin.of(base_url)
+    if origin is None:
+        return False
+    if settings.is_development and _is_loopback(origin.host):
+        return True
+    if origin.scheme != "https" and not settings.is_development:
+        return False
+    allowed = (_Origin.of(entry) for entry in settings.fhir_server_allowlist)
+    return any(entry is not None and origin.within(entry) for entry in allowed)
+
+
+class FhirClient:
+    def __init__(self, http: httpx.AsyncClient, settings: Settings) -> None:
+        self._http = http
+        self._settings = settings
+
+    def allows(self, base_url: str) -> bool:
+        return is_allowed_server(base_url, self._settings)
+
+    async def get_json(
+        self, base_url: str, relative: str, token: str | None, timeout_s: float
+    ) -> JsonObject:
+        if not self.allows(base_url):
+            raise FetchRefused(f"{base_url} is not an allowed FHIR server")
+        url = f"{base_url.rstrip('/')}/{relative.lstrip('/')}"
+        headers = {"Accept": FHIR_JSON}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        label = _label(relative)
+        try:
+            body = await self._read(url, headers, timeout_s, label)
+        except httpx.HTTPError as error:
+            raise FetchFailed(f"GET {label}: {type(error).__name__}") from None
+        return _json_object(body, label)
+
+    async def _read(self, url: str, headers: dict[str, str], timeout_s: float, label: str) -> bytes:
+        limit = self._settings.fetch_max_bytes
+        request = self._http.build_request("GET", url, headers=headers, timeout=timeout_s)
+        response = await self._http.send(request, stream=True, follow_redirects=False)
+        try:
+            if response.status_code in (404, 410):
+                raise FetchNotFound(f"GET {label}: HTTP {response.status_code}")
+            if response.status_code != 200:
+                raise FetchFailed(f"GET {label}: HTTP {response.status_code}")
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    raise FetchFailed(f"GET {label}: body over {limit} bytes")
+                chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            await response.aclose()
+
+
+def _label(relative: str) -> str:
+    """What an error may say about a request: its resource type, never ids or search values."""
+    return relative.lstrip("/").split("?")[0].split("/")[0] or "(base)"
+
+
+def _json_object(body: bytes, label: str) -> JsonObject:
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise FetchFailed(f"GET {label}: not JSON") from None
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("resourceType"), str):
+        raise FetchFailed(f"GET {label}: not a FHIR resource")
+    return parsed

@@ -1,0 +1,48 @@
+"""FHIR R4 structural validation of the resources we act on, with `fhir.resources` models.
+
+Its `R4B` package is the closest to R4 it ships; R4B changed no element of the resources we
+validate here (MedicationRequest, ServiceRequest, Coverage, Patient). Only the resources a
+decision rests on are validated: a full model of every prefetch resource would cost the hot path
+more than it protects (the policy reads the rest defensively).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fhir.resources.R4B import get_fhir_model_class
+from pydantic import ValidationError
+
+from service.errors import BadRequest, Issue
+from service.types import Resource
+
+
+def resource_issues(resource: Resource, where: str) -> list[Issue]:
+    resource_type = str(resource.get("resourceType"))
+    try:
+        model = get_fhir_model_class(resource_type)
+    except ValueError:
+        return [Issue(f"{where}: unknown resourceType {resource_type!r}", expression=(where,))]
+    try:
+        model.model_validate(resource)
+    except ValidationError as error:
+        return [_issue(where, resource_type, detail) for detail in error.errors(include_url=False)]
+    return []
+
+
+def check_resources(resources: Sequence[Resource], what: str) -> None:
+    issues: list[Issue] = []
+    for resource in resources:
+        label = f"{resource.get('resourceType')}/{resource.get('id', '?')}"
+        issues.extend(resource_issues(resource, label))
+    if issues:
+        raise BadRequest(f"{what} is not valid FHIR R4", issues=issues)
+
+
+def _issue(where: str, resource_type: str, detail: object) -> Issue:
+    assert isinstance(detail, dict)
+    path = ".".join(str(part) for part in detail.get("loc", ()))
+    expression = f"{resource_type}.{path}" if path else resource_type
+    return Issue(
+        f"{where}: {expression}: {detail.get('msg')}", code="structure", expression=(expression,)
+    )

@@ -1,0 +1,88 @@
+"""OperationOutcome bodies and the exception handlers that map the error tree onto HTTP.
+
+CRD hook-10: a FHIR-aware error carries an OperationOutcome. CDS Hooks: a failed client
+authentication is a bare 401.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from service.errors import Issue, RequestError, Unauthorized
+from service.types import JsonObject
+
+FHIR_JSON = "application/fhir+json"
+log = logging.getLogger(__name__)
+
+
+def operation_outcome(issues: list[Issue]) -> JsonObject:
+    rendered: list[JsonObject] = []
+    for issue in issues:
+        item: JsonObject = {
+            "severity": issue.severity,
+            "code": issue.code,
+            "diagnostics": issue.diagnostics,
+        }
+        if issue.expression:
+            item["expression"] = list(issue.expression)
+        rendered.append(item)
+    return {"resourceType": "OperationOutcome", "issue": rendered}
+
+
+def outcome_response(status_code: int, issues: list[Issue]) -> Response:
+    body = orjson.dumps(operation_outcome(issues))
+    return Response(body, status_code=status_code, media_type=FHIR_JSON)
+
+
+async def _request_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestError)
+    return outcome_response(exc.status_code, exc.issues)
+
+
+async def _unauthorized(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Unauthorized)
+    log.warning(
+        "client authentication failed", extra={"reason": exc.reason, "path": request.url.path}
+    )
+    return Response(status_code=401)
+
+
+async def _validation_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    issues = [
+        Issue(str(error.get("msg", "invalid")), expression=(_dotted(error.get("loc", ())),))
+        for error in exc.errors()
+    ]
+    return outcome_response(400, issues)
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not-found", 405: "not-supported"}.get(exc.status_code, "processing")
+    return outcome_response(exc.status_code, [Issue(str(exc.detail), code=code)])
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    # The last line of defence: our own fault, logged with its traceback, never the request body.
+    log.exception("unhandled error", extra={"path": request.url.path})
+    return outcome_response(500, [Issue("internal error", code="exception", severity="fatal")])
+
+
+def _dotted(location: object) -> str:
+    if isinstance(location, (list, tuple)):
+        return ".".join(str(part) for part in location)
+    return str(location)
+
+
+def install_exception_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestError, _request_error)
+    app.add_exception_handler(Unauthorized, _unauthorized)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
