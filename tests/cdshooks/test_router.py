@@ -16,6 +16,7 @@ from service.crd.coverage_information import EXTENSION_URL
 from service.settings import Settings
 from tests.conftest import make_settings
 from tests.support.cds_hooks_shape import response_problems
+from tests.support.loopback_fhir import loopback_fhir
 from tests.support.resources import (
     blinatumomab_order,
     coverage,
@@ -334,3 +335,26 @@ def test_feedback_is_stored(settings: Settings) -> None:
         rows = connection.execute(text("select card_uuid, outcome from feedback")).all()
     engine.dispose()
     assert [tuple(r) for r in rows] == [("c1", "accepted")]
+
+
+def test_unfetchable_clinical_data_is_indeterminate_technical(client: TestClient) -> None:
+    with loopback_fhir() as ehr:
+        ehr.serve("Condition?patient=pat1", status=503, body={})
+        body = _valid()
+        del body["prefetch"]["conditions"]
+        body["fhirServer"] = ehr.base_url
+        response = client.post(SIGN, json=body)
+    assert response.status_code == 200, response.text
+    info = _coverage_information(response.json())
+    assert info["covered"]["valueCode"] == "indeterminate"
+    assert info["reason"]["valueCodeableConcept"]["coding"][0]["code"] == "technical"
+    assert [path for path, _ in ehr.requests] == ["/Condition?patient=pat1"]
+
+
+def test_nothing_is_fetched_for_out_of_scope_orders(client: TestClient) -> None:
+    with loopback_fhir() as ehr:
+        body = hook_request([other_order()], {"patient": None})
+        body["fhirServer"] = ehr.base_url
+        response = client.post(SIGN, json=body)
+    assert response.json() == {"cards": []}
+    assert ehr.requests == []

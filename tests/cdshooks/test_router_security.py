@@ -1,0 +1,145 @@
+"""Authentication through HTTP (bare 401s, a good token passes) and secrets kept out of logs,
+error bodies and the audit log."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from pathlib import Path
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from service.app import create_app
+from tests.conftest import make_settings
+from tests.support.loopback_fhir import loopback_fhir
+from tests.support.resources import blinatumomab_order, coverage, hook_request, patient, searchset
+
+ISSUER = "https://ehr.example.org"
+BASE = "https://payer.example.org"
+KEY = ec.generate_private_key(ec.SECP384R1())
+SIGN = "/cds-services/crd-order-sign"
+
+
+def _token(audience: str, **claims: object) -> str:
+    payload = {
+        "iss": ISSUER,
+        "aud": audience,
+        "iat": time.time(),
+        "exp": time.time() + 120,
+        "jti": str(uuid.uuid4()),
+        **claims,
+    }
+    return jwt.encode(payload, KEY, algorithm="ES384", headers={"kid": "k1"})
+
+
+@pytest.fixture
+def secured(database_url: str, tmp_path: Path) -> TestClient:
+    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(KEY.public_key()))
+    keys = tmp_path / "jwks.json"
+    keys.write_text(json.dumps({"keys": [dict(jwk, kid="k1", alg="ES384")]}))
+    settings = make_settings(
+        database_url,
+        auth_mode="jwt",
+        base_url=BASE,
+        jwt_trusted_issuers=[ISSUER],
+        jwt_jwks_file=keys,
+    )
+    return TestClient(create_app(settings))
+
+
+def _body() -> dict[str, object]:
+    prefetch = {
+        "patient": patient(),
+        "coverage": searchset(coverage()),
+        "conditions": None,
+        "observations": None,
+        "medicationRequests": None,
+        "medicationAdministrations": None,
+    }
+    return hook_request([blinatumomab_order()], prefetch)
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        pytest.param(None, id="none"),
+        pytest.param("Bearer garbage", id="garbage"),
+        pytest.param(
+            f"Bearer {_token(BASE + '/cds-services/crd-order-select')}",
+            id="token-for-another-service",
+        ),
+        pytest.param(
+            f"Bearer {_token(BASE + '/cds-services/crd-order-sign', iss='https://x.example')}",
+            id="untrusted-issuer",
+        ),
+    ],
+)
+def test_refused_calls_get_a_bare_401(secured: TestClient, authorization: str | None) -> None:
+    headers = {"Authorization": authorization} if authorization else {}
+    with secured:
+        response = secured.post(SIGN, json=_body(), headers=headers)
+        feedback = secured.post(f"{SIGN}/feedback", json={"feedback": []}, headers=headers)
+    assert (response.status_code, response.content) == (401, b"")
+    assert (feedback.status_code, feedback.content) == (401, b"")
+
+
+def test_a_good_token_passes_once(secured: TestClient) -> None:
+    token = _token(BASE + SIGN)
+    with secured:
+        first = secured.post(SIGN, json=_body(), headers={"Authorization": f"Bearer {token}"})
+        replay = secured.post(SIGN, json=_body(), headers={"Authorization": f"Bearer {token}"})
+        discovery = secured.get("/cds-services")
+    assert first.status_code == 200, first.text
+    assert replay.status_code == 401
+    assert discovery.status_code == 200, "discovery is public (CDS Hooks 2.0)"
+
+
+def test_feedback_audience_is_the_feedback_url(secured: TestClient) -> None:
+    token = _token(BASE + SIGN + "/feedback")
+    body = {
+        "feedback": [
+            {"card": "c", "outcome": "accepted", "outcomeTimestamp": "2026-11-24T10:00:00Z"}
+        ]
+    }
+    with secured:
+        response = secured.post(
+            f"{SIGN}/feedback", json=body, headers={"Authorization": f"Bearer {token}"}
+        )
+    assert response.status_code == 200
+
+
+def test_the_access_token_reaches_no_log_no_answer_and_no_audit_row(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "s3cr3t-access-token-" + uuid.uuid4().hex
+    with loopback_fhir() as ehr:
+        ehr.serve("Coverage?patient=pat1&status=active", status=500, body={"oops": secret[:4]})
+        body = hook_request([blinatumomab_order()], {"patient": patient()})
+        body["fhirServer"] = ehr.base_url
+        body["fhirAuthorization"] = {
+            "access_token": secret,
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "patient/*.read",
+            "subject": "crd",
+        }
+        caplog.set_level(logging.DEBUG)
+        settings = make_settings(database_url, audit_flush_interval_s=0.01)
+        with TestClient(create_app(settings)) as client:
+            response = client.post(SIGN, json=body)
+    assert response.status_code == 200, response.text
+    assert any(auth == f"Bearer {secret}" for _, auth in ehr.requests), "the token was used"
+    assert secret not in response.text
+    assert secret not in caplog.text
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        rows = connection.execute(text("select * from audit_log")).all()
+    engine.dispose()
+    assert rows and secret not in repr(rows)
+    assert "pat1" not in repr(rows), "the audit log keeps a keyed hash, not the patient id"

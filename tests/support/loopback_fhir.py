@@ -1,0 +1,80 @@
+"""A real HTTP FHIR endpoint on 127.0.0.1 for tests: serves canned JSON by path+query, records
+every request (path and Authorization header), and can be slow, fail, return garbage or redirect."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Canned:
+    body: Any = None
+    status: int = 200
+    delay_s: float = 0.0
+    raw: bytes | None = None
+    location: str | None = None
+
+
+@dataclass
+class LoopbackFhir:
+    base_url: str = ""
+    routes: dict[str, Canned] = field(default_factory=dict)
+    requests: list[tuple[str, str | None]] = field(default_factory=list)
+
+    def serve(self, path_and_query: str, body: Any = None, **options: Any) -> None:
+        self.routes[path_and_query] = Canned(body, **options)
+
+
+def _handler(state: LoopbackFhir) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            path = self.path.removeprefix("/fhir")
+            state.requests.append((path, self.headers.get("Authorization")))
+            canned = state.routes.get(path.lstrip("/"), Canned(status=404, body=_not_found()))
+            time.sleep(canned.delay_s)
+            payload = canned.raw if canned.raw is not None else json.dumps(canned.body).encode()
+            try:
+                self.send_response(canned.status)
+                if canned.location:
+                    self.send_header("Location", canned.location)
+                self.send_header("Content-Type", "application/fhir+json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (budget ran out): that is the point of the test
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+def _not_found() -> dict[str, Any]:
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "not-found"}],
+    }
+
+
+@contextmanager
+def loopback_fhir() -> Iterator[LoopbackFhir]:
+    state = LoopbackFhir()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    server.daemon_threads = True
+    state.base_url = f"http://127.0.0.1:{server.server_address[1]}/fhir"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
