@@ -40,6 +40,8 @@ class PatientRecord:
         self._by_id: dict[tuple[str, str], Resource] = {}
         self._by_full_url: dict[str, Resource] = {}
         self._by_code: dict[CodeKey, list[Resource]] = defaultdict(list)
+        self._codes: dict[int, frozenset[CodeKey]] = {}
+        self._position: dict[int, int] = {}
         for resource, full_url in entries:
             self._add(resource, full_url)
 
@@ -55,7 +57,10 @@ class PatientRecord:
         if full_url:
             self._by_full_url[full_url] = resource
         self._by_type[resource_type].append(resource)
-        for key in self._codes_of(resource, PRIMARY_CODE_PATHS.get(resource_type, ())):
+        keys = frozenset(self._codes_of(resource, PRIMARY_CODE_PATHS.get(resource_type, ())))
+        self._codes[id(resource)] = keys
+        self._position[id(resource)] = len(self._position)
+        for key in keys:
             self._by_code[key].append(resource)
 
     def _codes_of(self, resource: Resource, paths: Sequence[str]) -> set[CodeKey]:
@@ -78,13 +83,17 @@ class PatientRecord:
         return [resource for resource in found if resource["resourceType"] == resource_type]
 
     def with_any_code(self, keys: Iterable[CodeKey], resource_type: str) -> list[Resource]:
-        """Resources of a type carrying any of `keys` (already normalised), each once, in order."""
+        """Resources of a type with any of `keys` (normalised), once each, in record order."""
         seen: dict[int, Resource] = {}
         for key in keys:
             for resource in self._by_code.get(key, ()):
                 if resource["resourceType"] == resource_type:
                     seen.setdefault(id(resource), resource)
-        return list(seen.values())
+        return sorted(seen.values(), key=lambda resource: self._position[id(resource)])
+
+    def codes(self, resource: Resource) -> frozenset[CodeKey]:
+        """The normalised codes of a resource's primary code path (empty if not in the record)."""
+        return self._codes.get(id(resource), frozenset())
 
     def resolve(self, reference: object, within: Resource | None = None) -> Resource | None:
         """The resource a FHIR Reference (or reference string) points at, if the record holds it."""

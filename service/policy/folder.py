@@ -47,6 +47,7 @@ class Policy:
     observation_codes: tuple[CodeKey, ...]
     prior_authorization: PriorAuthorization
     terminology: ValueSetIndex
+    evaluation: JsonObject
 
 
 def load_policy(folder: Path) -> Policy:
@@ -69,6 +70,7 @@ def load_policy(folder: Path) -> Policy:
             ),
             prior_authorization=_prior_authorization(data["priorAuthorization"]),
             terminology=load_value_sets(folder / "terminology"),
+            evaluation=data.get("evaluation", {}),
         )
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
         raise ConfigurationError(f"{path}: cannot load policy: {error!r}") from None

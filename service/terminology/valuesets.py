@@ -64,6 +64,10 @@ class ValueSetIndex:
     def urls(self) -> list[str]:
         return sorted(self._resources)
 
+    def prefixes(self, url: str) -> frozenset[CodeKey]:
+        """The code prefixes of a ValueSet's is-a filters (ICD-10-CM categories)."""
+        return frozenset(self._expansions[url].prefixes)
+
     def codes(self, url: str) -> frozenset[CodeKey]:
         """The enumerated codes (not the filter prefixes) of a ValueSet."""
         return frozenset(self._expansions[url].codes)

@@ -1,0 +1,628 @@
+"""ELM to Python closures, once, at load. Every node becomes `Thunk = Callable[[Frame], Any]`;
+evaluating a define is calling its thunk. Node types the bridge does not support fail here, at
+load, with the CQL file and line: never as a wrong answer in a request.
+
+Structure: refs and definitions (ExpressionRef, FunctionRef, ParameterRef, AliasRef, OperandRef),
+data (Retrieve, Property, As, Query), and operators (the tables at the bottom, by CQL chapter).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from service.cql import operators as op
+from service.cql.library import ElmLibrary, Node
+from service.cql.paths import SYSTEM, fhir_type, property_accessor
+from service.cql.runtime import Frame
+from service.cql.values import Code, Concept, Interval, Quantity, decimal_of
+
+Thunk = Callable[[Frame], Any]
+Types = Mapping[str, str | None]  # names in scope -> their ELM type name ({ns}Name), if known
+THIS = "$this"
+
+
+class CqlRuntimeError(Exception):
+    pass
+
+
+def _result_type(node: Node) -> str | None:
+    """The declared type of a node's value, or of its elements when it is a list."""
+    if node.get("resultTypeName"):
+        return str(node["resultTypeName"])
+    spec = node.get("resultTypeSpecifier") or {}
+    if spec.get("type") == "ListTypeSpecifier":
+        return str((spec.get("elementType") or {}).get("name") or "") or None
+    return None
+
+
+def _is_list(node: Node) -> bool:
+    return (node.get("resultTypeSpecifier") or {}).get("type") == "ListTypeSpecifier"
+
+
+def _type_name(node: Node, key: str) -> str | None:
+    if node.get(key):
+        return str(node[key])
+    spec = node.get(f"{key}Specifier") or {}
+    return str(spec["name"]) if spec.get("name") else None
+
+
+class Compiler:
+    def __init__(self, libraries: Mapping[str, ElmLibrary]) -> None:
+        self.libraries = libraries
+        self.defines: dict[tuple[str, str], Thunk] = {}
+        self._functions: dict[int, Callable[[Frame, list[Any]], Any]] = {}
+
+    def compile_all(self) -> None:
+        for library in self.libraries.values():
+            for name, statement in library.defines.items():
+                self.defines[(library.name, name)] = self._define(library, name, statement)
+
+    def _define(self, library: ElmLibrary, name: str, statement: Node) -> Thunk:
+        key = (library.name, name)
+        body = self.node(library, statement["expression"], {})
+
+        def evaluate(frame: Frame) -> Any:
+            if key not in frame.cache:
+                frame.cache[key] = body(Frame(frame.context, frame.cache))
+            return frame.cache[key]
+
+        return evaluate
+
+    def node(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+        kind = node.get("type")
+        handler = _HANDLERS.get(str(kind))
+        if handler is None:
+            raise library.error(node, f"ELM node {kind!r} is not supported by the bridge")
+        return handler(self, library, node, types)
+
+    def operands(self, library: ElmLibrary, node: Node, types: Types) -> list[Thunk]:
+        operand = node.get("operand")
+        items = operand if isinstance(operand, list) else [operand]
+        return [self.node(library, item, types) for item in items if item is not None]
+
+    # -- refs and definitions
+    def expression_ref(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+        target = self._library(library, node)
+        key = (target.name, node["name"])
+        if node["name"] not in target.defines:
+            raise library.error(node, f"no define {node['name']!r} in {target.name}")
+        defines = self.defines
+        return lambda frame: defines[key](frame)
+
+    def _library(self, library: ElmLibrary, node: Node) -> ElmLibrary:
+        local = node.get("libraryName")
+        if not local:
+            return library
+        return self.libraries[library.includes[local]]
+
+    def function_ref(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+        target = self._library(library, node)
+        definition = self._overload(library, target, node)
+        call = self._function(target, definition)
+        arguments = self.operands(library, node, types)
+        return lambda frame: call(frame, [argument(frame) for argument in arguments])
+
+    def _overload(self, library: ElmLibrary, target: ElmLibrary, node: Node) -> Node:
+        candidates = target.functions.get(node["name"], ())
+        count = len(node.get("operand") or [])
+        wanted = [s.get("name") for s in node.get("signature") or []]
+        if not wanted:
+            wanted = [_result_type(o) for o in node.get("operand") or []]
+        fitting = [c for c in candidates if len(c.get("operand") or []) == count]
+        exact = [
+            c for c in fitting if [_type_name(o, "operandType") for o in c["operand"]] == wanted
+        ]
+        chosen = exact or fitting
+        if not chosen:
+            raise library.error(node, f"no function {node['name']}/{count} in {target.name}")
+        return chosen[0]
+
+    def _function(self, library: ElmLibrary, definition: Node) -> Callable[[Frame, list[Any]], Any]:
+        compiled = self._functions.get(id(definition))
+        if compiled is not None:
+            return compiled
+        names = [operand["name"] for operand in definition.get("operand") or []]
+        operand_types = {
+            operand["name"]: _type_name(operand, "operandType")
+            for operand in definition.get("operand") or []
+        }
+        if definition.get("external"):
+            raise library.error(definition, "external functions are not supported")
+        body = self.node(library, definition["expression"], operand_types)
+
+        def call(frame: Frame, arguments: list[Any]) -> Any:
+            return body(Frame(frame.context, frame.cache, dict(zip(names, arguments, strict=True))))
+
+        self._functions[id(definition)] = call
+        return call
+
+    def parameter_ref(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+        definition = library.parameters.get(node["name"])
+        if definition is None:
+            raise library.error(node, f"no parameter {node['name']!r}")
+        default = (
+            self.node(library, definition["default"], {}) if definition.get("default") else None
+        )
+        name = node["name"]
+
+        def value(frame: Frame) -> Any:
+            given = frame.context.parameters.get(name)
+            if given is None and default is not None:
+                return default(frame)
+            return given
+
+        return value
+
+    def scope_ref(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+        name = node["name"]
+        if name not in types:
+            raise library.error(node, f"{name!r} is not in scope")
+        return lambda frame: frame.scope.get(name)
+
+    # -- data
+    def retrieve(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+        resource_type = fhir_type(node.get("dataType"))
+        if resource_type is None or node.get("dateRange") or node.get("context"):
+            raise library.error(node, "only FHIR retrieves without date range or context")
+        codes = node.get("codes")
+        value_set = None
+        if codes is not None:
+            if codes.get("type") != "ValueSetRef":
+                raise library.error(node, "a retrieve filters by a value set only")
+            value_set = self._value_set(library, codes)
+        return lambda frame: frame.context.data.retrieve(resource_type, value_set)
+
+    def _value_set(self, library: ElmLibrary, node: Node) -> str:
+        target = self._library(library, node)
+        if node["name"] not in target.value_sets:
+            raise library.error(node, f"no valueset {node['name']!r}")
+        return target.value_sets[node["name"]]
+
+    def property(
+        self, library: ElmLibrary, node: Node, types: Types, as_type: str | None = None
+    ) -> Thunk:
+        if "scope" in node:
+            if node["scope"] not in types:
+                raise library.error(node, f"{node['scope']!r} is not in scope")
+            source_type, scope = types[node["scope"]], node["scope"]
+            source: Thunk = lambda frame: frame.scope.get(scope)  # noqa: E731
+        else:
+            source = self.node(library, node["source"], types)
+            source_type = _result_type(node["source"])
+        path = node["path"]
+        if fhir_type(source_type):
+            try:
+                access = property_accessor(
+                    fhir_type(source_type),
+                    path,
+                    fhir_type(as_type),
+                    _is_list(node),
+                    _result_type(node),
+                )
+            except ValueError as error:
+                raise library.error(node, str(error)) from None
+            return lambda frame: access(source(frame))
+        return lambda frame: _system_property(source(frame), path)
+
+    def identifier_ref(
+        self, library: ElmLibrary, node: Node, types: Types, as_type: str | None = None
+    ) -> Thunk:
+        """An identifier inside `sort by`: a property of the element being sorted."""
+        if THIS not in types:
+            raise library.error(node, f"identifier {node['name']!r} outside a sort clause")
+        synthetic = {
+            "type": "Property",
+            "path": node["name"],
+            "scope": THIS,
+            **{k: v for k, v in node.items() if k in ("resultTypeName", "resultTypeSpecifier")},
+        }
+        return self.property(library, synthetic, types, as_type)
+
+    def as_(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+        target = _type_name(node, "asType")
+        operand = node["operand"]
+        if target and fhir_type(target) and operand.get("type") == "Property":
+            return self.property(library, operand, types, as_type=target)
+        if target and fhir_type(target) and operand.get("type") == "IdentifierRef":
+            return self.identifier_ref(library, operand, types, as_type=target)
+        value = self.node(library, operand, types)
+        check = _SYSTEM_TYPES.get(target or "")
+        if check is None:
+            return value
+        return lambda frame: _checked(value(frame), check)
+
+    def query(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+        if (
+            len(node["source"]) != 1
+            or node.get("relationship")
+            or node.get("let")
+            or node.get("aggregate")
+        ):
+            raise library.error(node, "only single-source queries without let/with/aggregate")
+        (source_node,) = node["source"]
+        alias = source_node["alias"]
+        source = self.node(library, source_node["expression"], types)
+        inner = {**types, alias: _result_type(source_node["expression"])}
+        where = self.node(library, node["where"], inner) if node.get("where") else None
+        returned = node.get("return")
+        project = self.node(library, returned["expression"], inner) if returned else None
+        unique = bool(returned.get("distinct", True)) if returned else False
+        sort = self._sort(library, node, returned, inner, alias) if node.get("sort") else None
+
+        def run(frame: Frame) -> Any:
+            value = source(frame)
+            single = not isinstance(value, list)
+            if single and value is None:
+                return None
+            results = []
+            for item in [value] if single else value:
+                scoped = frame.bind({alias: item})
+                if where is not None and where(scoped) is not True:
+                    continue
+                results.append(project(scoped) if project is not None else item)
+            if unique:
+                results = op.distinct(results)
+            if sort is not None:
+                results = sort(frame, results)
+            return (results[0] if results else None) if single else results
+
+        return run
+
+    def _sort(
+        self, library: ElmLibrary, node: Node, returned: Node | None, types: Types, alias: str
+    ) -> Callable[[Frame, list[Any]], list[Any]]:
+        element_type = types[alias] if returned is None else _result_type(returned["expression"])
+        keys: list[tuple[Thunk | None, bool]] = []
+        for by in node["sort"]["by"]:
+            descending = by.get("direction", "asc") in ("desc", "descending")
+            if by["type"] == "ByDirection":
+                keys.append((None, descending))
+            elif by["type"] == "ByExpression":
+                keys.append(
+                    (
+                        self.node(library, by["expression"], {**types, THIS: element_type}),
+                        descending,
+                    )
+                )
+            else:
+                raise library.error(by, f"sort {by['type']} is not supported")
+
+        def sort(frame: Frame, items: list[Any]) -> list[Any]:
+            ordered = list(items)
+            for key, descending in reversed(keys):
+
+                def value(item: Any, key: Thunk | None = key) -> Any:
+                    return item if key is None else key(frame.bind({THIS: item}))
+
+                decorated = [(value(item), item) for item in ordered]
+                present = sorted(
+                    (d for d in decorated if d[0] is not None),
+                    key=lambda d: _sortable(d[0]),
+                    reverse=descending,
+                )
+                absent = [d for d in decorated if d[0] is None]
+                # CQL: null sorts lowest.
+                ordered = [d[1] for d in (present + absent if descending else absent + present)]
+            return ordered
+
+        return sort
+
+    # -- values
+    def literal(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+        value_type, text = node.get("valueType", ""), node.get("value")
+        converters: dict[str, Callable[[Any], Any]] = {
+            f"{SYSTEM}Integer": int,
+            f"{SYSTEM}Decimal": Decimal,
+            f"{SYSTEM}String": str,
+            f"{SYSTEM}Boolean": lambda v: str(v).lower() == "true",
+        }
+        if value_type not in converters:
+            raise library.error(node, f"literal of type {value_type} is not supported")
+        constant = None if text is None else converters[value_type](text)
+        return lambda frame: constant
+
+    def instance(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+        build = _INSTANCES.get(node.get("classType", ""))
+        if build is None:
+            raise library.error(node, f"instances of {node.get('classType')} are not supported")
+        elements = {
+            e["name"]: self.node(library, e["value"], types) for e in node.get("element") or []
+        }
+        return lambda frame: build({name: thunk(frame) for name, thunk in elements.items()})
+
+    def tuple_(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+        elements = {
+            e["name"]: self.node(library, e["value"], types) for e in node.get("element") or []
+        }
+        return lambda frame: {name: thunk(frame) for name, thunk in elements.items()}
+
+    def list_(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+        elements = [self.node(library, element, types) for element in node.get("element") or []]
+        return lambda frame: [element(frame) for element in elements]
+
+    def interval(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+        low = self.node(library, node["low"], types) if node.get("low") else (lambda frame: None)
+        high = self.node(library, node["high"], types) if node.get("high") else (lambda frame: None)
+        low_closed, high_closed = (
+            bool(node.get("lowClosed", True)),
+            bool(node.get("highClosed", True)),
+        )
+        return lambda frame: Interval(low(frame), high(frame), low_closed, high_closed)
+
+    def quantity(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+        constant = Quantity(Decimal(str(node["value"])), str(node.get("unit", "1")))
+        return lambda frame: constant
+
+    def in_value_set(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+        url = self._value_set(library, node["valueset"])
+        code = self.node(library, node["code"] if "code" in node else node["codes"], types)
+
+        def member(frame: Frame) -> bool:
+            terminology = frame.context.terminology
+            return any(
+                c.system is not None and terminology.in_value_set(c.system, c.code, url)
+                for c in op.codes_of(code(frame))
+            )
+
+        return member
+
+    # -- control flow
+    def if_(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+        condition = self.node(library, node["condition"], types)
+        then, otherwise = (
+            self.node(library, node["then"], types),
+            self.node(library, node["else"], types),
+        )
+        return lambda frame: then(frame) if condition(frame) is True else otherwise(frame)
+
+    def case(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+        comparand = self.node(library, node["comparand"], types) if node.get("comparand") else None
+        items = [
+            (self.node(library, i["when"], types), self.node(library, i["then"], types))
+            for i in node["caseItem"]
+        ]
+        otherwise = self.node(library, node["else"], types)
+
+        def run(frame: Frame) -> Any:
+            subject = comparand(frame) if comparand is not None else None
+            for when, then in items:
+                hit = op.equal(subject, when(frame)) if comparand is not None else when(frame)
+                if hit is True:
+                    return then(frame)
+            return otherwise(frame)
+
+        return run
+
+    def coalesce(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+        operands = self.operands(library, node, types)
+        listed = len(operands) == 1 and _is_list(node["operand"][0])
+
+        def run(frame: Frame) -> Any:
+            if listed:
+                return next((x for x in operands[0](frame) or [] if x is not None), None)
+            for operand in operands:
+                value = operand(frame)
+                if value is not None:
+                    return value
+            return None
+
+        return run
+
+    def singleton_from(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+        operand = self.node(library, node["operand"], types)
+        where = library.where(node)
+
+        def run(frame: Frame) -> Any:
+            items = operand(frame)
+            if not items:
+                return None
+            if len(items) > 1:
+                raise CqlRuntimeError(f"{where}: singleton from a list of {len(items)}")
+            return items[0]
+
+        return run
+
+
+def _sortable(value: Any) -> Any:
+    if isinstance(value, Quantity):
+        return value.value
+    return value
+
+
+def _system_property(value: Any, path: str) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [_system_property(item, path) for item in value]
+    if isinstance(value, dict):
+        return value.get(path)
+    if isinstance(value, Concept) and path == "codes":
+        return list(value.codes)
+    return getattr(value, path, None)
+
+
+def _checked(value: Any, kinds: tuple[type, ...]) -> Any:
+    return (
+        value
+        if isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+        else None
+    )
+
+
+_SYSTEM_TYPES: dict[str, tuple[type, ...]] = {
+    f"{SYSTEM}Integer": (int,),
+    f"{SYSTEM}Decimal": (Decimal,),
+    f"{SYSTEM}String": (str,),
+    f"{SYSTEM}Boolean": (bool,),
+    f"{SYSTEM}Quantity": (Quantity,),
+    f"{SYSTEM}Code": (Code,),
+    f"{SYSTEM}Concept": (Concept,),
+}
+
+
+def _code(e: dict[str, Any]) -> Code | None:
+    return (
+        None
+        if e.get("code") is None
+        else Code(e["code"], e.get("system"), e.get("version"), e.get("display"))
+    )
+
+
+def _quantity(e: dict[str, Any]) -> Quantity | None:
+    value = decimal_of(e.get("value"))
+    return None if value is None else Quantity(value, e.get("unit") or "1")
+
+
+def _concept(e: dict[str, Any]) -> Concept:
+    return Concept(tuple(c for c in e.get("codes") or [] if c is not None), e.get("display"))
+
+
+_INSTANCES: dict[str, Callable[[dict[str, Any]], Any]] = {
+    f"{SYSTEM}Code": _code,
+    f"{SYSTEM}Quantity": _quantity,
+    f"{SYSTEM}Concept": _concept,
+    f"{SYSTEM}Ratio": dict,
+}
+
+
+def _nary(function: Callable[..., Any]) -> Callable[[Compiler, ElmLibrary, Node, Types], Thunk]:
+    def handler(compiler: Compiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+        operands = compiler.operands(library, node, types)
+        if len(operands) == 1:
+            (only,) = operands
+            return lambda frame: function(only(frame))
+        if len(operands) == 2:
+            left, right = operands
+            return lambda frame: function(left(frame), right(frame))
+        return lambda frame: function(*(operand(frame) for operand in operands))
+
+    return handler
+
+
+def _source(function: Callable[[Any], Any]) -> Callable[[Compiler, ElmLibrary, Node, Types], Thunk]:
+    def handler(compiler: Compiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+        source = compiler.node(library, node["source"], types)
+        return lambda frame: function(source(frame))
+
+    return handler
+
+
+def _and(compiler: Compiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+    left, right = compiler.operands(library, node, types)
+
+    def run(frame: Frame) -> Any:
+        a = left(frame)
+        return False if a is False else op.and_(a, right(frame))
+
+    return run
+
+
+def _or(compiler: Compiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+    left, right = compiler.operands(library, node, types)
+
+    def run(frame: Frame) -> Any:
+        a = left(frame)
+        return True if a is True else op.or_(a, right(frame))
+
+    return run
+
+
+def _round(compiler: Compiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+    operand = compiler.node(library, node["operand"], types)
+    precision = (
+        compiler.node(library, node["precision"], types) if node.get("precision") else (lambda f: 0)
+    )
+    return lambda frame: op.round_(operand(frame), precision(frame))
+
+
+def _duration(compiler: Compiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+    start, end = compiler.operands(library, node, types)
+    precision = node["precision"]
+    return lambda frame: op.duration_between(precision, start(frame), end(frame))
+
+
+def _convert_quantity(compiler: Compiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+    quantity, unit = compiler.operands(library, node, types)
+
+    def run(frame: Frame) -> Any:
+        value, target = quantity(frame), unit(frame)
+        return None if value is None or target is None else value.to(target)
+
+    return run
+
+
+def _null(compiler: Compiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+    return lambda frame: None
+
+
+def _today(compiler: Compiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+    return lambda frame: frame.context.today
+
+
+_HANDLERS: dict[str, Callable[[Compiler, ElmLibrary, Node, Types], Thunk]] = {
+    "ExpressionRef": Compiler.expression_ref,
+    "FunctionRef": Compiler.function_ref,
+    "ParameterRef": Compiler.parameter_ref,
+    "AliasRef": Compiler.scope_ref,
+    "OperandRef": Compiler.scope_ref,
+    "IdentifierRef": Compiler.identifier_ref,
+    "Retrieve": Compiler.retrieve,
+    "Property": Compiler.property,
+    "As": Compiler.as_,
+    "Query": Compiler.query,
+    "Literal": Compiler.literal,
+    "Null": _null,
+    "Instance": Compiler.instance,
+    "Tuple": Compiler.tuple_,
+    "List": Compiler.list_,
+    "Interval": Compiler.interval,
+    "Quantity": Compiler.quantity,
+    "InValueSet": Compiler.in_value_set,
+    "AnyInValueSet": Compiler.in_value_set,
+    "If": Compiler.if_,
+    "Case": Compiler.case,
+    "Coalesce": Compiler.coalesce,
+    "SingletonFrom": Compiler.singleton_from,
+    "And": _and,
+    "Or": _or,
+    "Not": _nary(op.not_),
+    "Implies": _nary(op.implies),
+    "Xor": _nary(op.xor),
+    "IsNull": _nary(lambda a: a is None),
+    "IsTrue": _nary(lambda a: a is True),
+    "IsFalse": _nary(lambda a: a is False),
+    "Equal": _nary(op.equal),
+    "Equivalent": _nary(op.equivalent),
+    "NotEqual": _nary(lambda a, b: op.not_(op.equal(a, b))),
+    "Less": _nary(op.less),
+    "LessOrEqual": _nary(op.less_or_equal),
+    "Greater": _nary(op.greater),
+    "GreaterOrEqual": _nary(op.greater_or_equal),
+    "In": _nary(op.in_),
+    "Add": _nary(op.add),
+    "Subtract": _nary(op.subtract),
+    "Multiply": _nary(op.multiply),
+    "Divide": _nary(op.divide),
+    "Power": _nary(op.power),
+    "Round": _round,
+    "Abs": _nary(op.abs_),
+    "Negate": _nary(op.negate),
+    "Concatenate": _nary(op.concatenate),
+    "ConvertQuantity": _convert_quantity,
+    "ToDecimal": _nary(decimal_of),
+    "ToString": _nary(lambda a: None if a is None else str(a)),
+    "ToList": _nary(lambda a: [] if a is None else [a]),
+    "DateFrom": _nary(op.date_from),
+    "DurationBetween": _duration,
+    "Today": _today,
+    "Exists": _nary(op.exists),
+    "Union": _nary(op.union),
+    "Flatten": _nary(op.flatten),
+    "First": _source(op.first),
+    "Last": _source(op.last),
+    "Count": _source(op.count),
+    "Min": _source(op.minimum),
+    "Max": _source(op.maximum),
+}

@@ -1,0 +1,36 @@
+"""The bridge's front: load every ELM library of a folder, compile once, evaluate defines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from service.cql.compiler import Compiler
+from service.cql.library import CqlLoadError, load_libraries
+from service.cql.runtime import EvaluationContext, Frame
+
+
+class CqlEngine:
+    def __init__(self, elm_dir: Path, cql_dir: Path) -> None:
+        self._libraries = load_libraries(elm_dir, cql_dir)
+        self._compiler = Compiler(self._libraries)
+        self._compiler.compile_all()
+
+    def require(self, library: str, names: Sequence[str]) -> None:
+        """Fail at load when a define the service reads is missing (the typed contract)."""
+        if library not in self._libraries:
+            raise CqlLoadError(f"no ELM library {library}")
+        missing = [n for n in names if n not in self._libraries[library].defines]
+        if missing:
+            raise CqlLoadError(f"{self._libraries[library].source}: missing defines {missing}")
+
+    def parameters(self, library: str) -> list[str]:
+        return list(self._libraries[library].parameters)
+
+    def evaluate(
+        self, library: str, names: Sequence[str], context: EvaluationContext
+    ) -> dict[str, Any]:
+        frame = Frame(context)
+        defines = self._compiler.defines
+        return {name: defines[(library, name)](frame) for name in names}

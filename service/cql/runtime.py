@@ -1,0 +1,37 @@
+"""What one evaluation needs, passed in explicitly: the data, the terminology, the parameters and
+the day. `Frame` carries the per-evaluation define cache and the names in scope."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Protocol
+
+from service.types import Resource
+
+
+class DataSource(Protocol):
+    def retrieve(self, resource_type: str, value_set: str | None) -> Sequence[Resource]: ...
+
+
+class Terminology(Protocol):
+    def in_value_set(self, system: str, code: str, url: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class EvaluationContext:
+    data: DataSource
+    terminology: Terminology
+    parameters: Mapping[str, object]
+    today: date
+
+
+@dataclass
+class Frame:
+    context: EvaluationContext
+    cache: dict[tuple[str, str], object] = field(default_factory=dict)
+    scope: Mapping[str, object] = field(default_factory=dict)
+
+    def bind(self, names: Mapping[str, object]) -> Frame:
+        return Frame(self.context, self.cache, {**self.scope, **names})

@@ -1,0 +1,164 @@
+"""Evaluates one order against a policy: the policy's CQL over the PatientRecord, optionally with
+questionnaire answers (which override record evidence), read into an `Evaluation`.
+
+Which defines mean what is the policy's data (`policy.json` "evaluation"); the engine checks at
+load that every one of them exists, so a renamed define fails at start-up, not mid-request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from service.cql.engine import CqlEngine
+from service.cql.runtime import EvaluationContext
+from service.errors import ConfigurationError
+from service.fhir.record import PatientRecord
+from service.policy.data import RecordDataSource
+from service.policy.evaluation import (
+    CriterionResult,
+    CycleLimit,
+    DoseLimit,
+    Evaluation,
+    Outcome,
+    PathResult,
+    Status,
+)
+from service.policy.folder import Policy
+from service.types import JsonObject
+
+
+@dataclass(frozen=True)
+class EvaluationContract:
+    library: str
+    order_parameter: str
+    date_parameter: str
+    criteria: tuple[str, ...]
+    discrepancies: Mapping[str, str]
+    paths: Mapping[str, str]
+    outcome: str
+    dose_limit: Mapping[str, str]
+    cycles: Mapping[str, str]
+    answers: Mapping[str, str]
+
+    @classmethod
+    def of(cls, policy: Policy) -> EvaluationContract:
+        spec: JsonObject = policy.evaluation
+        try:
+            return cls(
+                library=policy.library,
+                order_parameter=spec["orderParameter"],
+                date_parameter=spec["dateParameter"],
+                criteria=tuple(spec["criteria"]),
+                discrepancies=spec.get("discrepancies", {}),
+                paths=spec["paths"],
+                outcome=spec["outcome"],
+                dose_limit=spec["doseLimit"],
+                cycles=spec["cycles"],
+                answers=spec["answers"],
+            )
+        except KeyError as error:
+            raise ConfigurationError(
+                f"{policy.folder}/policy.json: evaluation lacks {error}"
+            ) from None
+
+    def defines(self) -> list[str]:
+        per_criterion = [
+            f"{c}{suffix}" for c in self.criteria for suffix in ("", " Value", " Evidence")
+        ]
+        return [
+            *per_criterion,
+            *self.discrepancies.values(),
+            *self.paths.values(),
+            self.outcome,
+            *self.dose_limit.values(),
+            *self.cycles.values(),
+        ]
+
+
+class PolicyEngine:
+    def __init__(self, policy: Policy, cql: CqlEngine) -> None:
+        self.policy = policy
+        self._cql = cql
+        self.contract = EvaluationContract.of(policy)
+        self._defines = self.contract.defines()
+        cql.require(policy.library, self._defines)
+        declared = set(cql.parameters(policy.library))
+        wanted = {self.contract.order_parameter, self.contract.date_parameter}
+        missing = (wanted | set(self.contract.answers.values())) - declared
+        if missing:
+            raise ConfigurationError(f"{policy.library}: parameters {sorted(missing)} not declared")
+
+    def evaluate(
+        self,
+        record: PatientRecord,
+        order_id: str,
+        today: date,
+        answers: Mapping[str, Any] | None = None,
+    ) -> Evaluation:
+        parameters: dict[str, object] = {
+            self.contract.order_parameter: order_id,
+            self.contract.date_parameter: today,
+        }
+        for link_id, value in (answers or {}).items():
+            name = self.contract.answers.get(link_id)
+            if name is not None and value is not None:
+                parameters[name] = value
+        context = EvaluationContext(
+            RecordDataSource(record, self.policy.terminology),
+            self.policy.terminology,
+            parameters,
+            today,
+        )
+        values = self._cql.evaluate(self.policy.library, self._defines, context)
+        return self._read(f"MedicationRequest/{order_id}", values)
+
+    def _read(self, order: str, values: Mapping[str, Any]) -> Evaluation:
+        contract = self.contract
+        criteria = {
+            c: CriterionResult(
+                id=c,
+                status=_status(values[c]),
+                value=_plain(values[f"{c} Value"]),
+                evidence=tuple(str(e) for e in values[f"{c} Evidence"] or ()),
+                discrepancy=bool(values[contract.discrepancies[c]])
+                if c in contract.discrepancies
+                else False,
+            )
+            for c in contract.criteria
+        }
+        return Evaluation(
+            order=order,
+            criteria=criteria,
+            paths={p: PathResult(p, _status(values[d])) for p, d in contract.paths.items()},
+            outcome=Outcome(values[contract.outcome]),
+            dose_limit=DoseLimit(
+                _decimal(values[contract.dose_limit["mcgPerDay"]]),
+                _decimal(values[contract.dose_limit["stepMcgPerDay"]]),
+                str(values[contract.dose_limit["basis"]]),
+            ),
+            cycle_limit=CycleLimit(
+                values[contract.cycles["max"]], values[contract.cycles["coveragePeriodYears"]]
+            ),
+        )
+
+
+def _status(value: Any) -> Status:
+    if value is True:
+        return Status.MET
+    if value is False:
+        return Status.NOT_MET
+    return Status.UNKNOWN
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _plain(value: Any) -> str | Decimal | bool | int | None:
+    if value is None or isinstance(value, (str, Decimal, bool, int)):
+        return value
+    return str(value)

@@ -1,0 +1,66 @@
+"""The result of evaluating one order against a policy: each criterion met / not-met / unknown
+with the evidence it used, each indication path, the overall outcome and the dose limit.
+
+Cards, coverage information, pre-filled answers and determinations are all read from this one
+object (SPEC sections 2-5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    MET = "met"
+    NOT_MET = "not-met"
+    UNKNOWN = "unknown"
+
+
+class Outcome(StrEnum):
+    CRITERIA_MET = "criteria-met"
+    CRITERIA_NOT_MET = "criteria-not-met"
+    INCOMPLETE = "incomplete"
+
+
+@dataclass(frozen=True)
+class CriterionResult:
+    id: str
+    status: Status
+    value: str | Decimal | bool | int | None = None
+    evidence: tuple[str, ...] = ()
+    # Set when a recorded value disagrees with what the record implies (BSA: >10% off Mosteller).
+    discrepancy: bool = False
+
+
+@dataclass(frozen=True)
+class PathResult:
+    id: str
+    status: Status
+
+
+@dataclass(frozen=True)
+class DoseLimit:
+    mcg_per_day: Decimal | None
+    step_mcg_per_day: Decimal | None
+    basis: str
+
+
+@dataclass(frozen=True)
+class CycleLimit:
+    max_cycles: int | None
+    coverage_period_years: int | None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    order: str
+    criteria: dict[str, CriterionResult]
+    paths: dict[str, PathResult]
+    outcome: Outcome
+    dose_limit: DoseLimit
+    cycle_limit: CycleLimit
+
+    def unknown_criteria(self) -> list[str]:
+        return [c.id for c in self.criteria.values() if c.status is Status.UNKNOWN]

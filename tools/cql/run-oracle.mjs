@@ -1,0 +1,118 @@
+// The test oracle: the official JavaScript CQL engine (cql-execution + cql-exec-fhir) runs our
+// ELM over one patient and prints every requested define as normalised JSON, so the Python
+// bridge's answers can be compared define by define. Test tooling only, never on the request path.
+//
+// stdin: {"bundle": <FHIR Bundle>, "parameters": {...}, "defines": [...], "library": "BlinatumomabPA"}
+// Parameters: strings, numbers, booleans; values of "Date" parameters are "YYYY-MM-DD" strings.
+// The terminology mirrors the service's: ValueSets from policies/*/terminology, the same code
+// spellings normalised (NDC 10-digit forms, ICD-10-CM dots, system aliases), is-a filters by prefix.
+import fs from "node:fs";
+import path from "node:path";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+
+const require = createRequire(import.meta.url);
+const cql = require("cql-execution");
+const cqlfhir = require("cql-exec-fhir");
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+const aliases = JSON.parse(fs.readFileSync(path.join(root, "service/terminology/system_aliases.json"))).aliases;
+const NDC = "http://hl7.org/fhir/sid/ndc";
+const ICD = "http://hl7.org/fhir/sid/icd-10-cm";
+const HCPCS = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets";
+
+// Values from FHIR data may arrive as cql-exec-fhir primitives ({value: ...}).
+const text = (v) => (v == null ? "" : String(typeof v === "object" && "value" in v ? v.value : v)).trim();
+
+function normalise(system, code) {
+  const s = aliases[text(system)] || text(system);
+  let c = text(code);
+  if (s === NDC) {
+    const parts = c.split("-");
+    const pad = { "4,4,2": [1, 0, 0], "5,3,2": [0, 1, 0], "5,4,1": [0, 0, 1], "5,4,2": [0, 0, 0] }[parts.map((p) => p.length).join(",")];
+    if (parts.length === 3 && pad && parts.every((p) => /^\d+$/.test(p))) c = parts.map((p, i) => "0".repeat(pad[i]) + p).join("");
+  } else if (s === ICD) c = c.toUpperCase().replaceAll(".", "");
+  else if (s === HCPCS) c = c.toUpperCase();
+  return `${s}|${c}`;
+}
+
+class PolicyValueSet {
+  constructor(url, codes, prefixes) {
+    this.oid = url; this.id = url; this.version = ""; this.codes = []; this.isValueSet = true;
+    this.keys = new Set(codes); this.prefixes = prefixes;
+  }
+  hasMatch(code) {
+    const codes = Array.isArray(code) ? code : code && code.codes ? code.codes : [code];
+    return codes.some((c) => {
+      if (!c || c.code == null) return false;
+      const key = normalise(c.system, c.code);
+      return this.keys.has(key) || this.prefixes.some((p) => key.startsWith(p));
+    });
+  }
+}
+
+function loadValueSets() {
+  const sets = {};
+  for (const policy of fs.readdirSync(path.join(root, "policies"))) {
+    const dir = path.join(root, "policies", policy, "terminology");
+    if (!fs.existsSync(dir)) continue;
+    for (const file of fs.readdirSync(dir).filter((f) => f.startsWith("ValueSet-"))) {
+      const vs = JSON.parse(fs.readFileSync(path.join(dir, file)));
+      const codes = [], prefixes = [];
+      for (const inc of vs.compose.include) {
+        for (const c of inc.concept || []) codes.push(normalise(inc.system, c.code));
+        for (const f of inc.filter || []) prefixes.push(normalise(inc.system, f.value));
+      }
+      sets[vs.url] = { codes, prefixes, imports: vs.compose.include.flatMap((i) => i.valueSet || []) };
+    }
+  }
+  const flat = (url) => { const s = sets[url]; return s.imports.reduce((acc, u) => { const f = flat(u); return { codes: [...acc.codes, ...f.codes], prefixes: [...acc.prefixes, ...f.prefixes] }; }, { codes: s.codes, prefixes: s.prefixes }); };
+  return Object.fromEntries(Object.keys(sets).map((url) => { const f = flat(url); return [url, new PolicyValueSet(url, f.codes, f.prefixes)]; }));
+}
+
+class PolicyCodeService {
+  constructor(valueSets) { this.valueSets = valueSets; }
+  findValueSetsByOid(oid) { return this.valueSets[oid] ? [this.valueSets[oid]] : []; }
+  findValueSet(oid) { return this.valueSets[oid] || null; }
+}
+
+function normaliseValue(value) {
+  if (value == null) return null;
+  if (Array.isArray(value)) return value.map(normaliseValue);
+  if (typeof value === "boolean" || typeof value === "string") return value;
+  if (typeof value === "number") return { decimal: String(value) };
+  if (value.isDate) return { date: value.toString() };
+  if (value.isDateTime) return { datetime: value.toString() };
+  if (value.isQuantity) return { quantity: String(value.value), unit: value.unit };
+  if (value.isCode) return { code: value.code, system: value.system };
+  if (value.isConcept) return { concept: value.codes.map(normaliseValue) };
+  if (value._json && value._json.resourceType) return { resource: `${value._json.resourceType}/${value._json.id}` };
+  if (value._json !== undefined) return { element: value._json };
+  if (typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normaliseValue(v)]));
+  return String(value);
+}
+
+const input = JSON.parse(fs.readFileSync(0, "utf8"));
+const elm = (name) => JSON.parse(fs.readFileSync(path.join(root, "cql", "elm", `${name}.json`)));
+const library = new cql.Library(elm(input.library), new cql.Repository({ FHIRHelpers: elm("FHIRHelpers") }));
+// Every declared parameter is passed, null when not given: an unset parameter without a default
+// would otherwise evaluate to its own definition in cql-execution.
+const parameters = {};
+const declaredParameters = elm(input.library).library.parameters.def;
+for (const declaration of declaredParameters) {
+  const name = declaration.name;
+  const value = (input.parameters || {})[name];
+  const type = declaration.parameterTypeSpecifier ? declaration.parameterTypeSpecifier.name : "";
+  parameters[name] = value == null ? null
+    : type.endsWith("}Date") ? cql.Date.parse(value)
+    : type.endsWith("}Decimal") ? Number(value)
+    : value;
+}
+const executor = new cql.Executor(library, new PolicyCodeService(loadValueSets()), parameters);
+const source = cqlfhir.PatientSource.FHIRv401();
+source.loadBundles([input.bundle]);
+const results = await executor.exec(source, cql.DateTime.parse(`${input.parameters["Evaluation Date"]}T12:00:00.000Z`));
+const patientId = Object.keys(results.patientResults)[0];
+const out = {};
+for (const name of input.defines) out[name] = normaliseValue(results.patientResults[patientId][name]);
+process.stdout.write(JSON.stringify(out));

@@ -1,0 +1,115 @@
+// Translates every cql/*.cql with the official CQL-to-ELM translator (@cqframework/cql) into
+// cql/elm/<Library>.json. Zero errors are required; warnings are listed. `--check` translates
+// into memory and fails when the committed ELM differs (the freshness check CI runs).
+//
+// Options: locators and result types (the Python bridge reports file:line and reads types),
+// annotations off (the ELM stays small and stable), list demotion/promotion disabled (the CQL must
+// say what it means), signatures at the Overloads level (the bridge resolves overloads itself).
+import fs from "node:fs";
+import path from "node:path";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import {
+  CqlCompilerOptions,
+  CqlTranslator,
+  LibraryBuilder,
+  LibraryManager,
+  ModelManager,
+  createLibrarySourceProvider,
+  createModelInfoProvider,
+  createUcumService,
+  stringAsSource,
+} from "@cqframework/cql/cql-to-elm";
+import { SystemModelInfoProvider } from "@cqframework/cql/cql";
+
+const require = createRequire(import.meta.url);
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "..", "..");
+const cqlDir = path.join(root, "cql");
+const elmDir = path.join(cqlDir, "elm");
+const check = process.argv.includes("--check");
+
+const modelInfoDir = path.join(path.dirname(require.resolve("cql-exec-fhir")), "modelInfos");
+const ucum = require("@lhncbc/ucum-lhc").UcumLhcUtils.getInstance();
+
+function modelInfoProvider() {
+  return createModelInfoProvider((id, _system, version) => {
+    if (id !== "FHIR" || version !== "4.0.1") return null;
+    return stringAsSource(fs.readFileSync(path.join(modelInfoDir, "fhir-modelinfo-4.0.1.xml"), "utf8"));
+  });
+}
+
+function librarySourceProvider() {
+  return createLibrarySourceProvider((id) => {
+    const file = path.join(cqlDir, `${id}.cql`);
+    return fs.existsSync(file) ? stringAsSource(fs.readFileSync(file, "utf8")) : null;
+  });
+}
+
+function ucumService() {
+  return createUcumService(
+    (value, from, to) => String(ucum.convertUnitTo(from, Number(value), to).toVal),
+    (unit) => {
+      const result = ucum.validateUnitString(unit, true);
+      return result.status === "valid" ? null : `invalid UCUM unit '${unit}'`;
+    },
+    (left) => left,
+    (left) => left,
+  );
+}
+
+function options() {
+  const O = CqlCompilerOptions.Options;
+  return new CqlCompilerOptions()
+    .withOptions([O.EnableLocators, O.EnableResultTypes, O.DisableListDemotion, O.DisableListPromotion])
+    .withSignatureLevel(LibraryBuilder.SignatureLevel.Overloads);
+}
+
+function sortKeys(value) {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys(value[k])]));
+  }
+  return value;
+}
+
+// The Kotlin-built locator only exposes its position through toString().
+function describe(exception, file) {
+  const text = exception.locator ? exception.locator.toString() : "";
+  const line = /startLine=(\d+)/.exec(text);
+  const column = /startChar=(\d+)/.exec(text);
+  const where = line ? `${file}:${line[1]}:${column ? column[1] : 0}` : file;
+  return `${where}: ${exception.message}`;
+}
+
+function translate(file) {
+  const modelManager = new ModelManager();
+  modelManager.modelInfoLoader.registerModelInfoProvider(new SystemModelInfoProvider());
+  modelManager.modelInfoLoader.registerModelInfoProvider(modelInfoProvider());
+  const libraryManager = new LibraryManager(modelManager, options(), null, ucumService());
+  libraryManager.librarySourceLoader.registerProvider(librarySourceProvider());
+  const translator = CqlTranslator.fromText(fs.readFileSync(file, "utf8"), libraryManager);
+  const rel = path.relative(root, file);
+  const errors = translator.errors.asJsReadonlyArrayView().map((e) => describe(e, rel));
+  const warnings = translator.warnings.asJsReadonlyArrayView().map((e) => describe(e, rel));
+  const elm = sortKeys(JSON.parse(translator.toJson()));
+  return { errors, warnings, text: JSON.stringify(elm, null, 1) + "\n", name: elm.library.identifier.id };
+}
+
+let failed = false;
+for (const name of fs.readdirSync(cqlDir).filter((f) => f.endsWith(".cql")).sort()) {
+  const { errors, warnings, text, name: library } = translate(path.join(cqlDir, name));
+  for (const w of warnings) console.warn(`warning ${w}`);
+  for (const e of errors) console.error(`error ${e}`);
+  if (errors.length) { failed = true; continue; }
+  const target = path.join(elmDir, `${library}.json`);
+  if (check) {
+    const committed = fs.existsSync(target) ? fs.readFileSync(target, "utf8") : "";
+    if (committed !== text) { console.error(`stale: ${path.relative(root, target)} (run make cql)`); failed = true; }
+  } else {
+    fs.mkdirSync(elmDir, { recursive: true });
+    fs.writeFileSync(target, text);
+    console.log(`translated ${name} -> ${path.relative(root, target)} (${errors.length} errors, ${warnings.length} warnings)`);
+  }
+}
+process.exit(failed ? 1 : 0);
