@@ -548,7 +548,8 @@ def _convert_quantity(compiler: Compiler, library: ElmLibrary, node: Node, types
 
     def run(frame: Frame) -> Any:
         value, target = quantity(frame), unit(frame)
-        return None if value is None or target is None else value.to(target)
+        converted = None if value is None or target is None else value.to(target)
+        return None if converted is None else Quantity(op.scaled(converted.value), converted.unit)
 
     return run
 

@@ -25,8 +25,13 @@ class CqlEngine:
         if missing:
             raise CqlLoadError(f"{self._libraries[library].source}: missing defines {missing}")
 
-    def parameters(self, library: str) -> list[str]:
-        return list(self._libraries[library].parameters)
+    def parameters(self, library: str) -> dict[str, str]:
+        """Declared parameters and their ELM type names."""
+        declared = self._libraries[library].parameters
+        return {
+            name: str((node.get("parameterTypeSpecifier") or {}).get("name", ""))
+            for name, node in declared.items()
+        }
 
     def evaluate(
         self, library: str, names: Sequence[str], context: EvaluationContext

@@ -12,6 +12,14 @@ from typing import Any
 from service.cql.values import Code, Concept, Interval, Quantity, decimal_of
 
 Binary = Callable[[Any, Any], Any]
+# CQL 1.5 System.Decimal: at most 8 digits after the decimal point.
+_DECIMAL_SCALE = Decimal("1e-8")
+
+
+def scaled(value: Any) -> Any:
+    if isinstance(value, Decimal) and value.as_tuple().exponent < -8:  # type: ignore[operator]
+        return value.quantize(_DECIMAL_SCALE, rounding=ROUND_HALF_UP)
+    return value
 
 
 # -- logical (three-valued)
@@ -123,26 +131,27 @@ def add(a: Any, b: Any) -> Any:
     if isinstance(a, date) and isinstance(b, Quantity):
         return shift_date(a, b, 1)
     pair = _numbers(a, b)
-    return None if pair is None else pair[0] + pair[1]
+    return None if pair is None else scaled(pair[0] + pair[1])
 
 
 def subtract(a: Any, b: Any) -> Any:
     if isinstance(a, date) and isinstance(b, Quantity):
         return shift_date(a, b, -1)
     pair = _numbers(a, b)
-    return None if pair is None else pair[0] - pair[1]
+    return None if pair is None else scaled(pair[0] - pair[1])
 
 
 def multiply(a: Any, b: Any) -> Any:
     pair = _numbers(a, b)
-    return None if pair is None else pair[0] * pair[1]
+    return None if pair is None else scaled(pair[0] * pair[1])
 
 
 def divide(a: Any, b: Any) -> Decimal | None:
     da, db = decimal_of(a), decimal_of(b)
     if da is None or db is None or db == 0:
         return None
-    return da / db
+    quotient: Decimal = scaled(da / db)
+    return quotient
 
 
 def power(a: Any, b: Any) -> Any:
@@ -150,7 +159,7 @@ def power(a: Any, b: Any) -> Any:
     if pair is None:
         return None
     try:
-        return pair[0] ** pair[1]
+        return scaled(pair[0] ** pair[1])
     except (InvalidOperation, ZeroDivisionError):
         return None
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from service.cql.engine import CqlEngine
 from service.cql.runtime import EvaluationContext
+from service.cql.values import decimal_of, parse_date
 from service.errors import ConfigurationError
 from service.fhir.record import PatientRecord
 from service.policy.data import RecordDataSource
@@ -86,7 +87,8 @@ class PolicyEngine:
         self.contract = EvaluationContract.of(policy)
         self._defines = self.contract.defines()
         cql.require(policy.library, self._defines)
-        declared = set(cql.parameters(policy.library))
+        self._parameter_types = cql.parameters(policy.library)
+        declared = set(self._parameter_types)
         wanted = {self.contract.order_parameter, self.contract.date_parameter}
         missing = (wanted | set(self.contract.answers.values())) - declared
         if missing:
@@ -106,7 +108,7 @@ class PolicyEngine:
         for link_id, value in (answers or {}).items():
             name = self.contract.answers.get(link_id)
             if name is not None and value is not None:
-                parameters[name] = value
+                parameters[name] = _coerce(value, self._parameter_types[name])
         context = EvaluationContext(
             RecordDataSource(record, self.policy.terminology),
             self.policy.terminology,
@@ -144,6 +146,18 @@ class PolicyEngine:
                 values[contract.cycles["max"]], values[contract.cycles["coveragePeriodYears"]]
             ),
         )
+
+
+def _coerce(value: Any, elm_type: str) -> Any:
+    """An answer as the CQL parameter's System type wants it."""
+    kind = elm_type.rsplit("}", 1)[-1]
+    if kind == "Decimal":
+        return decimal_of(value)
+    if kind == "Integer":
+        return int(value)
+    if kind == "Date" and isinstance(value, str):
+        return parse_date(value)
+    return value
 
 
 def _status(value: Any) -> Status:

@@ -2,7 +2,8 @@
 // ELM over one patient and prints every requested define as normalised JSON, so the Python
 // bridge's answers can be compared define by define. Test tooling only, never on the request path.
 //
-// stdin: {"bundle": <FHIR Bundle>, "parameters": {...}, "defines": [...], "library": "BlinatumomabPA"}
+// stdin: a list of cases {"bundle": <FHIR Bundle>, "parameters": {...}, "defines": [...],
+// "library": "BlinatumomabPA"}; stdout: the list of their results, in order.
 // Parameters: strings, numbers, booleans; values of "Date" parameters are "YYYY-MM-DD" strings.
 // The terminology mirrors the service's: ValueSets from policies/*/terminology, the same code
 // spellings normalised (NDC 10-digit forms, ICD-10-CM dots, system aliases), is-a filters by prefix.
@@ -92,27 +93,32 @@ function normaliseValue(value) {
   return String(value);
 }
 
-const input = JSON.parse(fs.readFileSync(0, "utf8"));
 const elm = (name) => JSON.parse(fs.readFileSync(path.join(root, "cql", "elm", `${name}.json`)));
-const library = new cql.Library(elm(input.library), new cql.Repository({ FHIRHelpers: elm("FHIRHelpers") }));
-// Every declared parameter is passed, null when not given: an unset parameter without a default
-// would otherwise evaluate to its own definition in cql-execution.
-const parameters = {};
-const declaredParameters = elm(input.library).library.parameters.def;
-for (const declaration of declaredParameters) {
-  const name = declaration.name;
-  const value = (input.parameters || {})[name];
-  const type = declaration.parameterTypeSpecifier ? declaration.parameterTypeSpecifier.name : "";
-  parameters[name] = value == null ? null
-    : type.endsWith("}Date") ? cql.Date.parse(value)
-    : type.endsWith("}Decimal") ? Number(value)
-    : value;
+const codeService = new PolicyCodeService(loadValueSets());
+
+async function run(input) {
+  const main = elm(input.library);
+  const library = new cql.Library(main, new cql.Repository({ FHIRHelpers: elm("FHIRHelpers") }));
+  // Every declared parameter is passed, null when not given: an unset parameter without a
+  // default would otherwise evaluate to its own definition in cql-execution.
+  const parameters = {};
+  for (const declaration of main.library.parameters.def) {
+    const value = (input.parameters || {})[declaration.name];
+    const type = declaration.parameterTypeSpecifier ? declaration.parameterTypeSpecifier.name : "";
+    parameters[declaration.name] = value == null ? null
+      : type.endsWith("}Date") ? cql.Date.parse(value)
+      : type.endsWith("}Decimal") ? Number(value)
+      : value;
+  }
+  const executor = new cql.Executor(library, codeService, parameters);
+  const source = cqlfhir.PatientSource.FHIRv401();
+  source.loadBundles([input.bundle]);
+  const results = await executor.exec(source, cql.DateTime.parse(`${input.parameters["Evaluation Date"]}T12:00:00.000Z`));
+  const patientId = Object.keys(results.patientResults)[0];
+  return Object.fromEntries(input.defines.map((name) => [name, normaliseValue(results.patientResults[patientId][name])]));
 }
-const executor = new cql.Executor(library, new PolicyCodeService(loadValueSets()), parameters);
-const source = cqlfhir.PatientSource.FHIRv401();
-source.loadBundles([input.bundle]);
-const results = await executor.exec(source, cql.DateTime.parse(`${input.parameters["Evaluation Date"]}T12:00:00.000Z`));
-const patientId = Object.keys(results.patientResults)[0];
-const out = {};
-for (const name of input.defines) out[name] = normaliseValue(results.patientResults[patientId][name]);
-process.stdout.write(JSON.stringify(out));
+
+const cases = JSON.parse(fs.readFileSync(0, "utf8"));
+const outputs = [];
+for (const input of cases) outputs.push(await run(input));
+process.stdout.write(JSON.stringify(outputs));

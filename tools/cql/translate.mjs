@@ -112,4 +112,5 @@ for (const name of fs.readdirSync(cqlDir).filter((f) => f.endsWith(".cql")).sort
     console.log(`translated ${name} -> ${path.relative(root, target)} (${errors.length} errors, ${warnings.length} warnings)`);
   }
 }
+if (check && !failed) console.log("cql/elm is fresh: it is what cql/*.cql translates to");
 process.exit(failed ? 1 : 0);

@@ -1,0 +1,171 @@
+"""The official CQL engine (cql-execution + cql-exec-fhir, run by tools/cql/run-oracle.mjs) and our
+bridge agree, define by define, on every fhir_examples scenario, with and without answers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from service.cql.engine import CqlEngine
+from service.cql.runtime import EvaluationContext
+from service.cql.values import Code, Concept, Quantity
+from service.fhir.record import PatientRecord
+from service.policy.data import RecordDataSource
+from service.policy.engine import PolicyEngine
+from service.policy.folder import load_policies
+from service.settings import PROJECT_ROOT
+from tests.policy.test_scenarios import SCENARIOS
+
+LIBRARY = "BlinatumomabPA"
+TODAY = date(2026, 11, 24)
+
+
+def _cases() -> list[dict[str, Any]]:
+    found = []
+    for folder in SCENARIOS:
+        expected = json.loads((folder / "expected.json").read_text())
+        order = json.loads((folder / "order.json").read_text())
+        for answers in [{}, *(w["answers"] for w in expected["withAnswers"])]:
+            found.append(
+                {
+                    "name": folder.name,
+                    "bundle": json.loads((folder / "bundle.json").read_text()),
+                    "order": order["id"],
+                    "answers": answers,
+                }
+            )
+    return found
+
+
+CASES = _cases()
+
+
+@pytest.fixture(scope="module")
+def engines() -> tuple[CqlEngine, PolicyEngine]:
+    (policy,) = load_policies(PROJECT_ROOT / "policies")
+    cql = CqlEngine(PROJECT_ROOT / "cql" / "elm", PROJECT_ROOT / "cql")
+    return cql, PolicyEngine(policy, cql)
+
+
+def _parameters(engine: PolicyEngine, case: dict[str, Any]) -> dict[str, Any]:
+    contract = engine.contract
+    given = {contract.answers[k]: v for k, v in case["answers"].items()}
+    return {
+        contract.order_parameter: case["order"],
+        contract.date_parameter: TODAY.isoformat(),
+        **given,
+    }
+
+
+@pytest.fixture(scope="module")
+def oracle(engines: tuple[CqlEngine, PolicyEngine]) -> list[dict[str, Any]]:
+    cql, engine = engines
+    defines = list(cql._libraries[LIBRARY].defines)  # every define, not only the ones we read
+    payload = [
+        {
+            "bundle": c["bundle"],
+            "library": LIBRARY,
+            "parameters": _parameters(engine, c),
+            "defines": defines,
+        }
+        for c in CASES
+    ]
+    completed = subprocess.run(
+        ["node", str(PROJECT_ROOT / "tools" / "cql" / "run-oracle.mjs")],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results: list[dict[str, Any]] = json.loads(completed.stdout)
+    return results
+
+
+def normalised(value: Any) -> Any:
+    """Our values in the oracle's JSON vocabulary (tools/cql/run-oracle.mjs, normaliseValue)."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, Decimal, float)):
+        return {"decimal": str(value)}
+    if isinstance(value, datetime):
+        return {"datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"date": value.isoformat()}
+    if isinstance(value, Quantity):
+        return {"quantity": str(value.value), "unit": value.unit}
+    if isinstance(value, Code):
+        return {"code": value.code, "system": value.system}
+    if isinstance(value, Concept):
+        return {"concept": [normalised(c) for c in value.codes]}
+    if isinstance(value, list):
+        return [normalised(v) for v in value]
+    if isinstance(value, dict) and "resourceType" in value:
+        return {"resource": f"{value['resourceType']}/{value.get('id')}"}
+    if isinstance(value, dict):
+        return {"element": json.loads(json.dumps(value, default=float))}
+    return str(value)
+
+
+# CQL System.Decimal keeps 8 digits after the point; the bridge rounds every arithmetic result
+# to that scale, while cql-execution leaves Power (Mosteller's square root) unrounded. Values
+# within one unit of the 8th place are the same CQL Decimal.
+SCALE = Decimal("1e-8")
+
+
+def agree(ours: Any, theirs: Any) -> bool:
+    if (
+        isinstance(ours, dict)
+        and isinstance(theirs, dict)
+        and "decimal" in ours
+        and "decimal" in theirs
+    ):
+        return abs(Decimal(ours["decimal"]) - Decimal(theirs["decimal"])) <= SCALE
+    if isinstance(ours, list) and isinstance(theirs, list):
+        return len(ours) == len(theirs) and all(
+            agree(a, b) for a, b in zip(ours, theirs, strict=True)
+        )
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        return ours.keys() == theirs.keys() and all(agree(ours[k], theirs[k]) for k in ours)
+    if isinstance(ours, float) or isinstance(theirs, float):
+        return abs(float(ours) - float(theirs)) <= 1e-9
+    return bool(ours == theirs)
+
+
+@pytest.mark.parametrize(
+    "index",
+    range(len(CASES)),
+    ids=[f"{c['name']}/{'answers' if c['answers'] else 'record'}" for c in CASES],
+)
+def test_bridge_agrees_with_the_official_engine(
+    engines: tuple[CqlEngine, PolicyEngine], oracle: list[dict[str, Any]], index: int
+) -> None:
+    cql, engine = engines
+    case = CASES[index]
+    record = PatientRecord((e["resource"], e.get("fullUrl")) for e in case["bundle"]["entry"])
+    parameters = {k: v for k, v in _parameters(engine, case).items()}
+    parameters[engine.contract.date_parameter] = TODAY
+    for link_id, name in engine.contract.answers.items():
+        if link_id in case["answers"]:
+            from service.policy.engine import _coerce
+
+            parameters[name] = _coerce(case["answers"][link_id], cql.parameters(LIBRARY)[name])
+    context = EvaluationContext(
+        RecordDataSource(record, engine.policy.terminology),
+        engine.policy.terminology,
+        parameters,
+        TODAY,
+    )
+    ours = cql.evaluate(LIBRARY, list(oracle[index]), context)
+    differences = {
+        name: (normalised(ours[name]), theirs)
+        for name, theirs in oracle[index].items()
+        if not agree(normalised(ours[name]), theirs)
+    }
+    assert differences == {}

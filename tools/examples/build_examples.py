@@ -1,0 +1,1083 @@
+"""Writes fhir_examples/<NN-name>/{bundle.json, order.json, expected.json}.
+
+The scenarios are written here compactly; each one's expectations are written BY HAND from
+SPEC sections 2-4 (never computed by the engine), so a test that compares the engine with them
+can fail. Run `python tools/examples/build_examples.py` after changing a scenario and review the
+diff of fhir_examples/.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2] / "fhir_examples"
+EVALUATION_DATE = "2026-11-24"
+UCUM = "http://unitsofmeasure.org"
+LOINC = "http://loinc.org"
+ICD = "http://hl7.org/fhir/sid/icd-10-cm"
+SCT = "http://snomed.info/sct"
+RX = "http://www.nlm.nih.gov/research/umls/rxnorm"
+NDC = "http://hl7.org/fhir/sid/ndc"
+CRITERIA = ("DX", "LINEAGE", "PH", "PHASE", "REGIMEN", "WEIGHT", "BSA", "DOSE", "CYCLES", "INFANT")
+PATHS = ("consolidation", "maintenance", "relapsed-refractory", "infant")
+Resource = dict[str, Any]
+
+
+def _id(prefix: str, n: int) -> str:
+    return f"{prefix}-{n}"
+
+
+def patient(birth: str = "1980-05-01") -> Resource:
+    return {
+        "resourceType": "Patient",
+        "id": "pat",
+        "birthDate": birth,
+        "gender": "female",
+        "name": [{"family": "Example", "given": ["Alex"]}],
+    }
+
+
+def payer() -> list[Resource]:
+    return [
+        {
+            "resourceType": "Organization",
+            "id": "payer",
+            "name": "Example Health Plan",
+            "identifier": [
+                {"system": "urn:oid:2.16.840.1.113883.3.221.5", "value": "EXAMPLE-HEALTH-PLAN"}
+            ],
+        },
+        {
+            "resourceType": "Coverage",
+            "id": "cov",
+            "status": "active",
+            "beneficiary": {"reference": "Patient/pat"},
+            "payor": [{"reference": "Organization/payer"}],
+            "period": {"start": "2026-01-01"},
+        },
+    ]
+
+
+def condition(
+    cid: str,
+    icd: str | None = None,
+    snomed: str | None = None,
+    onset: str = "2026-06-01",
+    clinical: str = "active",
+    verification: str = "confirmed",
+) -> Resource:
+    codings = []
+    if icd:
+        codings.append({"system": ICD, "code": icd})
+    if snomed:
+        codings.append({"system": SCT, "code": snomed})
+    return {
+        "resourceType": "Condition",
+        "id": cid,
+        "clinicalStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                    "code": clinical,
+                }
+            ]
+        },
+        "verificationStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                    "code": verification,
+                }
+            ]
+        },
+        "code": {"coding": codings},
+        "subject": {"reference": "Patient/pat"},
+        "onsetDateTime": onset,
+    }
+
+
+def observation(
+    oid: str,
+    loinc: str,
+    when: str,
+    value: Any,
+    status: str = "final",
+    category: str = "vital-signs",
+) -> Resource:
+    resource: Resource = {
+        "resourceType": "Observation",
+        "id": oid,
+        "status": status,
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                        "code": category,
+                    }
+                ]
+            }
+        ],
+        "code": {"coding": [{"system": LOINC, "code": loinc}]},
+        "subject": {"reference": "Patient/pat"},
+        "effectiveDateTime": when,
+    }
+    if isinstance(value, tuple):
+        amount, unit = value
+        resource["valueQuantity"] = {"value": amount, "unit": unit, "system": UCUM, "code": unit}
+    else:
+        resource["valueCodeableConcept"] = {"coding": [value]}
+    return resource
+
+
+def weight(
+    oid: str, amount: float, unit: str = "kg", when: str = "2026-11-18", status: str = "final"
+) -> Resource:
+    return observation(oid, "29463-7", when, (amount, unit), status)
+
+
+def height(oid: str, amount: float, unit: str = "cm", when: str = "2026-11-18") -> Resource:
+    return observation(oid, "8302-2", when, (amount, unit))
+
+
+def bsa(oid: str, amount: float, when: str = "2026-11-18") -> Resource:
+    return observation(oid, "8277-6", when, (amount, "m2"))
+
+
+def ph(
+    oid: str, answer: tuple[str, str], when: str = "2026-07-01", status: str = "final"
+) -> Resource:
+    return observation(
+        oid, "21821-4", when, {"system": answer[0], "code": answer[1]}, status, "laboratory"
+    )
+
+
+DETECTED = (LOINC, "LA11882-0")
+NOT_DETECTED = (LOINC, "LA11883-8")
+SCT_NOT_DETECTED = (SCT, "260415000")
+
+
+def companion(mid: str, rxnorm: str, status: str = "active") -> Resource:
+    return {
+        "resourceType": "MedicationRequest",
+        "id": mid,
+        "status": status,
+        "intent": "order",
+        "medicationCodeableConcept": {"coding": [{"system": RX, "code": rxnorm}]},
+        "subject": {"reference": "Patient/pat"},
+        "authoredOn": "2026-11-01",
+    }
+
+
+def rate(amount: float, unit: str = "ug/d", sequence: int | None = None) -> Resource:
+    dosage: Resource = {
+        "text": f"{amount} {unit} continuous IV infusion",
+        "route": {"coding": [{"system": SCT, "code": "47625008", "display": "Intravenous route"}]},
+        "doseAndRate": [
+            {"rateQuantity": {"value": amount, "unit": unit, "system": UCUM, "code": unit}}
+        ],
+    }
+    if sequence is not None:
+        dosage["sequence"] = sequence
+    return dosage
+
+
+def order(
+    code: tuple[str, str] = (RX, "1597262"), dosages: list[Resource] | None = None, **extra: Any
+) -> Resource:
+    resource: Resource = {
+        "resourceType": "MedicationRequest",
+        "id": "blin",
+        "status": "draft",
+        "intent": "order",
+        "medicationCodeableConcept": {"coding": [{"system": code[0], "code": code[1]}]},
+        "subject": {"reference": "Patient/pat"},
+        "authoredOn": "2026-11-24",
+        "requester": {"reference": "Practitioner/prescriber"},
+        "insurance": [{"reference": "Coverage/cov"}],
+        "dosageInstruction": dosages if dosages is not None else [rate(28)],
+    }
+    resource.update(extra)
+    if not resource["dosageInstruction"]:
+        del resource["dosageInstruction"]
+    return resource
+
+
+def unrelated_history(count: int) -> list[Resource]:
+    """Plausible resources the policy does not read: labs, vitals, other problems and drugs."""
+    labs = [
+        ("6690-2", "10*3/uL", 5.2),
+        ("718-7", "g/dL", 11.8),
+        ("777-3", "10*3/uL", 180),
+        ("2160-0", "mg/dL", 0.9),
+    ]
+    found: list[Resource] = [
+        condition("htn", "I10", "38341003", onset="2019-01-01"),
+        companion("amlo", "17767"),
+    ]
+    n = 0
+    while len(found) < count:
+        code, unit, base = labs[n % len(labs)]
+        day = f"2026-{1 + (n // 28) % 11:02d}-{1 + n % 28:02d}"
+        found.append(
+            observation(
+                f"lab-{n}",
+                code,
+                day,
+                (round(base * (1 + (n % 7 - 3) / 50), 2), unit),
+                category="laboratory",
+            )
+        )
+        n += 1
+    return found
+
+
+def unknown(evidence: list[str] | None = None, value: Any = None) -> dict[str, Any]:
+    return {"status": "unknown", "value": value, "evidence": evidence or []}
+
+
+def met(value: Any, evidence: list[str]) -> dict[str, Any]:
+    return {"status": "met", "value": value, "evidence": evidence}
+
+
+def not_met(value: Any, evidence: list[str]) -> dict[str, Any]:
+    return {"status": "not-met", "value": value, "evidence": evidence}
+
+
+@dataclass
+class Expectation:
+    criteria: dict[str, dict[str, Any]]
+    paths: dict[str, str]
+    outcome: str
+    dose_limit: tuple[float | None, float | None]
+    answers: dict[str, Any] = field(default_factory=dict)
+    bsa_discrepancy: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        criteria = {c: self.criteria.get(c, unknown()) for c in CRITERIA}
+        criteria["BSA"] = {**criteria["BSA"], "discrepancy": self.bsa_discrepancy}
+        found = {
+            "criteria": criteria,
+            "paths": {p: self.paths.get(p, "unknown") for p in PATHS},
+            "outcome": self.outcome,
+            "doseLimit": {"mcgPerDay": self.dose_limit[0], "stepMcgPerDay": self.dose_limit[1]},
+        }
+        return {"answers": self.answers, **found} if self.answers else found
+
+
+@dataclass
+class Scenario:
+    name: str
+    description: str
+    resources: list[Resource]
+    order: Resource
+    record: Expectation
+    with_answers: list[Expectation] = field(default_factory=list)
+    birth: str = "1980-05-01"
+
+
+ALL_B = "277571004"
+NO_PATHS = {p: "not-met" for p in PATHS}
+INFANT_NOT_MET = {"infant": "not-met"}
+ADULT_INFANT = met(False, ["Patient/pat", "Condition/all"])
+
+
+def adult_relapsed_record(extra: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    criteria = {
+        "DX": met("C91.02", ["Condition/all"]),
+        "LINEAGE": met("b-precursor", ["Condition/all"]),
+        "PHASE": met("relapsed-refractory", ["Condition/all"]),
+        "INFANT": ADULT_INFANT,
+        "PH": unknown(value="unknown"),
+    }
+    criteria.update(extra or {})
+    return criteria
+
+
+RELAPSED_OTHER_PATHS = {"consolidation": "not-met", "maintenance": "not-met", "infant": "not-met"}
+
+
+def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
+    return [
+        Scenario(
+            "consolidation-adult-record",
+            "Adult B-ALL in remission with a recent weight and a "
+            "Ph-negative result: the record proves DX, LINEAGE, PH, WEIGHT; phase, regimen and cycle "
+            "must be asked. With the prescriber's answers (consolidation, single agent, cycle 2) every "
+            "criterion of path a is met.",
+            [condition("all", "C91.01", ALL_B), weight("wt", 72), ph("ph", NOT_DETECTED)],
+            order(),
+            Expectation(
+                {
+                    "DX": met("C91.01", ["Condition/all"]),
+                    "LINEAGE": met("b-precursor", ["Condition/all"]),
+                    "PH": met("negative", ["Observation/ph"]),
+                    "WEIGHT": met(72, ["Observation/wt"]),
+                    "DOSE": unknown(["MedicationRequest/blin"], 28),
+                    "INFANT": ADULT_INFANT,
+                },
+                INFANT_NOT_MET,
+                "incomplete",
+                (None, None),
+            ),
+            [
+                Expectation(
+                    {
+                        "DX": met("C91.01", ["Condition/all"]),
+                        "LINEAGE": met("b-precursor", ["Condition/all"]),
+                        "PH": met("negative", ["Observation/ph"]),
+                        "WEIGHT": met(72, ["Observation/wt"]),
+                        "PHASE": met("consolidation", ["answer:phase"]),
+                        "REGIMEN": met("single-agent", ["answer:regimen"]),
+                        "DOSE": met(28, ["MedicationRequest/blin"]),
+                        "CYCLES": met(2, ["answer:cycle-number"]),
+                        "INFANT": ADULT_INFANT,
+                    },
+                    {
+                        "consolidation": "met",
+                        "maintenance": "not-met",
+                        "relapsed-refractory": "not-met",
+                        "infant": "not-met",
+                    },
+                    "criteria-met",
+                    (28.0, None),
+                    answers={
+                        "phase": "consolidation",
+                        "regimen": "single-agent",
+                        "cycle-number": 2,
+                        "first-cycle-date": "2026-06-15",
+                    },
+                )
+            ],
+        ),
+        Scenario(
+            "relapsed-adult-record",
+            "C91.02 (in relapse) answers PHASE from the record; Ph detected. "
+            "Cycle unknown, so the step dose cannot be judged: DOSE unknown; adult limit 28 mcg/day.",
+            [condition("all", "C91.02", ALL_B), weight("wt", 80), ph("ph", DETECTED)],
+            order(),
+            Expectation(
+                adult_relapsed_record(
+                    {
+                        "PH": met("positive", ["Observation/ph"]),
+                        "WEIGHT": met(80, ["Observation/wt"]),
+                        "DOSE": unknown(["MedicationRequest/blin"], 28),
+                    }
+                ),
+                RELAPSED_OTHER_PATHS,
+                "incomplete",
+                (28.0, None),
+            ),
+            [
+                Expectation(
+                    adult_relapsed_record(
+                        {
+                            "PH": met("positive", ["Observation/ph"]),
+                            "WEIGHT": met(80, ["Observation/wt"]),
+                            "REGIMEN": met("with-tki", ["answer:regimen"]),
+                            "CYCLES": met(1, ["answer:cycle-number"]),
+                            "DOSE": met(28, ["answer:daily-dose-mcg"]),
+                        }
+                    ),
+                    {**RELAPSED_OTHER_PATHS, "relapsed-refractory": "met"},
+                    "criteria-met",
+                    (28.0, 9.0),
+                    answers={
+                        "regimen": "with-tki",
+                        "cycle-number": 1,
+                        "first-cycle-date": "2026-11-20",
+                        "daily-dose-mcg": 28,
+                        "step-dose-mcg": 9,
+                    },
+                )
+            ],
+        ),
+        Scenario(
+            "other-malignancy-aml",
+            "The record names acute myeloid leukemia (C92.00), not ALL: DX is "
+            "not met and no path can be met (coverage only through section 1367.21 review).",
+            [condition("aml", "C92.00", onset="2026-05-01"), weight("wt", 66)],
+            order(),
+            Expectation(
+                {
+                    "DX": not_met("C92.00", ["Condition/aml"]),
+                    "WEIGHT": met(66, ["Observation/wt"]),
+                    "DOSE": unknown(["MedicationRequest/blin"], 28),
+                    "PH": unknown(value="unknown"),
+                },
+                {**NO_PATHS, "infant": "not-met"},
+                "criteria-not-met",
+                (None, None),
+            ),
+        ),
+        Scenario(
+            "lymphoblastic-lymphoma-c8350",
+            "C83.50 (lymphoblastic lymphoma) sits next to ALL but is "
+            "not in the policy's codes: DX not met.",
+            [condition("lbl", "C83.50")],
+            order(),
+            Expectation(
+                {
+                    "DX": not_met("C83.50", ["Condition/lbl"]),
+                    "PH": unknown(value="unknown"),
+                    "DOSE": unknown(["MedicationRequest/blin"], 28),
+                },
+                NO_PATHS,
+                "criteria-not-met",
+                (None, None),
+            ),
+        ),
+        Scenario(
+            "cll-c9110-is-not-all",
+            "C91.10 (chronic lymphocytic leukemia) shares the C91 category with "
+            "ALL and is not ALL: DX not met.",
+            [condition("cll", "C91.10")],
+            order(),
+            Expectation(
+                {
+                    "DX": not_met("C91.10", ["Condition/cll"]),
+                    "PH": unknown(value="unknown"),
+                    "DOSE": unknown(["MedicationRequest/blin"], 28),
+                },
+                NO_PATHS,
+                "criteria-not-met",
+                (None, None),
+            ),
+        ),
+        Scenario(
+            "no-diagnosis-recorded",
+            "Only hypertension is recorded: absence of evidence is unknown, "
+            "never not-met; everything is asked.",
+            [condition("htn", "I10", "38341003", onset="2019-01-01")],
+            order(),
+            Expectation(
+                {
+                    "DX": unknown(),
+                    "PH": unknown(value="unknown"),
+                    "DOSE": unknown(["MedicationRequest/blin"], 28),
+                },
+                {},
+                "incomplete",
+                (None, None),
+            ),
+        ),
+        Scenario(
+            "icd-written-without-dot",
+            "The EHR writes C91.00 as C9100: the same code; DX met. No "
+            "lineage evidence (ICD-10 does not tell B from T).",
+            [condition("all", "C9100"), weight("wt", 61)],
+            order(),
+            Expectation(
+                {
+                    "DX": met("C9100", ["Condition/all"]),
+                    "WEIGHT": met(61, ["Observation/wt"]),
+                    "PH": unknown(value="unknown"),
+                    "DOSE": unknown(["MedicationRequest/blin"], 28),
+                    "INFANT": ADULT_INFANT,
+                },
+                INFANT_NOT_MET,
+                "incomplete",
+                (None, None),
+            ),
+        ),
+        Scenario(
+            "snomed-only-all",
+            "ALL recorded with SNOMED 91857003 only: DX met, no ICD-10 value to show; "
+            "lineage unknown.",
+            [condition("all", None, "91857003")],
+            order(),
+            Expectation(
+                {
+                    "DX": met(None, ["Condition/all"]),
+                    "PH": unknown(value="unknown"),
+                    "DOSE": unknown(["MedicationRequest/blin"], 28),
+                    "INFANT": ADULT_INFANT,
+                },
+                INFANT_NOT_MET,
+                "incomplete",
+                (None, None),
+            ),
+        ),
+        Scenario(
+            "weight-exactly-45-kg",
+            "45.0 kg exactly is the adult rule: flat 28 mcg/day limit.",
+            [condition("all", "C91.02", ALL_B), weight("wt", 45.0)],
+            order(),
+            Expectation(
+                adult_relapsed_record(
+                    {
+                        "WEIGHT": met(45, ["Observation/wt"]),
+                        "DOSE": unknown(["MedicationRequest/blin"], 28),
+                    }
+                ),
+                RELAPSED_OTHER_PATHS,
+                "incomplete",
+                (28.0, None),
+            ),
+        ),
+        Scenario(
+            "weight-44-9-kg-bsa-limit",
+            "44.9 kg is under 45: 15 mcg/m2/day capped at 28. Mosteller "
+            "sqrt(150 x 44.9 / 3600) = 1.368 m2, limit 20.5 mcg/day; the order's 28 mcg/day exceeds it.",
+            [condition("all", "C91.02", ALL_B), weight("wt", 44.9), height("ht", 150)],
+            order(),
+            Expectation(
+                adult_relapsed_record(
+                    {
+                        "WEIGHT": met(44.9, ["Observation/wt"]),
+                        "BSA": met(1.368, ["Observation/wt", "Observation/ht"]),
+                        "DOSE": not_met(28, ["MedicationRequest/blin"]),
+                    }
+                ),
+                {p: "not-met" for p in PATHS},
+                "criteria-not-met",
+                (20.5, None),
+            ),
+        ),
+        Scenario(
+            "weight-in-pounds",
+            "99.2 [lb_av] is 44.996 kg: under 45 kg. Height 155 cm gives BSA "
+            "sqrt(155 x 44.996 / 3600) = 1.392 m2, limit 20.9 mcg/day; 20 mcg/day ordered.",
+            [condition("all", "C91.02", ALL_B), weight("wt", 99.2, "[lb_av]"), height("ht", 155)],
+            order(dosages=[rate(20)]),
+            Expectation(
+                adult_relapsed_record(
+                    {
+                        "WEIGHT": met(44.996, ["Observation/wt"]),
+                        "BSA": met(1.392, ["Observation/wt", "Observation/ht"]),
+                        "DOSE": unknown(["MedicationRequest/blin"], 20),
+                    }
+                ),
+                RELAPSED_OTHER_PATHS,
+                "incomplete",
+                (20.9, None),
+            ),
+        ),
+        Scenario(
+            "weight-in-grams",
+            "70000 g is 70 kg: adult.",
+            [condition("all", "C91.02", ALL_B), weight("wt", 70000, "g")],
+            order(),
+            Expectation(
+                adult_relapsed_record(
+                    {
+                        "WEIGHT": met(70, ["Observation/wt"]),
+                        "DOSE": unknown(["MedicationRequest/blin"], 28),
+                    }
+                ),
+                RELAPSED_OTHER_PATHS,
+                "incomplete",
+                (28.0, None),
+            ),
+        ),
+        Scenario(
+            "stale-weight",
+            "The only weight is 40 days old (window 30 days): WEIGHT unknown, so no dose limit.",
+            [condition("all", "C91.02", ALL_B), weight("wt", 70, when="2026-10-15")],
+            order(),
+            Expectation(
+                adult_relapsed_record({"DOSE": unknown(["MedicationRequest/blin"], 28)}),
+                RELAPSED_OTHER_PATHS,
+                "incomplete",
+                (None, None),
+            ),
+        ),
+        Scenario(
+            "height-in-inches",
+            "60 [in_i] = 152.4 cm, 40 kg: BSA sqrt(152.4 x 40 / 3600) = 1.301 m2, "
+            "limit round(19.52) = 19.5 mcg/day; 19.5 ordered.",
+            [condition("all", "C91.02", ALL_B), weight("wt", 40), height("ht", 60, "[in_i]")],
+            order(dosages=[rate(19.5)]),
+            Expectation(
+                adult_relapsed_record(
+                    {
+                        "WEIGHT": met(40, ["Observation/wt"]),
+                        "BSA": met(1.301, ["Observation/wt", "Observation/ht"]),
+                        "DOSE": unknown(["MedicationRequest/blin"], 19.5),
+                    }
+                ),
+                RELAPSED_OTHER_PATHS,
+                "incomplete",
+                (19.5, None),
+            ),
+        ),
+        Scenario(
+            "recorded-bsa-only",
+            "No height: the recorded BSA 1.2 m2 (8277-6) is used; limit 18.0.",
+            [condition("all", "C91.02", ALL_B), weight("wt", 38), bsa("bsa", 1.2)],
+            order(dosages=[rate(15)]),
+            Expectation(
+                adult_relapsed_record(
+                    {
+                        "WEIGHT": met(38, ["Observation/wt"]),
+                        "BSA": met(1.2, ["Observation/bsa"]),
+                        "DOSE": unknown(["MedicationRequest/blin"], 15),
+                    }
+                ),
+                RELAPSED_OTHER_PATHS,
+                "incomplete",
+                (18.0, None),
+            ),
+        ),
+        Scenario(
+            "recorded-bsa-far-from-computed",
+            "Recorded BSA 1.40 m2 against Mosteller "
+            "sqrt(140 x 35 / 3600) = 1.167 m2 (20% off): flagged; the computed value is used.",
+            [
+                condition("all", "C91.02", ALL_B),
+                weight("wt", 35),
+                height("ht", 140),
+                bsa("bsa", 1.40),
+            ],
+            order(dosages=[rate(17)]),
+            Expectation(
+                adult_relapsed_record(
+                    {
+                        "WEIGHT": met(35, ["Observation/wt"]),
+                        "BSA": met(1.167, ["Observation/wt", "Observation/ht"]),
+                        "DOSE": unknown(["MedicationRequest/blin"], 17),
+                    }
+                ),
+                RELAPSED_OTHER_PATHS,
+                "incomplete",
+                (17.5, None),
+                bsa_discrepancy=True,
+            ),
+        ),
+        Scenario(
+            "infant-11-months-at-diagnosis",
+            "Born 2025-03-10, ALL onset 2026-03-05: 11 whole months, "
+            "infant ALL. With the Interfant regimen answered, path d and the infant dose rule apply.",
+            [
+                condition("all", "C91.00", ALL_B, onset="2026-03-05"),
+                weight("wt", 9.5),
+                height("ht", 76),
+            ],
+            order(dosages=[rate(3)]),
+            Expectation(
+                {
+                    "DX": met("C91.00", ["Condition/all"]),
+                    "LINEAGE": met("b-precursor", ["Condition/all"]),
+                    "PH": unknown(value="unknown"),
+                    "WEIGHT": met(9.5, ["Observation/wt"]),
+                    "BSA": met(0.448, ["Observation/wt", "Observation/ht"]),
+                    "DOSE": unknown(["MedicationRequest/blin"], 3),
+                    "INFANT": met(True, ["Patient/pat", "Condition/all"]),
+                },
+                {"consolidation": "unknown"},
+                "incomplete",
+                (None, None),
+            ),
+            [
+                Expectation(
+                    {
+                        "DX": met("C91.00", ["Condition/all"]),
+                        "LINEAGE": met("b-precursor", ["Condition/all"]),
+                        "PH": unknown(value="unknown"),
+                        "WEIGHT": met(9.5, ["Observation/wt"]),
+                        "BSA": met(0.448, ["Observation/wt", "Observation/ht"]),
+                        "PHASE": met("infant", ["answer:phase"]),
+                        "REGIMEN": met("interfant", ["answer:regimen"]),
+                        "DOSE": met(3, ["MedicationRequest/blin"]),
+                        "CYCLES": met(1, ["answer:cycle-number"]),
+                        "INFANT": met(True, ["Patient/pat", "Condition/all"]),
+                    },
+                    {
+                        "consolidation": "not-met",
+                        "maintenance": "not-met",
+                        "relapsed-refractory": "not-met",
+                        "infant": "met",
+                    },
+                    "criteria-met",
+                    (6.7, None),
+                    answers={
+                        "phase": "infant",
+                        "regimen": "interfant",
+                        "cycle-number": 1,
+                        "first-cycle-date": "2026-11-01",
+                    },
+                )
+            ],
+            birth="2025-03-10",
+        ),
+        Scenario(
+            "infant-diagnosed-on-first-birthday",
+            "Born 2025-03-10, onset 2026-03-10: exactly 12 months, "
+            "not under 1 year: not infant ALL.",
+            [condition("all", "C91.00", ALL_B, onset="2026-03-10"), weight("wt", 10)],
+            order(dosages=[rate(3)]),
+            Expectation(
+                {
+                    "DX": met("C91.00", ["Condition/all"]),
+                    "LINEAGE": met("b-precursor", ["Condition/all"]),
+                    "PH": unknown(value="unknown"),
+                    "WEIGHT": met(10, ["Observation/wt"]),
+                    "DOSE": unknown(["MedicationRequest/blin"], 3),
+                    "INFANT": met(False, ["Patient/pat", "Condition/all"]),
+                },
+                INFANT_NOT_MET,
+                "incomplete",
+                (None, None),
+            ),
+            birth="2025-03-10",
+        ),
+        Scenario(
+            "tki-order-without-ph-result",
+            "An active dasatinib order suggests 'with a TKI' (REGIMEN "
+            "stays unknown until the prescriber confirms) and says nothing about Ph status.",
+            [condition("all", "C91.01", ALL_B), weight("wt", 75), companion("tki", "475342")],
+            order(),
+            Expectation(
+                {
+                    "DX": met("C91.01", ["Condition/all"]),
+                    "LINEAGE": met("b-precursor", ["Condition/all"]),
+                    "PH": unknown(value="unknown"),
+                    "WEIGHT": met(75, ["Observation/wt"]),
+                    "REGIMEN": unknown(["MedicationRequest/tki"], "with-tki"),
+                    "DOSE": unknown(["MedicationRequest/blin"], 28),
+                    "INFANT": ADULT_INFANT,
+                },
+                INFANT_NOT_MET,
+                "incomplete",
+                (None, None),
+            ),
+        ),
+        Scenario(
+            "ph-ratio-positive",
+            "A BCR-ABL1/ABL1 ratio (46434-7) above 0 means Ph-positive.",
+            [
+                condition("all", "C91.01", ALL_B),
+                observation("ratio", "46434-7", "2026-08-01", (0.05, "%"), category="laboratory"),
+            ],
+            order(),
+            Expectation(
+                {
+                    "DX": met("C91.01", ["Condition/all"]),
+                    "LINEAGE": met("b-precursor", ["Condition/all"]),
+                    "PH": met("positive", ["Observation/ratio"]),
+                    "DOSE": unknown(["MedicationRequest/blin"], 28),
+                    "INFANT": ADULT_INFANT,
+                },
+                {"maintenance": "not-met", "infant": "not-met"},
+                "incomplete",
+                (None, None),
+            ),
+        ),
+        Scenario(
+            "preliminary-ph-result-ignored",
+            "A newer preliminary 'detected' result does not count; the "
+            "older final 'not detected' (SNOMED 260415000) does.",
+            [
+                condition("all", "C91.01", ALL_B),
+                ph("ph-final", SCT_NOT_DETECTED, "2026-05-01"),
+                ph("ph-prelim", DETECTED, "2026-10-01", status="preliminary"),
+            ],
+            order(),
+            Expectation(
+                {
+                    "DX": met("C91.01", ["Condition/all"]),
+                    "LINEAGE": met("b-precursor", ["Condition/all"]),
+                    "PH": met("negative", ["Observation/ph-final"]),
+                    "DOSE": unknown(["MedicationRequest/blin"], 28),
+                    "INFANT": ADULT_INFANT,
+                },
+                INFANT_NOT_MET,
+                "incomplete",
+                (None, None),
+            ),
+        ),
+        Scenario(
+            "later-ph-result-wins",
+            "Two final results: detected in January, not detected in September. "
+            "The latest decides: Ph-negative.",
+            [
+                condition("all", "C91.01", ALL_B),
+                ph("ph-jan", DETECTED, "2026-01-10"),
+                ph("ph-sep", NOT_DETECTED, "2026-09-10"),
+            ],
+            order(),
+            Expectation(
+                {
+                    "DX": met("C91.01", ["Condition/all"]),
+                    "LINEAGE": met("b-precursor", ["Condition/all"]),
+                    "PH": met("negative", ["Observation/ph-sep"]),
+                    "DOSE": unknown(["MedicationRequest/blin"], 28),
+                    "INFANT": ADULT_INFANT,
+                },
+                INFANT_NOT_MET,
+                "incomplete",
+                (None, None),
+            ),
+        ),
+        Scenario(
+            "resolved-condition-ignored",
+            "An ALL Condition with clinical status 'resolved' is history, "
+            "not evidence: DX unknown.",
+            [condition("all-old", "C91.00", ALL_B, clinical="resolved")],
+            order(),
+            Expectation(
+                {"PH": unknown(value="unknown"), "DOSE": unknown(["MedicationRequest/blin"], 28)},
+                {},
+                "incomplete",
+                (None, None),
+            ),
+        ),
+        Scenario(
+            "entered-in-error-weight-ignored",
+            "The newest weight (30 kg) was entered in error; the "
+            "final 68 kg from 2026-11-05 counts.",
+            [
+                condition("all", "C91.02", ALL_B),
+                weight("wt-ok", 68, when="2026-11-05"),
+                weight("wt-bad", 30, when="2026-11-20", status="entered-in-error"),
+            ],
+            order(),
+            Expectation(
+                adult_relapsed_record(
+                    {
+                        "WEIGHT": met(68, ["Observation/wt-ok"]),
+                        "DOSE": unknown(["MedicationRequest/blin"], 28),
+                    }
+                ),
+                RELAPSED_OTHER_PATHS,
+                "incomplete",
+                (28.0, None),
+            ),
+        ),
+        Scenario(
+            "rate-in-ml-per-hour",
+            "The order gives an infusion rate of 10 mL/h: a pump rate, not a "
+            "dose. DOSE unknown (the form asks for mcg/day).",
+            [condition("all", "C91.02", ALL_B), weight("wt", 70)],
+            order(dosages=[rate(10, "mL/h")]),
+            Expectation(
+                adult_relapsed_record({"WEIGHT": met(70, ["Observation/wt"])}),
+                RELAPSED_OTHER_PATHS,
+                "incomplete",
+                (28.0, None),
+            ),
+        ),
+        Scenario(
+            "order-without-dosage",
+            "No dosageInstruction: DOSE unknown; NDC in the 10-digit "
+            "5-3-2 spelling triggers the policy.",
+            [condition("all", "C91.02", ALL_B), weight("wt", 70)],
+            order(code=(NDC, "55513-160-01"), dosages=[]),
+            Expectation(
+                adult_relapsed_record({"WEIGHT": met(70, ["Observation/wt"])}),
+                RELAPSED_OTHER_PATHS,
+                "incomplete",
+                (28.0, None),
+            ),
+        ),
+        Scenario(
+            "explicit-unknown-ph-is-final",
+            "The prescriber answers Ph status 'unknown' for a TKI "
+            "combination in consolidation: a Ph+ requirement is then not met, not unknown.",
+            [condition("all", "C91.01", ALL_B), weight("wt", 70)],
+            order(),
+            Expectation(
+                {
+                    "DX": met("C91.01", ["Condition/all"]),
+                    "LINEAGE": met("b-precursor", ["Condition/all"]),
+                    "PH": unknown(value="unknown"),
+                    "WEIGHT": met(70, ["Observation/wt"]),
+                    "DOSE": unknown(["MedicationRequest/blin"], 28),
+                    "INFANT": ADULT_INFANT,
+                },
+                INFANT_NOT_MET,
+                "incomplete",
+                (None, None),
+            ),
+            [
+                Expectation(
+                    {
+                        "DX": met("C91.01", ["Condition/all"]),
+                        "LINEAGE": met("b-precursor", ["Condition/all"]),
+                        "PH": not_met("unknown", ["answer:ph-status"]),
+                        "WEIGHT": met(70, ["Observation/wt"]),
+                        "PHASE": met("consolidation", ["answer:phase"]),
+                        "REGIMEN": met("with-tki", ["answer:regimen"]),
+                        "DOSE": met(28, ["MedicationRequest/blin"]),
+                        "CYCLES": met(1, ["answer:cycle-number"]),
+                        "INFANT": ADULT_INFANT,
+                    },
+                    NO_PATHS,
+                    "criteria-not-met",
+                    (28.0, None),
+                    answers={
+                        "phase": "consolidation",
+                        "regimen": "with-tki",
+                        "ph-status": "unknown",
+                        "cycle-number": 1,
+                        "first-cycle-date": "2026-11-20",
+                    },
+                )
+            ],
+        ),
+        Scenario(
+            "maintenance-pomp-too-many-cycles",
+            "Maintenance alternating with POMP for Ph-negative ALL "
+            "allows 3 cycles: a 4th is not covered.",
+            [
+                condition("all", "C91.01", ALL_B),
+                weight("wt", 64),
+                ph("ph", NOT_DETECTED),
+                companion("mp", "103"),
+            ],
+            order(),
+            Expectation(
+                {
+                    "DX": met("C91.01", ["Condition/all"]),
+                    "LINEAGE": met("b-precursor", ["Condition/all"]),
+                    "PH": met("negative", ["Observation/ph"]),
+                    "WEIGHT": met(64, ["Observation/wt"]),
+                    "REGIMEN": unknown(["MedicationRequest/mp"], "alternating-pomp"),
+                    "DOSE": unknown(["MedicationRequest/blin"], 28),
+                    "INFANT": ADULT_INFANT,
+                },
+                INFANT_NOT_MET,
+                "incomplete",
+                (None, None),
+            ),
+            [
+                Expectation(
+                    {
+                        "DX": met("C91.01", ["Condition/all"]),
+                        "LINEAGE": met("b-precursor", ["Condition/all"]),
+                        "PH": met("negative", ["Observation/ph"]),
+                        "WEIGHT": met(64, ["Observation/wt"]),
+                        "PHASE": met("maintenance", ["answer:phase"]),
+                        "REGIMEN": met("alternating-pomp", ["answer:regimen"]),
+                        "DOSE": met(28, ["MedicationRequest/blin"]),
+                        "CYCLES": not_met(4, ["answer:cycle-number"]),
+                        "INFANT": ADULT_INFANT,
+                    },
+                    NO_PATHS,
+                    "criteria-not-met",
+                    (28.0, None),
+                    answers={
+                        "phase": "maintenance",
+                        "regimen": "alternating-pomp",
+                        "cycle-number": 4,
+                        "first-cycle-date": "2026-02-01",
+                    },
+                )
+            ],
+        ),
+        Scenario(
+            "pediatric-relapsed-cycle-1-step-dose",
+            "30 kg, 130 cm: BSA sqrt(130 x 30 / 3600) = 1.041 m2. "
+            "Relapsed cycle 1 limits: days 1-7 min(5 x 1.041, 9) = 5.2, days 8-28 min(15 x 1.041, 28) "
+            "= 15.6. The order steps 5 then 15 mcg/day.",
+            [condition("all", "C91.02", ALL_B), weight("wt", 30), height("ht", 130)],
+            order(dosages=[rate(5, sequence=1), rate(15, sequence=2)]),
+            Expectation(
+                adult_relapsed_record(
+                    {
+                        "WEIGHT": met(30, ["Observation/wt"]),
+                        "BSA": met(1.041, ["Observation/wt", "Observation/ht"]),
+                        "DOSE": unknown(["MedicationRequest/blin"], 15),
+                    }
+                ),
+                RELAPSED_OTHER_PATHS,
+                "incomplete",
+                (15.6, None),
+            ),
+            [
+                Expectation(
+                    adult_relapsed_record(
+                        {
+                            "WEIGHT": met(30, ["Observation/wt"]),
+                            "BSA": met(1.041, ["Observation/wt", "Observation/ht"]),
+                            "REGIMEN": met("single-agent", ["answer:regimen"]),
+                            "CYCLES": met(1, ["answer:cycle-number"]),
+                            "DOSE": met(15, ["MedicationRequest/blin"]),
+                        }
+                    ),
+                    {**RELAPSED_OTHER_PATHS, "relapsed-refractory": "met"},
+                    "criteria-met",
+                    (15.6, 5.2),
+                    answers={
+                        "regimen": "single-agent",
+                        "cycle-number": 1,
+                        "first-cycle-date": "2026-11-24",
+                    },
+                )
+            ],
+        ),
+        Scenario(
+            "large-record-relapsed",
+            "A 120-resource record (years of labs, vitals, other problems and "
+            "drugs) around a relapsed B-ALL: the benchmark record. Same conclusions as a small one.",
+            [
+                condition("all", "C91.02", ALL_B),
+                weight("wt", 82),
+                ph("ph", NOT_DETECTED),
+                *unrelated_history(112),
+            ],
+            order(),
+            Expectation(
+                adult_relapsed_record(
+                    {
+                        "WEIGHT": met(82, ["Observation/wt"]),
+                        "PH": met("negative", ["Observation/ph"]),
+                        "DOSE": unknown(["MedicationRequest/blin"], 28),
+                    }
+                ),
+                RELAPSED_OTHER_PATHS,
+                "incomplete",
+                (28.0, None),
+            ),
+        ),
+    ]
+
+
+def bundle(scenario: Scenario) -> Resource:
+    resources = [patient(scenario.birth), *payer(), *scenario.resources, scenario.order]
+    namespace = uuid.UUID("0b5c6a50-1d0f-4d0e-9d6b-6a1c8f0e2b11")
+    return {
+        "resourceType": "Bundle",
+        "id": scenario.name,
+        "type": "collection",
+        "entry": [
+            {
+                "fullUrl": f"urn:uuid:{uuid.uuid5(namespace, scenario.name + r['resourceType'] + r['id'])}",
+                "resource": r,
+            }
+            for r in resources
+        ],
+    }
+
+
+def write(scenarios: list[Scenario]) -> None:
+    if ROOT.exists():
+        for child in ROOT.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child)
+    for number, scenario in enumerate(scenarios, start=1):
+        folder = ROOT / f"{number:02d}-{scenario.name}"
+        folder.mkdir(parents=True)
+        expected = {
+            "description": scenario.description,
+            "evaluationDate": EVALUATION_DATE,
+            "order": f"MedicationRequest/{scenario.order['id']}",
+            "record": scenario.record.as_json(),
+            "withAnswers": [e.as_json() for e in scenario.with_answers],
+        }
+        for name, content in (
+            ("bundle.json", bundle(scenario)),
+            ("order.json", scenario.order),
+            ("expected.json", expected),
+        ):
+            (folder / name).write_text(json.dumps(content, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    write(scenarios())
+    print(f"wrote {len(scenarios())} scenarios under {ROOT}")
