@@ -15,8 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.cdshooks.client_auth import InMemoryReplayCache, JwtVerifier
 from service.cdshooks.discovery import discovery_document
+from service.cql.engine import CqlEngine
 from service.crd.order_hook import HookEnvironment
 from service.fhir.ehr_client import FhirClient
+from service.policy.engine import PolicyEngine
 from service.policy.folder import Policy, load_policies
 from service.settings import Settings
 from service.storage.audit import AuditLog, BatchedAuditLog
@@ -58,6 +60,8 @@ class Runtime:
 
 def build_runtime(settings: Settings) -> Runtime:
     policies = load_policies(settings.policy_dir)
+    cql = CqlEngine(settings.cql_dir / "elm", settings.cql_dir)
+    engines = {policy.id: PolicyEngine(policy, cql) for policy in policies}
     http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
     engine = make_engine(settings.database_url)
     sessions = session_factory(engine)
@@ -70,7 +74,7 @@ def build_runtime(settings: Settings) -> Runtime:
         engine=engine,
         sessions=sessions,
         audit=BatchedAuditLog(sessions, settings.audit_flush_interval_s),
-        hook_environment=HookEnvironment(settings, policies, FhirClient(http, settings)),
+        hook_environment=HookEnvironment(settings, policies, FhirClient(http, settings), engines),
     )
 
 

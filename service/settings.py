@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:8080"
     database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'service.db'}"
     policy_dir: Path = PROJECT_ROOT / "policies"
+    # The policies' CQL (*.cql) and its translation (elm/*.json), loaded and compiled at start-up.
+    cql_dir: Path = PROJECT_ROOT / "cql"
 
     payer_name: str = "Example Health Plan"
     # Coverage.payor identifiers ("system|value" or bare "value") that this endpoint answers for.

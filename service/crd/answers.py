@@ -12,20 +12,25 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from service.cdshooks.prefetch_resolver import ResolvedPrefetch
+from service.cql.compiler import CqlRuntimeError
 from service.crd.cards import CardSource, card
 from service.crd.coverage import CoverageChoice
 from service.crd.coverage_information import CoverageInformation, assertion_id, system_action
 from service.fhir.record import PatientRecord
+from service.policy.evaluation import Evaluation, Status
 from service.policy.folder import Policy
 from service.types import JsonObject, Resource
 
 if TYPE_CHECKING:
     from service.crd.order_hook import HookCall, HookEnvironment
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -51,19 +56,38 @@ def answer_orders(
         outcome = "technical" if technical else "coverage-not-found"
         return OrderAnswers({"cards": cards}, references, outcome)
     coverage_ref = f"Coverage/{choice.coverage.get('id')}"
-    actions = [
-        system_action(order, _information(call, policy, order, coverage_ref, technical))
-        for order, policy in in_scope
-    ]
-    outcome = "technical" if technical else "coverage-information"
+    actions = []
+    failed = technical
+    for order, policy in in_scope:
+        evaluation = None if technical else _evaluate(env, policy, record, order, call)
+        failed = failed or evaluation is None
+        actions.append(
+            system_action(order, _information(call, policy, order, coverage_ref, evaluation))
+        )
+    outcome = "technical" if failed else "coverage-information"
     return OrderAnswers({"cards": [], "systemActions": actions}, references, outcome)
 
 
+def _evaluate(
+    env: HookEnvironment, policy: Policy, record: PatientRecord, order: Resource, call: HookCall
+) -> Evaluation | None:
+    """The policy's evaluation of the order; None when the engine could not run (technical)."""
+    try:
+        return env.engines[policy.id].evaluate(record, str(order.get("id")), call.today)
+    except CqlRuntimeError:
+        log.exception("policy evaluation failed", extra={"policy": policy.id})
+        return None
+
+
 def _information(
-    call: HookCall, policy: Policy, order: Resource, coverage_ref: str, technical: bool
+    call: HookCall,
+    policy: Policy,
+    order: Resource,
+    coverage_ref: str,
+    evaluation: Evaluation | None,
 ) -> CoverageInformation:
     ident = assertion_id(_reference(order), coverage_ref, policy.version)
-    if technical:
+    if evaluation is None:
         return CoverageInformation(
             coverage_reference=coverage_ref,
             covered="indeterminate",
@@ -74,18 +98,30 @@ def _information(
         )
     rules = policy.prior_authorization
     documentation = call.service.asks_for_documentation
+    off_policy = _off_policy(policy, evaluation)
+    reason = off_policy or (rules.reason if documentation else None)
     return CoverageInformation(
         coverage_reference=coverage_ref,
-        covered="covered",
+        # SPEC section 5: outside the listed indications the answer is conditional coverage
+        # (medical-necessity review), never a silent denial.
+        covered="conditional" if off_policy else "covered",
+        info_needed=("OTH",) if off_policy else (),
         assertion_id=ident,
         on=call.today,
         pa_needed=rules.pa_needed,
         doc_needed=(rules.doc_needed,) if documentation else (),
         doc_purpose=(rules.doc_purpose,) if documentation else (),
-        reason_text=rules.reason if documentation else None,
+        reason_text=reason,
         billing_codes=(policy.billing_code,),
         questionnaires=(policy.questionnaire,) if documentation else (),
     )
+
+
+def _off_policy(policy: Policy, evaluation: Evaluation) -> str | None:
+    rule = policy.off_policy
+    if rule is None or evaluation.criteria[rule.criterion].status is not Status.NOT_MET:
+        return None
+    return rule.reason
 
 
 def _no_coverage_card(source: CardSource, order_reference: str, technical: bool) -> JsonObject:

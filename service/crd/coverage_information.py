@@ -39,6 +39,7 @@ class CoverageInformation:
     pa_needed: str | None = None
     doc_needed: tuple[str, ...] = ()
     doc_purpose: tuple[str, ...] = ()
+    info_needed: tuple[str, ...] = ()
     reason_code: str | None = None
     reason_text: str | None = None
     billing_codes: tuple[JsonObject, ...] = ()
@@ -61,6 +62,7 @@ def extension(info: CoverageInformation) -> JsonObject:
         parts.append({"url": "pa-needed", "valueCode": info.pa_needed})
     parts += [{"url": "doc-needed", "valueCode": code} for code in info.doc_needed]
     parts += [{"url": "doc-purpose", "valueCode": code} for code in info.doc_purpose]
+    parts += [{"url": "info-needed", "valueCode": code} for code in info.info_needed]
     parts += [{"url": "billingCode", "valueCoding": coding} for coding in info.billing_codes]
     if info.reason_code or info.reason_text:
         parts.append({"url": "reason", "valueCodeableConcept": _reason(info)})

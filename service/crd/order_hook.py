@@ -11,7 +11,7 @@ to CDS Hooks response. The steps, in order:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -27,6 +27,7 @@ from service.errors import Issue, PreconditionFailed
 from service.fhir.ehr_client import FhirClient
 from service.fhir.record import PatientRecord
 from service.fhir.validation import check_resources
+from service.policy.engine import PolicyEngine
 from service.policy.folder import Policy
 from service.policy.trigger import is_in_scope, medication_references
 from service.settings import Settings
@@ -48,6 +49,7 @@ class HookEnvironment:
     settings: Settings
     policies: Sequence[Policy]
     fhir: FhirClient
+    engines: Mapping[str, PolicyEngine]  # policy id -> its compiled engine
 
 
 @dataclass(frozen=True)

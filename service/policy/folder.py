@@ -34,6 +34,14 @@ class PriorAuthorization:
 
 
 @dataclass(frozen=True)
+class OffPolicy:
+    """When `criterion` is not met the order is outside the listed indications."""
+
+    criterion: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Policy:
     id: str
     title: str
@@ -48,6 +56,7 @@ class Policy:
     prior_authorization: PriorAuthorization
     terminology: ValueSetIndex
     evaluation: JsonObject
+    off_policy: OffPolicy | None
 
 
 def load_policy(folder: Path) -> Policy:
@@ -71,6 +80,7 @@ def load_policy(folder: Path) -> Policy:
             prior_authorization=_prior_authorization(data["priorAuthorization"]),
             terminology=load_value_sets(folder / "terminology"),
             evaluation=data.get("evaluation", {}),
+            off_policy=OffPolicy(**data["offPolicy"]) if "offPolicy" in data else None,
         )
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
         raise ConfigurationError(f"{path}: cannot load policy: {error!r}") from None
