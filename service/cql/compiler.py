@@ -509,24 +509,21 @@ def _source(function: Callable[[Any], Any]) -> Callable[[Compiler, ElmLibrary, N
     return handler
 
 
-def _and(compiler: Compiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
-    left, right = compiler.operands(library, node, types)
+def _short_circuit(
+    decisive: bool, combine: op.Binary
+) -> Callable[[Compiler, ElmLibrary, Node, Types], Thunk]:
+    """And / Or: the right operand is not evaluated once the left one decides (false / true)."""
 
-    def run(frame: Frame) -> Any:
-        a = left(frame)
-        return False if a is False else op.and_(a, right(frame))
+    def handler(compiler: Compiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+        left, right = compiler.operands(library, node, types)
 
-    return run
+        def run(frame: Frame) -> Any:
+            a = left(frame)
+            return decisive if a is decisive else combine(a, right(frame))
 
+        return run
 
-def _or(compiler: Compiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
-    left, right = compiler.operands(library, node, types)
-
-    def run(frame: Frame) -> Any:
-        a = left(frame)
-        return True if a is True else op.or_(a, right(frame))
-
-    return run
+    return handler
 
 
 def _round(compiler: Compiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
@@ -586,8 +583,8 @@ _HANDLERS: dict[str, Callable[[Compiler, ElmLibrary, Node, Types], Thunk]] = {
     "Case": Compiler.case,
     "Coalesce": Compiler.coalesce,
     "SingletonFrom": Compiler.singleton_from,
-    "And": _and,
-    "Or": _or,
+    "And": _short_circuit(False, op.and_),
+    "Or": _short_circuit(True, op.or_),
     "Not": _nary(op.not_),
     "Implies": _nary(op.implies),
     "Xor": _nary(op.xor),
