@@ -51,6 +51,15 @@ def answer_orders(
     source = CardSource(env.settings.payer_name, call.version)
     technical = bool(prefetch.technical_failures())
     references = [_reference(order) for order, _ in in_scope]
+    if choice.coverage is None and choice.inactive is not None and not technical:
+        inactive_ref = f"Coverage/{choice.inactive.get('id')}"
+        actions = [
+            system_action(order, _not_active(call, policy, order, inactive_ref))
+            for order, policy in in_scope
+        ]
+        return OrderAnswers(
+            {"cards": [], "systemActions": actions}, references, "no-active-coverage"
+        )
     if choice.coverage is None:
         cards = [_no_coverage_card(source, ref, technical) for ref in references]
         outcome = "technical" if technical else "coverage-not-found"
@@ -114,6 +123,19 @@ def _information(
         reason_text=reason,
         billing_codes=(policy.billing_code,),
         questionnaires=(policy.questionnaire,) if documentation else (),
+    )
+
+
+def _not_active(
+    call: HookCall, policy: Policy, order: Resource, coverage_ref: str
+) -> CoverageInformation:
+    return CoverageInformation(
+        coverage_reference=coverage_ref,
+        covered="not-covered",
+        assertion_id=assertion_id(_reference(order), coverage_ref, policy.version),
+        on=call.today,
+        reason_code="no-active-coverage",
+        reason_text="The patient's coverage is not active on this date.",
     )
 
 

@@ -6,9 +6,10 @@
   (an Organization's identifier, or a logical reference's identifier). Coverage of another payer,
   or without a payer identifier, is the 400 of CRD hook-13.
 - Several candidates left: the 400 of CRD hook-13 (we cannot tell which one is primary).
-- None at all: answered, not refused: `not-covered` with reason `coverage-not-found` (resp-45).
-  This is a deliberate reading: hook-13 also lists "no Coverage accessible" under 400, but a
-  prescriber is better served by an answer saying the payer found no coverage.
+- One Coverage that is not active on the day: `not-covered`, reason `no-active-coverage` (resp-45).
+- None at all: answered, not refused, with reason `coverage-not-found` (resp-45). This is a
+  deliberate reading: hook-13 also lists "no Coverage accessible" under 400, but a prescriber is
+  better served by an answer saying the payer found no coverage.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from service.types import Resource
 @dataclass(frozen=True)
 class CoverageChoice:
     coverage: Resource | None
+    # With no active candidate: the one inactive Coverage there is, for a `not-covered` answer with
+    # reason `no-active-coverage` (CRD resp-45) that can point at it.
+    inactive: Resource | None = None
 
     @property
     def found(self) -> bool:
@@ -37,10 +41,9 @@ def select_coverage(
     payer_identifiers: Sequence[str],
     today: date,
 ) -> CoverageChoice:
-    candidates = [c for c in record.of_type("Coverage") if _active_on(c, today)]
     named = _named_by_orders(record, orders)
-    if named:
-        candidates = [c for c in candidates if any(c is n for n in named)]
+    every = [c for c in record.of_type("Coverage") if not named or any(c is n for n in named)]
+    candidates = [c for c in every if _active_on(c, today)]
     if payer_identifiers:
         foreign = [c for c in candidates if not _is_ours(c, record, payer_identifiers)]
         if foreign and len(foreign) == len(candidates):
@@ -52,7 +55,9 @@ def select_coverage(
     if len(candidates) > 1:
         ids = ", ".join(f"Coverage/{c.get('id', '?')}" for c in candidates)
         raise BadRequest(f"several active Coverages could apply ({ids}); send only the primary one")
-    return CoverageChoice(candidates[0] if candidates else None)
+    if candidates:
+        return CoverageChoice(candidates[0])
+    return CoverageChoice(None, every[0] if len(every) == 1 else None)
 
 
 def _active_on(coverage: Resource, today: date) -> bool:

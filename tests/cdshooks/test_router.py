@@ -358,3 +358,12 @@ def test_nothing_is_fetched_for_out_of_scope_orders(client: TestClient) -> None:
         response = client.post(SIGN, json=body)
     assert response.json() == {"cards": []}
     assert ehr.requests == []
+
+
+def test_inactive_coverage_is_not_covered(client: TestClient) -> None:
+    ended = coverage(period={"start": "2024-01-01", "end": "2025-12-31"})
+    body = hook_request([blinatumomab_order()], full_prefetch(coverages=[ended]))
+    info = _coverage_information(client.post(SIGN, json=body).json())
+    assert info["covered"]["valueCode"] == "not-covered"
+    assert "pa-needed" not in info, "CRD crd-ci-q2"
+    assert info["reason"]["valueCodeableConcept"]["coding"][0]["code"] == "no-active-coverage"

@@ -80,3 +80,10 @@ def test_coverage_without_payer_identifier_is_the_crd_400_when_payers_are_set() 
 def test_ours_is_picked_among_foreign_ones() -> None:
     foreign = coverage("other", payor=[{"identifier": {"system": "urn:payer", "value": "X"}}])
     assert _choose([coverage(), organization(), foreign], payers=OURS) == "cov1"
+
+
+def test_the_one_inactive_coverage_is_kept_for_a_not_covered_answer() -> None:
+    record = PatientRecord([(coverage(status="cancelled"), None)])
+    choice = select_coverage(record, [blinatumomab_order()], [], TODAY)
+    assert choice.coverage is None
+    assert choice.inactive is not None and choice.inactive["id"] == "cov1"
