@@ -12,6 +12,7 @@ from service.body_limit import BodyLimitMiddleware
 from service.cdshooks.router import router as cds_hooks_router
 from service.logs import configure_logging
 from service.outcomes import install_exception_handlers
+from service.policy_documents import router as policy_documents_router
 from service.runtime import build_runtime
 from service.settings import Settings, get_settings
 
@@ -32,6 +33,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     install_exception_handlers(app)
     app.include_router(cds_hooks_router)
+    app.include_router(policy_documents_router)
     return app
 
 

@@ -1,13 +1,15 @@
-"""What the service says about each in-scope order.
+"""What the service says about each in-scope order (SPEC section 5), from one evaluation each.
 
 - A Coverage instance to attach it to: a coverage-information system action (CRD hook-16: primary
-  hooks always carry one). Prior authorization, documentation and billing facts come from the
-  policy's data (`policy.json` "priorAuthorization"); when clinical data could not be fetched in
-  time the assertion is `indeterminate` with reason `technical` instead.
+  hooks always carry one), and the cards of `order_cards` the request's configuration allows.
+- One inactive Coverage: `not-covered`, reason `no-active-coverage` (CRD resp-45).
 - No Coverage instance at all: the extension cannot be returned (its `coverage` is 1..1, and the
-  IG says so in that element's comment), so the answer is a card saying no coverage was found
-  (reason `coverage-not-found`, CRD resp-45), or that the coverage could not be fetched.
-- order-select never asks for documentation or a questionnaire (CRD hook-19).
+  IG says so in that element's comment), so a card says no coverage was found
+  (`coverage-not-found`, CRD resp-45), or that the coverage could not be fetched.
+- Clinical data that could not be fetched in time, or an evaluation that failed: `indeterminate`
+  (2.0.1: `conditional`) with reason `technical`, and no cards that would rest on it.
+- order-select never asks for documentation or a questionnaire (CRD hook-19) and gets no
+  instructions card.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from typing import TYPE_CHECKING
 
 from service.cdshooks.prefetch_resolver import ResolvedPrefetch
 from service.cql.compiler import CqlRuntimeError
+from service.crd.assertions import coverage_assertion, not_active_assertion, order_reference
 from service.crd.cards import CardSource, card
 from service.crd.coverage import CoverageChoice
-from service.crd.coverage_information import CoverageInformation, assertion_id, system_action
+from service.crd.coverage_information import system_action
+from service.crd.order_cards import dose_limit_card, instructions_card, off_policy_card, policy_card
 from service.fhir.record import PatientRecord
-from service.policy.evaluation import Evaluation, Status
+from service.policy.evaluation import Evaluation
 from service.policy.folder import Policy
 from service.types import JsonObject, Resource
 
@@ -38,6 +42,7 @@ class OrderAnswers:
     response: JsonObject
     order_references: list[str]
     outcome: str
+    evaluations: tuple[tuple[str, Evaluation], ...] = ()  # (coverage-assertion-id, evaluation)
 
 
 def answer_orders(
@@ -48,33 +53,84 @@ def answer_orders(
     choice: CoverageChoice,
     prefetch: ResolvedPrefetch,
 ) -> OrderAnswers:
-    source = CardSource(env.settings.payer_name, call.version)
     technical = bool(prefetch.technical_failures())
-    references = [_reference(order) for order, _ in in_scope]
-    if choice.coverage is None and choice.inactive is not None and not technical:
-        inactive_ref = f"Coverage/{choice.inactive.get('id')}"
-        actions = [
-            system_action(order, _not_active(call, policy, order, inactive_ref))
-            for order, policy in in_scope
-        ]
-        return OrderAnswers(
-            {"cards": [], "systemActions": actions}, references, "no-active-coverage"
-        )
     if choice.coverage is None:
-        cards = [_no_coverage_card(source, ref, technical) for ref in references]
-        outcome = "technical" if technical else "coverage-not-found"
-        return OrderAnswers({"cards": cards}, references, outcome)
+        return _without_coverage(call, env, in_scope, choice, technical)
     coverage_ref = f"Coverage/{choice.coverage.get('id')}"
-    actions = []
+    source = CardSource(env.settings.payer_name, call.version)
+    actions: list[JsonObject] = []
+    cards: list[tuple[str, JsonObject]] = []
+    evaluations: list[tuple[str, Evaluation]] = []
     failed = technical
     for order, policy in in_scope:
         evaluation = None if technical else _evaluate(env, policy, record, order, call)
         failed = failed or evaluation is None
-        actions.append(
-            system_action(order, _information(call, policy, order, coverage_ref, evaluation))
+        assertion = coverage_assertion(
+            call, policy, order, coverage_ref, evaluation, env.settings.base_url
         )
+        actions.append(system_action(order, assertion))
+        if evaluation is not None:
+            evaluations.append((assertion.assertion_id, evaluation))
+            cards += _cards(call, source, policy, evaluation, order, env.settings.base_url)
+    references = [order_reference(order) for order, _ in in_scope]
     outcome = "technical" if failed else "coverage-information"
-    return OrderAnswers({"cards": [], "systemActions": actions}, references, outcome)
+    return OrderAnswers(_response(cards, actions, call), references, outcome, tuple(evaluations))
+
+
+def _without_coverage(
+    call: HookCall,
+    env: HookEnvironment,
+    in_scope: Sequence[tuple[Resource, Policy]],
+    choice: CoverageChoice,
+    technical: bool,
+) -> OrderAnswers:
+    references = [order_reference(order) for order, _ in in_scope]
+    if choice.inactive is not None and not technical:
+        inactive = f"Coverage/{choice.inactive.get('id')}"
+        actions = [
+            system_action(o, not_active_assertion(call, p, o, inactive)) for o, p in in_scope
+        ]
+        return OrderAnswers(_response([], actions, call), references, "no-active-coverage")
+    source = CardSource(env.settings.payer_name, call.version)
+    cards = [("coverage-info", _no_coverage_card(source, ref, technical)) for ref in references]
+    outcome = "technical" if technical else "coverage-not-found"
+    return OrderAnswers(_response(cards, [], call), references, outcome)
+
+
+def _cards(
+    call: HookCall,
+    source: CardSource,
+    policy: Policy,
+    evaluation: Evaluation,
+    order: Resource,
+    base_url: str,
+) -> list[tuple[str, JsonObject]]:
+    """(configuration option, card), most important first."""
+    candidates = [
+        ("off-guideline", off_policy_card(source, policy, evaluation, order)),
+        ("limits", dose_limit_card(source, policy, evaluation, order)),
+        (
+            "coverage-info",
+            instructions_card(source, policy, evaluation, order)
+            if call.service.asks_for_documentation
+            else None,
+        ),
+        ("guideline", policy_card(source, policy, order, base_url)),
+    ]
+    return [(option, built) for option, built in candidates if built is not None]
+
+
+def _response(
+    cards: list[tuple[str, JsonObject]], actions: list[JsonObject], call: HookCall
+) -> JsonObject:
+    """Apply the request's CRD configuration (dev-14): switched-off card types, no coverage
+    information when `coverage-info` is off, at most `max-cards` cards."""
+    configuration = call.configuration
+    kept = [built for option, built in cards if configuration.enabled(option)]
+    response: JsonObject = {"cards": kept[: configuration.max_cards]}
+    if actions and configuration.enabled("coverage-info"):
+        response["systemActions"] = actions
+    return response
 
 
 def _evaluate(
@@ -88,64 +144,6 @@ def _evaluate(
         return None
 
 
-def _information(
-    call: HookCall,
-    policy: Policy,
-    order: Resource,
-    coverage_ref: str,
-    evaluation: Evaluation | None,
-) -> CoverageInformation:
-    ident = assertion_id(_reference(order), coverage_ref, policy.version)
-    if evaluation is None:
-        return CoverageInformation(
-            coverage_reference=coverage_ref,
-            covered="indeterminate",
-            assertion_id=ident,
-            on=call.today,
-            reason_code="technical",
-            reason_text="Part of the patient's record could not be retrieved in time.",
-        )
-    rules = policy.prior_authorization
-    documentation = call.service.asks_for_documentation
-    off_policy = _off_policy(policy, evaluation)
-    reason = off_policy or (rules.reason if documentation else None)
-    return CoverageInformation(
-        coverage_reference=coverage_ref,
-        # SPEC section 5: outside the listed indications the answer is conditional coverage
-        # (medical-necessity review), never a silent denial.
-        covered="conditional" if off_policy else "covered",
-        info_needed=("OTH",) if off_policy else (),
-        assertion_id=ident,
-        on=call.today,
-        pa_needed=rules.pa_needed,
-        doc_needed=(rules.doc_needed,) if documentation else (),
-        doc_purpose=(rules.doc_purpose,) if documentation else (),
-        reason_text=reason,
-        billing_codes=(policy.billing_code,),
-        questionnaires=(policy.questionnaire,) if documentation else (),
-    )
-
-
-def _not_active(
-    call: HookCall, policy: Policy, order: Resource, coverage_ref: str
-) -> CoverageInformation:
-    return CoverageInformation(
-        coverage_reference=coverage_ref,
-        covered="not-covered",
-        assertion_id=assertion_id(_reference(order), coverage_ref, policy.version),
-        on=call.today,
-        reason_code="no-active-coverage",
-        reason_text="The patient's coverage is not active on this date.",
-    )
-
-
-def _off_policy(policy: Policy, evaluation: Evaluation) -> str | None:
-    rule = policy.off_policy
-    if rule is None or evaluation.criteria[rule.criterion].status is not Status.NOT_MET:
-        return None
-    return rule.reason
-
-
 def _no_coverage_card(source: CardSource, order_reference: str, technical: bool) -> JsonObject:
     if technical:
         summary = "Coverage could not be checked: the patient's coverage was not retrievable"
@@ -154,7 +152,3 @@ def _no_coverage_card(source: CardSource, order_reference: str, technical: bool)
         summary = f"No active coverage with {source.payer_name} was found for this patient"
         detail = "Reason: coverage-not-found. Check the patient's insurance on file."
     return card(source, "coverage-info", summary[:139], "warning", detail, order_reference)
-
-
-def _reference(order: Resource) -> str:
-    return f"{order.get('resourceType')}/{order.get('id')}"

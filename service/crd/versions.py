@@ -14,10 +14,27 @@ from service.errors import UnprocessableEntity
 class CrdVersion:
     label: str
     card_type_system: str
+    # 2.0.1 has no `indeterminate`: a technical failure is `conditional` with reason `technical`.
+    technical_covered: str
+    # 2.2 detail entries carry a category; 2.0.1 ones do not, and know fewer detail codes.
+    detail_categories: bool
+    detail_codes: frozenset[str]
 
 
-CRD_2_2 = CrdVersion("2.2", "http://terminology.hl7.org/CodeSystem/cdshooks-card-type")
-CRD_2_0 = CrdVersion("2.0", "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp")
+CRD_2_2 = CrdVersion(
+    "2.2",
+    "http://terminology.hl7.org/CodeSystem/cdshooks-card-type",
+    technical_covered="indeterminate",
+    detail_categories=True,
+    detail_codes=frozenset({"allowed-quantity", "allowed-period", "policy-link", "instructions"}),
+)
+CRD_2_0 = CrdVersion(
+    "2.0",
+    "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp",
+    technical_covered="conditional",
+    detail_categories=False,
+    detail_codes=frozenset({"allowed-quantity", "allowed-period"}),
+)
 SUPPORTED = {version.label: version for version in (CRD_2_0, CRD_2_2)}
 DEFAULT = CRD_2_2
 

@@ -145,6 +145,7 @@ class PolicyEngine:
             cycle_limit=CycleLimit(
                 values[contract.cycles["max"]], values[contract.cycles["coveragePeriodYears"]]
             ),
+            first_cycle_date=values.get(contract.cycles.get("firstCycleDate", "")),
         )
 
 

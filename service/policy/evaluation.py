@@ -8,6 +8,7 @@ object (SPEC sections 2-5).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
@@ -61,6 +62,7 @@ class Evaluation:
     outcome: Outcome
     dose_limit: DoseLimit
     cycle_limit: CycleLimit
+    first_cycle_date: date | None = None
 
     def unknown_criteria(self) -> list[str]:
         return [c.id for c in self.criteria.values() if c.status is Status.UNKNOWN]

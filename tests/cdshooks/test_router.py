@@ -367,3 +367,18 @@ def test_inactive_coverage_is_not_covered(client: TestClient) -> None:
     assert info["covered"]["valueCode"] == "not-covered"
     assert "pa-needed" not in info, "CRD crd-ci-q2"
     assert info["reason"]["valueCodeableConcept"]["coding"][0]["code"] == "no-active-coverage"
+
+
+def test_unfetchable_clinical_data_in_crd_2_0_is_conditional_technical(client: TestClient) -> None:
+    with loopback_fhir() as ehr:
+        ehr.serve("Condition?patient=pat1", status=503, body={})
+        body = _valid()
+        del body["prefetch"]["conditions"]
+        body["fhirServer"] = ehr.base_url
+        body["extension"] = {"davinci-crd.requestedVersion": "2.0"}
+        response = client.post(SIGN, json=body)
+    assert response.status_code == 200, response.text
+    info = _coverage_information(response.json())
+    assert info["covered"]["valueCode"] == "conditional", "2.0.1 has no indeterminate"
+    assert info["info-needed"]["valueCode"] == "OTH"
+    assert info["reason"]["valueCodeableConcept"]["coding"][0]["code"] == "technical"

@@ -1,0 +1,155 @@
+"""The coverage assertion for one in-scope order, from the policy's facts and its evaluation of the
+order (SPEC section 5), shaped for the CRD version in use.
+
+Details (CRD "coverage-information" detail, codes from the CRD temp code system):
+- allowed-quantity: the dose limit in mcg/day for this patient, when the evaluation knows it;
+- allowed-period: the coverage period from the first cycle, when the prescriber gave its date;
+- policy-link: the policy document this service publishes (2.2 only);
+- instructions: how to submit (2.2 only; 2.0.1 clients get it on the instructions card).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+from service.crd.coverage_information import CoverageInformation, assertion_id
+from service.crd.versions import CrdVersion
+from service.policy.evaluation import Evaluation, Status
+from service.policy.folder import Policy
+from service.types import JsonObject, Resource
+
+if TYPE_CHECKING:
+    from service.crd.order_hook import HookCall
+
+DETAIL_SYSTEM = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp"
+_CATEGORY = {
+    "allowed-quantity": "cat-limitation",
+    "allowed-period": "cat-limitation",
+    "policy-link": "cat-other",
+    "instructions": "cat-decisional",
+}
+
+
+def order_reference(order: Resource) -> str:
+    return f"{order.get('resourceType')}/{order.get('id')}"
+
+
+def policy_url(base_url: str, policy: Policy) -> str:
+    return f"{base_url.rstrip('/')}/policies/{policy.id}"
+
+
+def coverage_assertion(
+    call: HookCall,
+    policy: Policy,
+    order: Resource,
+    coverage_ref: str,
+    evaluation: Evaluation | None,
+    base_url: str,
+) -> CoverageInformation:
+    ident = assertion_id(order_reference(order), coverage_ref, policy.version)
+    if evaluation is None:
+        return CoverageInformation(
+            coverage_reference=coverage_ref,
+            covered=call.version.technical_covered,
+            assertion_id=ident,
+            on=call.today,
+            # crd-ci-q3: a `conditional` assertion (2.0.1's way to say it) names what is needed.
+            info_needed=("OTH",) if call.version.technical_covered == "conditional" else (),
+            reason_code="technical",
+            reason_text="Part of the patient's record could not be retrieved or evaluated in time.",
+        )
+    rules = policy.prior_authorization
+    documentation = call.service.asks_for_documentation
+    off_policy = off_policy_reason(policy, evaluation)
+    return CoverageInformation(
+        coverage_reference=coverage_ref,
+        # SPEC section 5: outside the listed indications coverage is conditional on
+        # medical-necessity review, never a silent denial.
+        covered="conditional" if off_policy else "covered",
+        assertion_id=ident,
+        on=call.today,
+        pa_needed=rules.pa_needed,
+        doc_needed=(rules.doc_needed,) if documentation else (),
+        doc_purpose=(rules.doc_purpose,) if documentation else (),
+        info_needed=("OTH",) if off_policy else (),
+        reason_text=off_policy or (rules.reason if documentation else None),
+        billing_codes=(policy.billing_code,),
+        questionnaires=(policy.questionnaire,) if documentation else (),
+        details=tuple(details(call.version, policy, evaluation, base_url)),
+    )
+
+
+def not_active_assertion(
+    call: HookCall, policy: Policy, order: Resource, coverage_ref: str
+) -> CoverageInformation:
+    return CoverageInformation(
+        coverage_reference=coverage_ref,
+        covered="not-covered",
+        assertion_id=assertion_id(order_reference(order), coverage_ref, policy.version),
+        on=call.today,
+        reason_code="no-active-coverage",
+        reason_text="The patient's coverage is not active on this date.",
+    )
+
+
+def off_policy_reason(policy: Policy, evaluation: Evaluation) -> str | None:
+    rule = policy.off_policy
+    if rule is None or evaluation.criteria[rule.criterion].status is not Status.NOT_MET:
+        return None
+    return rule.reason
+
+
+def details(
+    version: CrdVersion, policy: Policy, evaluation: Evaluation, base_url: str
+) -> list[JsonObject]:
+    found: list[tuple[str, JsonObject, str | None]] = []
+    limit = evaluation.dose_limit
+    if limit.mcg_per_day is not None:
+        quantity = {
+            "value": float(limit.mcg_per_day),
+            "unit": "ug/d",
+            "system": "http://unitsofmeasure.org",
+            "code": "ug/d",
+        }
+        found.append(("allowed-quantity", {"valueQuantity": quantity}, limit.basis))
+    period = _coverage_period(evaluation)
+    if period is not None:
+        found.append(
+            ("allowed-period", {"valuePeriod": period}, "coverage period of the treatment phase")
+        )
+    found.append(("policy-link", {"valueUrl": policy_url(base_url, policy)}, policy.title))
+    found.append(("instructions", {"valueString": policy.prior_authorization.submission}, None))
+    return [
+        _detail(version, code, value, note)
+        for code, value, note in found
+        if code in version.detail_codes
+    ]
+
+
+def _coverage_period(evaluation: Evaluation) -> JsonObject | None:
+    first = evaluation.first_cycle_date
+    years = evaluation.cycle_limit.coverage_period_years
+    if first is None or years is None:
+        return None
+    try:
+        end = first.replace(year=first.year + years)
+    except ValueError:  # 29 February
+        end = date(first.year + years, 2, 28)
+    return {"start": first.isoformat(), "end": end.isoformat()}
+
+
+def _detail(version: CrdVersion, code: str, value: JsonObject, note: str | None) -> JsonObject:
+    parts: list[JsonObject] = []
+    if version.detail_categories:
+        parts.append({"url": "category", "valueCode": _CATEGORY[code]})
+    parts.append(
+        {
+            "url": "code",
+            "valueCodeableConcept": {"coding": [{"system": DETAIL_SYSTEM, "code": code}]},
+        }
+    )
+    parts.append({"url": "value", **value})
+    if note:
+        parts.append({"url": "qualification", "valueString": note})
+    return {"url": "detail", "extension": parts}

@@ -1,0 +1,178 @@
+"""The cards an in-scope order gets (CRD "Potential CRD Response Types"), all read from the one
+evaluation of the order:
+
+- instructions (info, `coverage-info`): prior authorization is required; what the record already
+  shows, criterion by criterion; what the form will ask; how to submit;
+- dose limit (warning, `limits`): the ordered dose exceeds the limit for this patient, with the
+  arithmetic and a suggestion that sets the dose to the limit;
+- policy (info, `guideline`): an external-reference link to the policy document we publish;
+- off-policy (warning, `off-guideline`): DX is not met, so coverage needs medical-necessity review.
+
+Each card is about one order (`davinci-crd.associated-resource`, and its detail names the drug).
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from decimal import Decimal
+
+from service.crd.assertions import off_policy_reason, order_reference, policy_url
+from service.crd.cards import CardSource, card
+from service.policy.evaluation import Evaluation, Status
+from service.policy.folder import Policy
+from service.types import JsonObject, Resource
+
+_LABELS = {
+    "DX": "Diagnosis is acute lymphoblastic leukemia",
+    "LINEAGE": "B-cell precursor lineage",
+    "PH": "Philadelphia chromosome status",
+    "PHASE": "Treatment phase",
+    "REGIMEN": "Regimen",
+    "WEIGHT": "Body weight (kg)",
+    "BSA": "Body surface area (m2)",
+    "DOSE": "Ordered dose within the covered dose (mcg/day)",
+    "CYCLES": "Cycle within the covered number and period",
+    "INFANT": "Infant ALL (under 1 year at diagnosis)",
+}
+_MARK = {Status.MET: "shown", Status.NOT_MET: "NOT met", Status.UNKNOWN: "not in the record"}
+
+
+def instructions_card(
+    source: CardSource, policy: Policy, evaluation: Evaluation, order: Resource
+) -> JsonObject:
+    lines = [
+        f"**{policy.title}**: prior authorization is required before administration.",
+        "",
+        "What the patient's record already shows:",
+    ]
+    for criterion in evaluation.criteria.values():
+        value = "" if criterion.value is None else f": {_shown(criterion.value)}"
+        lines.append(
+            f"- {_LABELS.get(criterion.id, criterion.id)}: {_MARK[criterion.status]}{value}"
+        )
+    asked = [_LABELS.get(c, c) for c in evaluation.unknown_criteria()]
+    if asked:
+        lines += ["", "The prior-authorization form will ask: " + "; ".join(asked) + "."]
+    lines += ["", f"How to submit: {policy.prior_authorization.submission}"]
+    return card(
+        source,
+        "coverage-info",
+        f"Prior authorization required: {_drug(policy)}",
+        "info",
+        "\n".join(lines),
+        order_reference(order),
+    )
+
+
+def policy_card(source: CardSource, policy: Policy, order: Resource, base_url: str) -> JsonObject:
+    built = card(
+        source,
+        "guideline",
+        f"Coverage policy: {_drug(policy)}",
+        "info",
+        f"The payer's published coverage criteria for {policy.title}.",
+        order_reference(order),
+    )
+    built["links"] = [
+        {
+            "label": "Read the coverage policy",
+            "url": policy_url(base_url, policy),
+            "type": "absolute",
+        }
+    ]
+    return built
+
+
+def off_policy_card(
+    source: CardSource, policy: Policy, evaluation: Evaluation, order: Resource
+) -> JsonObject | None:
+    reason = off_policy_reason(policy, evaluation)
+    if reason is None:
+        return None
+    diagnosis = evaluation.criteria["DX"].value
+    detail = f"Recorded diagnosis {diagnosis}. {reason}" if diagnosis else reason
+    return card(
+        source,
+        "off-guideline",
+        "Diagnosis outside the policy's indications: medical review needed",
+        "warning",
+        detail,
+        order_reference(order),
+    )
+
+
+def dose_limit_card(
+    source: CardSource, policy: Policy, evaluation: Evaluation, order: Resource
+) -> JsonObject | None:
+    """Only when the record or answers show the ordered dose above the covered dose."""
+    limit, ordered = evaluation.dose_limit.mcg_per_day, evaluation.criteria["DOSE"].value
+    if (
+        evaluation.criteria["DOSE"].status is not Status.NOT_MET
+        or limit is None
+        or not isinstance(ordered, Decimal)
+    ):
+        return None
+    if ordered <= limit:
+        return None  # the step dose is over: no automatic correction of a step schedule
+    weight, bsa = evaluation.criteria["WEIGHT"].value, evaluation.criteria["BSA"].value
+    body = f"weight {_shown(weight)} kg" + (f", BSA {_shown(bsa)} m2" if bsa is not None else "")
+    detail = (
+        f"Ordered {_shown(ordered)} mcg/day; the covered dose for this patient is "
+        f"{_shown(limit)} mcg/day ({evaluation.dose_limit.basis}; {body}). "
+        "Doses above it are not covered."
+    )
+    built = card(
+        source,
+        "limits",
+        f"Dose above the covered {_shown(limit)} mcg/day for this patient",
+        "warning",
+        detail,
+        order_reference(order),
+    )
+    updated = _with_dose(order, limit)
+    if updated is not None:
+        built["suggestions"] = [
+            {
+                "label": f"Change the dose to {_shown(limit)} mcg/day",
+                "uuid": str(uuid.uuid4()),
+                "isRecommended": True,
+                "actions": [
+                    {
+                        "type": "update",
+                        "description": f"Set the daily dose to {_shown(limit)} mcg/day",
+                        "resource": updated,
+                    }
+                ],
+            }
+        ]
+    return built
+
+
+def _with_dose(order: Resource, limit: Decimal) -> Resource | None:
+    """The order with its (last) dosage's rate or dose set to the limit in ug/d."""
+    updated = copy.deepcopy(order)
+    dosages = updated.get("dosageInstruction") or []
+    if not dosages:
+        return None
+    for key in ("rateQuantity", "doseQuantity"):
+        for dose_and_rate in dosages[-1].get("doseAndRate") or []:
+            if key in dose_and_rate:
+                dose_and_rate[key] = {
+                    "value": float(limit),
+                    "unit": "ug/d",
+                    "system": "http://unitsofmeasure.org",
+                    "code": "ug/d",
+                }
+                return updated
+    return None
+
+
+def _drug(policy: Policy) -> str:
+    return policy.title.split(" for ")[0]
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, Decimal):
+        return f"{value.quantize(Decimal('0.01')).normalize():f}"
+    return str(value)
