@@ -21,7 +21,7 @@ from service.fhir.ehr_client import FhirClient
 from service.policy.engine import PolicyEngine
 from service.policy.folder import Policy, load_policies
 from service.settings import Settings
-from service.storage.audit import AuditLog, BatchedAuditLog
+from service.storage.audit import AuditLog, BatchedWriter
 from service.storage.db import make_engine, session_factory
 from service.types import JsonObject
 
@@ -73,7 +73,7 @@ def build_runtime(settings: Settings) -> Runtime:
         verifier=JwtVerifier(settings, http, InMemoryReplayCache(time.time), time.time),
         engine=engine,
         sessions=sessions,
-        audit=BatchedAuditLog(sessions, settings.audit_flush_interval_s),
+        audit=BatchedWriter(sessions, settings.audit_flush_interval_s),
         hook_environment=HookEnvironment(settings, policies, FhirClient(http, settings), engines),
     )
 

@@ -16,12 +16,13 @@ from starlette.responses import Response
 from service.cdshooks.models import FeedbackRequest, HookRequest, json_object, parse_model
 from service.cdshooks.services import HookService, service_by_id
 from service.crd.configuration import configuration
-from service.crd.order_hook import HookCall, answer_order_hook
+from service.crd.order_hook import HookAnswer, HookCall, answer_order_hook
 from service.crd.versions import requested_version
 from service.errors import BadRequest, NotFound, RequestError
 from service.runtime import Runtime, get_runtime
 from service.storage.audit import HookAudit, patient_hash
 from service.storage.feedback import store_feedback
+from service.storage.tables import CoverageAssertion
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -66,7 +67,24 @@ async def call_service(service_id: str, request: Request, runtime: RuntimeDep) -
         audit.write([], type(error).__name__, error.status_code)
         raise
     audit.write(answer.orders_in_scope, answer.outcome, 200)
+    _store_assertions(runtime, hook_request, answer)
     return _json(answer.response)
+
+
+def _store_assertions(runtime: Runtime, hook_request: HookRequest, answer: HookAnswer) -> None:
+    """Keep each assertion's evaluation under its coverage-assertion-id for DTR to pre-fill from."""
+    for asserted in answer.evaluations:
+        runtime.audit.store(
+            CoverageAssertion(
+                assertion_id=asserted.assertion_id,
+                created_at=datetime.now(UTC),
+                policy_id=asserted.policy_id,
+                order_ref=asserted.evaluation.order,
+                coverage_ref=asserted.coverage_reference,
+                hook_instance=hook_request.hook_instance[:128],
+                evaluation=asserted.evaluation.as_json(),
+            )
+        )
 
 
 def _call(service: HookService, hook_request: HookRequest) -> HookCall:

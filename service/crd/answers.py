@@ -38,11 +38,21 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class AssertedEvaluation:
+    """What the service asserted about one order, and the evaluation it rests on."""
+
+    assertion_id: str
+    policy_id: str
+    coverage_reference: str
+    evaluation: Evaluation
+
+
+@dataclass(frozen=True)
 class OrderAnswers:
     response: JsonObject
     order_references: list[str]
     outcome: str
-    evaluations: tuple[tuple[str, Evaluation], ...] = ()  # (coverage-assertion-id, evaluation)
+    evaluations: tuple[AssertedEvaluation, ...] = ()
 
 
 def answer_orders(
@@ -60,7 +70,7 @@ def answer_orders(
     source = CardSource(env.settings.payer_name, call.version)
     actions: list[JsonObject] = []
     cards: list[tuple[str, JsonObject]] = []
-    evaluations: list[tuple[str, Evaluation]] = []
+    evaluations: list[AssertedEvaluation] = []
     failed = technical
     for order, policy in in_scope:
         evaluation = None if technical else _evaluate(env, policy, record, order, call)
@@ -70,7 +80,9 @@ def answer_orders(
         )
         actions.append(system_action(order, assertion))
         if evaluation is not None:
-            evaluations.append((assertion.assertion_id, evaluation))
+            evaluations.append(
+                AssertedEvaluation(assertion.assertion_id, policy.id, coverage_ref, evaluation)
+            )
             cards += _cards(call, source, policy, evaluation, order, env.settings.base_url)
     references = [order_reference(order) for order, _ in in_scope]
     outcome = "technical" if failed else "coverage-information"

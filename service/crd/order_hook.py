@@ -19,7 +19,7 @@ from service.cdshooks.contexts import HookContext
 from service.cdshooks.models import HookRequest
 from service.cdshooks.prefetch_resolver import KeyStatus, ResolvedPrefetch, resolve_prefetch
 from service.cdshooks.services import HookService, prefetch_templates
-from service.crd.answers import OrderAnswers, answer_orders
+from service.crd.answers import AssertedEvaluation, OrderAnswers, answer_orders
 from service.crd.configuration import Configuration
 from service.crd.coverage import select_coverage
 from service.crd.versions import CrdVersion
@@ -57,6 +57,7 @@ class HookAnswer:
     response: JsonObject
     orders_in_scope: list[str]
     outcome: str
+    evaluations: tuple[AssertedEvaluation, ...] = ()
 
 
 async def answer_order_hook(call: HookCall, env: HookEnvironment) -> HookAnswer:
@@ -80,7 +81,9 @@ async def answer_order_hook(call: HookCall, env: HookEnvironment) -> HookAnswer:
         record, [o for o, _ in in_scope], env.settings.payer_identifiers, call.today
     )
     answers: OrderAnswers = answer_orders(call, env, record, in_scope, choice, prefetch)
-    return HookAnswer(answers.response, answers.order_references, answers.outcome)
+    return HookAnswer(
+        answers.response, answers.order_references, answers.outcome, answers.evaluations
+    )
 
 
 async def _resolve(

@@ -7,7 +7,7 @@ object (SPEC sections 2-5).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -64,5 +64,23 @@ class Evaluation:
     cycle_limit: CycleLimit
     first_cycle_date: date | None = None
 
+    def as_json(self) -> dict[str, object]:
+        """Plain JSON: decimals as strings (exact), dates in ISO form."""
+        plain = _plain(asdict(self))
+        assert isinstance(plain, dict)
+        return plain
+
     def unknown_criteria(self) -> list[str]:
         return [c.id for c in self.criteria.values() if c.status is Status.UNKNOWN]
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value

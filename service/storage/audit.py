@@ -1,9 +1,10 @@
-"""The audit log of hook calls, written off the request path.
+"""Writes off the request path: the hook-call audit log and the evaluations behind assertions.
 
-Entries are queued in memory and committed by one background thread in a single transaction
-every `audit_flush_interval_s` (default 1 s): a crash can lose at most the entries of the last
-interval. Shutdown flushes what is queued. Audit entries are never acknowledged to a client as
-stored; what is (feedback, questionnaire responses) is committed before the answer.
+Rows are queued in memory and committed by one background thread in a single transaction every
+`audit_flush_interval_s` (default 1 s): a crash can lose at most the rows of the last interval.
+Shutdown flushes what is queued. Nothing written here is acknowledged to a client as stored; what
+is (feedback, questionnaire responses) is committed before the answer. A lost assertion row only
+means DTR evaluates the order again instead of reusing the stored evaluation.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Protocol
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.storage.tables import AuditEntry
+from service.storage.tables import AuditEntry, Base
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ class HookAudit:
 class AuditLog(Protocol):
     def record(self, entry: HookAudit) -> None: ...
 
+    def store(self, row: Base) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -52,16 +55,20 @@ def patient_hash(patient_id: str | None, key: bytes) -> str | None:
     return hmac.new(key, patient_id.encode(), hashlib.sha256).hexdigest()
 
 
-class BatchedAuditLog:
+class BatchedWriter:
     def __init__(self, sessions: sessionmaker[Session], flush_interval_s: float) -> None:
         self._sessions = sessions
         self._interval = flush_interval_s
-        self._queue: queue.SimpleQueue[HookAudit | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Base | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
 
     def record(self, entry: HookAudit) -> None:
-        self._queue.put(entry)
+        self._queue.put(AuditEntry(**asdict(entry)))
+
+    def store(self, row: Base) -> None:
+        """Insert or replace (by primary key) a row, in the next batch."""
+        self._queue.put(row)
 
     def close(self) -> None:
         self._queue.put(None)
@@ -74,8 +81,8 @@ class BatchedAuditLog:
             if batch:
                 self._write(batch)
 
-    def _collect(self) -> tuple[list[HookAudit], bool]:
-        batch: list[HookAudit] = []
+    def _collect(self) -> tuple[list[Base], bool]:
+        batch: list[Base] = []
         try:
             item = self._queue.get(timeout=self._interval)
         except queue.Empty:
@@ -88,10 +95,11 @@ class BatchedAuditLog:
                 return batch, True
         return batch, False
 
-    def _write(self, batch: list[HookAudit]) -> None:
+    def _write(self, batch: list[Base]) -> None:
         try:
             with self._sessions.begin() as session:
-                session.add_all(AuditEntry(**asdict(entry)) for entry in batch)
+                for row in batch:
+                    session.merge(row)
         except SQLAlchemyError:
             # The writer must outlive a database hiccup; the loss is logged, with no PHI.
-            log.exception("audit batch of %d entries not written", len(batch))
+            log.exception("batch of %d rows not written", len(batch))

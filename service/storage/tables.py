@@ -42,3 +42,17 @@ class FeedbackEntry(Base):
     outcome: Mapped[str] = mapped_column(String(32))
     outcome_timestamp: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, object]] = mapped_column(JSON)
+
+
+class CoverageAssertion(Base):
+    """The evaluation behind one coverage-information assertion, for DTR to pre-fill from."""
+
+    __tablename__ = "coverage_assertion"
+
+    assertion_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    policy_id: Mapped[str] = mapped_column(String(64))
+    order_ref: Mapped[str] = mapped_column(String(255))
+    coverage_ref: Mapped[str] = mapped_column(String(255))
+    hook_instance: Mapped[str] = mapped_column(String(128))
+    evaluation: Mapped[dict[str, object]] = mapped_column(JSON)

@@ -382,3 +382,27 @@ def test_unfetchable_clinical_data_in_crd_2_0_is_conditional_technical(client: T
     assert info["covered"]["valueCode"] == "conditional", "2.0.1 has no indeterminate"
     assert info["info-needed"]["valueCode"] == "OTH"
     assert info["reason"]["valueCodeableConcept"]["coding"][0]["code"] == "technical"
+
+
+def test_the_evaluation_is_stored_under_the_assertion_id(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as app_client:
+        body = app_client.post(SIGN, json=_valid()).json()
+    assertion_id = _coverage_information(body)["coverage-assertion-id"]["valueString"]
+    engine = create_engine(settings.database_url)
+    with engine.connect() as connection:
+        row = connection.execute(
+            text(
+                "select policy_id, order_ref, coverage_ref, evaluation from coverage_assertion "
+                "where assertion_id = :id"
+            ),
+            {"id": assertion_id},
+        ).one()
+    engine.dispose()
+    assert (row.policy_id, row.order_ref, row.coverage_ref) == (
+        "blinatumomab",
+        "MedicationRequest/mr1",
+        "Coverage/cov1",
+    )
+    stored = json.loads(row.evaluation)
+    assert stored["criteria"]["DX"]["status"] == "unknown"
+    assert stored["outcome"] == "incomplete"

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from service.storage.audit import BatchedAuditLog, HookAudit, patient_hash
+from service.storage.audit import BatchedWriter, HookAudit, patient_hash
 from service.storage.db import make_engine, session_factory
 from service.storage.tables import AuditEntry
 
@@ -28,7 +28,7 @@ def _entry(instance: str) -> HookAudit:
 def test_entries_are_written_in_batches_and_flushed_on_close(database_url: str) -> None:
     engine = make_engine(database_url)
     sessions = session_factory(engine)
-    log = BatchedAuditLog(sessions, flush_interval_s=0.05)
+    log = BatchedWriter(sessions, flush_interval_s=0.05)
     for index in range(25):
         log.record(_entry(f"i{index}"))
     deadline = time.monotonic() + 5
@@ -49,7 +49,7 @@ def test_entries_are_written_in_batches_and_flushed_on_close(database_url: str) 
 
 def test_writer_survives_a_database_failure(database_url: str, tmp_path: object) -> None:
     broken = make_engine("sqlite:///" + str(tmp_path) + "/no-tables.db")
-    log = BatchedAuditLog(session_factory(broken), flush_interval_s=0.01)
+    log = BatchedWriter(session_factory(broken), flush_interval_s=0.01)
     log.record(_entry("lost"))
     time.sleep(0.1)
     assert log._thread.is_alive()
