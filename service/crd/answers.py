@@ -76,7 +76,7 @@ def answer_orders(
         evaluation = None if technical else _evaluate(env, policy, record, order, call)
         failed = failed or evaluation is None
         assertion = coverage_assertion(
-            call, policy, order, coverage_ref, evaluation, env.settings.base_url
+            call, policy, order, choice.coverage, evaluation, env.settings.base_url
         )
         actions.append(system_action(order, assertion))
         if evaluation is not None:

@@ -43,10 +43,11 @@ def coverage_assertion(
     call: HookCall,
     policy: Policy,
     order: Resource,
-    coverage_ref: str,
+    coverage: Resource,
     evaluation: Evaluation | None,
     base_url: str,
 ) -> CoverageInformation:
+    coverage_ref = f"Coverage/{coverage.get('id')}"
     ident = assertion_id(order_reference(order), coverage_ref, policy.version)
     if evaluation is None:
         return CoverageInformation(
@@ -77,7 +78,17 @@ def coverage_assertion(
         billing_codes=(policy.billing_code,),
         questionnaires=(policy.questionnaire,) if documentation else (),
         details=tuple(details(call.version, policy, evaluation, base_url)),
+        # The assertion cannot outlive the coverage it is about.
+        expiry=coverage_end(coverage) if call.version.expiry_date else None,
     )
+
+
+def coverage_end(coverage: Resource) -> date | None:
+    end = (coverage.get("period") or {}).get("end")
+    try:
+        return date.fromisoformat(end[:10]) if isinstance(end, str) else None
+    except ValueError:
+        return None
 
 
 def not_active_assertion(

@@ -45,6 +45,7 @@ class CoverageInformation:
     billing_codes: tuple[JsonObject, ...] = ()
     questionnaires: tuple[str, ...] = ()
     details: tuple[JsonObject, ...] = field(default=())
+    expiry: date | None = None
 
 
 def assertion_id(order_reference: str, coverage_reference: str, policy_version: str) -> str:
@@ -70,6 +71,8 @@ def extension(info: CoverageInformation) -> JsonObject:
     parts += [{"url": "questionnaire", "valueCanonical": url} for url in info.questionnaires]
     parts.append({"url": "date", "valueDate": info.on.isoformat()})
     parts.append({"url": "coverage-assertion-id", "valueString": info.assertion_id})
+    if info.expiry is not None:
+        parts.append({"url": "expiry-date", "valueDate": info.expiry.isoformat()})
     built = {"url": EXTENSION_URL, "extension": parts}
     check_invariants(built)
     return built

@@ -19,6 +19,8 @@ class CrdVersion:
     # 2.2 detail entries carry a category; 2.0.1 ones do not, and know fewer detail codes.
     detail_categories: bool
     detail_codes: frozenset[str]
+    # `expiry-date` exists from 2.1 on.
+    expiry_date: bool
 
 
 CRD_2_2 = CrdVersion(
@@ -27,6 +29,7 @@ CRD_2_2 = CrdVersion(
     technical_covered="indeterminate",
     detail_categories=True,
     detail_codes=frozenset({"allowed-quantity", "allowed-period", "policy-link", "instructions"}),
+    expiry_date=True,
 )
 CRD_2_0 = CrdVersion(
     "2.0",
@@ -34,6 +37,7 @@ CRD_2_0 = CrdVersion(
     technical_covered="conditional",
     detail_categories=False,
     detail_codes=frozenset({"allowed-quantity", "allowed-period"}),
+    expiry_date=False,
 )
 SUPPORTED = {version.label: version for version in (CRD_2_0, CRD_2_2)}
 DEFAULT = CRD_2_2
