@@ -105,42 +105,37 @@ def off_policy_card(
 def dose_limit_card(
     source: CardSource, policy: Policy, evaluation: Evaluation, order: Resource
 ) -> JsonObject | None:
-    """Only when the record or answers show the ordered dose above the covered dose."""
-    limit, ordered = evaluation.dose_limit.mcg_per_day, evaluation.criteria["DOSE"].value
-    if (
-        evaluation.criteria["DOSE"].status is not Status.NOT_MET
-        or limit is None
-        or not isinstance(ordered, Decimal)
-    ):
+    """When the ordered daily dose, or the days 1-7 step dose of relapsed cycle 1, is above the
+    covered dose for this patient: the arithmetic, and a suggestion that sets it to the limit."""
+    if evaluation.criteria["DOSE"].status is not Status.NOT_MET:
         return None
-    if ordered <= limit:
-        return None  # the step dose is over: no automatic correction of a step schedule
+    limit, ordered = evaluation.dose_limit.mcg_per_day, evaluation.criteria["DOSE"].value
+    dosage_index, what = -1, "daily dose"
+    if not isinstance(ordered, Decimal) or limit is None or ordered <= limit:
+        limit, ordered = evaluation.dose_limit.step_mcg_per_day, evaluation.step_dose_mcg
+        dosage_index, what = 0, "days 1-7 step dose"
+        if ordered is None or limit is None or ordered <= limit:
+            return None
     weight, bsa = evaluation.criteria["WEIGHT"].value, evaluation.criteria["BSA"].value
     body = f"weight {_shown(weight)} kg" + (f", BSA {_shown(bsa)} m2" if bsa is not None else "")
     detail = (
-        f"Ordered {_shown(ordered)} mcg/day; the covered dose for this patient is "
+        f"Ordered {what} {_shown(ordered)} mcg/day; the covered {what} for this patient is "
         f"{_shown(limit)} mcg/day ({evaluation.dose_limit.basis}; {body}). "
         "Doses above it are not covered."
     )
-    built = card(
-        source,
-        "limits",
-        f"Dose above the covered {_shown(limit)} mcg/day for this patient",
-        "warning",
-        detail,
-        order_reference(order),
-    )
-    updated = _with_dose(order, limit)
+    summary = f"{what.capitalize()} above the covered {_shown(limit)} mcg/day for this patient"
+    built = card(source, "limits", summary, "warning", detail, order_reference(order))
+    updated = _with_dose(order, limit, dosage_index)
     if updated is not None:
         built["suggestions"] = [
             {
-                "label": f"Change the dose to {_shown(limit)} mcg/day",
+                "label": f"Change the {what} to {_shown(limit)} mcg/day",
                 "uuid": str(uuid.uuid4()),
                 "isRecommended": True,
                 "actions": [
                     {
                         "type": "update",
-                        "description": f"Set the daily dose to {_shown(limit)} mcg/day",
+                        "description": f"Set the {what} to {_shown(limit)} mcg/day",
                         "resource": updated,
                     }
                 ],
@@ -149,14 +144,14 @@ def dose_limit_card(
     return built
 
 
-def _with_dose(order: Resource, limit: Decimal) -> Resource | None:
-    """The order with its (last) dosage's rate or dose set to the limit in ug/d."""
+def _with_dose(order: Resource, limit: Decimal, dosage_index: int) -> Resource | None:
+    """The order with one dosage's rate or dose set to the limit in ug/d."""
     updated = copy.deepcopy(order)
     dosages = updated.get("dosageInstruction") or []
     if not dosages:
         return None
     for key in ("rateQuantity", "doseQuantity"):
-        for dose_and_rate in dosages[-1].get("doseAndRate") or []:
+        for dose_and_rate in dosages[dosage_index].get("doseAndRate") or []:
             if key in dose_and_rate:
                 dose_and_rate[key] = {
                     "value": float(limit),

@@ -146,6 +146,7 @@ class PolicyEngine:
                 values[contract.cycles["max"]], values[contract.cycles["coveragePeriodYears"]]
             ),
             first_cycle_date=values.get(contract.cycles.get("firstCycleDate", "")),
+            step_dose_mcg=_decimal(values.get(contract.dose_limit.get("orderedStepMcgPerDay", ""))),
         )
 
 

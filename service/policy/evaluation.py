@@ -63,6 +63,8 @@ class Evaluation:
     dose_limit: DoseLimit
     cycle_limit: CycleLimit
     first_cycle_date: date | None = None
+    # Relapsed cycle 1: the days 1-7 dose ordered or answered.
+    step_dose_mcg: Decimal | None = None
 
     def as_json(self) -> dict[str, object]:
         """Plain JSON: decimals as strings (exact), dates in ISO form."""

@@ -74,3 +74,45 @@ def test_order_sign_answer_follows_the_evaluation(client: TestClient, folder: Pa
         assert "info-needed" not in parts
     assert parts["pa-needed"]["valueCode"] == "auth-needed"
     assert parts["coverage"]["valueReference"]["reference"] == "Coverage/cov"
+
+
+@pytest.mark.parametrize("folder", SCENARIOS, ids=[f.name for f in SCENARIOS])
+def test_order_sign_cards_follow_the_evaluation(client: TestClient, folder: Path) -> None:
+    expected = json.loads((folder / "expected.json").read_text())["record"]
+    body = client.post("/cds-services/crd-order-sign", json=hook_request(folder)).json()
+    topics = [card["source"]["topic"]["code"] for card in body["cards"]]
+    wanted = ["coverage-info", "guideline"]
+    if expected["criteria"]["DX"]["status"] == "not-met":
+        wanted.insert(0, "off-guideline")
+    if expected["criteria"]["DOSE"]["status"] == "not-met":
+        wanted.insert(0, "limits")
+    assert sorted(topics) == sorted(wanted)
+    assert topics[0] == wanted[0], "the most important card comes first"
+
+
+def test_order_dispatch_answers_like_order_sign(client: TestClient) -> None:
+    folder = SCENARIOS[0]
+    sign = hook_request(folder)
+    order = sign["context"]["draftOrders"]["entry"][0]["resource"]
+    dispatch = {
+        "hook": "order-dispatch",
+        "hookInstance": "dispatch-1",
+        "context": {
+            "patientId": "pat",
+            "performer": "Organization/infusion-center",
+            "dispatchedOrders": ["MedicationRequest/blin"],
+        },
+        "prefetch": {
+            **sign["prefetch"],
+            "medicationRequests": {
+                "resourceType": "Bundle",
+                "type": "searchset",
+                "entry": [*sign["prefetch"]["medicationRequests"]["entry"], {"resource": order}],
+            },
+        },
+    }
+    response = client.post("/cds-services/crd-order-dispatch", json=dispatch)
+    assert response.status_code == 200, response.text
+    (action,) = response.json()["systemActions"]
+    assert action["resource"]["id"] == "blin"
+    assert "doc-needed" in json.dumps(action)

@@ -64,7 +64,7 @@ def test_dose_limit_card_with_the_arithmetic_and_a_suggestion(client: TestClient
     card = _by_topic(_sign(client, "10-weight-44-9-kg-bsa-limit"))["limits"]
     assert card["indicator"] == "warning"
     assert "20.5 mcg/day" in card["summary"]
-    assert "Ordered 28 mcg/day" in card["detail"] and "BSA 1.37 m2" in card["detail"]
+    assert "Ordered daily dose 28 mcg/day" in card["detail"] and "BSA 1.37 m2" in card["detail"]
     (suggestion,) = card["suggestions"]
     (action,) = suggestion["actions"]
     assert action["type"] == "update"
