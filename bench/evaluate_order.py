@@ -31,7 +31,7 @@ def main() -> None:
     engine = PolicyEngine(policy, CqlEngine(ROOT / "cql" / "elm", ROOT / "cql"))
     print(f"load and compile: {(time.perf_counter() - started) * 1000:.1f} ms")
     for name in ("01-consolidation-adult-record", "29-pediatric-relapsed-cycle-1-step-dose",
-                 "30-large-record-relapsed"):
+                 "31-large-record-relapsed"):
         folder = ROOT / "fhir_examples" / name
         bundle = json.loads((folder / "bundle.json").read_text())
         order = json.loads((folder / "order.json").read_text())["id"]

@@ -1,5 +1,5 @@
 """Speed of the two FHIRPath engines on the 120-resource example record
-(fhir_examples/30-large-record-relapsed): a where() over the whole Bundle, against a
+(fhir_examples/31-large-record-relapsed): a where() over the whole Bundle, against a
 path on one resource (what the bridge does). Median and p95 in microseconds.
 
     .venv/bin/python bench/fhirpath/speed.py
@@ -18,7 +18,7 @@ import fhirpathpy
 import fhirpathrs
 from fhirpathpy.models import models
 
-RECORD = Path(__file__).resolve().parents[2] / "fhir_examples" / "30-large-record-relapsed" / "bundle.json"
+RECORD = Path(__file__).resolve().parents[2] / "fhir_examples" / "31-large-record-relapsed" / "bundle.json"
 WHOLE = "entry.resource.ofType(Observation).where(code.coding.where(system='http://loinc.org' and code='29463-7').exists())"
 
 

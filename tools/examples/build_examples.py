@@ -187,6 +187,10 @@ def rate(amount: float, unit: str = "ug/d", sequence: int | None = None) -> Reso
     return dosage
 
 
+def prior_course(mid: str, authored: str) -> Resource:
+    return {**companion(mid, "1597262", status="completed"), "authoredOn": authored}
+
+
 def order(
     code: tuple[str, str] = (RX, "1597262"), dosages: list[Resource] | None = None, **extra: Any
 ) -> Resource:
@@ -1010,6 +1014,32 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                     },
                 )
             ],
+        ),
+        Scenario(
+            "prior-courses-suggest-the-cycle",
+            "Two completed blinatumomab orders in the record suggest this is cycle 3; the "
+            "prescriber still confirms the cycle (CYCLES stays unknown, with the suggestion).",
+            [
+                condition("all", "C91.02", ALL_B),
+                weight("wt", 77),
+                prior_course("course-1", "2026-05-01"),
+                prior_course("course-2", "2026-07-01"),
+            ],
+            order(),
+            Expectation(
+                adult_relapsed_record(
+                    {
+                        "WEIGHT": met(77, ["Observation/wt"]),
+                        "DOSE": unknown(["MedicationRequest/blin"], 28),
+                        "CYCLES": unknown(
+                            ["MedicationRequest/course-1", "MedicationRequest/course-2"], 3
+                        ),
+                    }
+                ),
+                RELAPSED_OTHER_PATHS,
+                "incomplete",
+                (28.0, None),
+            ),
         ),
         Scenario(
             "large-record-relapsed",
