@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from service.body_limit import BodyLimitMiddleware
 from service.cdshooks.router import router as cds_hooks_router
+from service.dtr.router import router as dtr_router
 from service.logs import configure_logging
 from service.outcomes import install_exception_handlers
 from service.policy_documents import router as policy_documents_router
@@ -34,6 +35,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_exception_handlers(app)
     app.include_router(cds_hooks_router)
     app.include_router(policy_documents_router)
+    app.include_router(dtr_router)
     return app
 
 

@@ -17,6 +17,7 @@ from service.cdshooks.client_auth import InMemoryReplayCache, JwtVerifier
 from service.cdshooks.discovery import discovery_document
 from service.cql.engine import CqlEngine
 from service.crd.order_hook import HookEnvironment
+from service.dtr.content import ContentStore, load_content
 from service.fhir.ehr_client import FhirClient
 from service.policy.engine import PolicyEngine
 from service.policy.folder import Policy, load_policies
@@ -39,6 +40,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     audit: AuditLog
     hook_environment: HookEnvironment
+    content: ContentStore
 
     @property
     def audit_key(self) -> bytes:
@@ -75,6 +77,7 @@ def build_runtime(settings: Settings) -> Runtime:
         sessions=sessions,
         audit=BatchedWriter(sessions, settings.audit_flush_interval_s),
         hook_environment=HookEnvironment(settings, policies, FhirClient(http, settings), engines),
+        content=load_content(policies, settings.cql_dir),
     )
 
 

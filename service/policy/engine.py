@@ -15,7 +15,7 @@ from typing import Any
 
 from service.cql.engine import CqlEngine
 from service.cql.runtime import EvaluationContext
-from service.cql.values import decimal_of, parse_date
+from service.cql.values import Code, decimal_of, parse_date
 from service.errors import ConfigurationError
 from service.fhir.record import PatientRecord
 from service.policy.data import RecordDataSource
@@ -44,6 +44,7 @@ class EvaluationContract:
     dose_limit: Mapping[str, str]
     cycles: Mapping[str, str]
     answers: Mapping[str, str]
+    prefill: Mapping[str, str]
 
     @classmethod
     def of(cls, policy: Policy) -> EvaluationContract:
@@ -60,6 +61,7 @@ class EvaluationContract:
                 dose_limit=spec["doseLimit"],
                 cycles=spec["cycles"],
                 answers=spec["answers"],
+                prefill=spec.get("prefill", {}),
             )
         except KeyError as error:
             raise ConfigurationError(
@@ -77,6 +79,7 @@ class EvaluationContract:
             self.outcome,
             *self.dose_limit.values(),
             *self.cycles.values(),
+            *self.prefill.values(),
         ]
 
 
@@ -146,6 +149,7 @@ class PolicyEngine:
                 values[contract.cycles["max"]], values[contract.cycles["coveragePeriodYears"]]
             ),
             first_cycle_date=values.get(contract.cycles.get("firstCycleDate", "")),
+            prefill={link_id: _plain(values[d]) for link_id, d in contract.prefill.items()},
             step_dose_mcg=_decimal(values.get(contract.dose_limit.get("orderedStepMcgPerDay", ""))),
         )
 
@@ -174,7 +178,9 @@ def _decimal(value: Any) -> Decimal | None:
     return None if value is None else Decimal(value)
 
 
-def _plain(value: Any) -> str | Decimal | bool | int | None:
-    if value is None or isinstance(value, (str, Decimal, bool, int)):
+def _plain(value: Any) -> str | Decimal | bool | int | date | dict[str, str] | None:
+    if value is None or isinstance(value, (str, Decimal, bool, int, date)):
         return value
+    if isinstance(value, Code):
+        return {k: v for k, v in (("system", value.system), ("code", value.code)) if v}
     return str(value)

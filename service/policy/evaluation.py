@@ -7,7 +7,7 @@ object (SPEC sections 2-5).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -29,7 +29,7 @@ class Outcome(StrEnum):
 class CriterionResult:
     id: str
     status: Status
-    value: str | Decimal | bool | int | None = None
+    value: str | Decimal | bool | int | date | dict[str, str] | None = None
     evidence: tuple[str, ...] = ()
     # Set when a recorded value disagrees with what the record implies (BSA: >10% off Mosteller).
     discrepancy: bool = False
@@ -65,6 +65,10 @@ class Evaluation:
     first_cycle_date: date | None = None
     # Relapsed cycle 1: the days 1-7 dose ordered or answered.
     step_dose_mcg: Decimal | None = None
+    # Questionnaire linkId -> the value the record (or an answer) gives it; None: the form asks.
+    prefill: dict[str, str | Decimal | bool | int | date | dict[str, str] | None] = field(
+        default_factory=dict
+    )
 
     def as_json(self) -> dict[str, object]:
         """Plain JSON: decimals as strings (exact), dates in ISO form."""

@@ -1,0 +1,1 @@
+"""Da Vinci DTR, payer side: the questionnaire package, pre-population, FHIR content reads."""

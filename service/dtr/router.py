@@ -1,0 +1,174 @@
+"""DTR's FHIR endpoints under /fhir: the CapabilityStatement, reads and `url` searches of the
+published content, and `Questionnaire/$questionnaire-package` (DTR STU 2)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from service.cdshooks.models import json_object
+from service.dtr.content import TYPES
+from service.dtr.package import package_bundle, package_parameters
+from service.errors import BadRequest, NotFound
+from service.fhir.record import PatientRecord
+from service.runtime import Runtime, get_runtime
+from service.storage.tables import CoverageAssertion
+from service.types import JsonObject, Resource
+
+router = APIRouter(prefix="/fhir")
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+FHIR_JSON = "application/fhir+json"
+
+
+def _fhir(content: object, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(content), status_code=status_code, media_type=FHIR_JSON)
+
+
+@router.get("/metadata")
+async def metadata(runtime: RuntimeDep) -> Response:
+    return _fhir(
+        {
+            "resourceType": "CapabilityStatement",
+            "status": "active",
+            "date": "2026-11-24",
+            "kind": "instance",
+            "fhirVersion": "4.0.1",
+            "format": ["json"],
+            "implementation": {
+                "description": "Payer DTR content",
+                "url": f"{runtime.settings.base_url}/fhir",
+            },
+            "rest": [
+                {
+                    "mode": "server",
+                    "resource": [_capability(kind) for kind in TYPES],
+                }
+            ],
+        }
+    )
+
+
+def _capability(kind: str) -> JsonObject:
+    found: JsonObject = {
+        "type": kind,
+        "interaction": [{"code": "read"}, {"code": "search-type"}],
+        "searchParam": [{"name": "url", "type": "uri"}],
+    }
+    if kind == "Questionnaire":
+        found["operation"] = [
+            {
+                "name": "questionnaire-package",
+                "definition": "http://hl7.org/fhir/us/davinci-dtr/OperationDefinition/questionnaire-package",
+            }
+        ]
+    return found
+
+
+@router.post("/Questionnaire/$questionnaire-package")
+async def questionnaire_package(request: Request, runtime: RuntimeDep) -> Response:
+    parameters = _parameters(await request.body())
+    questionnaire = _questionnaire(runtime, parameters)
+    context = _single(parameters, "context", "valueString")
+    if context is not None:
+        prefill = await run_in_threadpool(_stored_prefill, runtime, context)
+    else:
+        prefill = _fresh_prefill(runtime, parameters)
+    coverage = _single(parameters, "coverage", "resource")
+    subject = ((coverage or {}).get("beneficiary") or {}).get("reference")
+    return _fhir(
+        package_parameters(package_bundle(runtime.content, questionnaire, prefill, subject))
+    )
+
+
+def _parameters(body: bytes) -> list[JsonObject]:
+    try:
+        parsed = json_object(orjson.loads(body), "the request body")
+    except orjson.JSONDecodeError as error:
+        raise BadRequest(f"request body is not JSON: {error}") from None
+    if parsed.get("resourceType") != "Parameters":
+        raise BadRequest("the body must be a FHIR Parameters resource")
+    found = parsed.get("parameter") or []
+    if not isinstance(found, list) or not all(isinstance(p, dict) for p in found):
+        raise BadRequest("Parameters.parameter must be an array of objects")
+    return found
+
+
+def _single(parameters: list[JsonObject], name: str, key: str) -> Any:
+    values = [p.get(key) for p in parameters if p.get("name") == name]
+    if len(values) > 1:
+        raise BadRequest(f"parameter {name!r} given more than once")
+    return values[0] if values else None
+
+
+def _questionnaire(runtime: Runtime, parameters: list[JsonObject]) -> Resource:
+    canonical = _single(parameters, "questionnaire", "valueCanonical")
+    if canonical is None:
+        canonical = runtime.policies[0].questionnaire
+    questionnaire = runtime.content.by_url("Questionnaire", canonical)
+    if questionnaire is None:
+        raise NotFound(f"no Questionnaire {canonical}")
+    return questionnaire
+
+
+def _stored_prefill(runtime: Runtime, assertion_id: str) -> dict[str, Any]:
+    with runtime.sessions() as session:
+        row = session.get(CoverageAssertion, assertion_id)
+    if row is None:
+        raise NotFound(
+            f"no coverage assertion {assertion_id!r}: sign the order again or omit context"
+        )
+    prefill: dict[str, Any] = dict(row.evaluation.get("prefill") or {})  # type: ignore[call-overload]
+    return prefill
+
+
+def _fresh_prefill(runtime: Runtime, parameters: list[JsonObject]) -> dict[str, Any]:
+    """Without a CRD context: what the given order and coverage alone allow."""
+    orders = [p.get("resource") for p in parameters if p.get("name") == "order"]
+    order = next(
+        (o for o in orders if isinstance(o, dict) and o.get("resourceType") == "MedicationRequest"),
+        None,
+    )
+    if order is None or not isinstance(order.get("id"), str):
+        raise BadRequest(
+            "give a context (coverage-assertion-id) or a MedicationRequest order with an id"
+        )
+    coverage = _single(parameters, "coverage", "resource")
+    record = PatientRecord(
+        [(order, None), *([(coverage, None)] if isinstance(coverage, dict) else [])]
+    )
+    engine = runtime.hook_environment.engines[runtime.policies[0].id]
+    evaluation = engine.evaluate(record, order["id"], datetime.now(UTC).date())
+    return dict(evaluation.prefill)
+
+
+@router.get("/{resource_type}/{resource_id}")
+async def read(resource_type: str, resource_id: str, runtime: RuntimeDep) -> Response:
+    resource = runtime.content.read(resource_type, resource_id) if resource_type in TYPES else None
+    if resource is None:
+        raise NotFound(f"{resource_type}/{resource_id} is not known here")
+    return _fhir(resource)
+
+
+@router.get("/{resource_type}")
+async def search(resource_type: str, request: Request, runtime: RuntimeDep) -> Response:
+    if resource_type not in TYPES:
+        raise NotFound(f"{resource_type} is not served here")
+    url = request.query_params.get("url")
+    if url is not None:
+        found = runtime.content.by_url(resource_type, url)
+        matches = [found] if found is not None else []
+    else:
+        matches = runtime.content.all(resource_type)
+    return _fhir(
+        {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "total": len(matches),
+            "entry": [{"resource": m, "search": {"mode": "match"}} for m in matches],
+        }
+    )
