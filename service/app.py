@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from service.body_limit import BodyLimitMiddleware
 from service.cdshooks.router import router as cds_hooks_router
+from service.dtr.response_router import router as response_router
 from service.dtr.router import router as dtr_router
 from service.logs import configure_logging
 from service.outcomes import install_exception_handlers
@@ -35,6 +36,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_exception_handlers(app)
     app.include_router(cds_hooks_router)
     app.include_router(policy_documents_router)
+    app.include_router(response_router)
     app.include_router(dtr_router)
     return app
 

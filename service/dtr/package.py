@@ -15,13 +15,17 @@ CQF_LIBRARY = "http://hl7.org/fhir/StructureDefinition/cqf-library"
 
 
 def package_bundle(
-    store: ContentStore, questionnaire: Resource, prefill: Mapping[str, Any], subject: str | None
+    store: ContentStore,
+    questionnaire: Resource,
+    prefill: Mapping[str, Any],
+    subject: str | None,
+    assertion_id: str | None = None,
 ) -> Resource:
     resources = [
         questionnaire,
         *_libraries(store, questionnaire),
         *_value_sets(store, questionnaire),
-        prefilled_response(questionnaire, prefill, store, subject),
+        prefilled_response(questionnaire, prefill, store, subject, assertion_id),
     ]
     return {
         "resourceType": "Bundle",

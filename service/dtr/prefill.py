@@ -14,6 +14,9 @@ from service.types import JsonObject, Resource
 
 INFORMATION_ORIGIN = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/information-origin"
 QR_PROFILE = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-questionnaireresponse"
+# The CRD coverage-assertion-id a response belongs to travels as a meta tag, so the completed
+# response can be linked back to the assertion and its order.
+ASSERTION_TAG = "urn:davinci-crd:coverage-assertion-id"
 
 
 def prefilled_response(
@@ -21,6 +24,7 @@ def prefilled_response(
     prefill: Mapping[str, Any],
     store: ContentStore,
     subject: str | None,
+    assertion_id: str | None = None,
 ) -> Resource:
     response: Resource = {
         "resourceType": "QuestionnaireResponse",
@@ -33,7 +37,17 @@ def prefilled_response(
     }
     if subject:
         response["subject"] = {"reference": subject}
+    if assertion_id:
+        response["meta"]["tag"] = [{"system": ASSERTION_TAG, "code": assertion_id}]
     return response
+
+
+def assertion_of(response: Resource) -> str | None:
+    for tag in (response.get("meta") or {}).get("tag") or []:
+        if isinstance(tag, dict) and tag.get("system") == ASSERTION_TAG:
+            code = tag.get("code")
+            return code if isinstance(code, str) else None
+    return None
 
 
 def _items(

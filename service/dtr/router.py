@@ -80,9 +80,8 @@ async def questionnaire_package(request: Request, runtime: RuntimeDep) -> Respon
         prefill = _fresh_prefill(runtime, parameters)
     coverage = _single(parameters, "coverage", "resource")
     subject = ((coverage or {}).get("beneficiary") or {}).get("reference")
-    return _fhir(
-        package_parameters(package_bundle(runtime.content, questionnaire, prefill, subject))
-    )
+    bundle = package_bundle(runtime.content, questionnaire, prefill, subject, context)
+    return _fhir(package_parameters(bundle))
 
 
 def _parameters(body: bytes) -> list[JsonObject]:

@@ -56,3 +56,16 @@ class CoverageAssertion(Base):
     coverage_ref: Mapped[str] = mapped_column(String(255))
     hook_instance: Mapped[str] = mapped_column(String(128))
     evaluation: Mapped[dict[str, object]] = mapped_column(JSON)
+
+
+class StoredResponse(Base):
+    """A QuestionnaireResponse as received, committed before it is acknowledged."""
+
+    __tablename__ = "questionnaire_response"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    identifier: Mapped[str | None] = mapped_column(String(255), unique=True)
+    assertion_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    resource: Mapped[dict[str, object]] = mapped_column(JSON)

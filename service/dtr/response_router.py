@@ -1,0 +1,188 @@
+"""QuestionnaireResponse intake (`POST /fhir/QuestionnaireResponse`, idempotent on the response's
+identifier, committed before the 201), read by id, and `QuestionnaireResponse/$evaluate`: the
+answers evaluated by the same policy engine as CRD, answers overriding record evidence."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import select
+from starlette.responses import Response
+
+from service.dtr.prefill import assertion_of
+from service.dtr.responses import answers_of, response_issues
+from service.errors import BadRequest, NotFound, UnprocessableEntity
+from service.fhir.record import PatientRecord
+from service.policy.evaluation import Evaluation
+from service.runtime import Runtime, get_runtime
+from service.storage.tables import CoverageAssertion, StoredResponse
+from service.types import JsonObject, Resource
+
+router = APIRouter(prefix="/fhir/QuestionnaireResponse")
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def _fhir(
+    content: object, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(orjson.dumps(content), status_code, headers, media_type="application/fhir+json")
+
+
+async def _response_and_questionnaire(
+    request: Request, runtime: Runtime
+) -> tuple[Resource, Resource]:
+    try:
+        response = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as error:
+        raise BadRequest(f"request body is not JSON: {error}") from None
+    if not isinstance(response, dict) or response.get("resourceType") != "QuestionnaireResponse":
+        raise BadRequest("the body must be a FHIR QuestionnaireResponse")
+    if response.get("status") not in ("in-progress", "completed", "amended"):
+        raise BadRequest("QuestionnaireResponse.status must be in-progress, completed or amended")
+    canonical = response.get("questionnaire")
+    questionnaire = (
+        runtime.content.by_url("Questionnaire", canonical) if isinstance(canonical, str) else None
+    )
+    if questionnaire is None:
+        raise BadRequest(
+            f"QuestionnaireResponse.questionnaire {canonical!r} is not a questionnaire of ours"
+        )
+    issues = response_issues(response, questionnaire, runtime.content)
+    if issues:
+        raise UnprocessableEntity("the response does not fit its Questionnaire", issues=issues)
+    return response, questionnaire
+
+
+@router.post("")
+async def submit(request: Request, runtime: RuntimeDep) -> Response:
+    response, _ = await _response_and_questionnaire(request, runtime)
+    stored, created = await run_in_threadpool(_store, runtime, response)
+    location = f"{runtime.settings.base_url}/fhir/QuestionnaireResponse/{stored['id']}"
+    return _fhir(stored, 201 if created else 200, {"Location": location})
+
+
+def _identifier(response: Resource) -> str | None:
+    identifier = response.get("identifier")
+    if isinstance(identifier, dict) and isinstance(identifier.get("value"), str):
+        return f"{identifier.get('system', '')}|{identifier['value']}"
+    return None
+
+
+def _store(runtime: Runtime, response: Resource) -> tuple[Resource, bool]:
+    """Commit before acknowledging; the same identifier again returns what was stored."""
+    identifier = _identifier(response)
+    with runtime.sessions.begin() as session:
+        if identifier is not None:
+            existing = session.scalars(
+                select(StoredResponse).where(StoredResponse.identifier == identifier)
+            ).first()
+            if existing is not None:
+                return dict(existing.resource), False
+        stored = {**response, "id": str(uuid.uuid4())}
+        session.add(
+            StoredResponse(
+                id=stored["id"],
+                identifier=identifier,
+                assertion_id=assertion_of(response),
+                status=str(response["status"]),
+                received_at=datetime.now(UTC),
+                resource=stored,
+            )
+        )
+    return stored, True
+
+
+@router.post("/$evaluate")
+async def evaluate(request: Request, runtime: RuntimeDep) -> Response:
+    response, questionnaire = await _response_and_questionnaire(request, runtime)
+    assertion = await run_in_threadpool(_assertion, runtime, assertion_of(response))
+    policy = next(p for p in runtime.policies if p.questionnaire == questionnaire["url"])
+    order_id = assertion.order_ref.split("/")[-1] if assertion is not None else "unknown-order"
+    engine = runtime.hook_environment.engines[policy.id]
+    # The pre-filled answers carry what the record showed; answers override record evidence.
+    evaluation = engine.evaluate(
+        PatientRecord([]), order_id, datetime.now(UTC).date(), answers_of(response, questionnaire)
+    )
+    return _fhir(evaluation_parameters(evaluation))
+
+
+def _assertion(runtime: Runtime, assertion_id: str | None) -> CoverageAssertion | None:
+    if assertion_id is None:
+        return None
+    with runtime.sessions() as session:
+        return session.get(CoverageAssertion, assertion_id)
+
+
+@router.get("/{response_id}")
+async def read(response_id: str, runtime: RuntimeDep) -> Response:
+    def load() -> Resource | None:
+        with runtime.sessions() as session:
+            row = session.get(StoredResponse, response_id)
+            return None if row is None else dict(row.resource)
+
+    found = await run_in_threadpool(load)
+    if found is None:
+        raise NotFound(f"QuestionnaireResponse/{response_id} is not known here")
+    return _fhir(found)
+
+
+def evaluation_parameters(evaluation: Evaluation) -> JsonObject:
+    """$evaluate's answer: the outcome, each criterion with its evidence, the paths met, and the
+    dose and cycle limits that would apply."""
+    parameters: list[JsonObject] = [{"name": "outcome", "valueCode": evaluation.outcome.value}]
+    for criterion in evaluation.criteria.values():
+        parts: list[JsonObject] = [
+            {"name": "id", "valueString": criterion.id},
+            {"name": "status", "valueCode": criterion.status.value},
+        ]
+        if criterion.value is not None:
+            parts.append({"name": "value", "valueString": _text(criterion.value)})
+        parts += [{"name": "evidence", "valueString": e} for e in criterion.evidence]
+        parameters.append({"name": "criterion", "part": parts})
+    for path in evaluation.paths.values():
+        parameters.append(
+            {
+                "name": "path",
+                "part": [
+                    {"name": "id", "valueString": path.id},
+                    {"name": "status", "valueCode": path.status.value},
+                ],
+            }
+        )
+    limit = evaluation.dose_limit
+    for name, value in (
+        ("doseLimit", limit.mcg_per_day),
+        ("stepDoseLimit", limit.step_mcg_per_day),
+    ):
+        if value is not None:
+            parameters.append(
+                {
+                    "name": name,
+                    "valueQuantity": {
+                        "value": float(value),
+                        "unit": "ug/d",
+                        "system": "http://unitsofmeasure.org",
+                        "code": "ug/d",
+                    },
+                }
+            )
+    parameters.append({"name": "doseLimitBasis", "valueString": limit.basis})
+    cycles = evaluation.cycle_limit
+    if cycles.max_cycles is not None:
+        parameters.append({"name": "maxCycles", "valueInteger": cycles.max_cycles})
+    if cycles.coverage_period_years is not None:
+        parameters.append(
+            {"name": "coveragePeriodYears", "valueInteger": cycles.coverage_period_years}
+        )
+    return {"resourceType": "Parameters", "parameter": parameters}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("code"))
+    return str(value)

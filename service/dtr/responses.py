@@ -1,0 +1,164 @@
+"""A QuestionnaireResponse read against its Questionnaire (FHIR R4 QuestionnaireResponse
+invariants, SDC enableWhen): known linkIds, answer types, answers from the answer value set, and,
+when completed, every enabled required question answered. `answers_of` turns the answers into
+the values the policy's CQL parameters take."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+from service.dtr.content import ContentStore
+from service.errors import Issue
+from service.types import JsonObject, Resource
+
+_VALUE_KEY = {
+    "boolean": "valueBoolean",
+    "decimal": "valueDecimal",
+    "integer": "valueInteger",
+    "date": "valueDate",
+    "string": "valueString",
+    "coding": "valueCoding",
+    "choice": "valueCoding",
+}
+
+
+def questions(questionnaire: Resource) -> dict[str, Resource]:
+    found: dict[str, Resource] = {}
+
+    def walk(items: list[Resource]) -> None:
+        for item in items:
+            if item["type"] not in ("group", "display"):
+                found[item["linkId"]] = item
+            walk(item.get("item", []))
+
+    walk(questionnaire.get("item", []))
+    return found
+
+
+def answered(response: Resource) -> Iterator[tuple[str, JsonObject]]:
+    def walk(items: list[Any]) -> Iterator[tuple[str, JsonObject]]:
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            for answer in item.get("answer") or []:
+                if isinstance(answer, dict):
+                    yield str(item.get("linkId")), answer
+            yield from walk(item.get("item") or [])
+
+    yield from walk(response.get("item") or [])
+
+
+def answers_of(response: Resource, questionnaire: Resource) -> dict[str, Any]:
+    known = questions(questionnaire)
+    found: dict[str, Any] = {}
+    for link_id, answer in answered(response):
+        item = known.get(link_id)
+        key = _VALUE_KEY.get(item["type"]) if item else None
+        if key is None or key not in answer:
+            continue
+        value = answer[key]
+        if key == "valueCoding":
+            value = value.get("code")
+        elif key == "valueDecimal":
+            value = Decimal(str(value))
+        found[link_id] = value
+    return found
+
+
+def response_issues(
+    response: Resource, questionnaire: Resource, store: ContentStore
+) -> list[Issue]:
+    issues = []
+    known = questions(questionnaire)
+    for link_id, answer in answered(response):
+        item = known.get(link_id)
+        if item is None:
+            issues.append(
+                Issue(
+                    f"linkId {link_id!r} is not a question of {questionnaire['url']}",
+                    expression=(f"QuestionnaireResponse.item.where(linkId='{link_id}')",),
+                )
+            )
+            continue
+        issues += _answer_issues(link_id, item, answer, store)
+    if response.get("status") == "completed":
+        values = answers_of(response, questionnaire)
+        for link_id, item in known.items():
+            if item.get("required") and link_id not in values and enabled(item, values):
+                issues.append(
+                    Issue(
+                        f"{link_id} is required",
+                        code="required",
+                        expression=(f"QuestionnaireResponse.item.where(linkId='{link_id}')",),
+                    )
+                )
+    return issues
+
+
+def _answer_issues(
+    link_id: str, item: Resource, answer: JsonObject, store: ContentStore
+) -> list[Issue]:
+    key = _VALUE_KEY.get(item["type"])
+    given = [k for k in answer if k.startswith("value")]
+    if key is None or given != [key]:
+        return [Issue(f"{link_id} needs one {key or item['type']} answer, not {given}")]
+    value = answer[key]
+    checks = {
+        "valueBoolean": lambda v: isinstance(v, bool),
+        "valueDecimal": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        "valueInteger": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "valueDate": lambda v: isinstance(v, str) and len(v) == 10,
+        "valueString": lambda v: isinstance(v, str),
+        "valueCoding": lambda v: isinstance(v, dict) and isinstance(v.get("code"), str),
+    }
+    if not checks[key](value):
+        return [Issue(f"{link_id}: {value!r} is not a valid {key}")]
+    if key == "valueCoding" and item.get("answerValueSet"):
+        allowed = store.by_url("ValueSet", item["answerValueSet"]) or {}
+        codes = {(c["system"], c["code"]) for c in allowed.get("expansion", {}).get("contains", [])}
+        if codes and (value.get("system"), value["code"]) not in codes:
+            return [
+                Issue(
+                    f"{link_id}: {value.get('code')!r} is not one of the allowed answers",
+                    code="code-invalid",
+                )
+            ]
+    return []
+
+
+def enabled(item: Resource, values: dict[str, Any]) -> bool:
+    conditions = item.get("enableWhen") or []
+    if not conditions:
+        return True
+    results = [_holds(condition, values) for condition in conditions]
+    return all(results) if item.get("enableBehavior", "all") == "all" else any(results)
+
+
+_OPERATORS = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    ">": operator.gt,
+    "<=": operator.le,
+    ">=": operator.ge,
+}
+
+
+def _holds(condition: Resource, values: dict[str, Any]) -> bool:
+    given = values.get(condition["question"])
+    if condition["operator"] == "exists":
+        return (given is not None) is bool(condition.get("answerBoolean", True))
+    if given is None:
+        return False
+    wanted = next(v for k, v in condition.items() if k.startswith("answer"))
+    if isinstance(wanted, dict):
+        wanted = wanted.get("code")
+    elif isinstance(wanted, float):
+        wanted = Decimal(str(wanted))
+    try:
+        return bool(_OPERATORS[condition["operator"]](given, wanted))
+    except TypeError:
+        return False  # an answer of another type than the condition's: the item stays disabled

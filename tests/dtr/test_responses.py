@@ -1,0 +1,208 @@
+"""Responses completed by hand: evaluated by $evaluate to the expected outcome, validated against
+the Questionnaire, stored durably and idempotently."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from service.settings import Settings
+from tests.dtr.test_package import _assertion_id, _package_for
+from tests.policy.test_scenarios import SCENARIOS
+
+CS = "https://payer.example.org/fhir/CodeSystem/blinatumomab-pa"
+CODED = {"ph-status", "phase", "regimen"}
+TYPES = {
+    "cycle-number": "valueInteger",
+    "age-at-diagnosis-months": "valueInteger",
+    "first-cycle-date": "valueDate",
+    "b-precursor": "valueBoolean",
+}
+
+
+def prefilled(client: TestClient, folder: Path) -> dict[str, Any]:
+    bundle = _package_for(client, _assertion_id(client, folder))
+    response: dict[str, Any] = bundle["entry"][-1]["resource"]
+    return response
+
+
+def answer(response: dict[str, Any], link_id: str, value: Any) -> None:
+    """Set (or override) one answer the way a prescriber would."""
+    if link_id in CODED:
+        typed = {"valueCoding": {"system": CS, "code": value}}
+    else:
+        typed = {TYPES.get(link_id, "valueDecimal"): value}
+
+    def walk(items: list[dict[str, Any]]) -> bool:
+        for item in items:
+            if item["linkId"] == link_id:
+                item["answer"] = [typed]
+                return True
+            if walk(item.get("item", [])):
+                return True
+        return False
+
+    assert walk(response["item"]), link_id
+
+
+def evaluate(client: TestClient, response: dict[str, Any]) -> dict[str, Any]:
+    result = client.post("/fhir/QuestionnaireResponse/$evaluate", json=response)
+    assert result.status_code == 200, result.text
+    parameters: dict[str, Any] = result.json()
+    return parameters
+
+
+def outcome(parameters: dict[str, Any]) -> str:
+    return str(next(p["valueCode"] for p in parameters["parameter"] if p["name"] == "outcome"))
+
+
+@pytest.mark.parametrize("folder", SCENARIOS, ids=[f.name for f in SCENARIOS])
+def test_the_prefilled_response_evaluates_like_the_record(client: TestClient, folder: Path) -> None:
+    expected = json.loads((folder / "expected.json").read_text())["record"]["outcome"]
+    assert outcome(evaluate(client, prefilled(client, folder))) == expected
+
+
+CASES = [
+    pytest.param(folder, index, id=f"{folder.name}/answers-{index}")
+    for folder in SCENARIOS
+    for index, _ in enumerate(json.loads((folder / "expected.json").read_text())["withAnswers"])
+]
+
+
+@pytest.mark.parametrize(("folder", "index"), CASES)
+def test_a_response_completed_by_hand_evaluates_as_expected(
+    client: TestClient, folder: Path, index: int
+) -> None:
+    expected = json.loads((folder / "expected.json").read_text())["withAnswers"][index]
+    response = prefilled(client, folder)
+    for link_id, value in expected["answers"].items():
+        answer(response, link_id, value)
+    parameters = evaluate(client, response)
+    assert outcome(parameters) == expected["outcome"]
+    paths = {
+        p["part"][0]["valueString"]: p["part"][1]["valueCode"]
+        for p in parameters["parameter"]
+        if p["name"] == "path"
+    }
+    assert paths == expected["paths"]
+    criteria = {
+        p["part"][0]["valueString"]: p["part"][1]["valueCode"]
+        for p in parameters["parameter"]
+        if p["name"] == "criterion"
+    }
+    assert criteria["DOSE"] == expected["criteria"]["DOSE"]["status"]
+    assert criteria["CYCLES"] == expected["criteria"]["CYCLES"]["status"]
+
+
+def _completed(client: TestClient) -> dict[str, Any]:
+    response = prefilled(client, SCENARIOS[0])
+    for link_id, value in {
+        "phase": "consolidation",
+        "regimen": "single-agent",
+        "cycle-number": 1,
+        "first-cycle-date": "2026-11-01",
+    }.items():
+        answer(response, link_id, value)
+    response["status"] = "completed"
+    response["identifier"] = {"system": "urn:ehr:qr", "value": "qr-0001"}
+    return response
+
+
+def test_submit_is_stored_before_it_is_acknowledged_and_idempotent(
+    settings: Settings, client: TestClient
+) -> None:
+    response = _completed(client)
+    first = client.post("/fhir/QuestionnaireResponse", json=response)
+    assert first.status_code == 201, first.text
+    stored = first.json()
+    assert first.headers["location"].endswith(f"/fhir/QuestionnaireResponse/{stored['id']}")
+    engine = create_engine(settings.database_url)
+    with engine.connect() as connection:
+        row = connection.execute(
+            text("select status, assertion_id from questionnaire_response")
+        ).one()
+    engine.dispose()
+    assert row.status == "completed" and row.assertion_id
+    again = client.post("/fhir/QuestionnaireResponse", json=response)
+    assert (again.status_code, again.json()["id"]) == (200, stored["id"])
+    assert (
+        client.get(f"/fhir/QuestionnaireResponse/{stored['id']}").json()["identifier"]["value"]
+        == "qr-0001"
+    )
+    assert client.get("/fhir/QuestionnaireResponse/nope").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("change", "mentions"),
+    [
+        pytest.param(
+            lambda r: answer(r, "phase", "remission"),
+            "not one of the allowed answers",
+            id="code-not-allowed",
+        ),
+        pytest.param(
+            lambda r: r["item"].append({"linkId": "made-up", "answer": [{"valueString": "x"}]}),
+            "made-up",
+            id="unknown-link-id",
+        ),
+        pytest.param(
+            lambda r: answer(r, "cycle-number", "two"), "not a valid valueInteger", id="wrong-type"
+        ),
+        pytest.param(
+            lambda r: r["item"][1]["item"][1].pop("answer"),
+            "regimen is required",
+            id="required-missing",
+        ),
+    ],
+)
+def test_responses_that_do_not_fit_are_refused(
+    client: TestClient, change: Any, mentions: str
+) -> None:
+    response = copy.deepcopy(_completed(client))
+    change(response)
+    refused = client.post("/fhir/QuestionnaireResponse", json=response)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["resourceType"] == "OperationOutcome"
+    assert mentions in refused.text
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        pytest.param({"resourceType": "Patient"}, 400, id="not-a-response"),
+        pytest.param(
+            {
+                "resourceType": "QuestionnaireResponse",
+                "status": "completed",
+                "questionnaire": "https://x.example/Questionnaire/q",
+            },
+            400,
+            id="unknown-questionnaire",
+        ),
+        pytest.param(
+            {
+                "resourceType": "QuestionnaireResponse",
+                "status": "draft",
+                "questionnaire": "https://payer.example.org/fhir/Questionnaire/blinatumomab-pa",
+            },
+            400,
+            id="bad-status",
+        ),
+    ],
+)
+def test_bad_bodies(client: TestClient, body: dict[str, Any], status: int) -> None:
+    assert client.post("/fhir/QuestionnaireResponse", json=body).status_code == status
+    assert client.post("/fhir/QuestionnaireResponse/$evaluate", json=body).status_code == status
+
+
+def test_height_is_only_required_under_45_kg(client: TestClient) -> None:
+    response = _completed(client)
+    answer(response, "weight-kg", 40)  # now height is enabled and required
+    refused = client.post("/fhir/QuestionnaireResponse", json=response)
+    assert refused.status_code == 422 and "height-cm is required" in refused.text
