@@ -47,10 +47,10 @@ def _warn_about_unsafe_settings(settings: Settings) -> None:
             "CLIENT AUTHENTICATION IS OFF (AUTH_MODE=off): any caller is trusted. "
             "Never run like this with real patients."
         )
-    if not settings.is_development and settings.audit_hash_key.get_secret_value().startswith(
-        "development"
-    ):
-        log.warning("AUDIT_HASH_KEY is the development default; set a secret in production")
+    for name in ("audit_hash_key", "assertion_id_key"):
+        secret = getattr(settings, name).get_secret_value()
+        if not settings.is_development and secret.startswith("development"):
+            log.warning("%s is the development default; set a secret in production", name.upper())
 
 
 def app_from_environment() -> FastAPI:

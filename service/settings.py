@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     audit_flush_interval_s: float = 1.0
     # Key of the HMAC that replaces patient ids in the audit log. Set it in production.
     audit_hash_key: SecretStr = SecretStr("development-only-audit-key")
+    # Key of the HMAC that makes coverage-assertion-ids unguessable. Set it in production.
+    assertion_id_key: SecretStr = SecretStr("development-only-assertion-key")
     log_level: str = "INFO"
 
     @field_validator(

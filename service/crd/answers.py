@@ -76,7 +76,7 @@ def answer_orders(
         evaluation = None if technical else _evaluate(env, policy, record, order, call)
         failed = failed or evaluation is None
         assertion = coverage_assertion(
-            call, policy, order, choice.coverage, evaluation, env.settings.base_url
+            call, policy, order, choice.coverage, evaluation, env.settings
         )
         actions.append(system_action(order, assertion))
         if evaluation is not None:
@@ -100,7 +100,8 @@ def _without_coverage(
     if choice.inactive is not None and not technical:
         inactive = f"Coverage/{choice.inactive.get('id')}"
         actions = [
-            system_action(o, not_active_assertion(call, p, o, inactive)) for o, p in in_scope
+            system_action(o, not_active_assertion(call, p, o, inactive, env.settings))
+            for o, p in in_scope
         ]
         return OrderAnswers(_response([], actions, call), references, "no-active-coverage")
     source = CardSource(env.settings.payer_name, call.version)

@@ -17,6 +17,7 @@ from service.crd.coverage_information import CoverageInformation, assertion_id
 from service.crd.versions import CrdVersion
 from service.policy.evaluation import Evaluation, Status
 from service.policy.folder import Policy
+from service.settings import Settings
 from service.types import JsonObject, Resource
 
 if TYPE_CHECKING:
@@ -45,10 +46,11 @@ def coverage_assertion(
     order: Resource,
     coverage: Resource,
     evaluation: Evaluation | None,
-    base_url: str,
+    settings: Settings,
 ) -> CoverageInformation:
     coverage_ref = f"Coverage/{coverage.get('id')}"
-    ident = assertion_id(order_reference(order), coverage_ref, policy.version)
+    base_url = settings.base_url
+    ident = assertion_id(order_reference(order), coverage_ref, policy.version, _secret(settings))
     if evaluation is None:
         return CoverageInformation(
             coverage_reference=coverage_ref,
@@ -91,13 +93,19 @@ def coverage_end(coverage: Resource) -> date | None:
         return None
 
 
+def _secret(settings: Settings) -> bytes:
+    return settings.assertion_id_key.get_secret_value().encode()
+
+
 def not_active_assertion(
-    call: HookCall, policy: Policy, order: Resource, coverage_ref: str
+    call: HookCall, policy: Policy, order: Resource, coverage_ref: str, settings: Settings
 ) -> CoverageInformation:
     return CoverageInformation(
         coverage_reference=coverage_ref,
         covered="not-covered",
-        assertion_id=assertion_id(order_reference(order), coverage_ref, policy.version),
+        assertion_id=assertion_id(
+            order_reference(order), coverage_ref, policy.version, _secret(settings)
+        ),
         on=call.today,
         reason_code="no-active-coverage",
         reason_text="The patient's coverage is not active on this date.",

@@ -8,6 +8,8 @@ The invariants crd-ci-q1..q9 are checked on every extension built here (`check_i
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,7 +29,6 @@ ASSERTION_REASONS = frozenset(
         "technical",
     }
 )
-_ASSERTION_NAMESPACE = uuid.UUID("6f1c2f4e-3f0b-4c57-9a55-0f1d2e8b7a10")
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,15 @@ class CoverageInformation:
     expiry: date | None = None
 
 
-def assertion_id(order_reference: str, coverage_reference: str, policy_version: str) -> str:
-    """Stable for the same order, coverage and policy version; distinct across coverages."""
-    name = f"{order_reference}|{coverage_reference}|{policy_version}"
-    return str(uuid.uuid5(_ASSERTION_NAMESPACE, name))
+def assertion_id(
+    order_reference: str, coverage_reference: str, policy_version: str, secret: bytes
+) -> str:
+    """Stable for the same order, coverage and policy version; distinct across coverages; and,
+    keyed with a secret, not guessable from order and coverage ids (it opens pre-filled PHI in
+    DTR)."""
+    name = f"{order_reference}|{coverage_reference}|{policy_version}".encode()
+    digest = hmac.new(secret, name, hashlib.sha256).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=5))
 
 
 def extension(info: CoverageInformation) -> JsonObject:

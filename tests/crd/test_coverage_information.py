@@ -109,11 +109,12 @@ def test_indeterminate_with_technical_reason_is_valid() -> None:
     assert reason["valueCodeableConcept"]["coding"][0]["code"] == "technical"
 
 
-def test_assertion_id_stable_per_order_and_coverage() -> None:
-    first = assertion_id("MedicationRequest/mr1", "Coverage/a", "2023.2")
-    assert first == assertion_id("MedicationRequest/mr1", "Coverage/a", "2023.2")
-    assert first != assertion_id("MedicationRequest/mr1", "Coverage/b", "2023.2")
-    assert first != assertion_id("MedicationRequest/mr2", "Coverage/a", "2023.2")
+def test_assertion_id_stable_per_order_and_coverage_and_keyed() -> None:
+    first = assertion_id("MedicationRequest/mr1", "Coverage/a", "2023.2", b"k")
+    assert first == assertion_id("MedicationRequest/mr1", "Coverage/a", "2023.2", b"k")
+    assert first != assertion_id("MedicationRequest/mr1", "Coverage/b", "2023.2", b"k")
+    assert first != assertion_id("MedicationRequest/mr2", "Coverage/a", "2023.2", b"k")
+    assert first != assertion_id("MedicationRequest/mr1", "Coverage/a", "2023.2", b"other key")
 
 
 def test_annotated_order_changes_nothing_else() -> None:
