@@ -15,8 +15,9 @@ from starlette.responses import Response
 
 from service.cdshooks.models import FeedbackRequest, HookRequest, json_object, parse_model
 from service.cdshooks.services import HookService, service_by_id
+from service.crd.answers import OrderAnswers
 from service.crd.configuration import configuration
-from service.crd.order_hook import HookAnswer, HookCall, answer_order_hook
+from service.crd.order_hook import HookCall, answer_order_hook
 from service.crd.versions import requested_version
 from service.errors import BadRequest, NotFound, RequestError
 from service.runtime import Runtime, get_runtime
@@ -66,12 +67,12 @@ async def call_service(service_id: str, request: Request, runtime: RuntimeDep) -
     except RequestError as error:
         audit.write([], type(error).__name__, error.status_code)
         raise
-    audit.write(answer.orders_in_scope, answer.outcome, 200)
+    audit.write(answer.order_references, answer.outcome, 200)
     _store_assertions(runtime, hook_request, answer)
     return _json(answer.response)
 
 
-def _store_assertions(runtime: Runtime, hook_request: HookRequest, answer: HookAnswer) -> None:
+def _store_assertions(runtime: Runtime, hook_request: HookRequest, answer: OrderAnswers) -> None:
     """Keep each assertion's evaluation under its coverage-assertion-id for DTR to pre-fill from."""
     for asserted in answer.evaluations:
         runtime.audit.store(

@@ -19,7 +19,7 @@ from service.cdshooks.contexts import HookContext
 from service.cdshooks.models import HookRequest
 from service.cdshooks.prefetch_resolver import KeyStatus, ResolvedPrefetch, resolve_prefetch
 from service.cdshooks.services import HookService, prefetch_templates
-from service.crd.answers import AssertedEvaluation, OrderAnswers, answer_orders
+from service.crd.answers import OrderAnswers, answer_orders
 from service.crd.configuration import Configuration
 from service.crd.coverage import select_coverage
 from service.crd.versions import CrdVersion
@@ -31,7 +31,7 @@ from service.policy.engine import PolicyEngine
 from service.policy.folder import Policy
 from service.policy.trigger import is_in_scope, medication_references
 from service.settings import Settings
-from service.types import JsonObject, Resource
+from service.types import Resource
 
 
 @dataclass(frozen=True)
@@ -52,38 +52,23 @@ class HookEnvironment:
     engines: Mapping[str, PolicyEngine]  # policy id -> its compiled engine
 
 
-@dataclass(frozen=True)
-class HookAnswer:
-    response: JsonObject
-    orders_in_scope: list[str]
-    outcome: str
-    evaluations: tuple[AssertedEvaluation, ...] = ()
-
-
-async def answer_order_hook(call: HookCall, env: HookEnvironment) -> HookAnswer:
+async def answer_order_hook(call: HookCall, env: HookEnvironment) -> OrderAnswers:
     inline = call.context.order_resources()
     wanted = [*call.context.order_references(), *medication_references(inline)]
     prefetch = await _resolve(call, env, wanted, fetch=False)
-    record = _record(prefetch, inline)
-    orders = _orders(call.context, record, inline)
-    in_scope = [(o, p) for o in orders for p in env.policies if is_in_scope(o, p, record)]
+    record, in_scope = _scope(call.context, env, prefetch, inline)
     if _should_fetch(call, prefetch, in_scope):
         prefetch = await _resolve(call, env, wanted, fetch=True)
-        record = _record(prefetch, inline)
-        orders = _orders(call.context, record, inline)
-        in_scope = [(o, p) for o in orders for p in env.policies if is_in_scope(o, p, record)]
+        record, in_scope = _scope(call.context, env, prefetch, inline)
     if not in_scope:
         _require_orders(call.context, record)
-        return HookAnswer({"cards": []}, [], "no-order-in-scope")
+        return OrderAnswers({"cards": []}, [], "no-order-in-scope")
     check_resources([order for order, _ in in_scope], "context order")
     _require(prefetch)
     choice = select_coverage(
         record, [o for o, _ in in_scope], env.settings.payer_identifiers, call.today
     )
-    answers: OrderAnswers = answer_orders(call, env, record, in_scope, choice, prefetch)
-    return HookAnswer(
-        answers.response, answers.order_references, answers.outcome, answers.evaluations
-    )
+    return answer_orders(call, env, record, in_scope, choice, prefetch)
 
 
 async def _resolve(
@@ -100,6 +85,16 @@ async def _resolve(
         env.settings.prefetch_budget_ms / 1000,
         extra_references=wanted,
     )
+
+
+def _scope(
+    context: HookContext, env: HookEnvironment, prefetch: ResolvedPrefetch, inline: list[Resource]
+) -> tuple[PatientRecord, list[tuple[Resource, Policy]]]:
+    """The record of this call, and its orders that a policy is about."""
+    record = _record(prefetch, inline)
+    orders = _orders(context, record, inline)
+    in_scope = [(o, p) for o in orders for p in env.policies if is_in_scope(o, p, record)]
+    return record, in_scope
 
 
 def _record(prefetch: ResolvedPrefetch, inline: list[Resource]) -> PatientRecord:
