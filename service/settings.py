@@ -5,11 +5,12 @@ Lists are comma-separated in the environment (`FHIR_SERVER_ALLOWLIST=https://ehr
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +57,9 @@ class Settings(BaseSettings):
     # Key of the HMAC that makes coverage-assertion-ids unguessable. Set it in production.
     assertion_id_key: SecretStr = SecretStr("development-only-assertion-key")
     log_level: str = "INFO"
+    # Fixes "today" for criteria (age, 30-day weight window, coverage period) so the dated example
+    # records give the same answers on any day: demos and browser tests only, refused elsewhere.
+    evaluation_date: date | None = None
 
     @field_validator(
         "payer_identifiers",
@@ -73,6 +77,15 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.environment == "development"
+
+    def today(self) -> date:
+        return self.evaluation_date or datetime.now(UTC).date()
+
+    @model_validator(mode="after")
+    def _evaluation_date_only_in_development(self) -> Settings:
+        if self.evaluation_date is not None and not self.is_development:
+            raise ValueError("EVALUATION_DATE is for development and tests only")
+        return self
 
 
 @lru_cache(maxsize=1)

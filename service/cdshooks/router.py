@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 import orjson
@@ -63,7 +63,9 @@ async def call_service(service_id: str, request: Request, runtime: RuntimeDep) -
     hook_request = parse_model(HookRequest, body, "request")
     audit = _Audit(runtime, service, hook_request, client, started)
     try:
-        answer = await answer_order_hook(_call(service, hook_request), runtime.hook_environment)
+        answer = await answer_order_hook(
+            _call(service, hook_request, runtime.settings.today()), runtime.hook_environment
+        )
     except RequestError as error:
         audit.write([], type(error).__name__, error.status_code)
         raise
@@ -88,7 +90,7 @@ def _store_assertions(runtime: Runtime, hook_request: HookRequest, answer: Order
         )
 
 
-def _call(service: HookService, hook_request: HookRequest) -> HookCall:
+def _call(service: HookService, hook_request: HookRequest, today: date) -> HookCall:
     if hook_request.hook != service.hook:
         raise BadRequest(
             f"hook {hook_request.hook!r} sent to the {service.hook!r} service {service.id!r}"
@@ -99,7 +101,7 @@ def _call(service: HookService, hook_request: HookRequest) -> HookCall:
         context=parse_model(service.context_model, hook_request.context, "context"),
         version=requested_version(hook_request.extension),
         configuration=configuration(hook_request.extension),
-        today=datetime.now(UTC).date(),
+        today=today,
     )
 
 

@@ -106,7 +106,7 @@ async def evaluate(request: Request, runtime: RuntimeDep) -> Response:
     engine = runtime.hook_environment.engines[policy.id]
     # The pre-filled answers carry what the record showed; answers override record evidence.
     evaluation = engine.evaluate(
-        PatientRecord([]), order_id, datetime.now(UTC).date(), answers_of(response, questionnaire)
+        PatientRecord([]), order_id, runtime.settings.today(), answers_of(response, questionnaire)
     )
     return _fhir(evaluation_parameters(evaluation))
 

@@ -3,7 +3,6 @@ published content, and `Questionnaire/$questionnaire-package` (DTR STU 2)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -141,7 +140,7 @@ def _fresh_prefill(runtime: Runtime, parameters: list[JsonObject]) -> dict[str, 
         [(order, None), *([(coverage, None)] if isinstance(coverage, dict) else [])]
     )
     engine = runtime.hook_environment.engines[runtime.policies[0].id]
-    evaluation = engine.evaluate(record, order["id"], datetime.now(UTC).date())
+    evaluation = engine.evaluate(record, order["id"], runtime.settings.today())
     return dict(evaluation.prefill)
 
 

@@ -95,9 +95,12 @@ def test_package_prefills_what_the_record_answers(client: TestClient, folder: Pa
     assert ("b-precursor" in answers) == (expected["LINEAGE"]["status"] == "met")
     assert ("diagnosis-code" in answers) == (expected["DX"]["value"] is not None)
     assert ("bsa-m2" in answers) == (expected["BSA"]["status"] == "met")
-    assert "regimen" not in answers and "cycle-number" not in answers, (
-        "the record never settles these"
-    )
+    # Regimen and cycle are never settled by the record, but what it suggests is pre-filled for
+    # the prescriber to confirm.
+    assert expected["REGIMEN"]["status"] == "unknown" and expected["CYCLES"]["status"] == "unknown"
+    assert ("regimen" in answers) == (expected["REGIMEN"]["value"] is not None)
+    assert ("cycle-number" in answers) == (expected["CYCLES"]["value"] is not None)
+    assert ("first-cycle-date" in answers) == (expected["CYCLES"]["value"] is not None)
     for answer in answers.values():
         (origin,) = answer["extension"]
         assert origin["url"] == INFORMATION_ORIGIN

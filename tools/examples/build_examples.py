@@ -1065,6 +1065,56 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                 (28.0, None),
             ),
         ),
+        Scenario(
+            "relapsed-complete-from-record",
+            "Relapsed Ph-negative B-ALL with an active inotuzumab order and one earlier "
+            "blinatumomab course: the record answers or suggests every question of the form "
+            "(regimen with inotuzumab + mini-hyper-CVD, cycle 2 since 2026-09-01). CRD still asks "
+            "the prescriber to confirm regimen and cycle; submitted as pre-filled, path c is met.",
+            [
+                condition("all", "C91.02", ALL_B),
+                weight("wt", 74),
+                ph("ph", NOT_DETECTED),
+                companion("ino", "1942950"),
+                prior_course("course-1", "2026-09-01"),
+            ],
+            order(),
+            Expectation(
+                adult_relapsed_record(
+                    {
+                        "WEIGHT": met(74, ["Observation/wt"]),
+                        "PH": met("negative", ["Observation/ph"]),
+                        "REGIMEN": unknown(["MedicationRequest/ino"], "inotuzumab-mini-hypercvd"),
+                        "DOSE": unknown(["MedicationRequest/blin"], 28),
+                        "CYCLES": unknown(["MedicationRequest/course-1"], 2),
+                    }
+                ),
+                RELAPSED_OTHER_PATHS,
+                "incomplete",
+                (28.0, None),
+            ),
+            [
+                Expectation(
+                    adult_relapsed_record(
+                        {
+                            "WEIGHT": met(74, ["Observation/wt"]),
+                            "PH": met("negative", ["Observation/ph"]),
+                            "REGIMEN": met("inotuzumab-mini-hypercvd", ["answer:regimen"]),
+                            "DOSE": met(28, ["MedicationRequest/blin"]),
+                            "CYCLES": met(2, ["answer:cycle-number"]),
+                        }
+                    ),
+                    {**RELAPSED_OTHER_PATHS, "relapsed-refractory": "met"},
+                    "criteria-met",
+                    (28.0, None),
+                    answers={
+                        "regimen": "inotuzumab-mini-hypercvd",
+                        "cycle-number": 2,
+                        "first-cycle-date": "2026-09-01",
+                    },
+                )
+            ],
+        ),
     ]
 
 
