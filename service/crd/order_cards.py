@@ -23,18 +23,6 @@ from service.policy.evaluation import Evaluation, Status
 from service.policy.folder import Policy
 from service.types import JsonObject, Resource
 
-_LABELS = {
-    "DX": "Diagnosis is acute lymphoblastic leukemia",
-    "LINEAGE": "B-cell precursor lineage",
-    "PH": "Philadelphia chromosome status",
-    "PHASE": "Treatment phase",
-    "REGIMEN": "Regimen",
-    "WEIGHT": "Body weight (kg)",
-    "BSA": "Body surface area (m2)",
-    "DOSE": "Ordered dose within the covered dose (mcg/day)",
-    "CYCLES": "Cycle within the covered number and period",
-    "INFANT": "Infant ALL (under 1 year at diagnosis)",
-}
 _MARK = {Status.MET: "shown", Status.NOT_MET: "NOT met", Status.UNKNOWN: "not in the record"}
 
 
@@ -48,10 +36,8 @@ def instructions_card(
     ]
     for criterion in evaluation.criteria.values():
         value = "" if criterion.value is None else f": {_shown(criterion.value)}"
-        lines.append(
-            f"- {_LABELS.get(criterion.id, criterion.id)}: {_MARK[criterion.status]}{value}"
-        )
-    asked = [_LABELS.get(c, c) for c in evaluation.unknown_criteria()]
+        lines.append(f"- {policy.criterion_label(criterion.id)}: {_MARK[criterion.status]}{value}")
+    asked = [policy.criterion_label(c) for c in evaluation.unknown_criteria()]
     if asked:
         lines += ["", "The prior-authorization form will ask: " + "; ".join(asked) + "."]
     lines += ["", f"How to submit: {policy.prior_authorization.submission}"]

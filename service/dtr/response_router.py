@@ -19,6 +19,7 @@ from service.dtr.responses import answers_of, response_issues
 from service.errors import BadRequest, NotFound, UnprocessableEntity
 from service.fhir.record import PatientRecord
 from service.policy.evaluation import Evaluation
+from service.policy.folder import Policy
 from service.runtime import Runtime, get_runtime
 from service.storage.tables import CoverageAssertion, StoredResponse
 from service.types import JsonObject, Resource
@@ -108,7 +109,7 @@ async def evaluate(request: Request, runtime: RuntimeDep) -> Response:
     evaluation = engine.evaluate(
         PatientRecord([]), order_id, runtime.settings.today(), answers_of(response, questionnaire)
     )
-    return _fhir(evaluation_parameters(evaluation))
+    return _fhir(evaluation_parameters(evaluation, policy))
 
 
 def _assertion(runtime: Runtime, assertion_id: str | None) -> CoverageAssertion | None:
@@ -131,13 +132,14 @@ async def read(response_id: str, runtime: RuntimeDep) -> Response:
     return _fhir(found)
 
 
-def evaluation_parameters(evaluation: Evaluation) -> JsonObject:
-    """$evaluate's answer: the outcome, each criterion with its evidence, the paths met, and the
-    dose and cycle limits that would apply."""
+def evaluation_parameters(evaluation: Evaluation, policy: Policy) -> JsonObject:
+    """$evaluate's answer: the outcome, each criterion (with the policy's words for it) and its
+    evidence, the paths met, and the dose and cycle limits that would apply."""
     parameters: list[JsonObject] = [{"name": "outcome", "valueCode": evaluation.outcome.value}]
     for criterion in evaluation.criteria.values():
         parts: list[JsonObject] = [
             {"name": "id", "valueString": criterion.id},
+            {"name": "label", "valueString": policy.criterion_label(criterion.id)},
             {"name": "status", "valueCode": criterion.status.value},
         ]
         if criterion.value is not None:

@@ -58,6 +58,11 @@ class Policy:
     evaluation: JsonObject
     off_policy: OffPolicy | None
 
+    def criterion_label(self, criterion: str) -> str:
+        """The words cards and the form use for a criterion (policy.json evaluation)."""
+        labels = self.evaluation.get("criterionLabels") or {}
+        return str(labels.get(criterion, criterion))
+
 
 def load_policy(folder: Path) -> Policy:
     path = folder / "policy.json"

@@ -110,11 +110,16 @@ def test_a_response_completed_by_hand_evaluates_as_expected(
         if p["name"] == "path"
     }
     assert paths == expected["paths"]
-    criteria = {
-        p["part"][0]["valueString"]: p["part"][1]["valueCode"]
+    parts = [
+        {
+            part["name"]: next(v for k, v in part.items() if k.startswith("value"))
+            for part in p["part"]
+        }
         for p in parameters["parameter"]
         if p["name"] == "criterion"
-    }
+    ]
+    criteria = {p["id"]: p["status"] for p in parts}
+    assert all(p["label"] and p["label"] != p["id"] for p in parts), "every criterion in words"
     assert criteria["DOSE"] == expected["criteria"]["DOSE"]["status"]
     assert criteria["CYCLES"] == expected["criteria"]["CYCLES"]["status"]
 
