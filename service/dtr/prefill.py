@@ -88,7 +88,7 @@ def _typed(item: Resource, value: Any, store: ContentStore) -> JsonObject | None
         return {"valueBoolean": bool(value)}
     if kind == "date":
         return {"valueDate": str(value)[:10]}
-    if kind in ("coding", "choice"):
+    if kind in ("choice", "open-choice"):
         coding = _coding(item, value, store)
         return None if coding is None else {"valueCoding": coding}
     return {"valueString": str(value)}
@@ -96,7 +96,15 @@ def _typed(item: Resource, value: Any, store: ContentStore) -> JsonObject | None
 
 def _coding(item: Resource, value: Any, store: ContentStore) -> JsonObject | None:
     if isinstance(value, dict):
-        return dict(value)
+        # A code the item offers as an option comes back with the option's display.
+        for option in item.get("answerOption", []):
+            offered = option.get("valueCoding", {})
+            if (offered.get("system"), offered.get("code")) == (
+                value.get("system"),
+                value.get("code"),
+            ):
+                return dict(offered)
+        return {k: v for k, v in value.items() if v is not None}
     value_set = store.by_url("ValueSet", item.get("answerValueSet", ""))
     for concept in (value_set or {}).get("expansion", {}).get("contains", []):
         if concept["code"] == value:

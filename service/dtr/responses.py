@@ -20,9 +20,11 @@ _VALUE_KEY = {
     "integer": "valueInteger",
     "date": "valueDate",
     "string": "valueString",
-    "coding": "valueCoding",
     "choice": "valueCoding",
 }
+# FHIR R4 open-choice: a coding from the options or, off the list, the text typed (for the
+# diagnosis, an ICD-10-CM code written out; the policy's CQL reads it as the code).
+_OPEN_CHOICE_KEYS = ("valueCoding", "valueString")
 
 
 def questions(questionnaire: Resource) -> dict[str, Resource]:
@@ -56,7 +58,7 @@ def answers_of(response: Resource, questionnaire: Resource) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for link_id, answer in answered(response):
         item = known.get(link_id)
-        key = _VALUE_KEY.get(item["type"]) if item else None
+        key = _answer_key(item, answer) if item else None
         if key is None or key not in answer:
             continue
         value = answer[key]
@@ -64,6 +66,8 @@ def answers_of(response: Resource, questionnaire: Resource) -> dict[str, Any]:
             value = value.get("code")
         elif key == "valueDecimal":
             value = Decimal(str(value))
+        elif key == "valueString":
+            value = value.strip()
         found[link_id] = value
     return found
 
@@ -101,7 +105,7 @@ def response_issues(
 def _answer_issues(
     link_id: str, item: Resource, answer: JsonObject, store: ContentStore
 ) -> list[Issue]:
-    key = _VALUE_KEY.get(item["type"])
+    key = _answer_key(item, answer)
     given = [k for k in answer if k.startswith("value")]
     if key is None or given != [key]:
         return [Issue(f"{link_id} needs one {key or item['type']} answer, not {given}")]
@@ -127,6 +131,12 @@ def _answer_issues(
                 )
             ]
     return []
+
+
+def _answer_key(item: Resource, answer: JsonObject) -> str | None:
+    if item["type"] == "open-choice":
+        return next((k for k in _OPEN_CHOICE_KEYS if k in answer), "valueCoding")
+    return _VALUE_KEY.get(item["type"])
 
 
 def enabled(item: Resource, values: dict[str, Any]) -> bool:

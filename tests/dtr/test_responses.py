@@ -39,7 +39,10 @@ def answer(response: dict[str, Any], link_id: str, value: Any) -> None:
         typed = {"valueCoding": {"system": CS, "code": value}}
     else:
         typed = {TYPES.get(link_id, "valueDecimal"): value}
+    set_answer(response, link_id, typed)
 
+
+def set_answer(response: dict[str, Any], link_id: str, typed: dict[str, Any]) -> None:
     def walk(items: list[dict[str, Any]]) -> bool:
         for item in items:
             if item["linkId"] == link_id:
@@ -230,3 +233,16 @@ def test_height_is_only_required_under_45_kg(client: TestClient) -> None:
     answer(response, "weight-kg", 40)  # now height is enabled and required
     refused = client.post("/fhir/QuestionnaireResponse", json=response)
     assert refused.status_code == 422 and "height-cm is required" in refused.text
+
+
+def test_the_diagnosis_may_be_typed_off_the_list(client: TestClient) -> None:
+    """diagnosis-code is an R4 open-choice: a listed coding, or the ICD-10-CM code typed as text."""
+    response = _completed(client)
+    met = outcome(evaluate(client, response))
+    set_answer(response, "diagnosis-code", {"valueString": " C92.00 "})  # AML, typed
+    assert outcome(evaluate(client, response)) == "criteria-not-met"
+    set_answer(response, "diagnosis-code", {"valueString": "C91.00"})
+    assert outcome(evaluate(client, response)) == met == "criteria-met"
+    set_answer(response, "diagnosis-code", {"valueInteger": 9100})
+    refused = client.post("/fhir/QuestionnaireResponse", json=response)
+    assert refused.status_code == 422 and "diagnosis-code" in refused.text
