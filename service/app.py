@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from service.body_limit import BodyLimitMiddleware
 from service.cdshooks.router import router as cds_hooks_router
 from service.dtr.response_router import router as response_router
 from service.dtr.router import router as dtr_router
+from service.errors import NotFound
 from service.logs import configure_logging
 from service.outcomes import install_exception_handlers
 from service.policy_documents import router as policy_documents_router
@@ -38,7 +40,21 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(policy_documents_router)
     app.include_router(response_router)
     app.include_router(dtr_router)
+    _mount_smart_app(app, settings)
     return app
+
+
+def _mount_smart_app(app: FastAPI, settings: Settings) -> None:
+    """The prescriber's DTR app, static files built by `make run` / `make test`."""
+    if (settings.web_dir / "index.html").is_file():
+        app.mount("/dtr", StaticFiles(directory=settings.web_dir, html=True), name="dtr")
+        return
+
+    @app.get("/dtr/{path:path}", include_in_schema=False)
+    async def not_built(path: str) -> None:
+        raise NotFound(
+            f"the SMART app is not built ({settings.web_dir}): run `make run` or `make web`"
+        )
 
 
 def _warn_about_unsafe_settings(settings: Settings) -> None:

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     policy_dir: Path = PROJECT_ROOT / "policies"
     # The policies' CQL (*.cql) and its translation (elm/*.json), loaded and compiled at start-up.
     cql_dir: Path = PROJECT_ROOT / "cql"
+    # The built SMART app (`make run` / `make test` build it from service/web/src), served at /dtr/.
+    web_dir: Path = PROJECT_ROOT / "service" / "web" / "dist"
 
     payer_name: str = "Example Health Plan"
     # Coverage.payor identifiers ("system|value" or bare "value") that this endpoint answers for.

@@ -1,0 +1,596 @@
+// The prescriber's prior-authorization form (DTR SMART app). After the SMART launch it reads the
+// order, coverage and patient from the EHR, asks this payer service for the questionnaire package
+// (Questionnaire + a response pre-filled from the record), renders it with LHC-Forms, shows the
+// policy's criteria live as answers change ($evaluate), saves drafts to the EHR and submits the
+// completed response to the EHR and to the payer.
+import FHIR from "fhirclient";
+import {
+  ASSERTION_TAG,
+  INFORMATION_ORIGIN,
+  annotateOrigins,
+  answerValues,
+  findContext,
+  missingRequired,
+  parseAppContext,
+} from "./responses.js";
+
+const PAYER = new URL("..", window.location.href).href.replace(/\/$/, "");
+const QR_PROFILE = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-questionnaireresponse";
+const QR_CONTEXT = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context";
+const FHIR_JSON = "application/fhir+json";
+
+const $ = (id) => document.getElementById(id);
+const session = {
+  client: null,
+  patient: null,
+  order: null,
+  coverage: null,
+  assertionId: null,
+  questionnaire: null,
+  canonical: null,
+  prefilled: new Map(),
+  draft: null, // the EHR's copy of this form while in progress
+  identifier: null, // stable per form: makes the payer submission idempotent
+  evaluatedKey: null,
+  evaluating: false,
+};
+
+main().catch((error) => problem(error.message || String(error)));
+
+async function main() {
+  document.body.dataset.state = "loading";
+  const client = await FHIR.oauth2.ready();
+  session.client = client;
+  const token = client.state.tokenResponse || {};
+  const context = findContext(token.fhirContext);
+  const app = parseAppContext(token.appContext);
+  session.assertionId = app.coverageAssertionId || null;
+
+  session.patient = await client.patient.read();
+  const orderRef = context.MedicationRequest || app.order;
+  if (!orderRef) throw new Error("The EHR launched the form without an order in context.");
+  session.order = await client.request(orderRef);
+  const coverageRef =
+    context.Coverage || app.coverage || session.order.insurance?.[0]?.reference || null;
+  session.coverage = coverageRef ? await client.request(coverageRef) : null;
+  showHeader();
+
+  const [bundle, LForms] = await Promise.all([questionnairePackage(app), lformsReady()]);
+  const entries = (bundle.entry || []).map((e) => e.resource);
+  session.questionnaire = entries.find((r) => r.resourceType === "Questionnaire");
+  const prefilled = entries.filter((r) => r.resourceType === "QuestionnaireResponse").pop();
+  if (!session.questionnaire || !prefilled) throw new Error("The payer sent no questionnaire.");
+  session.questionnaireLinkIds = linkIds(session.questionnaire.item);
+  session.displays = new Map(
+    entries
+      .filter((r) => r.resourceType === "ValueSet")
+      .flatMap((v) => (v.expansion?.contains || []).map((c) => [c.code, c.display])),
+  );
+  session.canonical = prefilled.questionnaire;
+  for (const [linkId, answer] of answerValues(prefilled)) session.prefilled.set(linkId, answer);
+
+  const draft = await savedDraft(context.QuestionnaireResponse);
+  session.draft = draft;
+  session.identifier = draft?.identifier || {
+    system: "urn:ietf:rfc:3986",
+    value: `urn:uuid:${crypto.randomUUID()}`,
+  };
+  const starting = draft || prefilled;
+
+  const rendered = withAnswerOptions(session.questionnaire, entries, starting);
+  const form = LForms.Util.convertFHIRQuestionnaireToLForms(rendered, "R4");
+  const filled = LForms.Util.mergeFHIRDataIntoLForms("QuestionnaireResponse", starting, form, "R4");
+  $("workspace").hidden = false;
+  await LForms.Util.addFormToPage(filled, $("form"), { prepopulate: false });
+  if (draft) $("save-status").textContent = `Resumed the draft saved ${when(draft.authored)}.`;
+
+  $("save").addEventListener("click", () => guarded(saveDraft));
+  $("submit").addEventListener("click", () => guarded(submit));
+  $("form").addEventListener("change", () => refresh());
+  $("form").addEventListener("input", () => refresh());
+  // Autocomplete lists and date pickers do not always emit DOM events: also look every second.
+  setInterval(() => refresh(), 1000);
+  await refresh();
+  document.body.dataset.state = "ready";
+}
+
+// DTR packages carry the answer ValueSets beside the Questionnaire. LHC-Forms would look them up
+// on a terminology server; the renderer gets them inline as answerOption instead (a copy: the
+// Questionnaire itself, and the canonical the response names, stay the payer's). An open-choice
+// answer the record gave that is not among the options (a diagnosis code outside the policy's
+// list) joins the options, so the prescriber sees it rather than an empty field.
+function withAnswerOptions(questionnaire, resources, response) {
+  const given = answerValues(response);
+  const valueSets = resources.filter((r) => r.resourceType === "ValueSet");
+  const find = (canonical) => {
+    const [url, version] = canonical.split("|");
+    return valueSets.find((v) => v.url === url && (!version || v.version === version));
+  };
+  const copy = structuredClone(questionnaire);
+  const walk = (items) => {
+    for (const item of items || []) {
+      const valueSet = item.answerValueSet && find(item.answerValueSet);
+      if (valueSet?.expansion?.contains) {
+        item.answerOption = valueSet.expansion.contains.map(({ system, code, display }) => ({
+          valueCoding: { system, code, display },
+        }));
+        delete item.answerValueSet;
+      }
+      const coding = given.get(item.linkId)?.valueCoding;
+      if (item.type === "open-choice" && coding) {
+        item.answerOption = item.answerOption || [];
+        const listed = item.answerOption.some(
+          (o) => o.valueCoding?.code === coding.code && o.valueCoding?.system === coding.system,
+        );
+        if (!listed) item.answerOption.push({ valueCoding: { ...coding, display: coding.display || coding.code } });
+      }
+      walk(item.item);
+    }
+  };
+  walk(copy.item);
+  return copy;
+}
+
+// LHC-Forms' web component defines window.LForms when its modules have run; its FHIR support file
+// attaches to that object, so it is loaded only then (loading both up front races).
+async function lformsReady() {
+  const LForms = await waitFor(() => window.LForms?.Util?.addFormToPage && window.LForms, "the form renderer");
+  if (!LForms.FHIR?.R4) {
+    const script = document.createElement("script");
+    script.src = "lforms/lformsFHIR.min.js";
+    document.head.append(script);
+    await waitFor(() => LForms.FHIR?.R4, "the form renderer's FHIR support");
+  }
+  return LForms;
+}
+
+function waitFor(found, what, timeoutMs = 20000) {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const look = () => {
+      const value = found();
+      if (value) resolve(value);
+      else if (Date.now() - started > timeoutMs) reject(new Error(`${what} did not load.`));
+      else setTimeout(look, 50);
+    };
+    look();
+  });
+}
+
+async function payer(path, body) {
+  const response = await fetch(`${PAYER}${path}`, {
+    method: "POST",
+    headers: { "Content-Type": FHIR_JSON, Accept: FHIR_JSON },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  let parsed = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    parsed = null;
+  }
+  return { status: response.status, body: parsed };
+}
+
+function outcomeText(body) {
+  const issues = body?.resourceType === "OperationOutcome" ? body.issue || [] : [];
+  return issues.map((i) => i.diagnostics || i.details?.text).filter(Boolean).join("; ");
+}
+
+// $questionnaire-package with the CRD coverage-assertion-id, so the form is pre-filled from the
+// payer's evaluation of the whole record. The assertion is recorded moments after the order is
+// signed, so a 404 is retried briefly; without it, the order and coverage alone pre-fill the form.
+async function questionnairePackage(app) {
+  const base = [{ name: "order", resource: session.order }];
+  if (session.coverage) base.push({ name: "coverage", resource: session.coverage });
+  const canonical = Array.isArray(app.questionnaire) ? app.questionnaire[0] : app.questionnaire;
+  if (canonical) base.push({ name: "questionnaire", valueCanonical: canonical });
+  const attempts = session.assertionId ? 8 : 0;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const parameters = [...base, { name: "context", valueString: session.assertionId }];
+    const answer = await payer("/fhir/Questionnaire/$questionnaire-package", {
+      resourceType: "Parameters",
+      parameter: parameters,
+    });
+    if (answer.status === 200) return packageBundle(answer.body);
+    if (answer.status !== 404) throw new Error(`The payer could not send the form: ${outcomeText(answer.body)}`);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+  }
+  const answer = await payer("/fhir/Questionnaire/$questionnaire-package", {
+    resourceType: "Parameters",
+    parameter: base,
+  });
+  if (answer.status !== 200) {
+    throw new Error(`The payer could not send the form: ${outcomeText(answer.body)}`);
+  }
+  if (session.assertionId) {
+    $("save-status").textContent =
+      "The payer's review of this order was not found; only the order pre-fills the form.";
+  }
+  return packageBundle(answer.body);
+}
+
+function packageBundle(parameters) {
+  const found = (parameters?.parameter || []).find((p) => p.name === "PackageBundle");
+  if (!found?.resource) throw new Error("The payer's answer holds no questionnaire package.");
+  return found.resource;
+}
+
+// A draft saved earlier for this order (DTR "persisting application state"): the one the launch
+// names, else the newest in-progress response in the EHR whose context is this order.
+async function savedDraft(named) {
+  const client = session.client;
+  if (named) return client.request(named);
+  const orderRef = `MedicationRequest/${session.order.id}`;
+  const bundle = await client.request(
+    `QuestionnaireResponse?subject=Patient/${session.patient.id}&status=in-progress&_sort=-_lastUpdated`,
+  );
+  const drafts = (bundle.entry || []).map((e) => e.resource);
+  return (
+    drafts.find((qr) =>
+      (qr.extension || []).some((e) => e.url === QR_CONTEXT && e.valueReference?.reference === orderRef),
+    ) || null
+  );
+}
+
+function showHeader() {
+  const p = session.patient;
+  const name = p.name?.[0];
+  const shown = name ? [name.given?.join(" "), name.family].filter(Boolean).join(" ") : `Patient ${p.id}`;
+  $("patient").textContent = `${shown} · born ${p.birthDate || "unknown"} · ${p.gender || ""}`;
+  const dosage = session.order.dosageInstruction?.[0]?.text || "no dose given on the order";
+  $("order").textContent = `Blincyto (blinatumomab): ${dosage}`;
+  $("title").textContent = "Prior authorization: blinatumomab";
+}
+
+function currentResponse(status) {
+  const LForms = window.LForms;
+  const qr = LForms.Util.getFormFHIRData("QuestionnaireResponse", "R4", $("form"));
+  delete qr.id;
+  qr.questionnaire = session.canonical;
+  qr.status = status;
+  qr.subject = { reference: `Patient/${session.patient.id}` };
+  qr.authored = new Date().toISOString();
+  qr.identifier = session.identifier;
+  const fhirUser = session.client.getFhirUser?.();
+  if (fhirUser) qr.author = { reference: fhirUser };
+  qr.meta = { profile: [QR_PROFILE] };
+  if (session.assertionId) qr.meta.tag = [{ system: ASSERTION_TAG, code: session.assertionId }];
+  qr.extension = [
+    { url: QR_CONTEXT, valueReference: { reference: `MedicationRequest/${session.order.id}` } },
+  ];
+  if (session.coverage) {
+    qr.extension.push({ url: QR_CONTEXT, valueReference: { reference: `Coverage/${session.coverage.id}` } });
+  }
+  annotateOrigins(qr, session.prefilled);
+  return qr;
+}
+
+// ---------------------------------------------------------------- live criteria
+
+async function refresh() {
+  if (!window.LForms || !session.canonical || session.evaluating) return;
+  const qr = currentResponse("in-progress");
+  markOrigins(qr);
+  showTodo();
+  const key = responseKey(qr);
+  if (key === session.evaluatedKey) return;
+  session.evaluating = true;
+  try {
+    const answer = await payer("/fhir/QuestionnaireResponse/$evaluate", qr);
+    session.evaluatedKey = key;
+    if (answer.status === 200) showEvaluation(answer.body);
+    else showEvaluationProblem(outcomeText(answer.body));
+  } finally {
+    session.evaluating = false;
+  }
+}
+
+function responseKey(qr) {
+  return JSON.stringify(qr.item || []);
+}
+
+// For automation (browser tests, an integrator's checks): whether the criteria on screen are
+// those of the answers on screen.
+window.__dtr = {
+  get evaluatedKey() {
+    return session.evaluatedKey;
+  },
+  currentKey: () => (session.canonical ? responseKey(currentResponse("in-progress")) : undefined),
+};
+
+function parameters(body) {
+  const list = body?.parameter || [];
+  const value = (p) => {
+    const key = Object.keys(p).find((k) => k.startsWith("value"));
+    return key ? p[key] : undefined;
+  };
+  const parts = (p) => Object.fromEntries((p.part || []).map((part) => [part.name, value(part)]));
+  return {
+    outcome: value(list.find((p) => p.name === "outcome") || {}),
+    criteria: list.filter((p) => p.name === "criterion").map(parts),
+    doseLimit: value(list.find((p) => p.name === "doseLimit") || {}),
+    stepDoseLimit: value(list.find((p) => p.name === "stepDoseLimit") || {}),
+    basis: value(list.find((p) => p.name === "doseLimitBasis") || {}),
+    maxCycles: value(list.find((p) => p.name === "maxCycles") || {}),
+    years: value(list.find((p) => p.name === "coveragePeriodYears") || {}),
+  };
+}
+
+const OUTCOME_WORDS = {
+  "criteria-met": ["Meets the policy criteria", "good"],
+  "criteria-not-met": ["Does not meet the policy criteria", "bad"],
+  incomplete: ["Not decided yet: more answers needed", "pending"],
+};
+const STATUS_WORDS = { met: "shown", "not-met": "not met", unknown: "not shown yet" };
+
+function showEvaluation(body) {
+  const found = parameters(body);
+  session.evaluation = found;
+  const [words, tone] = OUTCOME_WORDS[found.outcome] || [found.outcome, "pending"];
+  const outcome = $("outcome");
+  outcome.dataset.outcome = found.outcome;
+  outcome.className = `outcome ${tone}`;
+  const unmet = found.criteria.filter((c) => c.status === "not-met").map((c) => c.label);
+  outcome.innerHTML = "";
+  outcome.append(element("h2", words));
+  if (unmet.length) outcome.append(element("p", `Not met: ${unmet.join("; ")}.`));
+
+  const dose = $("dose");
+  dose.innerHTML = "";
+  dose.append(element("h2", "Covered dose for this patient"));
+  if (found.doseLimit) {
+    const step = found.stepDoseLimit ? ` (days 1 to 7: up to ${number(found.stepDoseLimit.value)} mcg/day)` : "";
+    const limit = element("p", `Up to ${number(found.doseLimit.value)} mcg/day${step}.`);
+    limit.className = "limit";
+    limit.dataset.limit = String(found.doseLimit.value);
+    dose.append(limit);
+  } else if (found.basis?.startsWith("unknown: ")) {
+    // The policy's own reason, e.g. "unknown: the treatment phase is not known".
+    const reason = found.basis.slice("unknown: ".length);
+    dose.append(element("p", `Not known yet: ${reason}.`));
+  } else {
+    dose.append(element("p", "Enter the weight (and the height under 45 kg) to see the limit."));
+  }
+  if (found.basis && found.doseLimit) dose.append(element("p", found.basis, "muted"));
+  if (found.maxCycles) {
+    const period = found.years ? ` within ${found.years} year${found.years > 1 ? "s" : ""} of the first cycle` : "";
+    dose.append(element("p", `Up to ${found.maxCycles} cycles in this phase${period}.`, "muted"));
+  }
+
+  const list = $("criteria");
+  list.innerHTML = "";
+  for (const criterion of found.criteria) {
+    const item = document.createElement("li");
+    item.dataset.criterion = criterion.id;
+    item.dataset.status = criterion.status;
+    // A yes/no criterion that does not apply (infant ALL for an adult), or one the policy is met
+    // without (BSA at 45 kg or more), is neither a tick nor a gap.
+    const negative = criterion.value === "False";
+    const unneeded = criterion.status === "unknown" && found.outcome === "criteria-met";
+    item.className = negative || unneeded ? "neutral" : criterion.status;
+    const mark = element("span", negative || unneeded ? "–" : { met: "✓", "not-met": "✗", unknown: "…" }[criterion.status], "mark");
+    const shown = shownValue(criterion.value);
+    const state = negative ? "no" : unneeded ? "not needed" : STATUS_WORDS[criterion.status];
+    item.append(mark, element("span", `${criterion.label}${shown ? `: ${shown}` : ""}`), element("span", state, "state"));
+    list.append(item);
+  }
+}
+
+function showEvaluationProblem(text) {
+  const outcome = $("outcome");
+  outcome.dataset.outcome = "error";
+  outcome.className = "outcome pending";
+  outcome.innerHTML = "";
+  outcome.append(element("h2", "Check the highlighted answer"), element("p", text));
+}
+
+// Criterion values in the prescriber's words: the answer lists' displays for codes, no
+// "True"/"False"/"None".
+function shownValue(value) {
+  if (value === undefined || value === null || ["None", "True", "False"].includes(String(value))) return "";
+  const display = session.displays?.get(String(value));
+  return display || String(value).replaceAll("-", " ");
+}
+
+function number(value) {
+  return Number(value).toLocaleString("en-US", { maximumFractionDigits: 2 });
+}
+
+function element(tag, text, className) {
+  const made = document.createElement(tag);
+  made.textContent = text;
+  if (className) made.className = className;
+  return made;
+}
+
+// ---------------------------------------------------------------- what the record gave
+
+// LHC-Forms renders each question as a `.lhc-de` row whose label is `for` the input's id,
+// `<linkId>/<repeat path>`; the badge goes on that row so the prescriber sees where each answer came
+// from.
+function markOrigins(qr) {
+  const origins = new Map();
+  const walk = (items) => {
+    for (const item of items || []) {
+      for (const answer of item.answer || []) {
+        const origin = (answer.extension || []).find((e) => e.url === INFORMATION_ORIGIN)?.extension?.[0]
+          ?.valueCode;
+        if (origin) origins.set(item.linkId, origin);
+      }
+      walk(item.item);
+    }
+  };
+  walk(qr.item);
+  for (const row of document.querySelectorAll("#form [data-link-id], #form .lhc-de")) {
+    const linkId = rowLinkId(row);
+    if (!linkId) continue;
+    const origin = origins.get(linkId);
+    row.classList.toggle("origin-auto", origin === "auto");
+    row.classList.toggle("origin-override", origin === "override");
+    row.dataset.origin = origin || "";
+  }
+}
+
+function rowLinkId(row) {
+  const target = row.querySelector("label[for]")?.getAttribute("for") || "";
+  const linkId = target.split("/")[0];
+  return session.questionnaireLinkIds?.has(linkId) ? linkId : null;
+}
+
+function showTodo() {
+  const missing = missingRequired(session.questionnaire, currentAnswers(), visibleLinkIds());
+  const todo = $("todo");
+  todo.innerHTML = "";
+  todo.dataset.missing = String(missing.length);
+  if (!missing.length) {
+    todo.className = "todo complete";
+    todo.append(element("p", "Every required question is answered. Check the values from the record, then submit."));
+    return;
+  }
+  todo.className = "todo";
+  todo.append(element("h2", `${missing.length} question${missing.length > 1 ? "s" : ""} need your answer`));
+  const list = document.createElement("ul");
+  for (const item of missing) {
+    const entry = document.createElement("li");
+    const link = element("a", item.text);
+    link.href = "#";
+    link.dataset.linkId = item.linkId;
+    link.addEventListener("click", (event) => {
+      event.preventDefault();
+      focusQuestion(item.linkId);
+    });
+    entry.append(link);
+    list.append(entry);
+  }
+  todo.append(list);
+  for (const row of document.querySelectorAll("#form .lhc-de")) {
+    row.classList.toggle("needs-answer", missing.some((m) => m.linkId === rowLinkId(row)));
+  }
+}
+
+function linkIds(items, found = new Set()) {
+  for (const item of items || []) {
+    found.add(item.linkId);
+    linkIds(item.item, found);
+  }
+  return found;
+}
+
+function currentAnswers() {
+  const qr = window.LForms.Util.getFormFHIRData("QuestionnaireResponse", "R4", $("form"));
+  return answerValues(qr);
+}
+
+function visibleLinkIds() {
+  const found = new Set();
+  for (const row of document.querySelectorAll("#form .lhc-de")) {
+    const linkId = rowLinkId(row);
+    if (linkId && row.offsetParent !== null) found.add(linkId);
+  }
+  return found;
+}
+
+function focusQuestion(linkId) {
+  for (const row of document.querySelectorAll("#form .lhc-de")) {
+    if (rowLinkId(row) === linkId) {
+      row.scrollIntoView({ block: "center" });
+      row.querySelector("input, textarea, select")?.focus();
+      return;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- save and submit
+
+async function guarded(action) {
+  for (const button of [$("save"), $("submit")]) button.disabled = true;
+  try {
+    await action();
+  } catch (error) {
+    problem(error.message || String(error));
+  } finally {
+    for (const button of [$("save"), $("submit")]) button.disabled = false;
+  }
+}
+
+async function saveToEhr(qr) {
+  const client = session.client;
+  if (session.draft?.id) {
+    return client.update({ ...qr, id: session.draft.id });
+  }
+  return client.create(qr);
+}
+
+async function saveDraft() {
+  session.draft = await saveToEhr(currentResponse("in-progress"));
+  $("save-status").textContent = `Draft saved in the patient's record at ${when(session.draft.meta?.lastUpdated)}.`;
+  $("save-status").dataset.saved = session.draft.id;
+}
+
+async function submit() {
+  showTodo();
+  const missing = Number($("todo").dataset.missing || "0");
+  if (missing) {
+    $("todo").scrollIntoView({ block: "start" });
+    $("save-status").textContent = "Answer the questions listed at the top first.";
+    return;
+  }
+  const qr = currentResponse("completed");
+  const sent = await payer("/fhir/QuestionnaireResponse", qr);
+  if (sent.status !== 201 && sent.status !== 200) {
+    $("save-status").textContent = `The payer did not accept the form: ${outcomeText(sent.body)}`;
+    return;
+  }
+  const saved = await saveToEhr(qr);
+  session.draft = saved;
+  const evaluated = await payer("/fhir/QuestionnaireResponse/$evaluate", qr);
+  showDone(parameters(evaluated.body), saved, sent.body);
+}
+
+const NEXT_STEPS = {
+  "criteria-met":
+    "The answers meet the policy's criteria. The payer's prior-authorization review now has them; nothing needs faxing. Keep the order as signed; you will hear back through your usual prior-authorization channel.",
+  "criteria-not-met":
+    "The answers do not meet the policy's criteria. The request still goes to the payer's clinical review, where it may be denied: a letter of medical necessity or a peer-to-peer review can support it.",
+  incomplete:
+    "Some criteria could not be decided from the answers. The payer's clinical reviewer may ask for more information.",
+};
+
+function showDone(found, ehrCopy, payerCopy) {
+  const [words, tone] = OUTCOME_WORDS[found.outcome] || [found.outcome, "pending"];
+  $("workspace").hidden = true;
+  const done = $("done");
+  done.hidden = false;
+  done.innerHTML = "";
+  const heading = element("h2", `Submitted. ${words}.`);
+  done.dataset.outcome = found.outcome;
+  done.className = `done ${tone}`;
+  done.append(heading, element("p", NEXT_STEPS[found.outcome] || ""));
+  const unmet = found.criteria.filter((c) => c.status === "not-met");
+  if (unmet.length) {
+    const list = document.createElement("ul");
+    for (const c of unmet) list.append(element("li", `${c.label}: not met`));
+    done.append(list);
+  }
+  if (found.doseLimit) done.append(element("p", `Covered dose for this patient: up to ${number(found.doseLimit.value)} mcg/day.`));
+  const refs = element("p", `Saved in the patient's record as QuestionnaireResponse/${ehrCopy.id}; payer reference ${payerCopy.id}.`, "muted");
+  refs.id = "references";
+  refs.dataset.ehr = ehrCopy.id;
+  refs.dataset.payer = payerCopy.id;
+  done.append(refs);
+  document.body.dataset.state = "submitted";
+}
+
+function when(instant) {
+  if (!instant) return "";
+  return new Date(instant).toLocaleString("en-US", { dateStyle: "medium", timeStyle: "short" });
+}
+
+function problem(text) {
+  const box = $("problem");
+  box.hidden = false;
+  box.textContent = text;
+  document.body.dataset.state = document.body.dataset.state === "loading" ? "failed" : document.body.dataset.state;
+}

@@ -1,0 +1,29 @@
+// SMART App Launch 2.0, EHR launch (`iss` + `launch`) or standalone launch (`iss` only): fhirclient
+// discovers the EHR's endpoints, sends the authorization request with PKCE (S256) and comes back
+// to index.html with the code.
+import FHIR from "fhirclient";
+
+// What the form needs from the EHR: the patient, the order and coverage in context, the prescriber,
+// and QuestionnaireResponse read/write for saving drafts and the completed form.
+const SCOPE = [
+  "launch",
+  "launch/patient",
+  "openid",
+  "fhirUser",
+  "patient/Patient.rs",
+  "patient/MedicationRequest.rs",
+  "patient/Coverage.rs",
+  "patient/QuestionnaireResponse.cruds",
+].join(" ");
+
+FHIR.oauth2
+  .authorize({
+    clientId: "payer-dtr-app",
+    scope: SCOPE,
+    redirectUri: "./index.html",
+    pkceMode: "required",
+  })
+  .catch((error) => {
+    document.getElementById("launch-status").textContent =
+      `The EHR did not let the form start: ${error.message}`;
+  });
