@@ -65,7 +65,9 @@ class Compiler:
 
         def evaluate(frame: Frame) -> Any:
             if key not in frame.cache:
-                frame.cache[key] = body(Frame(frame.context, frame.cache))
+                frame.cache[key] = body(
+                    Frame(frame.context, frame.cache, navigated=frame.navigated)
+                )
             return frame.cache[key]
 
         return evaluate
@@ -133,7 +135,14 @@ class Compiler:
         body = self.node(library, definition["expression"], operand_types)
 
         def call(frame: Frame, arguments: list[Any]) -> Any:
-            return body(Frame(frame.context, frame.cache, dict(zip(names, arguments, strict=True))))
+            return body(
+                Frame(
+                    frame.context,
+                    frame.cache,
+                    dict(zip(names, arguments, strict=True)),
+                    frame.navigated,
+                )
+            )
 
         self._functions[id(definition)] = call
         return call
@@ -203,7 +212,7 @@ class Compiler:
                 )
             except ValueError as error:
                 raise library.error(node, str(error)) from None
-            return lambda frame: access(source(frame))
+            return lambda frame: access(source(frame), frame.navigated)
         return lambda frame: _system_property(source(frame), path)
 
     def identifier_ref(

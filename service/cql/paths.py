@@ -20,6 +20,7 @@ from typing import Any
 
 import fhirpathpy
 from fhirpathpy.engine.nodes import ResourceNode
+from fhirpathpy.engine.util import get_data
 from fhirpathpy.models import models
 
 from service.cql.values import decimal_of, parse_date, parse_datetime
@@ -40,7 +41,10 @@ _FHIRPATH_TYPE = {
 }
 _MODEL = models["r4"]
 
-Accessor = Callable[[Any], Any]
+# Per evaluation: (accessor, element id) -> (the element, what the accessor found on it). The
+# element is kept so its id cannot be reused by another object while the entry lives.
+Navigated = dict[tuple[int, int], tuple[Any, list[Any]]]
+Accessor = Callable[[Any, Navigated], Any]
 
 
 def fhir_type(type_name: str | None) -> str | None:
@@ -68,15 +72,19 @@ def fhirpath_expression(path: str, of_type: str | None) -> str:
 def property_accessor(
     source_type: str | None, path: str, of_type: str | None, many: bool, result_type: str | None
 ) -> Accessor:
-    evaluate = fhirpathpy.compile(fhirpath_expression(path, of_type), _MODEL)
+    # Raw results: the engine's own nodes, unwrapped here by its get_data, instead of its default
+    # deep copy of every element it returns (the record is never modified during an evaluation).
+    evaluate = fhirpathpy.compile(
+        fhirpath_expression(path, of_type), _MODEL, options={"returnRawData": True}
+    )
 
     def compiled(node: Any) -> list[Any]:
-        return list(evaluate(node, {}))
+        return [get_data(item) for item in evaluate(node, {})]  # type: ignore[no-untyped-call]
 
     base = element_path(source_type) if source_type else None
     primitive = _primitive_converter(result_type) if path == "value" else None
 
-    def on_element(element: Any) -> list[Any]:
+    def navigate(element: Any) -> list[Any]:
         if not isinstance(element, dict):
             # A FHIR primitive's `value` is the JSON value itself.
             return [primitive(element)] if primitive is not None and element is not None else []
@@ -84,15 +92,27 @@ def property_accessor(
             return compiled(element)
         return compiled(ResourceNode.create_node(element, base))  # type: ignore[no-untyped-call]
 
-    def access(value: Any) -> Any:
+    def on_element(element: Any, seen: Navigated) -> list[Any]:
+        """Each (path, element) runs through FHIRPath once per evaluation: the defines of one
+        evaluation ask for the same elements again and again (effective, status, value)."""
+        if not isinstance(element, dict):
+            return navigate(element)
+        key = (id(navigate), id(element))
+        hit = seen.get(key)
+        if hit is not None and hit[0] is element:
+            return hit[1]
+        found = navigate(element)
+        seen[key] = (element, found)
+        return found
+
+    def access(value: Any, seen: Navigated) -> Any:
         if value is None:
             return [] if many else None
         if isinstance(value, list):
-            found = [item for element in value for item in on_element(element)]
-            return found
-        found = on_element(value)
+            return [item for element in value for item in on_element(element, seen)]
+        found = on_element(value, seen)
         if many:
-            return found
+            return list(found)
         return found[0] if found else None
 
     return access

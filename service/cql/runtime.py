@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Protocol
+from typing import Any, Protocol
 
 from service.types import Resource
 
@@ -32,6 +32,8 @@ class Frame:
     context: EvaluationContext
     cache: dict[tuple[str, str], object] = field(default_factory=dict)
     scope: Mapping[str, object] = field(default_factory=dict)
+    # Property navigation already done in this evaluation (service.cql.paths.Navigated).
+    navigated: dict[tuple[int, int], tuple[Any, list[Any]]] = field(default_factory=dict)
 
     def bind(self, names: Mapping[str, object]) -> Frame:
-        return Frame(self.context, self.cache, {**self.scope, **names})
+        return Frame(self.context, self.cache, {**self.scope, **names}, self.navigated)
