@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from service.storage.audit import BatchedWriter, HookAudit, patient_hash
 from service.storage.db import make_engine, session_factory
-from service.storage.tables import AuditEntry
+from service.storage.tables import AuditEntry, CoverageAssertion
 
 
 def _entry(instance: str) -> HookAudit:
@@ -62,3 +62,31 @@ def test_patient_hash_is_keyed_and_stable() -> None:
     assert patient_hash("pat1", b"a") != patient_hash("pat1", b"b")
     assert patient_hash(None, b"a") is None
     assert "pat1" not in (patient_hash("pat1", b"a") or "")
+
+
+def _assertion(assertion_id: str, outcome: str) -> CoverageAssertion:
+    return CoverageAssertion(
+        assertion_id=assertion_id,
+        created_at=datetime.now(UTC),
+        policy_id="blinatumomab",
+        order_ref="MedicationRequest/mr1",
+        coverage_ref="Coverage/cov1",
+        hook_instance="h1",
+        evaluation={"outcome": outcome},
+    )
+
+
+def test_an_assertion_evaluated_again_replaces_the_stored_one(database_url: str) -> None:
+    engine = make_engine(database_url)
+    sessions = session_factory(engine)
+    log = BatchedWriter(sessions, flush_interval_s=0.05)
+    log.store(_assertion("a1", "first"))
+    log.store(_assertion("a2", "other"))
+    log.store(_assertion("a1", "second"))  # same batch: the last one wins
+    time.sleep(0.3)
+    log.store(_assertion("a1", "third"))  # a later batch replaces it again
+    log.close()
+    with sessions() as session:
+        stored = {a.assertion_id: a.evaluation for a in session.scalars(select(CoverageAssertion))}
+    engine.dispose()
+    assert stored == {"a1": {"outcome": "third"}, "a2": {"outcome": "other"}}
