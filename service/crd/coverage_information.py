@@ -94,10 +94,27 @@ def _reason(info: CoverageInformation) -> JsonObject:
 
 
 def annotated_order(order: Resource, info: CoverageInformation) -> Resource:
-    """The order as sent, plus one coverage-information extension (CRD: nothing else changed)."""
+    """The order as sent, with one coverage-information extension for this coverage (CRD: nothing
+    else changed). An order signed again still carries the earlier answer for the same coverage:
+    that one is replaced, not joined by a second that could contradict it. Answers for other
+    coverages stay."""
     updated = copy.deepcopy(order)
-    updated.setdefault("extension", []).append(extension(info))
+    kept = [e for e in updated.get("extension", []) if not _answers_for(e, info)]
+    updated["extension"] = [*kept, extension(info)]
     return updated
+
+
+def _answers_for(existing: object, info: CoverageInformation) -> bool:
+    if not isinstance(existing, dict) or existing.get("url") != EXTENSION_URL:
+        return False
+    parts = existing.get("extension")
+    return isinstance(parts, list) and any(
+        isinstance(p, dict)
+        and p.get("url") == "coverage"
+        and isinstance(p.get("valueReference"), dict)
+        and p["valueReference"].get("reference") == info.coverage_reference
+        for p in parts
+    )
 
 
 def system_action(order: Resource, info: CoverageInformation) -> JsonObject:

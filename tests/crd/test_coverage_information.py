@@ -126,3 +126,18 @@ def test_annotated_order_changes_nothing_else() -> None:
     assert {k: v for k, v in updated.items() if k != "extension"} == {
         k: v for k, v in order.items() if k != "extension"
     }
+
+
+def test_signing_again_replaces_the_answer_for_the_same_coverage() -> None:
+    earlier = annotated_order(blinatumomab_order(), _info(assertion_id="old"))
+    other = annotated_order(earlier, _info(coverage_reference="Coverage/cov2", assertion_id="b"))
+    again = annotated_order(other, _info(assertion_id="new"))
+    answers = [
+        {p["url"]: p.get("valueString") or p.get("valueReference") for p in e["extension"]}
+        for e in again["extension"]
+        if e["url"] == EXTENSION_URL
+    ]
+    assert [(a["coverage"]["reference"], a["coverage-assertion-id"]) for a in answers] == [
+        ("Coverage/cov2", "b"),
+        ("Coverage/cov1", "new"),
+    ]
