@@ -12,7 +12,7 @@ NODE_INSTALLED := node_modules/.installed
 WEB_BUILT := service/web/dist/.built
 SANDBOX_INSTALLED := sandbox/node_modules/.installed
 
-.PHONY: install migrate run test lint typecheck check lock clean cql cql-check examples web sandbox
+.PHONY: install migrate run test lint typecheck check lock clean cql cql-check examples web sandbox bench
 
 $(INSTALLED): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -74,6 +74,12 @@ typecheck: install
 	$(BIN)/mypy
 
 check: lint typecheck test
+
+# Latency, throughput and memory from outside (bench/RESULTS.md); wrk comes from Debian.
+bench: install sandbox
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev,postgres,bench]'
+	$(BIN)/python bench/run.py
 
 # Refresh the pinned versions after changing dependencies in pyproject.toml.
 lock: install

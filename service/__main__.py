@@ -27,6 +27,7 @@ def main(argv: list[str]) -> int:
         factory=True,
         host=settings.host,
         port=settings.port,
+        workers=settings.workers,
         log_config=None,
         access_log=False,
     )

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = "production"
     host: str = "127.0.0.1"
     port: int = 8080
+    # uvicorn worker processes for `python -m service serve` (each loads and compiles the policy).
+    workers: int = Field(default=1, ge=1)
     # The URL EHRs call us at: the JWT `aud` and the base of every canonical URL we publish.
     base_url: str = "http://127.0.0.1:8080"
     database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'service.db'}"
@@ -62,6 +64,9 @@ class Settings(BaseSettings):
     # Fixes "today" for criteria (age, 30-day weight window, coverage period) so the dated example
     # records give the same answers on any day: demos and browser tests only, refused elsewhere.
     evaluation_date: date | None = None
+    # Benchmarks only (bench/run.py): POST /bench/noop, this app answering the same payload with
+    # no work, the baseline every latency is divided by.
+    bench_mode: bool = False
 
     @field_validator(
         "payer_identifiers",

@@ -1,0 +1,177 @@
+"""bench/results.json -> bench/RESULTS.md (machine, command, table, targets) and
+bench/latency-by-record-size.png. Run by bench/run.py; rerun alone after editing the text."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+BENCH = Path(__file__).resolve().parent
+PLOT = "latency-by-record-size.png"
+
+
+def find(
+    measures: list[dict[str, Any]], name: str, database: str = "sqlite", clients: int = 1
+) -> dict[str, Any] | None:
+    return next(
+        (
+            m
+            for m in measures
+            if m["name"] == name and m["database"] == database and m["clients"] == clients
+        ),
+        None,
+    )
+
+
+def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    measures = results["measures"]
+    rows: list[tuple[str, str, bool | None]] = []
+    for database in ("sqlite", "postgresql"):
+        one = find(measures, "order-sign 120 resources", database)
+        many = find(measures, "order-sign 120 resources", database, 50)
+        big = find(measures, "order-sign 1000 resources", database)
+        if not one:
+            continue
+        rows += [
+            (
+                f"{database}: order-sign 120, p50 < 5 ms",
+                f"{one['p50_ms']:.2f} ms",
+                one["p50_ms"] < 5,
+            ),
+            (
+                f"{database}: order-sign 120, p99 < 25 ms",
+                f"{one['p99_ms']:.2f} ms",
+                one["p99_ms"] < 25,
+            ),
+            (
+                f"{database}: ratio to no-op p50 <= 2.0",
+                f"{one['ratio_p50']:.2f}",
+                one["ratio_p50"] <= 2.0,
+            ),
+        ]
+        if many:
+            rows.append(
+                (
+                    f"{database}: 50 clients >= 300/s, no errors",
+                    f"{many['throughput']:.0f}/s, {many['errors']} errors",
+                    many["throughput"] >= 300 and many["errors"] == 0,
+                )
+            )
+        if big:
+            rows.append(
+                (
+                    f"{database}: order-sign 1000, p50 < 30 ms",
+                    f"{big['p50_ms']:.2f} ms",
+                    big["p50_ms"] < 30,
+                )
+            )
+        peaks = results["peak_rss_mb_per_worker"].get(database, [])
+        if peaks:
+            rows.append(
+                (
+                    f"{database}: peak memory per worker < 150 MB",
+                    ", ".join(f"{p:.0f} MB" for p in peaks),
+                    max(peaks) < 150,
+                )
+            )
+    return rows
+
+
+def table(measures: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| database | case | clients | requests | p50 ms | p95 ms | p99 ms | per s | errors "
+        "| no-op p50 ms | ratio p50 |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for m in measures:
+        baseline = f"{m['baseline_p50_ms']:.2f}" if m["baseline_p50_ms"] else ""
+        ratio = f"{m['ratio_p50']:.2f}" if m["ratio_p50"] else ""
+        lines.append(
+            f"| {m['database']} | {m['name']} | {m['clients']} | {m['requests']} "
+            f"| {m['p50_ms']:.2f} | {m['p95_ms']:.2f} | {m['p99_ms']:.2f} "
+            f"| {m['throughput']:.0f} | {m['errors']} | {baseline} | {ratio} |"
+        )
+    return lines
+
+
+def plot(results: dict[str, Any]) -> None:
+    figure, axis = plt.subplots(figsize=(7, 4.2), dpi=110)
+    for database, marker in (("sqlite", "o"), ("postgresql", "s")):
+        points = []
+        for size in (20, 120, 1000):
+            m = find(results["measures"], f"order-sign {size} resources", database)
+            if m:
+                points.append((size, m["p50_ms"], m["p99_ms"], m["baseline_p50_ms"]))
+        if not points:
+            continue
+        sizes = [p[0] for p in points]
+        axis.plot(sizes, [p[1] for p in points], marker=marker, label=f"{database} p50")
+        axis.plot(
+            sizes, [p[2] for p in points], marker=marker, linestyle="--", label=f"{database} p99"
+        )
+        axis.plot(
+            sizes,
+            [p[3] for p in points],
+            marker=marker,
+            linestyle=":",
+            label=f"{database} no-op p50",
+        )
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xlabel("resources in the record (prefetch)")
+    axis.set_ylabel("latency (ms), one client")
+    axis.set_title("order-sign latency by record size (2 workers)")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(BENCH / PLOT)
+
+
+def main() -> None:
+    results = json.loads((BENCH / "results.json").read_text())
+    machine = results["machine"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Measured {results['when']} by `{results['command']}` "
+        f"({results['seconds_per_case']:.0f} s per case after a 2 s warm-up; {results['workers']} uvicorn workers; wrk on loopback).",
+        "",
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory']} memory, "
+        f"Linux {machine['kernel']}, Python {machine['python']}, {machine['wrk']}.",
+        "",
+        "Every request is signed with its own RS384 JWT (production settings check them and "
+        "refuse replays). The no-op baseline is `POST /bench/noop` with the same payload on the "
+        "same app. `$questionnaire-package` and `$evaluate` are measured on the record of 120.",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | met |",
+        "|---|---|---|",
+    ]
+    for name, measured, met in targets(results):
+        lines.append(f"| {name} | {measured} | {'yes' if met else 'NO'} |")
+    lines += ["", "## All figures", "", *table(results["measures"]), ""]
+    lines += [
+        "Peak resident memory per worker (VmHWM, MB): "
+        + "; ".join(
+            f"{db}: " + ", ".join(f"{p:.0f}" for p in peaks)
+            for db, peaks in results["peak_rss_mb_per_worker"].items()
+        ),
+        "",
+    ]
+    lines += [f"![order-sign latency by record size]({PLOT})", ""]
+    notes = BENCH / "NOTES.md"
+    if notes.exists():
+        lines += [notes.read_text().rstrip(), ""]
+    (BENCH / "RESULTS.md").write_text("\n".join(lines))
+    plot(results)
+
+
+if __name__ == "__main__":
+    main()

