@@ -15,12 +15,13 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from service.cdshooks.prefetch_resolver import ResolvedPrefetch
-from service.cql.compiler import CqlRuntimeError
 from service.crd.assertions import coverage_assertion, not_active_assertion, order_reference
 from service.crd.cards import CardSource, card
 from service.crd.coverage import CoverageChoice
@@ -149,11 +150,23 @@ def _response(
 def _evaluate(
     env: HookEnvironment, policy: Policy, record: PatientRecord, order: Resource, call: HookCall
 ) -> Evaluation | None:
-    """The policy's evaluation of the order; None when the engine could not run (technical)."""
+    """The policy's evaluation of the order; None when the engine could not run (technical).
+
+    The record is the EHR's, validated only where the policy needs it: data the engine cannot
+    read (a malformed element deep in a prefetched resource) makes this order's answer
+    `technical`, never a 500 for the whole call. The log names the failure's kind and place only:
+    an exception's message may quote record values."""
     try:
         return env.engines[policy.id].evaluate(record, str(order.get("id")), call.today)
-    except CqlRuntimeError:
-        log.exception("policy evaluation failed", extra={"policy": policy.id})
+    except Exception as error:  # noqa: BLE001 - any failure of the evaluation is "technical"
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        log.error(
+            "policy evaluation failed: %s at %s:%s",
+            type(error).__name__,
+            Path(where.filename).name,
+            where.lineno,
+            extra={"policy": policy.id},
+        )
         return None
 
 

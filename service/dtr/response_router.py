@@ -18,6 +18,7 @@ from service.dtr.prefill import assertion_of
 from service.dtr.responses import answers_of, response_issues
 from service.errors import BadRequest, NotFound, UnprocessableEntity
 from service.fhir.record import PatientRecord
+from service.fhir.validation import check_resources
 from service.policy.evaluation import Evaluation
 from service.policy.folder import Policy
 from service.runtime import Runtime, get_runtime
@@ -45,6 +46,7 @@ async def _response_and_questionnaire(
         raise BadRequest("the body must be a FHIR QuestionnaireResponse")
     if response.get("status") not in ("in-progress", "completed", "amended"):
         raise BadRequest("QuestionnaireResponse.status must be in-progress, completed or amended")
+    check_resources([response], "the QuestionnaireResponse")  # FHIR R4 structure first
     canonical = response.get("questionnaire")
     questionnaire = (
         runtime.content.by_url("Questionnaire", canonical) if isinstance(canonical, str) else None

@@ -88,6 +88,8 @@ def response_issues(
             )
             continue
         issues += _answer_issues(link_id, item, answer, store)
+    if issues:
+        return issues  # the answers are not readable as values: report what is wrong with them
     if response.get("status") == "completed":
         values = answers_of(response, questionnaire)
         for link_id, item in known.items():
@@ -116,10 +118,16 @@ def _answer_issues(
         "valueInteger": lambda v: isinstance(v, int) and not isinstance(v, bool),
         "valueDate": lambda v: isinstance(v, str) and len(v) == 10,
         "valueString": lambda v: isinstance(v, str),
-        "valueCoding": lambda v: isinstance(v, dict) and isinstance(v.get("code"), str),
+        "valueCoding": lambda v: (
+            isinstance(v, dict)
+            and isinstance(v.get("code"), str)
+            and all(isinstance(v.get(k, ""), str) for k in ("system", "version", "display"))
+        ),
     }
     if not checks[key](value):
-        return [Issue(f"{link_id}: {value!r} is not a valid {key}")]
+        shown = repr(value)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        return [Issue(f"{link_id}: {shown} is not a valid {key}")]
     if key == "valueCoding" and item.get("answerValueSet"):
         allowed = store.by_url("ValueSet", item["answerValueSet"]) or {}
         codes = {(c["system"], c["code"]) for c in allowed.get("expansion", {}).get("contains", [])}

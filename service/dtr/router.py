@@ -15,6 +15,7 @@ from service.dtr.content import TYPES
 from service.dtr.package import package_bundle, package_parameters
 from service.errors import BadRequest, NotFound
 from service.fhir.record import PatientRecord
+from service.fhir.validation import check_resources
 from service.runtime import Runtime, get_runtime
 from service.storage.tables import CoverageAssertion
 from service.types import JsonObject, Resource
@@ -136,6 +137,10 @@ def _fresh_prefill(runtime: Runtime, parameters: list[JsonObject]) -> dict[str, 
             "give a context (coverage-assertion-id) or a MedicationRequest order with an id"
         )
     coverage = _single(parameters, "coverage", "resource")
+    # The policy reads these: malformed FHIR is refused here, not met halfway by the evaluation.
+    check_resources(
+        [order, *([coverage] if isinstance(coverage, dict) else [])], "$questionnaire-package input"
+    )
     record = PatientRecord(
         [(order, None), *([(coverage, None)] if isinstance(coverage, dict) else [])]
     )

@@ -23,11 +23,33 @@ def resource_issues(resource: Resource, where: str) -> list[Issue]:
         model = get_fhir_model_class(resource_type)
     except ValueError:
         return [Issue(f"{where}: unknown resourceType {resource_type!r}", expression=(where,))]
+    too_deep = _deeper_than(resource, MAX_DEPTH)
+    if too_deep:
+        return [Issue(f"{where}: nested more than {MAX_DEPTH} levels deep", expression=(where,))]
     try:
         model.model_validate(resource)
     except ValidationError as error:
         return [_issue(where, resource_type, detail) for detail in error.errors(include_url=False)]
     return []
+
+
+# No FHIR resource we take nests this deep (a QuestionnaireResponse's item/answer/item chains
+# included); the models validate recursively, so deeper input would exhaust the stack.
+MAX_DEPTH = 64
+
+
+def _deeper_than(value: object, limit: int) -> bool:
+    """Iteratively, so the check itself cannot overflow."""
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(current, dict):
+            stack.extend((child, depth + 1) for child in current.values())
+        elif isinstance(current, list):
+            stack.extend((child, depth + 1) for child in current)
+    return False
 
 
 def check_resources(resources: Sequence[Resource], what: str) -> None:

@@ -23,7 +23,8 @@ _ORDER_CODE_PATHS = {
 
 def is_in_scope(order: Resource, policy: Policy, record: PatientRecord) -> bool:
     rule = policy.triggers.get(str(order.get("resourceType")))
-    if rule is None or order.get("status") not in rule.statuses:
+    status = order.get("status")
+    if rule is None or not isinstance(status, str) or status not in rule.statuses:
         return False
     return any(_matches(rule, policy, system, code) for system, code in order_codes(order, record))
 

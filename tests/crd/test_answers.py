@@ -116,3 +116,21 @@ def test_order_dispatch_answers_like_order_sign(client: TestClient) -> None:
     (action,) = response.json()["systemActions"]
     assert action["resource"]["id"] == "blin"
     assert "doc-needed" in json.dumps(action)
+
+
+def test_record_data_the_policy_cannot_read_makes_the_answer_technical(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A malformed element deep in a prefetched resource: 200 with `technical`, never a 500, and
+    the log names the failure without quoting the record."""
+    request = hook_request(SCENARIOS[0])
+    weight = request["prefetch"]["observations"]["entry"][0]["resource"]
+    weight["valueQuantity"]["code"] = [["kg-from-a-list"]]
+    answer = client.post("/cds-services/crd-order-sign", json=request)
+    assert answer.status_code == 200, answer.text
+    (action,) = answer.json()["systemActions"]
+    (info,) = [e for e in action["resource"]["extension"] if e["url"] == EXTENSION_URL]
+    parts = {p["url"]: p for p in info["extension"]}
+    assert parts["reason"]["valueCodeableConcept"]["coding"][0]["code"] == "technical"
+    assert "policy evaluation failed" in caplog.text
+    assert "kg-from-a-list" not in caplog.text

@@ -125,3 +125,9 @@ def test_device_request_is_never_in_scope(policy: Policy) -> None:
         "codeCodeableConcept": concept(HCPCS, "J9039"),
     }
     assert not is_in_scope(order, policy, PatientRecord([(order, None)]))
+
+
+def test_a_status_that_is_not_a_code_is_out_of_scope(policy: Policy) -> None:
+    order = blinatumomab_order()
+    order["status"] = {"coding": [{"code": "draft"}]}
+    assert not is_in_scope(order, policy, PatientRecord([(order, None)]))
