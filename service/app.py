@@ -18,6 +18,7 @@ from service.errors import NotFound
 from service.logs import configure_logging
 from service.outcomes import install_exception_handlers
 from service.policy_documents import router as policy_documents_router
+from service.request_ids import RequestIdMiddleware
 from service.runtime import build_runtime
 from service.settings import Settings, get_settings
 
@@ -41,6 +42,8 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Coverage requirements service", version="0.1.0", lifespan=lifespan)
     app.state.runtime = runtime
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    # Added last, so outermost: the id and the access line cover every answer, refusals included.
+    app.add_middleware(RequestIdMiddleware)
     install_exception_handlers(app)
     app.include_router(cds_hooks_router)
     app.include_router(policy_documents_router)
