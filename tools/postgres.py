@@ -81,11 +81,12 @@ def server() -> Iterator[str]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def create_database(url: str, name: str) -> str:
-    """A new, empty database on the server of `url`; its URL."""
+def create_database(url: str, name: str, template: str | None = None) -> str:
+    """A new database on the server of `url` (empty, or a copy of `template`); its URL."""
     import psycopg
 
     plain = url.replace("postgresql+psycopg://", "postgresql://")
+    copy = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(plain, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
+        connection.execute(f'CREATE DATABASE "{name}"{copy}')  # type: ignore[arg-type]
     return url.rsplit("/", 1)[0] + f"/{name}"
