@@ -1,4 +1,5 @@
-"""Shared fixtures: settings on a temporary, migrated SQLite database, and an app client."""
+"""Shared fixtures: settings on a temporary, migrated database (SQLite, or PostgreSQL with
+TEST_DATABASE=postgresql), and an app client."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from service.settings import Settings
 from service.storage.db import make_engine
 from service.storage.migrate import upgrade
 from tools import postgres
-
 
 # TEST_DATABASE=postgresql (make test-postgresql): every test that takes `database_url` gets a
 # fresh database on a throwaway PostgreSQL server, copied from one migrated by the same Alembic
