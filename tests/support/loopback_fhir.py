@@ -1,9 +1,12 @@
 """A real HTTP FHIR endpoint on 127.0.0.1 for tests: serves canned JSON by path+query, records
-every request (path and Authorization header), and can be slow, fail, return garbage or redirect."""
+every request (path and Authorization header), and can be slow, fail, return garbage, redirect or
+reset the connection."""
 
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +23,7 @@ class Canned:
     delay_s: float = 0.0
     raw: bytes | None = None
     location: str | None = None
+    reset: bool = False  # drop the connection with a TCP reset instead of answering
 
 
 @dataclass
@@ -39,6 +43,12 @@ def _handler(state: LoopbackFhir) -> type[BaseHTTPRequestHandler]:
             state.requests.append((path, self.headers.get("Authorization")))
             canned = state.routes.get(path.lstrip("/"), Canned(status=404, body=_not_found()))
             time.sleep(canned.delay_s)
+            if canned.reset:
+                linger = struct.pack("ii", 1, 0)  # SO_LINGER 0: close() sends RST
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                self.connection.close()
+                self.close_connection = True
+                return
             payload = canned.raw if canned.raw is not None else json.dumps(canned.body).encode()
             try:
                 self.send_response(canned.status)

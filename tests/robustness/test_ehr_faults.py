@@ -1,0 +1,69 @@
+"""Faults in the EHR's FHIR server (a real HTTP server on loopback): slow, failing, garbage,
+oversized, resetting the connection, redirecting elsewhere. Every order-sign still answers 200
+within the prefetch budget, `indeterminate` / `technical` for what could not be had, and the
+access token never shows in the answer, the logs or the audit log."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from service.app import create_app
+from tests.cdshooks.test_router import SIGN, _coverage_information, _valid
+from tests.conftest import make_settings
+from tests.support.loopback_fhir import loopback_fhir
+
+TOKEN = "ehr-access-token-7f3a9c"
+BUDGET_MS = 800
+
+FAULTS: dict[str, dict[str, Any]] = {
+    "slow": {"body": {"resourceType": "Bundle", "type": "searchset"}, "delay_s": 3.0},
+    "server-error": {"status": 500, "body": {}},
+    "garbage": {"raw": b"{'resourceType': Bundle,,,"},
+    "not-a-bundle": {"body": {"resourceType": "Patient", "id": "x"}},
+    "huge": {"raw": b'{"resourceType": "Bundle", "entry": [' + b'{"x": 1},' * 200_000 + b"{}]}"},
+    "reset": {"reset": True},
+    "redirect-elsewhere": {"status": 302, "location": "http://169.254.169.254/fhir/Condition"},
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_order_sign_survives_the_ehr(
+    fault: str, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = make_settings(database_url, prefetch_budget_ms=BUDGET_MS, fetch_max_bytes=512 * 1024)
+    caplog.set_level(logging.DEBUG)
+    with loopback_fhir() as ehr, TestClient(create_app(settings)) as client:
+        ehr.serve("Condition?patient=pat1", **FAULTS[fault])
+        body = _valid()
+        del body["prefetch"]["conditions"]
+        body["fhirServer"] = ehr.base_url
+        body["fhirAuthorization"] = {
+            "access_token": TOKEN,
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "patient/Condition.read",
+            "subject": "crd",
+        }
+        started = time.monotonic()
+        response = client.post(SIGN, json=body)
+        elapsed = time.monotonic() - started
+    assert response.status_code == 200, response.text
+    assert elapsed < BUDGET_MS / 1000 + 1.0, f"{fault}: answered after {elapsed:.2f} s"
+    info = _coverage_information(response.json())
+    assert info["covered"]["valueCode"] == "indeterminate"
+    assert info["reason"]["valueCodeableConcept"]["coding"][0]["code"] == "technical"
+    assert [path for path, _ in ehr.requests] == ["/Condition?patient=pat1"]
+    assert ehr.requests[0][1] == f"Bearer {TOKEN}"
+    assert TOKEN not in response.text
+    assert TOKEN not in caplog.text
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        audit = [str(tuple(row)) for row in connection.execute(text("select * from audit_log"))]
+    engine.dispose()
+    assert audit and not any(TOKEN in row for row in audit)
