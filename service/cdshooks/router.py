@@ -20,6 +20,7 @@ from service.crd.configuration import configuration
 from service.crd.order_hook import HookCall, answer_order_hook
 from service.crd.versions import requested_version
 from service.errors import BadRequest, NotFound, RequestError
+from service.openapi_bodies import FEEDBACK, HOOK_REQUEST, request_body
 from service.runtime import Runtime, get_runtime
 from service.storage.audit import HookAudit, patient_hash
 from service.storage.feedback import store_feedback
@@ -54,7 +55,7 @@ async def _json_body(request: Request) -> object:
         raise BadRequest(f"request body is not JSON: {error}") from None
 
 
-@router.post("/cds-services/{service_id}")
+@router.post("/cds-services/{service_id}", openapi_extra=request_body(HOOK_REQUEST))
 async def call_service(service_id: str, request: Request, runtime: RuntimeDep) -> Response:
     started = time.perf_counter()
     service = _service(service_id)
@@ -137,7 +138,7 @@ class _Audit:
         )
 
 
-@router.post("/cds-services/{service_id}/feedback")
+@router.post("/cds-services/{service_id}/feedback", openapi_extra=request_body(FEEDBACK))
 async def feedback(service_id: str, request: Request, runtime: RuntimeDep) -> Response:
     service = _service(service_id)
     await runtime.authenticate(request, f"{service.id}/feedback")

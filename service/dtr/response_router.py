@@ -19,6 +19,7 @@ from service.dtr.responses import answers_of, response_issues
 from service.errors import BadRequest, NotFound, UnprocessableEntity
 from service.fhir.record import PatientRecord
 from service.fhir.validation import check_resources
+from service.openapi_bodies import QUESTIONNAIRE_RESPONSE, request_body
 from service.policy.evaluation import Evaluation
 from service.policy.folder import Policy
 from service.runtime import Runtime, get_runtime
@@ -61,7 +62,7 @@ async def _response_and_questionnaire(
     return response, questionnaire
 
 
-@router.post("")
+@router.post("", openapi_extra=request_body(QUESTIONNAIRE_RESPONSE, "application/fhir+json"))
 async def submit(request: Request, runtime: RuntimeDep) -> Response:
     response, _ = await _response_and_questionnaire(request, runtime)
     stored, created = await run_in_threadpool(_store, runtime, response)
@@ -100,7 +101,9 @@ def _store(runtime: Runtime, response: Resource) -> tuple[Resource, bool]:
     return stored, True
 
 
-@router.post("/$evaluate")
+@router.post(
+    "/$evaluate", openapi_extra=request_body(QUESTIONNAIRE_RESPONSE, "application/fhir+json")
+)
 async def evaluate(request: Request, runtime: RuntimeDep) -> Response:
     response, questionnaire = await _response_and_questionnaire(request, runtime)
     assertion = await run_in_threadpool(_assertion, runtime, assertion_of(response))

@@ -16,6 +16,7 @@ from service.dtr.package import package_bundle, package_parameters
 from service.errors import BadRequest, NotFound
 from service.fhir.record import PatientRecord
 from service.fhir.validation import check_resources
+from service.openapi_bodies import PARAMETERS, request_body
 from service.runtime import Runtime, get_runtime
 from service.storage.tables import CoverageAssertion
 from service.types import JsonObject, Resource
@@ -69,7 +70,10 @@ def _capability(kind: str) -> JsonObject:
     return found
 
 
-@router.post("/Questionnaire/$questionnaire-package")
+@router.post(
+    "/Questionnaire/$questionnaire-package",
+    openapi_extra=request_body(PARAMETERS, "application/fhir+json"),
+)
 async def questionnaire_package(request: Request, runtime: RuntimeDep) -> Response:
     parameters = _parameters(await request.body())
     questionnaire = _questionnaire(runtime, parameters)
