@@ -44,17 +44,26 @@ class InMemoryReplayCache:
     """Per worker process: with several workers a replay to another worker within the token's
     lifetime (at most JWT_MAX_LIFETIME_S) is not caught; a shared store closes that gap."""
 
+    # Expired entries are dropped at most this often, so the cache holds about one token
+    # lifetime of traffic (memory flat under steady load) instead of filling up to the maximum.
+    PRUNE_INTERVAL_S = 10.0
+
     def __init__(self, clock: Clock, max_entries: int = 100_000) -> None:
         self._clock = clock
         self._max = max_entries
         self._seen: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
+        self._pruned_at = clock()
+
+    def __len__(self) -> int:
+        return len(self._seen)
 
     def first_use(self, issuer: str, jti: str, expires_at: float) -> bool:
         with self._lock:
             now = self._clock()
-            if len(self._seen) >= self._max:
+            if len(self._seen) >= self._max or now - self._pruned_at >= self.PRUNE_INTERVAL_S:
                 self._seen = {k: exp for k, exp in self._seen.items() if exp > now}
+                self._pruned_at = now
             if len(self._seen) >= self._max:
                 return False  # full of live tokens: refuse rather than forget one
             key = (issuer, jti)

@@ -253,3 +253,14 @@ async def test_configured_key_set_without_jku(server: JwksServer, tmp_path: Path
         )
     assert identity.kid == "ec1"
     assert server.hits == []
+
+
+def test_the_replay_cache_forgets_expired_tokens() -> None:
+    now = [1000.0]
+    cache = InMemoryReplayCache(lambda: now[0])
+    for index in range(50):
+        assert cache.first_use("iss", f"j{index}", expires_at=now[0] + 60)
+    assert not cache.first_use("iss", "j0", expires_at=now[0] + 60)
+    now[0] += 61  # every token above has expired
+    assert cache.first_use("iss", "fresh", expires_at=now[0] + 60)
+    assert len(cache) == 1
