@@ -12,7 +12,7 @@ NODE_INSTALLED := node_modules/.installed
 WEB_BUILT := service/web/dist/.built
 SANDBOX_INSTALLED := sandbox/node_modules/.installed
 
-.PHONY: install migrate run test lint typecheck check lock clean cql cql-check examples web sandbox bench test-postgresql
+.PHONY: install migrate run test lint typecheck check lock clean cql cql-check examples web sandbox bench soak test-postgresql
 
 $(INSTALLED): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -85,6 +85,12 @@ bench: install sandbox
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev,postgres,bench]'
 	$(BIN)/python bench/run.py
+
+# Ten minutes of mixed load: memory must stay flat, nothing may fail (bench/RESULTS.md, "Soak").
+soak: install
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev,postgres,bench]'
+	cd bench && ../$(BIN)/python soak.py
 
 # Refresh the pinned versions after changing dependencies in pyproject.toml.
 lock: install

@@ -100,6 +100,44 @@ def table(measures: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def soak() -> list[str]:
+    """The soak run's section (bench/soak.py), when there is one."""
+    path = BENCH / "soak.json"
+    if not path.exists():
+        return []
+    run = json.loads(path.read_text())
+    samples = run["rss_samples"]
+    settled, end = samples[1]["rss_mb"], samples[-1]["rss_mb"]
+    peak = [max(s["rss_mb"][i] for s in samples) for i in range(len(end))]
+    lines = [
+        "## Soak",
+        "",
+        f"{run['minutes']:g} minutes of mixed load, measured {run['when']} by `make soak`: four "
+        "wrk processes at once, one client each (order-sign on 20 and on 120 resources, "
+        "`$questionnaire-package`, `$evaluate`), production settings, 2 workers, SQLite.",
+        "",
+        "| case | requests | errors | worst p50 ms | worst p99 ms |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, case in run["cases"].items():
+        lines.append(
+            f"| {name} | {case['requests']} | {case['errors']} | {case['p50_ms']:.2f} "
+            f"| {case['p99_ms']:.2f} |"
+        )
+    lines += [
+        "",
+        "Resident memory per worker (MB): after 10 s "
+        + ", ".join(f"{v:.0f}" for v in settled)
+        + "; at the end "
+        + ", ".join(f"{v:.0f}" for v in end)
+        + "; highest sample "
+        + ", ".join(f"{v:.0f}" for v in peak)
+        + f" ({len(samples)} samples, every 10 s).",
+        "",
+    ]
+    return lines
+
+
 def plot(results: dict[str, Any]) -> None:
     figure, axis = plt.subplots(figsize=(7, 4.2), dpi=110)
     for database, marker in (("sqlite", "o"), ("postgresql", "s")):
@@ -140,7 +178,8 @@ def main() -> None:
         "# Benchmark results",
         "",
         f"Measured {results['when']} by `{results['command']}` "
-        f"({results['seconds_per_case']:.0f} s per case after a 2 s warm-up; {results['workers']} uvicorn workers; wrk on loopback).",
+        f"({results['seconds_per_case']:.0f} s per case after a 2 s warm-up; "
+        f"{results['workers']} uvicorn workers; wrk on loopback).",
         "",
         f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory']} memory, "
         f"Linux {machine['kernel']}, Python {machine['python']}, {machine['wrk']}.",
@@ -166,6 +205,7 @@ def main() -> None:
         "",
     ]
     lines += [f"![order-sign latency by record size]({PLOT})", ""]
+    lines += soak()
     notes = BENCH / "NOTES.md"
     if notes.exists():
         lines += [notes.read_text().rstrip(), ""]

