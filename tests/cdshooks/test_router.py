@@ -407,3 +407,13 @@ def test_the_evaluation_is_stored_under_the_assertion_id(settings: Settings) -> 
     stored = json.loads(row.evaluation) if isinstance(row.evaluation, str) else row.evaluation
     assert stored["criteria"]["DX"]["status"] == "unknown"
     assert stored["outcome"] == "incomplete"
+
+
+def test_a_malformed_coverage_is_a_400_not_a_guess(client: TestClient) -> None:
+    """Which payer's rules apply rests on the Coverage: it is validated as FHIR."""
+    broken = coverage()
+    broken["period"] = 2026
+    body = hook_request([blinatumomab_order()], full_prefetch(coverages=[broken]))
+    response = client.post(SIGN, json=body)
+    assert response.status_code == 400, response.text
+    assert "Coverage.period" in response.text
