@@ -22,8 +22,6 @@ import json
 import os
 import platform
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 from records import hook_request, record  # noqa: E402
 
 from tools import postgres  # noqa: E402
+from tools.processes import free_port, stop, wait_until_up  # noqa: E402
 
 BENCH = ROOT / "bench"
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -105,36 +104,6 @@ class Signer:
 # ---------------------------------------------------------------- processes
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{url}: the process exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{url} did not come up")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -169,20 +138,19 @@ class Service:
     process: subprocess.Popen[bytes]
     log: Path
 
-    def worker_peaks_mb(self) -> list[float]:
-        # uvicorn's supervisor spawns the workers (and multiprocessing's resource tracker).
+    def workers(self) -> list[int]:
+        """uvicorn's supervisor spawns the workers (and multiprocessing's resource tracker)."""
+
         def command(pid: int) -> str:
             return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
 
-        workers = [p for p in children(self.process.pid) if "resource_tracker" not in command(p)]
-        return sorted((peak_rss_mb(p) for p in workers), reverse=True)
+        return sorted(p for p in children(self.process.pid) if "resource_tracker" not in command(p))
+
+    def worker_peaks_mb(self) -> list[float]:
+        return sorted((peak_rss_mb(p) for p in self.workers()), reverse=True)
 
     def worker_rss_mb(self) -> list[float]:
-        def command(pid: int) -> str:
-            return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-
-        workers = [p for p in children(self.process.pid) if "resource_tracker" not in command(p)]
-        return [round(rss_mb(p), 1) for p in sorted(workers)]
+        return [round(rss_mb(p), 1) for p in self.workers()]
 
 
 @contextmanager
@@ -223,7 +191,7 @@ def service(
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_for(f"{url}/cds-services", process)
+        wait_until_up(f"{url}/cds-services", process, log)
         yield Service(url, process, log)
     finally:
         stop(process)
@@ -248,7 +216,7 @@ def sandbox_ehr(work: Path) -> Iterator[tuple[str, str]]:
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_for(f"http://127.0.0.1:{port}/fhir/metadata", process)
+        wait_until_up(f"http://127.0.0.1:{port}/fhir/metadata", process, log)
         yield f"http://127.0.0.1:{port}/fhir", token
     finally:
         stop(process)
@@ -534,13 +502,7 @@ def main() -> None:
         load = Load(signer, work, args.seconds)
         measures: list[Measure] = []
         memory: dict[str, list[float]] = {}
-        subprocess.run(
-            [str(PYTHON), "-m", "service", "migrate"],
-            cwd=ROOT,
-            check=True,
-            env=os.environ | {"DATABASE_URL": f"sqlite:///{work / 'bench.db'}"},
-            capture_output=True,
-        )
+        # `python -m service serve` runs the migrations before it serves: no separate step.
         found, memory["sqlite"] = on_database(
             "sqlite", f"sqlite:///{work / 'bench.db'}", signer, work, load, today
         )
@@ -550,13 +512,6 @@ def main() -> None:
         elif not args.no_postgresql:
             with postgres.server() as server:
                 pg_url = postgres.create_database(server, "bench")
-                subprocess.run(
-                    [str(PYTHON), "-m", "service", "migrate"],
-                    cwd=ROOT,
-                    check=True,
-                    env=os.environ | {"DATABASE_URL": pg_url},
-                    capture_output=True,
-                )
                 found, memory["postgresql"] = on_database(
                     "postgresql", pg_url, signer, work, load, today
                 )

@@ -24,7 +24,6 @@ from pathlib import Path
 from run import (
     BENCH,
     PYTHON,
-    ROOT,
     Signer,
     assertion_and_response,
     hook_request,
@@ -46,13 +45,6 @@ def main() -> None:
         os.chmod(work, 0o755)
         signer = Signer(work)
         url = f"sqlite:///{work / 'soak.db'}"
-        subprocess.run(
-            [str(PYTHON), "-m", "service", "migrate"],
-            cwd=ROOT,
-            check=True,
-            env=os.environ | {"DATABASE_URL": url},
-            capture_output=True,
-        )
         with service(url, signer, work) as svc:
             assertion, response = assertion_and_response(svc, signer, hook_request(120, today))
             cases = []

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from tools.processes import free_port
 
 
 def available() -> bool:
@@ -24,13 +25,6 @@ def available() -> bool:
 def _binaries() -> Path | None:
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
     return found[-1].parent if found and shutil.which("runuser") else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -47,7 +41,7 @@ def server() -> Iterator[str]:
     data = work / "data"
     data.mkdir()
     shutil.chown(data, "postgres")
-    port = _free_port()
+    port = free_port()
     as_postgres = ["runuser", "-u", "postgres", "--"]
     subprocess.run(
         [*as_postgres, str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],

