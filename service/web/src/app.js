@@ -273,7 +273,7 @@ async function refresh() {
   if (!window.LForms || !session.canonical || session.evaluating) return;
   const qr = currentResponse("in-progress");
   markOrigins(qr);
-  showTodo();
+  showTodo(qr);
   const key = responseKey(qr);
   if (key === session.evaluatedKey) return;
   session.evaluating = true;
@@ -439,8 +439,9 @@ function rowLinkId(row) {
   return session.questionnaireLinkIds?.has(linkId) ? linkId : null;
 }
 
-function showTodo() {
-  const missing = missingRequired(session.questionnaire, currentAnswers(), visibleLinkIds());
+// The questions still to answer in `qr` (the response as the form holds it now).
+function showTodo(qr) {
+  const missing = missingRequired(session.questionnaire, answerValues(qr), visibleLinkIds());
   const todo = $("todo");
   todo.innerHTML = "";
   todo.dataset.missing = String(missing.length);
@@ -476,11 +477,6 @@ function linkIds(items, found = new Set()) {
     linkIds(item.item, found);
   }
   return found;
-}
-
-function currentAnswers() {
-  const qr = window.LForms.Util.getFormFHIRData("QuestionnaireResponse", "R4", $("form"));
-  return answerValues(qr);
 }
 
 function visibleLinkIds() {
@@ -530,14 +526,14 @@ async function saveDraft() {
 }
 
 async function submit() {
-  showTodo();
+  const qr = currentResponse("completed");
+  showTodo(qr);
   const missing = Number($("todo").dataset.missing || "0");
   if (missing) {
     $("todo").scrollIntoView({ block: "start" });
     $("save-status").textContent = "Answer the questions listed at the top first.";
     return;
   }
-  const qr = currentResponse("completed");
   const sent = await payer("/fhir/QuestionnaireResponse", qr);
   if (sent.status !== 201 && sent.status !== 200) {
     $("save-status").textContent = `The payer did not accept the form: ${outcomeText(sent.body)}`;
