@@ -20,6 +20,7 @@ from tests.support.loopback_fhir import loopback_fhir
 from tests.support.resources import (
     blinatumomab_order,
     coverage,
+    fhir_authorization,
     full_prefetch,
     hook_request,
     organization,
@@ -49,13 +50,7 @@ def _set(path: str, value: object) -> Mutation:
 
 
 _DELETE = object()
-AUTH = {
-    "access_token": "t",
-    "token_type": "Bearer",
-    "expires_in": 300,
-    "scope": "x",
-    "subject": "s",
-}
+AUTH = fhir_authorization("t", scope="x", subject="s")
 
 
 @pytest.mark.parametrize(

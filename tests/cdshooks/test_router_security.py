@@ -18,7 +18,14 @@ from sqlalchemy import create_engine, text
 from service.app import create_app
 from tests.conftest import make_settings
 from tests.support.loopback_fhir import loopback_fhir
-from tests.support.resources import blinatumomab_order, coverage, hook_request, patient, searchset
+from tests.support.resources import (
+    blinatumomab_order,
+    coverage,
+    fhir_authorization,
+    hook_request,
+    patient,
+    searchset,
+)
 
 ISSUER = "https://ehr.example.org"
 BASE = "https://payer.example.org"
@@ -122,13 +129,7 @@ def test_the_access_token_reaches_no_log_no_answer_and_no_audit_row(
         ehr.serve("Coverage?patient=pat1&status=active", status=500, body={"oops": secret[:4]})
         body = hook_request([blinatumomab_order()], {"patient": patient()})
         body["fhirServer"] = ehr.base_url
-        body["fhirAuthorization"] = {
-            "access_token": secret,
-            "token_type": "Bearer",
-            "expires_in": 300,
-            "scope": "patient/*.read",
-            "subject": "crd",
-        }
+        body["fhirAuthorization"] = fhir_authorization(secret)
         caplog.set_level(logging.DEBUG)
         settings = make_settings(database_url, audit_flush_interval_s=0.01)
         with TestClient(create_app(settings)) as client:

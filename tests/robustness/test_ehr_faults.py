@@ -17,6 +17,7 @@ from service.app import create_app
 from tests.cdshooks.test_router import SIGN, _coverage_information, _valid
 from tests.conftest import make_settings
 from tests.support.loopback_fhir import loopback_fhir
+from tests.support.resources import fhir_authorization
 
 TOKEN = "ehr-access-token-7f3a9c"
 BUDGET_MS = 800
@@ -43,13 +44,7 @@ def test_order_sign_survives_the_ehr(
         body = _valid()
         del body["prefetch"]["conditions"]
         body["fhirServer"] = ehr.base_url
-        body["fhirAuthorization"] = {
-            "access_token": TOKEN,
-            "token_type": "Bearer",
-            "expires_in": 300,
-            "scope": "patient/Condition.read",
-            "subject": "crd",
-        }
+        body["fhirAuthorization"] = fhir_authorization(TOKEN, scope="patient/Condition.read")
         started = time.monotonic()
         response = client.post(SIGN, json=body)
         elapsed = time.monotonic() - started

@@ -121,3 +121,16 @@ def full_prefetch(*extra: Resource, coverages: list[Resource] | None = None) -> 
         "medicationRequests": searchset(*extra),
         "medicationAdministrations": searchset(),
     }
+
+
+def fhir_authorization(
+    token: str, scope: str = "patient/*.read", subject: str = "crd"
+) -> dict[str, Any]:
+    """A CDS Hooks 2.0 fhirAuthorization object carrying `token`."""
+    return {
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": scope,
+        "subject": subject,
+    }
