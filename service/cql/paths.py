@@ -5,7 +5,9 @@ Each ELM Property (and each `As` over a choice-typed Property) becomes one FHIRP
 compiled once at load: `value`, `value.ofType(Quantity)`, `dosageInstruction`. It runs on one
 resource or element at a time, typed by the element's FHIR path so choice types resolve
 (`Dosage.doseAndRate` + `rate.ofType(Quantity)` finds `rateQuantity`). FHIRPath never runs over
-the whole record: retrieves are index lookups.
+the whole record: retrieves are index lookups. The member step of each expression is resolved
+from the engine's model at load and answered by dictionary lookups; the engine stays the
+reference and answers what that does not cover (docs/decisions/0003).
 
 FHIR primitives reach CQL through FHIRHelpers as `x.value`; on the JSON form of a primitive that
 is the value itself, converted to the System type the ELM declares.
@@ -30,6 +32,22 @@ SYSTEM = "{urn:hl7-org:elm-types:r1}"
 # The only FHIRPath we generate: an element name, optionally filtered by type. Anything else is a
 # bug in the bridge, caught at load (fhirpathpy accepts some malformed expressions silently).
 _GENERATED = re.compile(r"^[a-z][A-Za-z0-9]*(\.ofType\([A-Za-z]+\))?$")
+# FHIRPath keywords that are also FHIR element names (Narrative.div): the engine would parse them
+# as operators. The bridge has no need of them; a policy that does fails at load.
+_KEYWORDS = {
+    "and",
+    "as",
+    "contains",
+    "div",
+    "false",
+    "implies",
+    "in",
+    "is",
+    "mod",
+    "or",
+    "true",
+    "xor",
+}
 # FHIRPath types for the FHIR profiles of data types that ELM names.
 _FHIRPATH_TYPE = {
     "SimpleQuantity": "Quantity",
@@ -64,7 +82,7 @@ def fhirpath_expression(path: str, of_type: str | None) -> str:
     expression = (
         path if of_type is None else f"{path}.ofType({_FHIRPATH_TYPE.get(of_type, of_type)})"
     )
-    if not _GENERATED.match(expression):
+    if not _GENERATED.match(expression) or path in _KEYWORDS:
         raise ValueError(f"not a supported property path: {expression!r}")
     return expression
 
@@ -83,19 +101,22 @@ def property_accessor(
 
     base = element_path(source_type) if source_type else None
     primitive = _primitive_converter(result_type) if path == "value" else None
+    member = _member_step(base, path, of_type, compiled) if base else None
 
     def navigate(element: Any) -> list[Any]:
         if not isinstance(element, dict):
             # A FHIR primitive's `value` is the JSON value itself.
             return [primitive(element)] if primitive is not None and element is not None else []
+        if member is not None and element.get("resourceType", base) == base:
+            return member(element)
         if base is None or "resourceType" in element:
             return compiled(element)
         return compiled(ResourceNode.create_node(element, base))  # type: ignore[no-untyped-call]
 
     def on_element(element: Any, seen: Navigated) -> list[Any]:
-        """Each (path, element) runs through FHIRPath once per evaluation: the defines of one
-        evaluation ask for the same elements again and again (effective, status, value)."""
-        if not isinstance(element, dict):
+        """Paths left to the engine run once per (path, element) per evaluation: the defines of
+        one evaluation ask for the same elements again and again (effective, status, value)."""
+        if member is not None or not isinstance(element, dict):
             return navigate(element)
         key = (id(navigate), id(element))
         hit = seen.get(key)
@@ -116,6 +137,63 @@ def property_accessor(
         return found[0] if found else None
 
     return access
+
+
+def _member_step(
+    base: str, path: str, of_type: str | None, engine: Callable[[Any], list[Any]]
+) -> Callable[[dict[str, Any]], list[Any]] | None:
+    """The engine's member step for one generated path on elements of one type, resolved once
+    at load (docs/decisions/0003-member-steps-resolved-at-load.md).
+
+    Per element the engine looks up the JSON keys the R4 model gives for `base.path` (the choice
+    types in the model's order, the first one present wins), returns the value and its `_`
+    primitive extension, drops extension-only objects and reads floats as decimals; `ofType`
+    then keeps the result or not by the choice type alone. The keys and that keep-or-drop are
+    fixed per (type, path), so they are taken from the model and from the engine itself here,
+    and each call is a few dictionary lookups instead of about 9 us in the engine. Paths this
+    does not cover (ofType on a non-choice element, elements of another resource type) stay
+    with the engine. tests/cql/test_paths.py checks both give the same answers."""
+    child = f"{base}.{path}"
+    child = _MODEL["pathsDefinedElsewhere"].get(child, child)
+    choices = _MODEL["choiceTypePaths"].get(child)
+    if choices is None:
+        if of_type is not None:
+            return None
+        candidates: tuple[tuple[str, str, bool], ...] = ((path, f"_{path}", True),)
+    else:
+        candidates = tuple(
+            (f"{path}{name}", f"_{path}{name}", of_type is None or _kept(engine, base, path, name))
+            for name in choices
+        )
+
+    def member(element: dict[str, Any]) -> list[Any]:
+        for key, extension_key, kept in candidates:
+            value = element.get(key)
+            extension = element.get(extension_key)
+            if value is None and extension is None:
+                continue
+            if not kept:
+                return []
+            found: list[Any] = []
+            for part in (value, extension):
+                if part is None:
+                    continue
+                for item in part if isinstance(part, list) else (part,):
+                    if isinstance(item, dict) and len(item) == 1 and "extension" in item:
+                        continue
+                    found.append(Decimal(str(item)) if isinstance(item, float) else item)
+            return found
+        return []
+
+    return member
+
+
+def _kept(engine: Callable[[Any], list[Any]], base: str, path: str, choice: str) -> bool:
+    """Whether the engine's `ofType` keeps the choice `path[choice]`: asked of the engine once,
+    on an element holding only that choice (the type comes from the model's path, not the
+    value; the probe is shaped like real data all the same)."""
+    probe = {f"{path}{choice}": {"id": "probe"} if choice[:1].isupper() else "probe"}
+    return bool(engine(ResourceNode.create_node(probe, base)))  # type: ignore[no-untyped-call]
 
 
 def _primitive_converter(result_type: str | None) -> Callable[[Any], Any] | None:
