@@ -79,15 +79,16 @@ def _store_assertions(runtime: Runtime, hook_request: HookRequest, answer: Order
     """Keep each assertion's evaluation under its coverage-assertion-id for DTR to pre-fill from."""
     for asserted in answer.evaluations:
         runtime.audit.store(
-            CoverageAssertion(
-                assertion_id=asserted.assertion_id,
-                created_at=datetime.now(UTC),
-                policy_id=asserted.policy_id,
-                order_ref=asserted.evaluation.order,
-                coverage_ref=asserted.coverage_reference,
-                hook_instance=hook_request.hook_instance[:128],
-                evaluation=asserted.evaluation.as_json(),
-            )
+            CoverageAssertion,
+            {
+                "assertion_id": asserted.assertion_id,
+                "created_at": datetime.now(UTC),
+                "policy_id": asserted.policy_id,
+                "order_ref": asserted.evaluation.order,
+                "coverage_ref": asserted.coverage_reference,
+                "hook_instance": hook_request.hook_instance[:128],
+                "evaluation": asserted.evaluation.as_json(),
+            },
         )
 
 

@@ -14,9 +14,10 @@ import hmac
 import logging
 import queue
 import threading
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from sqlalchemy import Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
@@ -24,6 +25,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.storage.tables import AuditEntry, Base
+
+_AUDIT: Table = AuditEntry.__table__  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ class HookAudit:
 class AuditLog(Protocol):
     def record(self, entry: HookAudit) -> None: ...
 
-    def store(self, row: Base) -> None: ...
+    def store(self, model: type[Base], values: Mapping[str, Any]) -> None: ...
 
     def close(self) -> None: ...
 
@@ -57,20 +60,26 @@ def patient_hash(patient_id: str | None, key: bytes) -> str | None:
     return hmac.new(key, patient_id.encode(), hashlib.sha256).hexdigest()
 
 
+# A queued row: its table and its column values. Plain values, not ORM objects: building a mapped
+# instance on the request path cost more than writing the row later.
+Row = tuple[Table, Mapping[str, Any]]
+_AUDIT_FIELDS = [f.name for f in fields(HookAudit)]
+
+
 class BatchedWriter:
     def __init__(self, sessions: sessionmaker[Session], flush_interval_s: float) -> None:
         self._sessions = sessions
         self._interval = flush_interval_s
-        self._queue: queue.SimpleQueue[Base | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Row | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
 
     def record(self, entry: HookAudit) -> None:
-        self._queue.put(AuditEntry(**asdict(entry)))
+        self._queue.put((_AUDIT, {name: getattr(entry, name) for name in _AUDIT_FIELDS}))
 
-    def store(self, row: Base) -> None:
-        """Insert or replace (by primary key) a row, in the next batch."""
-        self._queue.put(row)
+    def store(self, model: type[Base], values: Mapping[str, Any]) -> None:
+        """Insert or replace (by primary key) a row of `model`'s table, in the next batch."""
+        self._queue.put((model.__table__, values))  # type: ignore[arg-type]
 
     def close(self) -> None:
         self._queue.put(None)
@@ -83,8 +92,8 @@ class BatchedWriter:
             if batch:
                 self._write(batch)
 
-    def _collect(self) -> tuple[list[Base], bool]:
-        batch: list[Base] = []
+    def _collect(self) -> tuple[list[Row], bool]:
+        batch: list[Row] = []
         try:
             item = self._queue.get(timeout=self._interval)
         except queue.Empty:
@@ -97,7 +106,7 @@ class BatchedWriter:
                 return batch, True
         return batch, False
 
-    def _write(self, batch: list[Base]) -> None:
+    def _write(self, batch: list[Row]) -> None:
         """One transaction, one multi-row statement per table: this thread shares the GIL with the
         request path, so it spends as little Python time per row as it can (no ORM unit of work)."""
         try:
@@ -110,16 +119,10 @@ class BatchedWriter:
             log.exception("batch of %d rows not written", len(batch))
 
 
-def _rows_by_table(batch: list[Base]) -> dict[Table, list[dict[str, Any]]]:
-    """Column values per table; a keyed row queued twice in a batch is written once, the last."""
-    found: dict[Table, dict[object, dict[str, Any]]] = {}
-    for position, row in enumerate(batch):
-        table = cast(Table, row.__table__)
-        values = {
-            column.key: getattr(row, column.key)
-            for column in table.columns
-            if not (column.primary_key and getattr(row, column.key) is None)
-        }
+def _rows_by_table(batch: list[Row]) -> dict[Table, list[Mapping[str, Any]]]:
+    """Rows per table; a keyed row queued twice in a batch is written once, the last."""
+    found: dict[Table, dict[object, Mapping[str, Any]]] = {}
+    for position, (table, values) in enumerate(batch):
         key = tuple(values.get(c.key) for c in table.primary_key.columns)
         identity = position if None in key else key
         found.setdefault(table, {})[identity] = values

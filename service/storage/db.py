@@ -3,9 +3,11 @@ the process and of the machine, which is what "acknowledged means stored" needs.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -14,12 +16,24 @@ from sqlalchemy.orm import Session, sessionmaker
 def make_engine(database_url: str) -> Engine:
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, json_serializer=_json)
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 30}, json_serializer=_json
+    )
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _json(value: object) -> str:
+    """JSON columns through orjson (a stored evaluation: about 12 us with json.dumps, 1 us with
+    orjson, on the writer thread that shares the GIL with requests); the standard library for
+    what orjson refuses (integers beyond 64 bits, non-string keys)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 def _sqlite_pragmas(connection: Any, _record: object) -> None:

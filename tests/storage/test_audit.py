@@ -64,29 +64,43 @@ def test_patient_hash_is_keyed_and_stable() -> None:
     assert "pat1" not in (patient_hash("pat1", b"a") or "")
 
 
-def _assertion(assertion_id: str, outcome: str) -> CoverageAssertion:
-    return CoverageAssertion(
-        assertion_id=assertion_id,
-        created_at=datetime.now(UTC),
-        policy_id="blinatumomab",
-        order_ref="MedicationRequest/mr1",
-        coverage_ref="Coverage/cov1",
-        hook_instance="h1",
-        evaluation={"outcome": outcome},
-    )
+def _assertion(assertion_id: str, outcome: str) -> dict[str, object]:
+    return {
+        "assertion_id": assertion_id,
+        "created_at": datetime.now(UTC),
+        "policy_id": "blinatumomab",
+        "order_ref": "MedicationRequest/mr1",
+        "coverage_ref": "Coverage/cov1",
+        "hook_instance": "h1",
+        "evaluation": {"outcome": outcome},
+    }
 
 
 def test_an_assertion_evaluated_again_replaces_the_stored_one(database_url: str) -> None:
     engine = make_engine(database_url)
     sessions = session_factory(engine)
     log = BatchedWriter(sessions, flush_interval_s=0.05)
-    log.store(_assertion("a1", "first"))
-    log.store(_assertion("a2", "other"))
-    log.store(_assertion("a1", "second"))  # same batch: the last one wins
+    log.store(CoverageAssertion, _assertion("a1", "first"))
+    log.store(CoverageAssertion, _assertion("a2", "other"))
+    log.store(CoverageAssertion, _assertion("a1", "second"))  # same batch: the last one wins
     time.sleep(0.3)
-    log.store(_assertion("a1", "third"))  # a later batch replaces it again
+    log.store(CoverageAssertion, _assertion("a1", "third"))  # a later batch replaces it again
     log.close()
     with sessions() as session:
         stored = {a.assertion_id: a.evaluation for a in session.scalars(select(CoverageAssertion))}
     engine.dispose()
     assert stored == {"a1": {"outcome": "third"}, "a2": {"outcome": "other"}}
+
+
+def test_json_columns_take_what_orjson_refuses(database_url: str) -> None:
+    """JSON columns go through orjson, with the standard library for what orjson refuses."""
+    engine = make_engine(database_url)
+    sessions = session_factory(engine)
+    log = BatchedWriter(sessions, flush_interval_s=0.05)
+    log.store(CoverageAssertion, _assertion("big", "x") | {"evaluation": {"n": 2**70, "é": "ü"}})
+    log.store(CoverageAssertion, _assertion("keys", "x") | {"evaluation": {1: "one"}})
+    log.close()
+    with sessions() as session:
+        stored = {a.assertion_id: a.evaluation for a in session.scalars(select(CoverageAssertion))}
+    engine.dispose()
+    assert stored == {"big": {"n": 2**70, "é": "ü"}, "keys": {"1": "one"}}
