@@ -498,6 +498,9 @@ _INSTANCES: dict[str, Callable[[dict[str, Any]], Any]] = {
 
 def _nary(function: Callable[..., Any]) -> Callable[[Compiler, ElmLibrary, Node, Types], Thunk]:
     def handler(compiler: Compiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+        if node.get("precision"):
+            # `during day of`, `same month as`: these operators compare whole values only.
+            raise library.error(node, f"{node['type']} with a precision is not supported")
         operands = compiler.operands(library, node, types)
         if len(operands) == 1:
             (only,) = operands

@@ -70,6 +70,19 @@ def _library(tmp_path: Path, expression: dict[str, Any]) -> Path:
             "Tiny.cql:10: only single-source",
             id="multi-source-query",
         ),
+        pytest.param(
+            {
+                "type": "In",
+                "precision": "Day",
+                "locator": "11:1-11:20",
+                "operand": [
+                    {"type": "Null"},
+                    {"type": "List", "element": []},
+                ],
+            },
+            "Tiny.cql:11: In with a precision",
+            id="comparison-with-precision",
+        ),
     ],
 )
 def test_unsupported_elm_fails_at_load_with_file_and_line(
