@@ -27,6 +27,30 @@ class CqlRuntimeError(Exception):
     pass
 
 
+_SCOPED = {"Query", "AliasRef", "IdentifierRef", "QueryLetRef"}
+
+
+def _inlinable(definition: Node) -> bool:
+    """A function body that can run in the caller's frame: no query (its aliases would share the
+    caller's scope), no scoped property, and each operand used at most once (an argument is then
+    evaluated as often as a call would evaluate it)."""
+    if definition.get("external") or "expression" not in definition:
+        return False
+    uses: dict[str, int] = {}
+    stack: list[object] = [definition["expression"]]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, list):
+            stack.extend(current)
+        elif isinstance(current, dict):
+            if current.get("type") in _SCOPED or "scope" in current:
+                return False
+            if current.get("type") == "OperandRef":
+                uses[current["name"]] = uses.get(current["name"], 0) + 1
+            stack.extend(v for k, v in current.items() if k != "annotation")
+    return all(count <= 1 for count in uses.values())
+
+
 def _result_type(node: Node) -> str | None:
     """The declared type of a node's value, or of its elements when it is a list."""
     if node.get("resultTypeName"):
@@ -53,6 +77,8 @@ class Compiler:
         self.libraries = libraries
         self.defines: dict[tuple[str, str], Thunk] = {}
         self._functions: dict[int, Callable[[Frame, list[Any]], Any]] = {}
+        # While a function body is compiled in place: its operands -> the arguments' thunks.
+        self._inlined: dict[str, Thunk] = {}
 
     def compile_all(self) -> None:
         for library in self.libraries.values():
@@ -102,9 +128,28 @@ class Compiler:
     def function_ref(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
         target = self._library(library, node)
         definition = self._overload(library, target, node)
-        call = self._function(target, definition)
         arguments = self.operands(library, node, types)
+        if _inlinable(definition):
+            return self._inline(target, definition, arguments)
+        call = self._function(target, definition)
         return lambda frame: call(frame, [argument(frame) for argument in arguments])
+
+    def _inline(self, library: ElmLibrary, definition: Node, arguments: list[Thunk]) -> Thunk:
+        """The function's body compiled in place, each operand replaced by the argument's thunk.
+        Only for bodies without queries that use each operand at most once (`_inlinable`): the
+        body then runs in the caller's frame exactly as a call would, without one. Most calls
+        are of this kind (FHIRHelpers' `ToString(value)` is `value.value`). One difference: an
+        argument the body never reaches (an untaken `if` branch) is not evaluated; CQL has no
+        side effects, so only an argument that would fail (`singleton from` over several) can
+        tell, and the answer is then the body's instead of an error."""
+        operands = definition.get("operand") or []
+        outer = self._inlined
+        self._inlined = {o["name"]: a for o, a in zip(operands, arguments, strict=True)}
+        try:
+            types = {o["name"]: _type_name(o, "operandType") for o in operands}
+            return self.node(library, definition["expression"], types)
+        finally:
+            self._inlined = outer
 
     def _overload(self, library: ElmLibrary, target: ElmLibrary, node: Node) -> Node:
         candidates = target.functions.get(node["name"], ())
@@ -132,7 +177,11 @@ class Compiler:
         }
         if definition.get("external"):
             raise library.error(definition, "external functions are not supported")
-        body = self.node(library, definition["expression"], operand_types)
+        outer, self._inlined = self._inlined, {}
+        try:
+            body = self.node(library, definition["expression"], operand_types)
+        finally:
+            self._inlined = outer
 
         def call(frame: Frame, arguments: list[Any]) -> Any:
             return body(
@@ -166,6 +215,8 @@ class Compiler:
 
     def scope_ref(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
         name = node["name"]
+        if node.get("type") == "OperandRef" and name in self._inlined:
+            return self._inlined[name]
         if name not in types:
             raise library.error(node, f"{name!r} is not in scope")
         return lambda frame: frame.scope.get(name)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from service.cql.compiler import _inlinable
 from service.cql.engine import CqlEngine
 from service.cql.library import CqlLoadError
+from service.cql.runtime import EvaluationContext
 from service.settings import PROJECT_ROOT
 
 
@@ -102,3 +105,79 @@ def test_the_policy_libraries_load_and_compile() -> None:
     engine = CqlEngine(PROJECT_ROOT / "cql" / "elm", PROJECT_ROOT / "cql")
     engine.require("BlinatumomabPA", ["DX", "Outcome", "Dose Limit Mcg Per Day"])
     assert "Evaluation Date" in engine.parameters("BlinatumomabPA")
+
+
+INT = "{urn:hl7-org:elm-types:r1}Integer"
+
+
+def _int(value: int) -> dict[str, Any]:
+    return {"type": "Literal", "valueType": INT, "value": str(value)}
+
+
+def _operand(name: str) -> dict[str, Any]:
+    return {"type": "OperandRef", "name": name, "resultTypeName": INT}
+
+
+def _function(name: str, operands: list[str], body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "FunctionDef",
+        "name": name,
+        "context": "Patient",
+        "locator": "1:1-1:9",
+        "operand": [{"name": o, "operandTypeSpecifier": {"name": INT}} for o in operands],
+        "expression": body,
+    }
+
+
+def _call(name: str, *arguments: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "FunctionRef", "name": name, "operand": list(arguments)}
+
+
+def _evaluate_tiny(tmp_path: Path, statements: list[dict[str, Any]]) -> Any:
+    folder = tmp_path / "elm"
+    folder.mkdir()
+    elm = {"library": {"identifier": {"id": "Tiny"}, "statements": {"def": statements}}}
+    (folder / "Tiny.json").write_text(json.dumps(elm))
+    context = EvaluationContext(data=None, terminology=None, parameters={}, today=date(2026, 1, 1))  # type: ignore[arg-type]
+    return CqlEngine(folder, tmp_path).evaluate("Tiny", ["X"], context)["X"]
+
+
+def test_functions_compiled_in_place_and_called_agree(tmp_path: Path) -> None:
+    """`Double(A)` uses its operand once and is compiled in place; `Square(A)` uses it twice and
+    is called. Inside a query whose alias is also `A`, both must see the argument, not the alias,
+    and nested in-place functions must each see their own argument."""
+    double = _function("Double", ["A"], {"type": "Multiply", "operand": [_operand("A"), _int(2)]})
+    square = _function(
+        "Square", ["A"], {"type": "Multiply", "operand": [_operand("A"), _operand("A")]}
+    )
+    alias = {"type": "AliasRef", "name": "A", "resultTypeName": INT}
+    plus_one = {"type": "Add", "operand": [alias, _int(1)]}
+    query = {
+        "type": "Query",
+        "source": [{"alias": "A", "expression": {"type": "List", "element": [_int(1), _int(2)]}}],
+        "return": {
+            "distinct": False,
+            "expression": {
+                "type": "List",
+                "element": [
+                    _call("Double", plus_one),
+                    _call("Square", plus_one),
+                    _call("Double", _call("Double", alias)),
+                    _call("Square", _call("Double", alias)),
+                ],
+            },
+        },
+    }
+    x = {"type": "ExpressionDef", "name": "X", "context": "Patient", "expression": query}
+    assert _evaluate_tiny(tmp_path, [double, square, x]) == [[4, 4, 4, 4], [6, 9, 8, 16]]
+
+
+def test_what_is_compiled_in_place() -> None:
+    once = _function("F", ["A", "B"], {"type": "Add", "operand": [_operand("A"), _operand("B")]})
+    twice = _function("G", ["A"], {"type": "Add", "operand": [_operand("A"), _operand("A")]})
+    query = _function(
+        "H",
+        ["A"],
+        {"type": "Query", "source": [{"alias": "Q", "expression": _operand("A")}]},
+    )
+    assert [_inlinable(f) for f in (once, twice, query)] == [True, False, False]
