@@ -81,6 +81,8 @@ def build_runtime(settings: Settings) -> Runtime:
     )
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    """Async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a thread hop on
+    every request for one attribute read."""
     runtime: Runtime = request.app.state.runtime
     return runtime
