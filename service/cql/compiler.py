@@ -8,7 +8,7 @@ data (Retrieve, Property, As, Query), and operators (the tables at the bottom, b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +28,36 @@ class CqlRuntimeError(Exception):
 
 
 _SCOPED = {"Query", "AliasRef", "IdentifierRef", "QueryLetRef"}
+# Already constant or cached: wrapping them would only add a lookup.
+_NOT_CACHED = {
+    "Literal",
+    "Null",
+    "Quantity",
+    "ExpressionRef",
+    "ParameterRef",
+    "OperandRef",
+    "ValueSetRef",
+    "CodeSystemRef",
+    "CodeRef",
+    "ConceptRef",
+}
+_MISSING = object()
+
+
+def _elm_nodes(root: object) -> Iterator[Node]:
+    """Every ELM node under `root`, itself included (annotations skipped)."""
+    stack: list[object] = [root]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, list):
+            stack.extend(current)
+        elif isinstance(current, dict):
+            yield current
+            stack.extend(v for k, v in current.items() if k != "annotation")
+
+
+def _scoped(node: Node) -> bool:
+    return node.get("type") in _SCOPED or "scope" in node
 
 
 def _inlinable(definition: Node) -> bool:
@@ -37,17 +67,11 @@ def _inlinable(definition: Node) -> bool:
     if definition.get("external") or "expression" not in definition:
         return False
     uses: dict[str, int] = {}
-    stack: list[object] = [definition["expression"]]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, list):
-            stack.extend(current)
-        elif isinstance(current, dict):
-            if current.get("type") in _SCOPED or "scope" in current:
-                return False
-            if current.get("type") == "OperandRef":
-                uses[current["name"]] = uses.get(current["name"], 0) + 1
-            stack.extend(v for k, v in current.items() if k != "annotation")
+    for current in _elm_nodes(definition["expression"]):
+        if _scoped(current):
+            return False
+        if current.get("type") == "OperandRef":
+            uses[current["name"]] = uses.get(current["name"], 0) + 1
     return all(count <= 1 for count in uses.values())
 
 
@@ -77,8 +101,14 @@ class Compiler:
         self.libraries = libraries
         self.defines: dict[tuple[str, str], Thunk] = {}
         self._functions: dict[int, Callable[[Frame, list[Any]], Any]] = {}
-        # While a function body is compiled in place: its operands -> the arguments' thunks.
+        # While a function body is compiled in place: its operands -> the arguments' thunks,
+        # and whether each argument is closed (`_closed`).
         self._inlined: dict[str, Thunk] = {}
+        self._closed_operands: dict[str, bool] = {}
+        # Above zero while compiling what runs more than once per evaluation: a query's
+        # where, return and sort, a function's body.
+        self._repeated = 0
+        self._cached: list[tuple[str, str]] = []
 
     def compile_all(self) -> None:
         for library in self.libraries.values():
@@ -103,7 +133,41 @@ class Compiler:
         handler = _HANDLERS.get(str(kind))
         if handler is None:
             raise library.error(node, f"ELM node {kind!r} is not supported by the bridge")
-        return handler(self, library, node, types)
+        if not self._repeated or kind in _NOT_CACHED or not self._closed(node):
+            return handler(self, library, node, types)
+        # Runs once per element or call but has the same value for the whole evaluation (the
+        # window's start, a list of codes): computed once per evaluation. Its own parts then
+        # run once, so they are not wrapped again.
+        outer, self._repeated = self._repeated, 0
+        try:
+            return self._per_evaluation(handler(self, library, node, types))
+        finally:
+            self._repeated = outer
+
+    def _closed(self, node: Node) -> bool:
+        """Free of the query aliases and operands in scope: its value can only depend on what
+        is fixed for an evaluation (parameters, the record, defines). An operand of a function
+        compiled in place counts as closed when its argument is."""
+        return not any(
+            _scoped(current)
+            or (
+                current.get("type") == "OperandRef"
+                and not self._closed_operands.get(current["name"], False)
+            )
+            for current in _elm_nodes(node)
+        )
+
+    def _per_evaluation(self, thunk: Thunk) -> Thunk:
+        key = ("", f"#{len(self._cached)}")
+        self._cached.append(key)
+
+        def cached(frame: Frame) -> Any:
+            value = frame.cache.get(key, _MISSING)
+            if value is _MISSING:
+                value = frame.cache[key] = thunk(frame)
+            return value
+
+        return cached
 
     def operands(self, library: ElmLibrary, node: Node, types: Types) -> list[Thunk]:
         operand = node.get("operand")
@@ -130,11 +194,14 @@ class Compiler:
         definition = self._overload(library, target, node)
         arguments = self.operands(library, node, types)
         if _inlinable(definition):
-            return self._inline(target, definition, arguments)
+            closed = [self._closed(o) for o in node.get("operand") or []]
+            return self._inline(target, definition, arguments, closed)
         call = self._function(target, definition)
         return lambda frame: call(frame, [argument(frame) for argument in arguments])
 
-    def _inline(self, library: ElmLibrary, definition: Node, arguments: list[Thunk]) -> Thunk:
+    def _inline(
+        self, library: ElmLibrary, definition: Node, arguments: list[Thunk], closed: list[bool]
+    ) -> Thunk:
         """The function's body compiled in place, each operand replaced by the argument's thunk.
         Only for bodies without queries that use each operand at most once (`_inlinable`): the
         body then runs in the caller's frame exactly as a call would, without one. Most calls
@@ -143,13 +210,16 @@ class Compiler:
         side effects, so only an argument that would fail (`singleton from` over several) can
         tell, and the answer is then the body's instead of an error."""
         operands = definition.get("operand") or []
-        outer = self._inlined
+        outer = self._inlined, self._closed_operands
         self._inlined = {o["name"]: a for o, a in zip(operands, arguments, strict=True)}
+        self._closed_operands = {o["name"]: c for o, c in zip(operands, closed, strict=True)}
+        self._repeated += 1
         try:
             types = {o["name"]: _type_name(o, "operandType") for o in operands}
             return self.node(library, definition["expression"], types)
         finally:
-            self._inlined = outer
+            self._inlined, self._closed_operands = outer
+            self._repeated -= 1
 
     def _overload(self, library: ElmLibrary, target: ElmLibrary, node: Node) -> Node:
         candidates = target.functions.get(node["name"], ())
@@ -177,11 +247,14 @@ class Compiler:
         }
         if definition.get("external"):
             raise library.error(definition, "external functions are not supported")
-        outer, self._inlined = self._inlined, {}
+        outer = self._inlined, self._closed_operands
+        self._inlined, self._closed_operands = {}, {}
+        self._repeated += 1
         try:
             body = self.node(library, definition["expression"], operand_types)
         finally:
-            self._inlined = outer
+            self._inlined, self._closed_operands = outer
+            self._repeated -= 1
 
         def call(frame: Frame, arguments: list[Any]) -> Any:
             return body(
@@ -305,11 +378,15 @@ class Compiler:
         alias = source_node["alias"]
         source = self.node(library, source_node["expression"], types)
         inner = {**types, alias: _result_type(source_node["expression"])}
-        where = self.node(library, node["where"], inner) if node.get("where") else None
         returned = node.get("return")
-        project = self.node(library, returned["expression"], inner) if returned else None
+        self._repeated += 1
+        try:
+            where = self.node(library, node["where"], inner) if node.get("where") else None
+            project = self.node(library, returned["expression"], inner) if returned else None
+            sort = self._sort(library, node, returned, inner, alias) if node.get("sort") else None
+        finally:
+            self._repeated -= 1
         unique = bool(returned.get("distinct", True)) if returned else False
-        sort = self._sort(library, node, returned, inner, alias) if node.get("sort") else None
 
         def run(frame: Frame) -> Any:
             value = source(frame)

@@ -181,3 +181,42 @@ def test_what_is_compiled_in_place() -> None:
         {"type": "Query", "source": [{"alias": "Q", "expression": _operand("A")}]},
     )
     assert [_inlinable(f) for f in (once, twice, query)] == [True, False, False]
+
+
+class _CountingData:
+    def __init__(self) -> None:
+        self.retrieves = 0
+
+    def retrieve(self, resource_type: str, value_set: str | None) -> list[dict[str, Any]]:
+        self.retrieves += 1
+        return [{"resourceType": "Observation", "id": "o1"}]
+
+
+def test_what_is_the_same_for_the_whole_evaluation_runs_once_per_evaluation(
+    tmp_path: Path,
+) -> None:
+    """`Count([Observation]) + A` inside a query: the Count part does not depend on the alias,
+    so its retrieve runs once per evaluation, not once per element; the answers are the same."""
+    retrieve = {"type": "Retrieve", "dataType": "{http://hl7.org/fhir}Observation"}
+    count = {"type": "Count", "source": retrieve}
+    alias = {"type": "AliasRef", "name": "A", "resultTypeName": INT}
+    query = {
+        "type": "Query",
+        "source": [
+            {"alias": "A", "expression": {"type": "List", "element": [_int(1), _int(2), _int(3)]}}
+        ],
+        "return": {"distinct": False, "expression": {"type": "Add", "operand": [count, alias]}},
+    }
+    x = {"type": "ExpressionDef", "name": "X", "context": "Patient", "expression": query}
+    folder = tmp_path / "elm"
+    folder.mkdir()
+    elm = {"library": {"identifier": {"id": "Tiny"}, "statements": {"def": [x]}}}
+    (folder / "Tiny.json").write_text(json.dumps(elm))
+    engine = CqlEngine(folder, tmp_path)
+    for _ in range(2):
+        data = _CountingData()
+        context = EvaluationContext(
+            data=data, terminology=None, parameters={}, today=date(2026, 1, 1)
+        )  # type: ignore[arg-type]
+        assert engine.evaluate("Tiny", ["X"], context)["X"] == [2, 3, 4]
+        assert data.retrieves == 1
