@@ -103,28 +103,27 @@ def property_accessor(
     primitive = _primitive_converter(result_type) if path == "value" else None
     member = _member_step(base, path, of_type, compiled) if base else None
 
-    def navigate(element: Any) -> list[Any]:
-        if not isinstance(element, dict):
-            # A FHIR primitive's `value` is the JSON value itself.
-            return [primitive(element)] if primitive is not None and element is not None else []
-        if member is not None and element.get("resourceType", base) == base:
-            return member(element)
-        if base is None or "resourceType" in element:
-            return compiled(element)
-        return compiled(ResourceNode.create_node(element, base))  # type: ignore[no-untyped-call]
-
-    def on_element(element: Any, seen: Navigated) -> list[Any]:
+    def by_engine(element: dict[str, Any], seen: Navigated) -> list[Any]:
         """Paths left to the engine run once per (path, element) per evaluation: the defines of
         one evaluation ask for the same elements again and again (effective, status, value)."""
-        if member is not None or not isinstance(element, dict):
-            return navigate(element)
-        key = (id(navigate), id(element))
+        key = (id(by_engine), id(element))
         hit = seen.get(key)
         if hit is not None and hit[0] is element:
             return hit[1]
-        found = navigate(element)
+        if base is None or "resourceType" in element:
+            found = compiled(element)
+        else:
+            found = compiled(ResourceNode.create_node(element, base))  # type: ignore[no-untyped-call]
         seen[key] = (element, found)
         return found
+
+    def on_element(element: Any, seen: Navigated) -> list[Any]:
+        if isinstance(element, dict):
+            if member is not None and element.get("resourceType", base) == base:
+                return member(element)
+            return by_engine(element, seen)
+        # A FHIR primitive's `value` is the JSON value itself.
+        return [primitive(element)] if primitive is not None and element is not None else []
 
     def access(value: Any, seen: Navigated) -> Any:
         if value is None:
