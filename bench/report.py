@@ -86,16 +86,18 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
 def table(measures: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| database | case | clients | requests | p50 ms | p95 ms | p99 ms | per s | errors "
-        "| no-op p50 ms | ratio p50 |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| no-op p50 ms | ratio p50 | host check ms |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for m in measures:
         baseline = f"{m['baseline_p50_ms']:.2f}" if m["baseline_p50_ms"] else ""
         ratio = f"{m['ratio_p50']:.2f}" if m["ratio_p50"] else ""
+        check = m.get("extra", {}).get("host_check_ms")
+        host = " / ".join(f"{c:.1f}" for c in check) if check else ""
         lines.append(
             f"| {m['database']} | {m['name']} | {m['clients']} | {m['requests']} "
             f"| {m['p50_ms']:.2f} | {m['p95_ms']:.2f} | {m['p99_ms']:.2f} "
-            f"| {m['throughput']:.0f} | {m['errors']} | {baseline} | {ratio} |"
+            f"| {m['throughput']:.0f} | {m['errors']} | {baseline} | {ratio} | {host} |"
         )
     return lines
 
@@ -186,7 +188,9 @@ def main() -> None:
         "",
         "Every request is signed with its own RS384 JWT (production settings check them and "
         "refuse replays). The no-op baseline is `POST /bench/noop` with the same payload on the "
-        "same app. `$questionnaire-package` and `$evaluate` are measured on the record of 120.",
+        "same app. `$questionnaire-package` and `$evaluate` are measured on the record of 120. "
+        "Host check: a fixed pure-Python workload timed just before and after each case (this "
+        "machine's cores are shared; a higher figure means a busier host during that case).",
         "",
         "## Targets",
         "",

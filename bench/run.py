@@ -306,8 +306,10 @@ class Load:
         # how many tokens the measured run will use.
         warm = wrk(svc.url, path, body, 2, clients, tokens(3000 if clients > 1 else 1500))
         rate = warm["requests"] / 2
+        before = host_check_ms()
         result = wrk(svc.url, path, body, self.seconds, clients, tokens(rate))
         measured = _measure(name, database, clients, result)
+        measured.extra["host_check_ms"] = [before, host_check_ms()]
         if baseline:
             wrk(svc.url, "/bench/noop", body, 2, clients)
             noop = _measure(
@@ -317,6 +319,20 @@ class Load:
             measured.extra["baseline_throughput"] = noop.throughput
         print(_line(measured), flush=True)
         return measured
+
+
+def host_check_ms() -> float:
+    """A fixed pure-Python workload, timed just before and just after each case: this machine's
+    cores are shared with other tenants, and the same code measures up to 1.5 times slower when
+    they are busy. Median of 5; higher means a busier host."""
+    samples = []
+    for _ in range(5):
+        started = time.perf_counter()
+        total = 0
+        for i in range(100_000):
+            total += i * i % 7
+        samples.append((time.perf_counter() - started) * 1000)
+    return sorted(samples)[2]
 
 
 def _measure(name: str, database: str, clients: int, result: dict[str, Any]) -> Measure:
