@@ -119,8 +119,9 @@ def codings(concept: Any) -> list[dict[str, str]]:
     """The codings of a CodeableConcept that have both a system and a code."""
     if not isinstance(concept, dict):
         return []
+    listed = concept.get("coding")
     found = []
-    for coding in concept.get("coding") or []:
+    for coding in listed if isinstance(listed, list) else ():  # not an array: invalid, no codes
         if isinstance(coding, dict):
             system, code = coding.get("system"), coding.get("code")
             if isinstance(system, str) and isinstance(code, str):

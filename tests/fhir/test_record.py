@@ -67,3 +67,17 @@ def test_resolve(reference: object, expected_id: str | None) -> None:
 def test_ignores_entries_without_resource_type() -> None:
     record = PatientRecord([({"id": "x"}, None), ({"resourceType": 3}, None)])
     assert len(record) == 0
+
+
+@pytest.mark.parametrize("coding", [1, 2.5, "C91.0", True, {"system": NDC, "code": "x"}])
+def test_a_coding_that_is_not_an_array_gives_no_codes(coding: object) -> None:
+    """Invalid FHIR the EHR may still send: indexed without codes, never an error (a float here
+    was a 500 on order-sign)."""
+    order = {
+        "resourceType": "MedicationRequest",
+        "id": "m",
+        "medicationCodeableConcept": {"coding": coding},
+    }
+    record = PatientRecord([(order, None)])
+    assert record.get("MedicationRequest", "m") is order
+    assert record.codes(order) == frozenset()
