@@ -9,7 +9,9 @@ data (Retrieve, Property, As, Query), and operators (the tables at the bottom, b
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from decimal import Decimal
+from itertools import count
 from typing import Any
 
 from service.cql import operators as op
@@ -17,6 +19,7 @@ from service.cql.library import ElmLibrary, Node
 from service.cql.paths import SYSTEM, fhir_type, property_accessor
 from service.cql.runtime import Frame
 from service.cql.values import Code, Concept, Interval, Quantity, decimal_of
+from service.fhir.record import codings
 
 Thunk = Callable[[Frame], Any]
 Types = Mapping[str, str | None]  # names in scope -> their ELM type name ({ns}Name), if known
@@ -108,7 +111,7 @@ class Compiler:
         # Above zero while compiling what runs more than once per evaluation: a query's
         # where, return and sort, a function's body.
         self._repeated = 0
-        self._cached: list[tuple[str, str]] = []
+        self._cache_keys = count()
 
     def compile_all(self) -> None:
         for library in self.libraries.values():
@@ -138,11 +141,26 @@ class Compiler:
         # Runs once per element or call but has the same value for the whole evaluation (the
         # window's start, a list of codes): computed once per evaluation. Its own parts then
         # run once, so they are not wrapped again.
-        outer, self._repeated = self._repeated, 0
-        try:
+        with self._compiling(repeated=0):
             return self._per_evaluation(handler(self, library, node, types))
+
+    @contextmanager
+    def _compiling(
+        self,
+        *,
+        repeated: int,
+        inlined: dict[str, Thunk] | None = None,
+        closed_operands: dict[str, bool] | None = None,
+    ) -> Iterator[None]:
+        """Compile-time state for a part of the tree (`None`: as around it), restored after."""
+        outer = self._repeated, self._inlined, self._closed_operands
+        self._repeated = repeated
+        self._inlined = outer[1] if inlined is None else inlined
+        self._closed_operands = outer[2] if closed_operands is None else closed_operands
+        try:
+            yield
         finally:
-            self._repeated = outer
+            self._repeated, self._inlined, self._closed_operands = outer
 
     def _closed(self, node: Node) -> bool:
         """Free of the query aliases and operands in scope: its value can only depend on what
@@ -158,8 +176,7 @@ class Compiler:
         )
 
     def _per_evaluation(self, thunk: Thunk) -> Thunk:
-        key = ("", f"#{len(self._cached)}")
-        self._cached.append(key)
+        key = ("", f"#{next(self._cache_keys)}")  # a define's library name is never empty
 
         def cached(frame: Frame) -> Any:
             value = frame.cache.get(key, _MISSING)
@@ -210,16 +227,13 @@ class Compiler:
         side effects, so only an argument that would fail (`singleton from` over several) can
         tell, and the answer is then the body's instead of an error."""
         operands = definition.get("operand") or []
-        outer = self._inlined, self._closed_operands
-        self._inlined = {o["name"]: a for o, a in zip(operands, arguments, strict=True)}
-        self._closed_operands = {o["name"]: c for o, c in zip(operands, closed, strict=True)}
-        self._repeated += 1
-        try:
-            types = {o["name"]: _type_name(o, "operandType") for o in operands}
+        types = {o["name"]: _type_name(o, "operandType") for o in operands}
+        with self._compiling(
+            repeated=self._repeated + 1,
+            inlined={o["name"]: a for o, a in zip(operands, arguments, strict=True)},
+            closed_operands={o["name"]: c for o, c in zip(operands, closed, strict=True)},
+        ):
             return self.node(library, definition["expression"], types)
-        finally:
-            self._inlined, self._closed_operands = outer
-            self._repeated -= 1
 
     def _overload(self, library: ElmLibrary, target: ElmLibrary, node: Node) -> Node:
         candidates = target.functions.get(node["name"], ())
@@ -247,14 +261,8 @@ class Compiler:
         }
         if definition.get("external"):
             raise library.error(definition, "external functions are not supported")
-        outer = self._inlined, self._closed_operands
-        self._inlined, self._closed_operands = {}, {}
-        self._repeated += 1
-        try:
+        with self._compiling(repeated=self._repeated + 1, inlined={}, closed_operands={}):
             body = self.node(library, definition["expression"], operand_types)
-        finally:
-            self._inlined, self._closed_operands = outer
-            self._repeated -= 1
 
         def call(frame: Frame, arguments: list[Any]) -> Any:
             return body(
@@ -379,13 +387,10 @@ class Compiler:
         source = self.node(library, source_node["expression"], types)
         inner = {**types, alias: _result_type(source_node["expression"])}
         returned = node.get("return")
-        self._repeated += 1
-        try:
+        with self._compiling(repeated=self._repeated + 1):
             where = self.node(library, node["where"], inner) if node.get("where") else None
             project = self.node(library, returned["expression"], inner) if returned else None
             sort = self._sort(library, node, returned, inner, alias) if node.get("sort") else None
-        finally:
-            self._repeated -= 1
         unique = bool(returned.get("distinct", True)) if returned else False
 
         def run(frame: Frame) -> Any:
@@ -632,24 +637,12 @@ READ_CONCEPTS_ON_JSON = True
 
 def _concept_in(concept: Any, terminology: Any, url: str) -> bool:
     """What ToConcept keeps of a coding and membership reads: a string system and a string
-    code. Codings without both are skipped, as ToCode and the Concept built from it skip them.
-    Invalid FHIR holds no codings, as in the record's code index: a `coding` that is not an
-    array, `_coding` (building the Concept failed on the first and read the second one way for
-    medications and another for observation values)."""
-    codings = concept.get("coding") if isinstance(concept, dict) else None
-    if not isinstance(codings, list):
-        return False
-    for coding in codings:
-        if not isinstance(coding, dict):
-            continue
-        system, code = coding.get("system"), coding.get("code")
-        if (
-            isinstance(system, str)
-            and isinstance(code, str)
-            and terminology.in_value_set(system, code, url)
-        ):
-            return True
-    return False
+    code, the codings the record's code index reads (`service.fhir.record.codings`). Codings
+    without both are skipped, as ToCode and the Concept built from it skip them. Invalid FHIR
+    holds no codings, as in the index: a `coding` that is not an array, `_coding` (building the
+    Concept failed on the first and read the second one way for medications and another for
+    observation values)."""
+    return any(terminology.in_value_set(c["system"], c["code"], url) for c in codings(concept))
 
 
 def _concept(e: dict[str, Any]) -> Concept:
