@@ -9,33 +9,42 @@ from typing import Any
 
 import pytest
 
+from bench.records import record
+from service.cql import compiler
 from service.cql.compiler import _inlinable
 from service.cql.engine import CqlEngine
 from service.cql.library import CqlLoadError
 from service.cql.runtime import EvaluationContext
+from service.fhir.record import PatientRecord
+from service.policy.engine import PolicyEngine
+from service.policy.folder import load_policies
 from service.settings import PROJECT_ROOT
 
 
-def _library(tmp_path: Path, expression: dict[str, Any]) -> Path:
+def _library(tmp_path: Path, statements: list[dict[str, Any]]) -> Path:
+    """A one-file ELM library `Tiny` in its own folder."""
     elm = {
-        "library": {
-            "identifier": {"id": "Tiny", "version": "1"},
-            "statements": {
-                "def": [
-                    {
-                        "name": "X",
-                        "context": "Patient",
-                        "locator": "7:1-7:30",
-                        "expression": expression,
-                    }
-                ]
-            },
-        }
+        "library": {"identifier": {"id": "Tiny", "version": "1"}, "statements": {"def": statements}}
     }
     folder = tmp_path / "elm"
     folder.mkdir()
     (folder / "Tiny.json").write_text(json.dumps(elm))
     return folder
+
+
+def _define_x(expression: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "ExpressionDef",
+        "name": "X",
+        "context": "Patient",
+        "locator": "7:1-7:30",
+        "expression": expression,
+    }
+
+
+def _evaluate_x(engine: CqlEngine, data: object = None) -> Any:
+    context = EvaluationContext(data=data, terminology=None, parameters={}, today=date(2026, 1, 1))  # type: ignore[arg-type]
+    return engine.evaluate("Tiny", ["X"], context)["X"]
 
 
 @pytest.mark.parametrize(
@@ -92,7 +101,7 @@ def test_unsupported_elm_fails_at_load_with_file_and_line(
     tmp_path: Path, expression: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(CqlLoadError, match=message):
-        CqlEngine(_library(tmp_path, expression), tmp_path)
+        CqlEngine(_library(tmp_path, [_define_x(expression)]), tmp_path)
 
 
 def test_missing_define_in_the_contract_fails_at_load() -> None:
@@ -133,15 +142,6 @@ def _call(name: str, *arguments: dict[str, Any]) -> dict[str, Any]:
     return {"type": "FunctionRef", "name": name, "operand": list(arguments)}
 
 
-def _evaluate_tiny(tmp_path: Path, statements: list[dict[str, Any]]) -> Any:
-    folder = tmp_path / "elm"
-    folder.mkdir()
-    elm = {"library": {"identifier": {"id": "Tiny"}, "statements": {"def": statements}}}
-    (folder / "Tiny.json").write_text(json.dumps(elm))
-    context = EvaluationContext(data=None, terminology=None, parameters={}, today=date(2026, 1, 1))  # type: ignore[arg-type]
-    return CqlEngine(folder, tmp_path).evaluate("Tiny", ["X"], context)["X"]
-
-
 def test_functions_compiled_in_place_and_called_agree(tmp_path: Path) -> None:
     """`Double(A)` uses its operand once and is compiled in place; `Square(A)` uses it twice and
     is called. Inside a query whose alias is also `A`, both must see the argument, not the alias,
@@ -168,8 +168,8 @@ def test_functions_compiled_in_place_and_called_agree(tmp_path: Path) -> None:
             },
         },
     }
-    x = {"type": "ExpressionDef", "name": "X", "context": "Patient", "expression": query}
-    assert _evaluate_tiny(tmp_path, [double, square, x]) == [[4, 4, 4, 4], [6, 9, 8, 16]]
+    engine = CqlEngine(_library(tmp_path, [double, square, _define_x(query)]), tmp_path)
+    assert _evaluate_x(engine) == [[4, 4, 4, 4], [6, 9, 8, 16]]
 
 
 def test_what_is_compiled_in_place() -> None:
@@ -207,18 +207,10 @@ def test_what_is_the_same_for_the_whole_evaluation_runs_once_per_evaluation(
         ],
         "return": {"distinct": False, "expression": {"type": "Add", "operand": [count, alias]}},
     }
-    x = {"type": "ExpressionDef", "name": "X", "context": "Patient", "expression": query}
-    folder = tmp_path / "elm"
-    folder.mkdir()
-    elm = {"library": {"identifier": {"id": "Tiny"}, "statements": {"def": [x]}}}
-    (folder / "Tiny.json").write_text(json.dumps(elm))
-    engine = CqlEngine(folder, tmp_path)
+    engine = CqlEngine(_library(tmp_path, [_define_x(query)]), tmp_path)
     for _ in range(2):
         data = _CountingData()
-        context = EvaluationContext(
-            data=data, terminology=None, parameters={}, today=date(2026, 1, 1)
-        )  # type: ignore[arg-type]
-        assert engine.evaluate("Tiny", ["X"], context)["X"] == [2, 3, 4]
+        assert _evaluate_x(engine, data) == [2, 3, 4]
         assert data.retrieves == 1
 
 
@@ -257,11 +249,6 @@ def test_concepts_read_on_json_give_what_toconcept_gives(monkeypatch: pytest.Mon
     """`ToConcept(x) in "VS"` answered on the JSON agrees with building the Concept, for every
     odd CodeableConcept in every place the policy reads one (diagnoses, medications, Ph tests,
     observation values), across the whole evaluation."""
-    from bench.records import record
-    from service.cql import compiler
-    from service.fhir.record import PatientRecord
-    from service.policy.engine import PolicyEngine
-    from service.policy.folder import load_policies
 
     (policy,) = load_policies(PROJECT_ROOT / "policies")
 
