@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
+from service.auth.router import router as auth_router
 from service.body_limit import BodyLimitMiddleware
 from service.cdshooks.router import router as cds_hooks_router
 from service.dtr.response_router import router as response_router
@@ -46,6 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     install_exception_handlers(app)
     app.include_router(cds_hooks_router)
+    app.include_router(auth_router)
     app.include_router(policy_documents_router)
     app.include_router(response_router)
     app.include_router(dtr_router)
@@ -85,7 +87,7 @@ def _warn_about_unsafe_settings(settings: Settings) -> None:
             "CLIENT AUTHENTICATION IS OFF (AUTH_MODE=off): any caller is trusted. "
             "Never run like this with real patients."
         )
-    for name in ("audit_hash_key", "assertion_id_key"):
+    for name in ("audit_hash_key",):
         secret = getattr(settings, name).get_secret_value()
         if not settings.is_development and secret.startswith("development"):
             log.warning("%s is the development default; set a secret in production", name.upper())

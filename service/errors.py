@@ -7,7 +7,11 @@ ServiceError
 │   ├── NotFound              404
 │   ├── PayloadTooLarge       413
 │   └── PreconditionFailed    412: required data neither prefetched nor fetchable (CDS Hooks 2.0)
-├── Unauthorized              401, answered with an empty body (CDS Hooks: trust is all or nothing)
+├── Unauthorized              401, an empty body on CDS Hooks (trust is all or nothing), a
+│                             `WWW-Authenticate: Bearer` challenge on FHIR routes (RFC 6750)
+├── Forbidden                 403: a valid token without the scope the route needs
+├── OAuthError                400/401 from the token endpoint, an RFC 6749 section 5.2 body
+├── StorageUnavailable        503: what must be stored before answering could not be
 └── ConfigurationError        our own setup is wrong; raised at start-up, never per request
 """
 
@@ -96,6 +100,39 @@ class Unauthorized(ServiceError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class TokenRejected(Unauthorized):
+    """On FHIR routes: no token (`error` None) or a bad one (`invalid_token`), RFC 6750."""
+
+    def __init__(self, reason: str, missing: bool = False) -> None:
+        super().__init__(reason)
+        self.error = None if missing else "invalid_token"
+
+
+class Forbidden(ServiceError):
+    """`scope`: the scope the token lacks (RFC 6750 insufficient_scope), when that is why."""
+
+    def __init__(self, message: str, scope: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.scope = scope
+
+
+class OAuthError(ServiceError):
+    """`error` from RFC 6749 section 5.2 (invalid_request, invalid_client, invalid_grant,
+    unsupported_grant_type, invalid_scope); `description` is safe to show the client."""
+
+    def __init__(self, error: str, description: str, reason: str | None = None) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.reason = reason or description  # for the log only
+        self.status_code = 401 if error == "invalid_client" else 400
+
+
+class StorageUnavailable(ServiceError):
+    pass
 
 
 class ConfigurationError(ServiceError):

@@ -14,7 +14,15 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from service.errors import Issue, RequestError, Unauthorized
+from service.errors import (
+    Forbidden,
+    Issue,
+    OAuthError,
+    RequestError,
+    StorageUnavailable,
+    TokenRejected,
+    Unauthorized,
+)
 from service.types import JsonObject
 
 FHIR_JSON = "application/fhir+json"
@@ -53,6 +61,46 @@ async def _unauthorized(request: Request, exc: Exception) -> Response:
     return Response(status_code=401)
 
 
+async def _token_rejected(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TokenRejected)
+    log.warning("access token refused", extra={"reason": exc.reason, "path": request.url.path})
+    challenge = 'Bearer realm="payer"'
+    if exc.error:
+        challenge += f', error="{exc.error}"'
+    response = outcome_response(401, [Issue("a valid bearer token is required", code="login")])
+    response.headers["WWW-Authenticate"] = challenge
+    return response
+
+
+async def _forbidden(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Forbidden)
+    log.warning("forbidden", extra={"scope": exc.scope, "path": request.url.path})
+    response = outcome_response(403, [Issue(exc.message, code="forbidden")])
+    if exc.scope is not None:
+        response.headers["WWW-Authenticate"] = (
+            f'Bearer realm="payer", error="insufficient_scope", scope="{exc.scope}"'
+        )
+    return response
+
+
+async def _oauth_error(request: Request, exc: Exception) -> Response:
+    """RFC 6749 section 5.2: a JSON error object, never cached."""
+    assert isinstance(exc, OAuthError)
+    log.warning("token request refused", extra={"error": exc.error, "reason": exc.reason})
+    body = orjson.dumps({"error": exc.error, "error_description": exc.description})
+    headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    if exc.status_code == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="payer"'
+    return Response(body, exc.status_code, headers, media_type="application/json")
+
+
+async def _storage_unavailable(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StorageUnavailable)
+    response = outcome_response(503, [Issue(str(exc), code="transient")])
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 async def _validation_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     issues = [
@@ -82,7 +130,11 @@ def _dotted(location: object) -> str:
 
 def install_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestError, _request_error)
+    app.add_exception_handler(TokenRejected, _token_rejected)
     app.add_exception_handler(Unauthorized, _unauthorized)
+    app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(OAuthError, _oauth_error)
+    app.add_exception_handler(StorageUnavailable, _storage_unavailable)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -13,16 +13,26 @@ from fastapi import Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.cdshooks.client_auth import InMemoryReplayCache, JwtVerifier
+from service.auth.access_tokens import AccessTokens
+from service.auth.callers import AccessControl
+from service.auth.clients import ClientRegistry, load_registry
+from service.auth.keys import KeyStore
+from service.auth.launch import EhrLaunchCheck
+from service.auth.replay import DatabaseReplayStore, InMemoryReplayCache, prune_expired
+from service.auth.signed_jwt import SignedJwtVerifier
+from service.auth.token_endpoint import TokenEndpoint
+from service.cdshooks.client_auth import ClientIdentity, JwtVerifier, time_rules
 from service.cdshooks.discovery import discovery_document
 from service.cql.engine import CqlEngine
 from service.crd.order_hook import HookEnvironment
 from service.dtr.content import ContentStore, load_content
+from service.errors import ConfigurationError
 from service.fhir.ehr_client import FhirClient
 from service.policy.engine import PolicyEngine
 from service.policy.folder import Policy, load_policies
 from service.settings import Settings
 from service.storage.audit import AuditLog, BatchedWriter
+from service.storage.commits import GroupCommitter
 from service.storage.db import make_engine, session_factory
 from service.types import JsonObject
 
@@ -35,10 +45,15 @@ class Runtime:
     policies: tuple[Policy, ...]
     discovery: JsonObject
     http: httpx.AsyncClient
+    registry: ClientRegistry
     verifier: JwtVerifier
     engine: Engine
     sessions: sessionmaker[Session]
     audit: AuditLog
+    committer: GroupCommitter
+    replay: DatabaseReplayStore
+    access: AccessControl
+    token_endpoint: TokenEndpoint
     hook_environment: HookEnvironment
     content: ContentStore
 
@@ -46,15 +61,17 @@ class Runtime:
     def audit_key(self) -> bytes:
         return self.settings.audit_hash_key.get_secret_value().encode()
 
-    async def authenticate(self, request: Request, endpoint: str) -> str | None:
-        """The calling client's `iss`, or None when authentication is off (development only)."""
+    async def authenticate(self, request: Request, endpoint: str) -> ClientIdentity | None:
+        """The calling client, or None when authentication is off (development only). The
+        token's jti is not yet claimed in the shared store: the caller does that with what it
+        stores (`claim_jti`), or through `replay`."""
         if self.settings.auth_mode == "off":
             return None
         audience = f"{self.settings.base_url.rstrip('/')}/cds-services/{endpoint}"
-        identity = await self.verifier.verify(request.headers.get("authorization"), audience)
-        return identity.issuer
+        return await self.verifier.verify(request.headers.get("authorization"), audience)
 
     async def close(self) -> None:
+        self.committer.close()
         self.audit.close()
         await self.http.aclose()
         self.engine.dispose()
@@ -67,18 +84,52 @@ def build_runtime(settings: Settings) -> Runtime:
     http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
     engine = make_engine(settings.database_url)
     sessions = session_factory(engine)
+    registry = load_registry(settings)
+    fhir = FhirClient(http, settings)
+    replay = DatabaseReplayStore(sessions, time.time)
+    tokens = _access_tokens(settings)
+    keys = KeyStore(http, settings.jwks_cache_ttl_s, time.time)
     return Runtime(
         settings=settings,
         policies=policies,
         discovery=discovery_document(policies),
         http=http,
-        verifier=JwtVerifier(settings, http, InMemoryReplayCache(time.time), time.time),
+        registry=registry,
+        verifier=JwtVerifier(
+            settings, http, InMemoryReplayCache(time.time), time.time, registry=registry
+        ),
         engine=engine,
         sessions=sessions,
         audit=BatchedWriter(sessions, settings.audit_flush_interval_s),
-        hook_environment=HookEnvironment(settings, policies, FhirClient(http, settings), engines),
+        committer=GroupCommitter(sessions, _prune_replays),
+        replay=replay,
+        access=AccessControl(tokens if settings.auth_mode == "jwt" else None),
+        token_endpoint=TokenEndpoint(
+            url=f"{settings.base_url.rstrip('/')}/auth/token",
+            registry=registry,
+            verifier=SignedJwtVerifier(keys, time_rules(settings), time.time),
+            first_use=replay.first_use,
+            tokens=tokens,
+            launches=EhrLaunchCheck(fhir),
+            system_lifetime_s=settings.access_token_lifetime_s,
+            launch_lifetime_s=settings.app_token_lifetime_s,
+        ),
+        hook_environment=HookEnvironment(settings, policies, fhir, engines),
         content=load_content(policies, settings.cql_dir),
     )
+
+
+def _access_tokens(settings: Settings) -> AccessTokens:
+    base = settings.base_url.rstrip("/")
+    key = settings.access_token_key.get_secret_value().encode()
+    # Whoever knows the development key could mint our access tokens.
+    if not settings.is_development and (key.startswith(b"development") or len(key) < 32):
+        raise ConfigurationError("ACCESS_TOKEN_KEY must be a secret of 32 characters or more")
+    return AccessTokens(key, f"{base}/auth", f"{base}/fhir", time.time)
+
+
+def _prune_replays(session: Session) -> None:
+    prune_expired(session, time.time())
 
 
 async def get_runtime(request: Request) -> Runtime:

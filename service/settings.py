@@ -18,9 +18,17 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CommaList = Annotated[list[str], NoDecode]
 
 
-class Settings(BaseSettings):
+class DatabaseSettings(BaseSettings):
+    """What `python -m service migrate` needs, and nothing else: a migration must not fail on a
+    setting that only serving checks (EVALUATION_DATE outside development, say)."""
+
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
 
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'service.db'}"
+    log_level: str = "INFO"
+
+
+class Settings(DatabaseSettings):
     environment: Literal["development", "production"] = "production"
     host: str = "127.0.0.1"
     port: int = 8080
@@ -28,7 +36,6 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1)
     # The URL EHRs call us at: the JWT `aud` and the base of every canonical URL we publish.
     base_url: str = "http://127.0.0.1:8080"
-    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'service.db'}"
     policy_dir: Path = PROJECT_ROOT / "policies"
     # The policies' CQL (*.cql) and its translation (elm/*.json), loaded and compiled at start-up.
     cql_dir: Path = PROJECT_ROOT / "cql"
@@ -40,7 +47,13 @@ class Settings(BaseSettings):
     # Empty: accept the single active Coverage given (CRD hook-13 applies once this is set).
     payer_identifiers: CommaList = Field(default_factory=list)
 
+    # `off`: no client authentication on CRD or DTR, for local work only (refused in production).
     auth_mode: Literal["jwt", "off"] = "jwt"
+    # The registry of trusted EHR clients (service/auth/clients.py): one JSON file, read at
+    # start-up, from which both CDS Hooks JWTs (by `iss`) and the DTR token endpoint (by
+    # `client_id`) take their trust. The three JWT_* settings below still work: each trusted
+    # issuer becomes a client whose client_id is its `iss`.
+    smart_clients_file: Path | None = None
     jwt_trusted_issuers: CommaList = Field(default_factory=list)
     jwt_jku_allowlist: CommaList = Field(default_factory=list)
     # A JWK Set agreed out of band (CDS Hooks: when the client sends no `jku`).
@@ -48,6 +61,17 @@ class Settings(BaseSettings):
     jwt_leeway_s: int = 30
     jwt_max_lifetime_s: int = 300
     jwks_cache_ttl_s: int = 300
+    # Key of the HMAC (HS256) that signs the access tokens our token endpoint issues; only this
+    # service reads them, and every worker and replica must share the key. Set it in production.
+    access_token_key: SecretStr = SecretStr("development-only-access-token-key")
+    # SMART Backend Services tokens (client_credentials) and the prescriber app's launch tokens.
+    access_token_lifetime_s: int = Field(default=300, ge=30, le=3600)
+    app_token_lifetime_s: int = Field(default=900, ge=30, le=3600)
+    # How long hook answers, coverage assertions, questionnaire responses and audit entries are
+    # kept (`python -m service prune` deletes what is older). Ten years: the longest retention
+    # a US health plan is commonly held to for prior-authorization records (Medicare Advantage,
+    # 42 CFR 422.504(d)); HIPAA's six years for documentation is shorter.
+    retention_days: int = Field(default=3650, ge=1)
 
     # FHIR servers we may call back. Loopback is added in development only.
     fhir_server_allowlist: CommaList = Field(default_factory=list)
@@ -58,9 +82,6 @@ class Settings(BaseSettings):
     audit_flush_interval_s: float = 1.0
     # Key of the HMAC that replaces patient ids in the audit log. Set it in production.
     audit_hash_key: SecretStr = SecretStr("development-only-audit-key")
-    # Key of the HMAC that makes coverage-assertion-ids unguessable. Set it in production.
-    assertion_id_key: SecretStr = SecretStr("development-only-assertion-key")
-    log_level: str = "INFO"
     # Fixes "today" for criteria (age, 30-day weight window, coverage period) so the dated example
     # records give the same answers on any day: demos and browser tests only, refused elsewhere.
     evaluation_date: date | None = None
@@ -92,6 +113,12 @@ class Settings(BaseSettings):
     def _evaluation_date_only_in_development(self) -> Settings:
         if self.evaluation_date is not None and not self.is_development:
             raise ValueError("EVALUATION_DATE is for development and tests only")
+        return self
+
+    @model_validator(mode="after")
+    def _no_open_door_in_production(self) -> Settings:
+        if self.auth_mode == "off" and not self.is_development:
+            raise ValueError("AUTH_MODE=off is for development only (ENVIRONMENT=development)")
         return self
 
 

@@ -55,7 +55,9 @@ def settings(database_url: str) -> Settings:
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "environment": "development",
-        "auth_mode": "off",
+        # Production refuses AUTH_MODE=off and the development token key.
+        "auth_mode": "off" if overrides.get("environment", "development") == "development" else "jwt",
+        "access_token_key": "test-access-token-key-" + "0" * 16,
         "database_url": database_url,
         "audit_flush_interval_s": 0.05,
         "prefetch_budget_ms": 1500,

@@ -13,18 +13,21 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from service.cdshooks.client_auth import ClientIdentity
 from service.cdshooks.models import FeedbackRequest, HookRequest, json_object, parse_model
 from service.cdshooks.services import HookService, service_by_id
 from service.crd.answers import OrderAnswers
 from service.crd.configuration import configuration
 from service.crd.order_hook import HookCall, answer_order_hook
 from service.crd.versions import requested_version
-from service.errors import BadRequest, NotFound, RequestError
+from service.errors import BadRequest, NotFound, RequestError, StorageUnavailable, Unauthorized
 from service.openapi_bodies import FEEDBACK, HOOK_REQUEST, request_body
 from service.runtime import Runtime, get_runtime
 from service.storage.audit import HookAudit, patient_hash
+from service.storage.commits import Work
+from service.storage.crd_answers import AskedBy, AssertionRow, HookAnswerRow, store_answer
 from service.storage.feedback import store_feedback
-from service.storage.tables import CoverageAssertion
+from service.storage.tables import NO_CLIENT
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -59,37 +62,65 @@ async def _json_body(request: Request) -> object:
 async def call_service(service_id: str, request: Request, runtime: RuntimeDep) -> Response:
     started = time.perf_counter()
     service = _service(service_id)
-    client = await runtime.authenticate(request, service.id)
+    identity = await runtime.authenticate(request, service.id)
+    client = identity.client_id if identity is not None else None
     body = json_object(await _json_body(request), "the hook request")
     hook_request = parse_model(HookRequest, body, "request")
     audit = _Audit(runtime, service, hook_request, client, started)
+    call = _call(service, hook_request, runtime.settings.today())
     try:
-        answer = await answer_order_hook(
-            _call(service, hook_request, runtime.settings.today()), runtime.hook_environment
-        )
+        answer = await answer_order_hook(call, runtime.hook_environment)
     except RequestError as error:
         audit.write([], type(error).__name__, error.status_code)
         raise
+    try:
+        # Kept before it is sent: DTR finds every assertion id we give out (CRD found-11/37).
+        await runtime.committer.commit(_kept(hook_request, call, identity, answer))
+    except (Unauthorized, StorageUnavailable) as error:
+        audit.write(answer.order_references, type(error).__name__, _status(error))
+        raise
     audit.write(answer.order_references, answer.outcome, 200)
-    _store_assertions(runtime, hook_request, answer)
     return _json(answer.response)
 
 
-def _store_assertions(runtime: Runtime, hook_request: HookRequest, answer: OrderAnswers) -> None:
-    """Keep each assertion's evaluation under its coverage-assertion-id for DTR to pre-fill from."""
-    for asserted in answer.evaluations:
-        runtime.audit.store(
-            CoverageAssertion,
-            {
-                "assertion_id": asserted.assertion_id,
-                "created_at": datetime.now(UTC),
-                "policy_id": asserted.policy_id,
-                "order_ref": asserted.evaluation.order,
-                "coverage_ref": asserted.coverage_reference,
-                "hook_instance": hook_request.hook_instance[:128],
-                "evaluation": asserted.evaluation.as_json(),
-            },
+def _status(error: Exception) -> int:
+    return 401 if isinstance(error, Unauthorized) else 503
+
+
+def _kept(
+    hook_request: HookRequest,
+    call: HookCall,
+    identity: ClientIdentity | None,
+    answer: OrderAnswers,
+) -> Work[None]:
+    patient = hook_request.context.get("patientId")
+    asked_by = AskedBy(
+        client_id=identity.client_id if identity is not None else NO_CLIENT,
+        issuer=identity.issuer if identity is not None else None,
+        jti=identity.jti if identity is not None else None,
+        expires_at=identity.expires_at if identity is not None else 0.0,
+        fhir_server=hook_request.fhir_server,
+        patient_id=patient if isinstance(patient, str) else None,
+    )
+    row = HookAnswerRow(
+        hook=hook_request.hook,
+        hook_instance=hook_request.hook_instance,
+        service_id=call.service.id,
+        crd_version=call.version.label,
+        context=hook_request.context,
+        response=answer.response,
+    )
+    assertions = [
+        AssertionRow(
+            assertion_id=asserted.assertion_id,
+            policy_id=asserted.policy_id,
+            order_ref=asserted.evaluation.order,
+            coverage_ref=asserted.coverage_reference,
+            evaluation=asserted.evaluation.as_json(),
         )
+        for asserted in answer.evaluations
+    ]
+    return store_answer(asked_by, row, assertions, datetime.now(UTC), time.time())
 
 
 def _call(service: HookService, hook_request: HookRequest, today: date) -> HookCall:
@@ -105,6 +136,11 @@ def _call(service: HookService, hook_request: HookRequest, today: date) -> HookC
         configuration=configuration(hook_request.extension),
         today=today,
     )
+
+
+def _claim(runtime: Runtime, identity: ClientIdentity) -> None:
+    if not runtime.replay.first_use(identity.issuer, identity.jti, identity.expires_at):
+        raise Unauthorized("jti replayed (seen by another worker)")
 
 
 class _Audit:
@@ -142,7 +178,9 @@ class _Audit:
 @router.post("/cds-services/{service_id}/feedback", openapi_extra=request_body(FEEDBACK))
 async def feedback(service_id: str, request: Request, runtime: RuntimeDep) -> Response:
     service = _service(service_id)
-    await runtime.authenticate(request, f"{service.id}/feedback")
+    identity = await runtime.authenticate(request, f"{service.id}/feedback")
+    if identity is not None:
+        await run_in_threadpool(_claim, runtime, identity)
     body = parse_model(FeedbackRequest, await _json_body(request), "feedback")
     stored = await run_in_threadpool(store_feedback, runtime.sessions, service.id, body)
     log.info("feedback stored", extra={"service": service.id, "items": stored})

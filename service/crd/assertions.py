@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
-from service.crd.coverage_information import CoverageInformation, assertion_id
+from service.crd.coverage_information import CoverageInformation, new_assertion_id
 from service.crd.versions import CrdVersion
 from service.policy.evaluation import Evaluation, Status
 from service.policy.folder import Policy
@@ -50,7 +50,7 @@ def coverage_assertion(
 ) -> CoverageInformation:
     coverage_ref = f"Coverage/{coverage.get('id')}"
     base_url = settings.base_url
-    ident = assertion_id(order_reference(order), coverage_ref, policy.version, _secret(settings))
+    ident = new_assertion_id()
     if evaluation is None:
         return CoverageInformation(
             coverage_reference=coverage_ref,
@@ -93,19 +93,13 @@ def coverage_end(coverage: Resource) -> date | None:
         return None
 
 
-def _secret(settings: Settings) -> bytes:
-    return settings.assertion_id_key.get_secret_value().encode()
-
-
 def not_active_assertion(
     call: HookCall, policy: Policy, order: Resource, coverage_ref: str, settings: Settings
 ) -> CoverageInformation:
     return CoverageInformation(
         coverage_reference=coverage_ref,
         covered="not-covered",
-        assertion_id=assertion_id(
-            order_reference(order), coverage_ref, policy.version, _secret(settings)
-        ),
+        assertion_id=new_assertion_id(),
         on=call.today,
         reason_code="no-active-coverage",
         reason_text="The patient's coverage is not active on this date.",

@@ -8,8 +8,6 @@ The invariants crd-ci-q1..q9 are checked on every extension built here (`check_i
 from __future__ import annotations
 
 import copy
-import hashlib
-import hmac
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
@@ -49,15 +47,11 @@ class CoverageInformation:
     expiry: date | None = None
 
 
-def assertion_id(
-    order_reference: str, coverage_reference: str, policy_version: str, secret: bytes
-) -> str:
-    """Stable for the same order, coverage and policy version; distinct across coverages; and,
-    keyed with a secret, not guessable from order and coverage ids (it opens pre-filled PHI in
-    DTR)."""
-    name = f"{order_reference}|{coverage_reference}|{policy_version}".encode()
-    digest = hmac.new(secret, name, hashlib.sha256).digest()
-    return str(uuid.UUID(bytes=digest[:16], version=5))
+def new_assertion_id() -> str:
+    """A fresh id for every assertion given (122 random bits): it opens pre-filled PHI in DTR, so
+    it must not be guessable, and two EHRs whose order and coverage ids collide must never
+    share one."""
+    return str(uuid.uuid4())
 
 
 def extension(info: CoverageInformation) -> JsonObject:

@@ -14,20 +14,24 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from starlette.responses import Response
 
+from service.auth.callers import Caller, requires
+from service.dtr.access_log import patient_of, record_access
 from service.dtr.prefill import assertion_of
 from service.dtr.responses import answers_of, response_issues
-from service.errors import BadRequest, NotFound, UnprocessableEntity
+from service.errors import BadRequest, Forbidden, NotFound, UnprocessableEntity
 from service.fhir.record import PatientRecord
 from service.fhir.validation import check_resources
 from service.openapi_bodies import QUESTIONNAIRE_RESPONSE, request_body
 from service.policy.evaluation import Evaluation
 from service.policy.folder import Policy
 from service.runtime import Runtime, get_runtime
+from service.storage.crd_answers import find_assertion
 from service.storage.tables import CoverageAssertion, StoredResponse
 from service.types import JsonObject, Resource
 
 router = APIRouter(prefix="/fhir/QuestionnaireResponse")
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+QR = "QuestionnaireResponse"
 
 
 def _fhir(
@@ -63,9 +67,17 @@ async def _response_and_questionnaire(
 
 
 @router.post("", openapi_extra=request_body(QUESTIONNAIRE_RESPONSE, "application/fhir+json"))
-async def submit(request: Request, runtime: RuntimeDep) -> Response:
+async def submit(
+    request: Request, runtime: RuntimeDep, caller: Annotated[Caller, requires(QR, "c")]
+) -> Response:
     response, _ = await _response_and_questionnaire(request, runtime)
-    stored, created = await run_in_threadpool(_store, runtime, response)
+    subject = patient_of((response.get("subject") or {}).get("reference"))
+    if caller.patient is not None and subject not in (None, caller.patient):
+        raise Forbidden("this token reaches only its launch's patient")
+    stored, created, patient = await run_in_threadpool(_store, runtime, response, caller)
+    record_access(
+        runtime.audit, runtime.audit_key, caller, "response-create", patient, stored["id"]
+    )
     location = f"{runtime.settings.base_url}/fhir/QuestionnaireResponse/{stored['id']}"
     return _fhir(stored, 201 if created else 200, {"Location": location})
 
@@ -77,36 +89,57 @@ def _identifier(response: Resource) -> str | None:
     return None
 
 
-def _store(runtime: Runtime, response: Resource) -> tuple[Resource, bool]:
-    """Commit before acknowledging; the same identifier again returns what was stored."""
+def _store(
+    runtime: Runtime, response: Resource, caller: Caller
+) -> tuple[Resource, bool, str | None]:
+    """Commit before acknowledging; the same identifier again from the same client returns what
+    was stored. The response is bound to the caller, and to its assertion's patient."""
     identifier = _identifier(response)
+    assertion_id = assertion_of(response)
     with runtime.sessions.begin() as session:
+        assertion = find_assertion(session, assertion_id, caller) if assertion_id else None
+        if assertion_id is not None and assertion is None:
+            raise UnprocessableEntity(f"coverage-assertion-id {assertion_id!r} is not known here")
         if identifier is not None:
             existing = session.scalars(
-                select(StoredResponse).where(StoredResponse.identifier == identifier)
+                select(StoredResponse).where(
+                    StoredResponse.client_id == caller.client_id,
+                    StoredResponse.identifier == identifier,
+                )
             ).first()
             if existing is not None:
-                return dict(existing.resource), False
+                return dict(existing.resource), False, existing.patient_id
+        subject = patient_of((response.get("subject") or {}).get("reference"))
+        patient = caller.patient or (assertion.patient_id if assertion else None) or subject
         stored = {**response, "id": str(uuid.uuid4())}
         session.add(
             StoredResponse(
                 id=stored["id"],
                 identifier=identifier,
-                assertion_id=assertion_of(response),
+                client_id=caller.client_id,
+                fhir_server=caller.fhir_server or (assertion.fhir_server if assertion else None),
+                patient_id=patient,
+                assertion_id=assertion_id,
                 status=str(response["status"]),
                 received_at=datetime.now(UTC),
                 resource=stored,
             )
         )
-    return stored, True
+    return stored, True, patient
 
 
 @router.post(
     "/$evaluate", openapi_extra=request_body(QUESTIONNAIRE_RESPONSE, "application/fhir+json")
 )
-async def evaluate(request: Request, runtime: RuntimeDep) -> Response:
+async def evaluate(
+    request: Request, runtime: RuntimeDep, caller: Annotated[Caller, requires(QR, "r")]
+) -> Response:
     response, questionnaire = await _response_and_questionnaire(request, runtime)
-    assertion = await run_in_threadpool(_assertion, runtime, assertion_of(response))
+    assertion = await run_in_threadpool(_assertion, runtime, assertion_of(response), caller)
+    patient = assertion.patient_id if assertion is not None else None
+    record_access(
+        runtime.audit, runtime.audit_key, caller, "evaluate", patient, assertion_of(response)
+    )
     policy = next(p for p in runtime.policies if p.questionnaire == questionnaire["url"])
     order_id = assertion.order_ref.split("/")[-1] if assertion is not None else "unknown-order"
     engine = runtime.hook_environment.engines[policy.id]
@@ -117,24 +150,81 @@ async def evaluate(request: Request, runtime: RuntimeDep) -> Response:
     return _fhir(evaluation_parameters(evaluation, policy))
 
 
-def _assertion(runtime: Runtime, assertion_id: str | None) -> CoverageAssertion | None:
+def _assertion(
+    runtime: Runtime, assertion_id: str | None, caller: Caller
+) -> CoverageAssertion | None:
+    """Another client's assertion reads as none at all, like an unknown id."""
     if assertion_id is None:
         return None
     with runtime.sessions() as session:
-        return session.get(CoverageAssertion, assertion_id)
+        return find_assertion(session, assertion_id, caller)
+
+
+@router.get("")
+async def search(
+    request: Request, runtime: RuntimeDep, caller: Annotated[Caller, requires(QR, "s")]
+) -> Response:
+    """`subject` (or `patient`) and `status`; only the caller's own responses ever match."""
+    query = request.query_params
+    unknown = sorted(set(query) - {"subject", "patient", "status", "_count"})
+    if unknown:
+        raise BadRequest(f"search parameters not supported: {', '.join(unknown)}")
+    patient = patient_of(query.get("subject")) or query.get("patient")
+    rows = await run_in_threadpool(_search, runtime, caller, patient, query.get("status"))
+    record_access(runtime.audit, runtime.audit_key, caller, "response-search", patient, None)
+    return _fhir(
+        {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "total": len(rows),
+            "entry": [
+                {
+                    "fullUrl": f"{runtime.settings.base_url}/fhir/QuestionnaireResponse/{r['id']}",
+                    "resource": r,
+                    "search": {"mode": "match"},
+                }
+                for r in rows
+            ],
+        }
+    )
+
+
+def _search(
+    runtime: Runtime, caller: Caller, patient: str | None, status: str | None
+) -> list[Resource]:
+    statement = select(StoredResponse).order_by(StoredResponse.received_at.desc()).limit(100)
+    if not caller.unrestricted:
+        statement = statement.where(StoredResponse.client_id == caller.client_id)
+    if caller.patient is not None:
+        statement = statement.where(StoredResponse.patient_id == caller.patient)
+    if patient is not None:
+        statement = statement.where(StoredResponse.patient_id == patient)
+    if status is not None:
+        statement = statement.where(StoredResponse.status == status)
+    with runtime.sessions() as session:
+        return [
+            dict(row.resource)
+            for row in session.scalars(statement)
+            if caller.may_see(row.client_id, row.patient_id, row.fhir_server)
+        ]
 
 
 @router.get("/{response_id}")
-async def read(response_id: str, runtime: RuntimeDep) -> Response:
-    def load() -> Resource | None:
+async def read(
+    response_id: str, runtime: RuntimeDep, caller: Annotated[Caller, requires(QR, "r")]
+) -> Response:
+    def load() -> tuple[Resource, str | None] | None:
         with runtime.sessions() as session:
-            row = session.get(StoredResponse, response_id)
-            return None if row is None else dict(row.resource)
+            row = session.get(StoredResponse, response_id[:64])
+            if row is None or not caller.may_see(row.client_id, row.patient_id, row.fhir_server):
+                return None  # unknown, or not this caller's: the same answer
+            return dict(row.resource), row.patient_id
 
     found = await run_in_threadpool(load)
     if found is None:
         raise NotFound(f"QuestionnaireResponse/{response_id} is not known here")
-    return _fhir(found)
+    record_access(runtime.audit, runtime.audit_key, caller, "response-read", found[1], response_id)
+    return _fhir(found[0])
 
 
 def evaluation_parameters(evaluation: Evaluation, policy: Policy) -> JsonObject:

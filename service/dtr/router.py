@@ -10,20 +10,26 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from service.auth.callers import Caller, requires
 from service.cdshooks.models import json_object
+from service.dtr.access_log import patient_of, record_access
 from service.dtr.content import TYPES
 from service.dtr.package import package_bundle, package_parameters
-from service.errors import BadRequest, NotFound
+from service.errors import BadRequest, Forbidden, NotFound
 from service.fhir.record import PatientRecord
 from service.fhir.validation import check_resources
 from service.openapi_bodies import PARAMETERS, request_body
 from service.runtime import Runtime, get_runtime
-from service.storage.tables import CoverageAssertion
+from service.storage.crd_answers import find_assertion
 from service.types import JsonObject, Resource
 
 router = APIRouter(prefix="/fhir")
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 FHIR_JSON = "application/fhir+json"
+# The package carries the patient's pre-filled answers: a token is needed. The content reads
+# below (Questionnaire, Library, ValueSet, CodeSystem, metadata) stay public: they are the
+# payer's published rules, hold no patient data, and DTR clients fetch them by canonical URL.
+PACKAGE_SCOPE = requires("Questionnaire", "r")
 
 
 def _fhir(content: object, status_code: int = 200) -> Response:
@@ -74,14 +80,21 @@ def _capability(kind: str) -> JsonObject:
     "/Questionnaire/$questionnaire-package",
     openapi_extra=request_body(PARAMETERS, "application/fhir+json"),
 )
-async def questionnaire_package(request: Request, runtime: RuntimeDep) -> Response:
+async def questionnaire_package(
+    request: Request, runtime: RuntimeDep, caller: Annotated[Caller, PACKAGE_SCOPE]
+) -> Response:
     parameters = _parameters(await request.body())
     questionnaire = _questionnaire(runtime, parameters)
     context = _single(parameters, "context", "valueString")
     if context is not None:
-        prefill = await run_in_threadpool(_stored_prefill, runtime, context)
+        if not isinstance(context, str):
+            raise BadRequest("context must be a valueString (a coverage-assertion-id)")
+        prefill, patient = await run_in_threadpool(_stored_prefill, runtime, context, caller)
     else:
-        prefill = _fresh_prefill(runtime, parameters)
+        prefill, patient = _fresh_prefill(runtime, parameters, caller)
+    record_access(
+        runtime.audit, runtime.audit_key, caller, "questionnaire-package", patient, context
+    )
     coverage = _single(parameters, "coverage", "resource")
     subject = ((coverage or {}).get("beneficiary") or {}).get("reference")
     bundle = package_bundle(runtime.content, questionnaire, prefill, subject, context)
@@ -118,18 +131,22 @@ def _questionnaire(runtime: Runtime, parameters: list[JsonObject]) -> Resource:
     return questionnaire
 
 
-def _stored_prefill(runtime: Runtime, assertion_id: str) -> dict[str, Any]:
+def _stored_prefill(
+    runtime: Runtime, assertion_id: str, caller: Caller
+) -> tuple[dict[str, Any], str | None]:
     with runtime.sessions() as session:
-        row = session.get(CoverageAssertion, assertion_id)
-    if row is None:
+        row = find_assertion(session, assertion_id, caller)
+    if row is None:  # unknown, or another client's or patient's: the same answer
         raise NotFound(
             f"no coverage assertion {assertion_id!r}: sign the order again or omit context"
         )
     prefill: dict[str, Any] = dict(row.evaluation.get("prefill") or {})  # type: ignore[call-overload]
-    return prefill
+    return prefill, row.patient_id
 
 
-def _fresh_prefill(runtime: Runtime, parameters: list[JsonObject]) -> dict[str, Any]:
+def _fresh_prefill(
+    runtime: Runtime, parameters: list[JsonObject], caller: Caller
+) -> tuple[dict[str, Any], str | None]:
     """Without a CRD context: what the given order and coverage alone allow."""
     orders = [p.get("resource") for p in parameters if p.get("name") == "order"]
     order = next(
@@ -145,12 +162,15 @@ def _fresh_prefill(runtime: Runtime, parameters: list[JsonObject]) -> dict[str, 
     check_resources(
         [order, *([coverage] if isinstance(coverage, dict) else [])], "$questionnaire-package input"
     )
+    patient = patient_of((order.get("subject") or {}).get("reference"))
+    if caller.patient is not None and patient != caller.patient:
+        raise Forbidden("this token reaches only its launch's patient")
     record = PatientRecord(
         [(order, None), *([(coverage, None)] if isinstance(coverage, dict) else [])]
     )
     engine = runtime.hook_environment.engines[runtime.policies[0].id]
     evaluation = engine.evaluate(record, order["id"], runtime.settings.today())
-    return dict(evaluation.prefill)
+    return dict(evaluation.prefill), patient
 
 
 @router.get("/{resource_type}/{resource_id}")

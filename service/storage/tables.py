@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Float, Integer, String
+from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# The client a row belongs to when client authentication is off (development): no registered
+# client_id is empty, so such rows are never any registered client's.
+NO_CLIENT = ""
 
 
 class Base(DeclarativeBase):
@@ -45,12 +49,18 @@ class FeedbackEntry(Base):
 
 
 class CoverageAssertion(Base):
-    """The evaluation behind one coverage-information assertion, for DTR to pre-fill from."""
+    """The evaluation behind one coverage-information assertion, for DTR to pre-fill from.
+    Append-only (CRD found-11): each assertion given has its own random id and row; a re-sign
+    adds one. Bound to who asked: the registered client, its FHIR server, the patient as that
+    EHR names it."""
 
     __tablename__ = "coverage_assertion"
 
     assertion_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    client_id: Mapped[str] = mapped_column(String(255), default=NO_CLIENT)
+    fhir_server: Mapped[str | None] = mapped_column(String(512))
+    patient_id: Mapped[str | None] = mapped_column(String(255))
     policy_id: Mapped[str] = mapped_column(String(64))
     order_ref: Mapped[str] = mapped_column(String(255))
     coverage_ref: Mapped[str] = mapped_column(String(255))
@@ -58,13 +68,66 @@ class CoverageAssertion(Base):
     evaluation: Mapped[dict[str, object]] = mapped_column(JSON)
 
 
+class HookAnswer(Base):
+    """One CDS Hooks answer as sent (cards and system actions), with its hook call's context
+    (never `fhirAuthorization`, never prefetch: the evidence used is in the assertions'
+    evaluations). Append-only (CRD found-37), committed before the answer leaves."""
+
+    __tablename__ = "hook_answer"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    hook: Mapped[str] = mapped_column(String(64))
+    hook_instance: Mapped[str] = mapped_column(String(128), index=True)
+    service_id: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[str] = mapped_column(String(255), default=NO_CLIENT)
+    fhir_server: Mapped[str | None] = mapped_column(String(512))
+    patient_id: Mapped[str | None] = mapped_column(String(255))
+    crd_version: Mapped[str] = mapped_column(String(16))
+    context: Mapped[dict[str, object]] = mapped_column(JSON)
+    response: Mapped[dict[str, object]] = mapped_column(JSON)
+
+
+class DtrAccess(Base):
+    """One access to patient data through DTR: who fetched a pre-fill, stored, read, searched or
+    evaluated a response, with the patient as a keyed hash (like the hook audit)."""
+
+    __tablename__ = "dtr_access"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    client_id: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64))
+    patient_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    target: Mapped[str | None] = mapped_column(String(255))
+    status_code: Mapped[int] = mapped_column(Integer)
+
+
+class JwtReplay(Base):
+    """Each client-signed JWT's `jti` until the token expires, shared by every worker."""
+
+    __tablename__ = "jwt_replay"
+
+    issuer: Mapped[str] = mapped_column(String(255), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(255), primary_key=True)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
 class StoredResponse(Base):
     """A QuestionnaireResponse as received, committed before it is acknowledged."""
 
     __tablename__ = "questionnaire_response"
+    # Idempotent per client: another client's identical identifier is another response.
+    __table_args__ = (
+        UniqueConstraint("client_id", "identifier", name="uq_questionnaire_response_client"),
+        Index("ix_questionnaire_response_patient", "client_id", "patient_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    identifier: Mapped[str | None] = mapped_column(String(255), unique=True)
+    identifier: Mapped[str | None] = mapped_column(String(255))
+    client_id: Mapped[str] = mapped_column(String(255), default=NO_CLIENT)
+    fhir_server: Mapped[str | None] = mapped_column(String(512))
+    patient_id: Mapped[str | None] = mapped_column(String(255))
     assertion_id: Mapped[str | None] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(32))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

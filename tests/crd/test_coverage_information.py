@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 import pytest
@@ -9,8 +10,8 @@ from service.crd.coverage_information import (
     CoverageInformation,
     InvariantViolation,
     annotated_order,
-    assertion_id,
     extension,
+    new_assertion_id,
 )
 from tests.support.resources import blinatumomab_order
 
@@ -109,12 +110,12 @@ def test_indeterminate_with_technical_reason_is_valid() -> None:
     assert reason["valueCodeableConcept"]["coding"][0]["code"] == "technical"
 
 
-def test_assertion_id_stable_per_order_and_coverage_and_keyed() -> None:
-    first = assertion_id("MedicationRequest/mr1", "Coverage/a", "2023.2", b"k")
-    assert first == assertion_id("MedicationRequest/mr1", "Coverage/a", "2023.2", b"k")
-    assert first != assertion_id("MedicationRequest/mr1", "Coverage/b", "2023.2", b"k")
-    assert first != assertion_id("MedicationRequest/mr2", "Coverage/a", "2023.2", b"k")
-    assert first != assertion_id("MedicationRequest/mr1", "Coverage/a", "2023.2", b"other key")
+def test_every_assertion_id_is_fresh_and_random() -> None:
+    # Issue 14: ids derived from order and coverage ids collided across EHRs; now each assertion
+    # given has its own, so two EHRs (or two signings) never share one.
+    ids = {new_assertion_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(uuid.UUID(i).version == 4 for i in ids)
 
 
 def test_annotated_order_changes_nothing_else() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from service.settings import get_settings
+from service.settings import DatabaseSettings
 from service.storage.db import make_engine
 from service.storage.tables import Base
 
@@ -12,7 +12,7 @@ from service.storage.tables import Base
 def _url() -> str:
     given = context.config.attributes.get("database_url")
     override = context.get_x_argument(as_dictionary=True).get("url")
-    return str(given or override or get_settings().database_url)
+    return str(given or override or DatabaseSettings().database_url)
 
 
 def run_offline() -> None:

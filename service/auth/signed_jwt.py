@@ -1,0 +1,128 @@
+"""JWTs our registered clients sign: CDS Hooks client authentication (CDS Hooks 2.0 "Trusting CDS
+Clients") and SMART Backend Services client assertions (SMART App Launch 2, "Backend Services").
+
+Both ask the same of a token: `alg` RS384 or ES384 only, checked before any key is touched (no
+`none`, no HMAC keyed with a public key); `kid` required; the signer a registered client; its key
+from that client's JWK Set; `aud` the URL that was called; `exp` required, in the future and at
+most `jwt_max_lifetime_s` away; `jti` required. Whether the `jti` was seen before is the caller's
+check (a store shared by every worker, service/auth/replay.py). Every failure is `Unauthorized`
+with a reason for the log that never quotes the token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from service.auth.clients import RegisteredClient
+from service.auth.keys import KeyStore
+from service.errors import Unauthorized
+
+ALLOWED_ALGORITHMS = frozenset({"RS384", "ES384"})
+Clock = Callable[[], float]
+# From the unverified claims, the registered client that claims to have signed them (or None).
+SignerOf = Callable[[dict[str, Any]], RegisteredClient | None]
+
+
+@dataclass(frozen=True)
+class VerifiedJwt:
+    client: RegisteredClient
+    claims: dict[str, Any]
+    jti: str
+    kid: str
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class TimeRules:
+    leeway_s: float
+    max_lifetime_s: float
+
+
+class SignedJwtVerifier:
+    def __init__(self, keys: KeyStore, rules: TimeRules, clock: Clock) -> None:
+        self._keys = keys
+        self._rules = rules
+        self._clock = clock
+
+    async def verify(self, token: str, audience: str, signer_of: SignerOf) -> VerifiedJwt:
+        header = _header(token)
+        client = signer_of(_claims(token, None, header["alg"], audience))
+        if client is None:
+            raise Unauthorized("iss is not a trusted client")
+        key = await self._keys.key(client, header.get("jku"), header["kid"])
+        claims = _claims(token, key, header["alg"], audience)
+        expires_at = self._check_times(claims)
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or not jti:
+            raise Unauthorized("jti missing")
+        return VerifiedJwt(client, claims, jti, header["kid"], expires_at)
+
+    def _check_times(self, claims: dict[str, Any]) -> float:
+        now, leeway = self._clock(), self._rules.leeway_s
+        raw_exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf")
+        if not isinstance(raw_exp, (int, float)) or isinstance(raw_exp, bool):
+            raise Unauthorized("exp missing")
+        exp = float(raw_exp)
+        if exp <= now - leeway:
+            raise Unauthorized("token expired")
+        if exp - now > self._rules.max_lifetime_s + leeway:
+            raise Unauthorized("token lifetime too long")
+        if iat is not None and (not _number(iat) or iat > now + leeway):
+            raise Unauthorized("iat in the future")
+        if nbf is not None and (not _number(nbf) or nbf > now + leeway):
+            raise Unauthorized("token not yet valid")
+        return exp
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise Unauthorized("no Authorization header")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Authorization is not a bearer token")
+    return token.strip()
+
+
+def _header(token: str) -> dict[str, Any]:
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.DecodeError:
+        raise Unauthorized("token is not a JWT") from None
+    if header.get("alg") not in ALLOWED_ALGORITHMS:
+        raise Unauthorized(f"alg {header.get('alg')!r} not accepted")
+    if not isinstance(header.get("kid"), str) or not header["kid"]:
+        raise Unauthorized("kid missing")
+    jku = header.get("jku")
+    if jku is not None and not isinstance(jku, str):
+        raise Unauthorized("jku is not a string")
+    return header
+
+
+def _claims(token: str, key: jwt.PyJWK | None, algorithm: str, audience: str) -> dict[str, Any]:
+    """Signature (when a key is given) and audience; times are checked with our own clock."""
+    audiences = [audience.rstrip("/"), audience.rstrip("/") + "/"]
+    options: jwt.types.Options = {"verify_exp": False, "verify_nbf": False, "verify_iat": False}
+    try:
+        if key is None:
+            claims = jwt.decode(token, options={"verify_signature": False})
+        else:
+            claims = jwt.decode(
+                token, key, algorithms=[algorithm], audience=audiences, options=options
+            )
+    except jwt.InvalidAudienceError:
+        raise Unauthorized("aud is not this service") from None
+    except jwt.MissingRequiredClaimError as error:
+        raise Unauthorized(f"claim missing: {error.claim}") from None
+    except jwt.PyJWTError as error:
+        raise Unauthorized(f"token rejected: {type(error).__name__}") from None
+    if not isinstance(claims, dict):
+        raise Unauthorized("claims are not an object")
+    return claims

@@ -1,0 +1,40 @@
+"""The DTR access audit: who fetched which patient's pre-fill, stored, read, searched or evaluated
+which response (DTR access to PHI, kept like the hook audit: the patient as a keyed hash, written
+off the request path by the batched writer)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from service.auth.callers import Caller
+from service.storage.audit import AuditLog, patient_hash
+from service.storage.tables import DtrAccess
+
+
+def record_access(
+    audit: AuditLog,
+    key: bytes,
+    caller: Caller,
+    action: str,
+    patient_id: str | None,
+    target: str | None,
+    status_code: int = 200,
+) -> None:
+    audit.store(
+        DtrAccess,
+        {
+            "at": datetime.now(UTC),
+            "client_id": caller.client_id,
+            "action": action,
+            "patient_hash": patient_hash(patient_id, key),
+            "target": target[:255] if target else None,
+            "status_code": status_code,
+        },
+    )
+
+
+def patient_of(reference: object) -> str | None:
+    """`Patient/123` (or a full URL ending so) -> `123`."""
+    if not isinstance(reference, str) or "Patient/" not in reference:
+        return None
+    return reference.rsplit("Patient/", 1)[1].split("/")[0] or None

@@ -1,0 +1,121 @@
+"""What CRD said, kept: each hook answer (CRD found-37) with the coverage assertions in it and the
+evaluation behind each (found-11), append-only, committed in one unit before the answer leaves,
+together with the durable claim of the calling JWT's `jti`. DTR reads an assertion back only for
+the client (and, for a launch token, the patient) it was given to."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, insert
+from sqlalchemy.orm import Session
+
+from service.auth.callers import Caller
+from service.auth.replay import claim_jti
+from service.errors import Unauthorized
+from service.storage.commits import Work
+from service.storage.tables import NO_CLIENT, CoverageAssertion, HookAnswer
+
+_ANSWERS: Table = HookAnswer.__table__  # type: ignore[assignment]
+_ASSERTIONS: Table = CoverageAssertion.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class AskedBy:
+    """Who made a hook call: the registered client (NO_CLIENT with authentication off), the
+    signed token's jti to claim, the FHIR server and the patient as that EHR names them."""
+
+    client_id: str = NO_CLIENT
+    issuer: str | None = None
+    jti: str | None = None
+    expires_at: float = 0.0
+    fhir_server: str | None = None
+    patient_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AssertionRow:
+    assertion_id: str
+    policy_id: str
+    order_ref: str
+    coverage_ref: str
+    evaluation: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class HookAnswerRow:
+    hook: str
+    hook_instance: str
+    service_id: str
+    crd_version: str
+    context: dict[str, Any]
+    response: dict[str, Any]
+
+
+def store_answer(
+    asked_by: AskedBy,
+    answer: HookAnswerRow,
+    assertions: Sequence[AssertionRow],
+    at: datetime,
+    now_s: float,
+) -> Work[None]:
+    """The unit of work for the group committer: refuses a replayed jti before it writes."""
+    binding = {
+        "client_id": asked_by.client_id,
+        "fhir_server": _cut(asked_by.fhir_server, 512),
+        "patient_id": _cut(asked_by.patient_id, 255),
+    }
+
+    def work(session: Session) -> None:
+        if asked_by.jti is not None and asked_by.issuer is not None:
+            if not claim_jti(session, asked_by.issuer, asked_by.jti, asked_by.expires_at, now_s):
+                raise Unauthorized("jti replayed (seen by another worker)")
+        session.execute(
+            insert(_ANSWERS),
+            [
+                {
+                    "at": at,
+                    "hook": answer.hook[:64],
+                    "hook_instance": answer.hook_instance[:128],
+                    "service_id": answer.service_id,
+                    "crd_version": answer.crd_version,
+                    "context": answer.context,
+                    "response": answer.response,
+                    **binding,
+                }
+            ],
+        )
+        if assertions:
+            session.execute(
+                insert(_ASSERTIONS),
+                [
+                    {
+                        "assertion_id": row.assertion_id,
+                        "created_at": at,
+                        "policy_id": row.policy_id,
+                        "order_ref": row.order_ref[:255],
+                        "coverage_ref": row.coverage_ref[:255],
+                        "hook_instance": answer.hook_instance[:128],
+                        "evaluation": row.evaluation,
+                        **binding,
+                    }
+                    for row in assertions
+                ],
+            )
+
+    return work
+
+
+def _cut(value: str | None, length: int) -> str | None:
+    return value[:length] if value is not None else None
+
+
+def find_assertion(session: Session, assertion_id: str, caller: Caller) -> CoverageAssertion | None:
+    """The assertion if it is this caller's; None when unknown or someone else's, alike."""
+    row = session.get(CoverageAssertion, assertion_id[:64])
+    if row is None or not caller.may_see(row.client_id, row.patient_id, row.fhir_server):
+        return None
+    return row
