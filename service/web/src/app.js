@@ -26,6 +26,8 @@ const session = {
   order: null,
   coverage: null,
   assertionId: null,
+  payerToken: null,
+  payerTokenExpires: 0,
   questionnaire: null,
   canonical: null,
   prefilled: new Map(),
@@ -157,12 +159,38 @@ function waitFor(found, what, timeoutMs = 20000) {
   });
 }
 
-async function payer(path, body) {
-  const response = await fetch(`${PAYER}${path}`, {
-    method: "POST",
-    headers: { "Content-Type": FHIR_JSON, Accept: FHIR_JSON },
-    body: JSON.stringify(body),
+// The payer's DTR API takes a payer access token (SMART Backend Services on the payer's side).
+// This app holds no secret of its own: it trades the access token of its EHR launch for a
+// short-lived payer token bound to this launch's patient (an RFC 8693 token exchange at the
+// payer's token endpoint, which checks the EHR token against the EHR's FHIR server).
+async function payerToken(renew = false) {
+  if (session.payerToken && !renew && Date.now() < session.payerTokenExpires) return session.payerToken;
+  const client = session.client;
+  const form = new URLSearchParams({
+    grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+    subject_token: client.state.tokenResponse.access_token,
+    subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
+    fhir_server: client.state.serverUrl,
+    patient: client.patient.id,
   });
+  const response = await fetch(`${PAYER}/auth/token`, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
+    body: form,
+  });
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok || !answer.access_token) {
+    throw new Error(`The payer did not accept this launch: ${answer.error_description || response.status}`);
+  }
+  session.payerToken = answer.access_token;
+  // Renewed a little before it runs out, so a request never leaves with an expired token.
+  session.payerTokenExpires = Date.now() + Math.max(answer.expires_in - 30, 5) * 1000;
+  return session.payerToken;
+}
+
+async function payer(path, body) {
+  let response = await payerCall(path, body, await payerToken());
+  if (response.status === 401) response = await payerCall(path, body, await payerToken(true));
   const text = await response.text();
   let parsed = null;
   try {
@@ -173,29 +201,35 @@ async function payer(path, body) {
   return { status: response.status, body: parsed };
 }
 
+function payerCall(path, body, token) {
+  return fetch(`${PAYER}${path}`, {
+    method: "POST",
+    headers: { "Content-Type": FHIR_JSON, Accept: FHIR_JSON, Authorization: `Bearer ${token}` },
+    body: JSON.stringify(body),
+  });
+}
+
 function outcomeText(body) {
   const issues = body?.resourceType === "OperationOutcome" ? body.issue || [] : [];
   return issues.map((i) => i.diagnostics || i.details?.text).filter(Boolean).join("; ");
 }
 
 // $questionnaire-package with the CRD coverage-assertion-id, so the form is pre-filled from the
-// payer's evaluation of the whole record. The assertion is recorded moments after the order is
-// signed, so a 404 is retried briefly; without it, the order and coverage alone pre-fill the form.
+// payer's evaluation of the whole record (the payer stores an assertion before its CRD answer
+// leaves, so it is there at once). An assertion the payer does not know (older than its retention,
+// or given to another EHR) falls back to what the order and coverage alone pre-fill.
 async function questionnairePackage(app) {
   const base = [{ name: "order", resource: session.order }];
   if (session.coverage) base.push({ name: "coverage", resource: session.coverage });
   const canonical = Array.isArray(app.questionnaire) ? app.questionnaire[0] : app.questionnaire;
   if (canonical) base.push({ name: "questionnaire", valueCanonical: canonical });
-  const attempts = session.assertionId ? 8 : 0;
-  for (let attempt = 0; attempt < attempts; attempt++) {
-    const parameters = [...base, { name: "context", valueString: session.assertionId }];
+  if (session.assertionId) {
     const answer = await payer("/fhir/Questionnaire/$questionnaire-package", {
       resourceType: "Parameters",
-      parameter: parameters,
+      parameter: [...base, { name: "context", valueString: session.assertionId }],
     });
     if (answer.status === 200) return packageBundle(answer.body);
     if (answer.status !== 404) throw new Error(`The payer could not send the form: ${outcomeText(answer.body)}`);
-    await new Promise((resolve) => setTimeout(resolve, 400));
   }
   const answer = await payer("/fhir/Questionnaire/$questionnaire-package", {
     resourceType: "Parameters",
