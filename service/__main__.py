@@ -1,5 +1,6 @@
 """`python -m service migrate` brings the database up to date; `python -m service serve` does
-that and serves on HOST:PORT."""
+that and serves on HOST:PORT; `python -m service prune` deletes what is older than
+RETENTION_DAYS (run it daily, from cron or a scheduler)."""
 
 from __future__ import annotations
 
@@ -8,20 +9,29 @@ import sys
 import uvicorn
 
 from service.logs import configure_logging
-from service.settings import get_settings
+from service.settings import DatabaseSettings, get_settings
+from service.storage.db import make_engine, session_factory
 from service.storage.migrate import upgrade
+from service.storage.retention import prune
 
 
 def main(argv: list[str]) -> int:
     command = argv[1] if len(argv) > 1 else "serve"
-    settings = get_settings()
-    configure_logging(settings.log_level)
-    upgrade(settings.database_url)
+    if command not in ("migrate", "serve", "prune"):
+        print(f"usage: python -m service [migrate|serve|prune], not {command!r}", file=sys.stderr)
+        return 2
+    # Migrating needs the database and nothing else: `EVALUATION_DATE=... make run` must not
+    # stop here on a setting only serving checks.
+    storage = DatabaseSettings()
+    configure_logging(storage.log_level)
+    upgrade(storage.database_url)
     if command == "migrate":
         return 0
-    if command != "serve":
-        print(f"usage: python -m service [migrate|serve], not {command!r}", file=sys.stderr)
-        return 2
+    settings = get_settings()
+    if command == "prune":
+        removed = prune(session_factory(make_engine(settings.database_url)), settings)
+        print(", ".join(f"{table}: {count}" for table, count in removed.items()))
+        return 0
     uvicorn.run(
         "service.app:app_from_environment",
         factory=True,

@@ -56,7 +56,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "environment": "development",
         # Production refuses AUTH_MODE=off and the development token key.
-        "auth_mode": "off" if overrides.get("environment", "development") == "development" else "jwt",
+        "auth_mode": "off"
+        if overrides.get("environment", "development") == "development"
+        else "jwt",
         "access_token_key": "test-access-token-key-" + "0" * 16,
         "database_url": database_url,
         "audit_flush_interval_s": 0.05,

@@ -78,7 +78,9 @@ class ClientRegistry:
         for client in clients:
             for index, key in ((self._by_id, client.client_id), (self._by_issuer, client.issuer)):
                 if key in index:
-                    raise ConfigurationError(f"client registry: {key!r} is registered twice")
+                    raise ConfigurationError(
+                        f"SMART_CLIENTS_FILE or JWT_TRUSTED_ISSUERS: {key!r} is registered twice"
+                    )
                 index[key] = client
 
     def __len__(self) -> int:

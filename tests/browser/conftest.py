@@ -53,6 +53,23 @@ class Stack:
             timeout=10,
         )
 
+    def payer_headers(self, patient: str) -> dict[str, str]:
+        """A payer token for the sandbox EHR's `patient`, from the payer's token exchange (the
+        EHR's own token, here the sandbox's admin token, vouches for the patient)."""
+        answer = httpx.post(
+            f"{self.payer}/auth/token",
+            data={
+                "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+                "subject_token": ADMIN_TOKEN,
+                "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+                "fhir_server": f"{self.ehr}/fhir",
+                "patient": patient,
+            },
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+        return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:

@@ -121,9 +121,14 @@ def _on_both_sides(stack: Stack, ehr_id: str, payer_id: str) -> dict[str, Any]:
     """The completed response is in the EHR (saved with the SMART token) and at the payer."""
     in_ehr = stack.ehr_read(f"QuestionnaireResponse/{ehr_id}")
     assert in_ehr.status_code == 200, in_ehr.text
-    at_payer = httpx.get(f"{stack.payer}/fhir/QuestionnaireResponse/{payer_id}", timeout=10)
+    url = f"{stack.payer}/fhir/QuestionnaireResponse/{payer_id}"
+    assert httpx.get(url, timeout=10).status_code == 401, "the payer's copy needs a token"
+    ehr_copy = in_ehr.json()
+    # Read as the EHR's launch would: the payer token bound to that EHR's patient.
+    patient = ehr_copy["subject"]["reference"].split("/")[-1]
+    at_payer = httpx.get(url, headers=stack.payer_headers(patient), timeout=10)
     assert at_payer.status_code == 200, at_payer.text
-    ehr_copy, payer_copy = in_ehr.json(), at_payer.json()
+    payer_copy = at_payer.json()
     assert ehr_copy["status"] == payer_copy["status"] == "completed"
     assert _answers(ehr_copy).keys() == _answers(payer_copy).keys()
     assert ehr_copy["identifier"] == payer_copy["identifier"]

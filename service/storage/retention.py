@@ -1,0 +1,48 @@
+"""Retention: what is older than RETENTION_DAYS is deleted, table by table, in one transaction;
+expired `jti` claims go too. Every durable table with PHI or audit is named here, so a table
+added without a retention rule fails its test (tests/storage/test_retention.py)."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
+
+from service.auth.replay import prune_expired
+from service.settings import Settings
+from service.storage.tables import (
+    AuditEntry,
+    Base,
+    CoverageAssertion,
+    DtrAccess,
+    FeedbackEntry,
+    HookAnswer,
+    StoredResponse,
+)
+
+# Each table and the column that dates its rows.
+DATED: tuple[tuple[type[Base], InstrumentedAttribute[datetime]], ...] = (
+    (AuditEntry, AuditEntry.at),
+    (FeedbackEntry, FeedbackEntry.received_at),
+    (HookAnswer, HookAnswer.at),
+    (CoverageAssertion, CoverageAssertion.created_at),
+    (StoredResponse, StoredResponse.received_at),
+    (DtrAccess, DtrAccess.at),
+)
+
+
+def prune(
+    sessions: sessionmaker[Session], settings: Settings, now: datetime | None = None
+) -> dict[str, int]:
+    """Rows deleted per table."""
+    moment = now or datetime.now(UTC)
+    cutoff = moment - timedelta(days=settings.retention_days)
+    removed: dict[str, int] = {}
+    with sessions.begin() as session:
+        for model, dated in DATED:
+            result = session.execute(delete(model).where(dated < cutoff))
+            removed[model.__tablename__] = int(result.rowcount)  # type: ignore[attr-defined]
+        removed["jwt_replay"] = prune_expired(session, moment.timestamp() if now else time.time())
+    return removed

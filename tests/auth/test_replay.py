@@ -1,0 +1,134 @@
+"""A CDS Hooks JWT is good once: refused when replayed to the same worker, to another worker of the
+same service (WORKERS=2, a real server) and to another replica on the same database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from service.app import create_app
+from service.auth.replay import DatabaseReplayStore, claim_jti, prune_expired
+from service.settings import PROJECT_ROOT
+from service.storage.db import make_engine, session_factory
+from service.storage.tables import CoverageAssertion, HookAnswer
+from tests.conftest import make_settings
+from tests.crd.test_answers import hook_request
+from tests.policy.test_scenarios import SCENARIOS
+from tests.support.clients import EHR_A, bearer, registry_file
+from tools.processes import free_port, stop, wait_until_up
+
+SIGN = "/cds-services/crd-order-sign"
+
+
+def test_a_jti_is_claimed_once_until_it_expires(database_url: str) -> None:
+    sessions = session_factory(make_engine(database_url))
+
+    def claim(jti: str, expires_at: float, now: float) -> bool:
+        with sessions.begin() as session:
+            return claim_jti(session, "iss", jti, expires_at, now)
+
+    assert claim("j1", expires_at=100, now=50)
+    assert not claim("j1", expires_at=100, now=60), "replayed while live"
+    assert claim("j1", expires_at=200, now=150), "its earlier use has expired"
+    assert claim("j2", expires_at=100, now=60)
+    with sessions.begin() as session:
+        assert prune_expired(session, now=160) == 1  # j2; j1 now lives until 200
+    store = DatabaseReplayStore(sessions, lambda: 170.0)
+    assert not store.first_use("iss", "j1", 300)
+    assert store.first_use("other-iss", "j1", 300), "jti values are per issuer"
+
+
+def _replica(database_url: str, registry: Path) -> TestClient:
+    settings = make_settings(
+        database_url, auth_mode="jwt", base_url="http://testserver", smart_clients_file=registry
+    )
+    return TestClient(create_app(settings))
+
+
+def test_a_token_replayed_to_another_replica_is_refused(database_url: str, tmp_path: Path) -> None:
+    registry = registry_file(tmp_path, EHR_A)
+    token = EHR_A.hook_token(f"http://testserver{SIGN}")
+    request = hook_request(SCENARIOS[0])
+    with _replica(database_url, registry) as first, _replica(database_url, registry) as second:
+        assert first.post(SIGN, json=request, headers=bearer(token)).status_code == 200
+        replayed = second.post(SIGN, json=request, headers=bearer(token))
+        fresh = second.post(
+            SIGN, json=request, headers=bearer(EHR_A.hook_token(f"http://testserver{SIGN}"))
+        )
+    assert replayed.status_code == 401 and replayed.content == b""
+    assert fresh.status_code == 200
+
+
+def test_the_refused_replay_left_nothing_behind(database_url: str, tmp_path: Path) -> None:
+    registry = registry_file(tmp_path, EHR_A)
+    token = EHR_A.hook_token(f"http://testserver{SIGN}")
+    request = hook_request(SCENARIOS[0])
+    with _replica(database_url, registry) as first, _replica(database_url, registry) as second:
+        first.post(SIGN, json=request, headers=bearer(token))
+        second.post(SIGN, json=request, headers=bearer(token))
+    with Session(make_engine(database_url)) as session:
+        answers = session.scalar(select(func.count()).select_from(HookAnswer))
+        assertions = session.scalar(select(func.count()).select_from(CoverageAssertion))
+    assert (answers, assertions) == (1, 1)
+
+
+@pytest.fixture
+def two_workers(database_url: str, tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JWT_", "AUTH_"))} | {
+        "ENVIRONMENT": "development",
+        "AUTH_MODE": "jwt",
+        "SMART_CLIENTS_FILE": str(registry_file(tmp_path, EHR_A)),
+        "DATABASE_URL": database_url,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "BASE_URL": url,
+        "WORKERS": "2",
+    }
+    log = tmp_path / "service.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "service", "serve"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until_up(f"{url}/cds-services", process, log)
+            yield url
+        finally:
+            stop(process)
+
+
+def test_a_token_replayed_to_the_other_worker_is_refused(two_workers: str) -> None:
+    token = EHR_A.hook_token(f"{two_workers}{SIGN}")
+    request = hook_request(SCENARIOS[0])
+    statuses = []
+    # A new connection each time: the kernel hands them to either worker, and a per-worker cache
+    # alone would let one replay through on the worker that has not seen the token.
+    for _ in range(12):
+        with httpx.Client(timeout=30) as http:
+            statuses.append(
+                http.post(f"{two_workers}{SIGN}", json=request, headers=bearer(token)).status_code
+            )
+        time.sleep(0.05)
+    assert statuses.count(200) == 1 and statuses.count(401) == 11, statuses
+    fresh = httpx.post(
+        f"{two_workers}{SIGN}",
+        json=request,
+        headers=bearer(EHR_A.hook_token(f"{two_workers}{SIGN}")),
+        timeout=30,
+    )
+    assert fresh.status_code == 200

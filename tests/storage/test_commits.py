@@ -1,0 +1,85 @@
+"""The group committer: every unit's rows are committed before its caller goes on; a unit that
+refuses takes only its own caller down; a failed commit fails the whole batch, loudly."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from service.errors import StorageUnavailable, Unauthorized
+from service.storage.commits import GroupCommitter
+from service.storage.db import make_engine, session_factory
+from service.storage.tables import DtrAccess
+
+
+def _row(action: str) -> dict[str, object]:
+    from datetime import UTC, datetime
+
+    return {"at": datetime.now(UTC), "client_id": "c", "action": action, "status_code": 200}
+
+
+@pytest.fixture
+def committer(database_url: str) -> GroupCommitter:
+    return GroupCommitter(session_factory(make_engine(database_url)))
+
+
+def _count(database_url: str) -> int:
+    with Session(make_engine(database_url)) as session:
+        return int(session.scalar(select(func.count()).select_from(DtrAccess)) or 0)
+
+
+def test_concurrent_units_are_all_committed_before_their_callers_go_on(
+    committer: GroupCommitter, database_url: str
+) -> None:
+    def unit(index: int):  # type: ignore[no-untyped-def]
+        def work(session: Session) -> int:
+            session.execute(insert(DtrAccess), [_row(f"a{index}")])
+            return index
+
+        return work
+
+    async def many() -> list[int]:
+        return list(await asyncio.gather(*(committer.commit(unit(i)) for i in range(300))))
+
+    assert asyncio.run(many()) == list(range(300))
+    assert _count(database_url) == 300, "every acknowledged unit is in the database"
+    committer.close()
+
+
+def test_a_refusing_unit_fails_alone(committer: GroupCommitter, database_url: str) -> None:
+    def good(session: Session) -> str:
+        session.execute(insert(DtrAccess), [_row("good")])
+        return "ok"
+
+    def refuses(session: Session) -> str:
+        raise Unauthorized("jti replayed")
+
+    async def both() -> list[object]:
+        return list(
+            await asyncio.gather(
+                committer.commit(good), committer.commit(refuses), return_exceptions=True
+            )
+        )
+
+    first, second = asyncio.run(both())
+    assert first == "ok" and isinstance(second, Unauthorized)
+    assert _count(database_url) == 1
+    committer.close()
+
+
+def test_a_failed_commit_is_storage_unavailable(
+    committer: GroupCommitter, database_url: str
+) -> None:
+    def broken(session: Session) -> None:
+        session.execute(insert(DtrAccess), [{"at": None, "client_id": None}])  # NOT NULL
+
+    with pytest.raises(StorageUnavailable):
+        committer.commit_now(broken)
+    assert _count(database_url) == 0
+    assert committer.commit_now(lambda s: "still working") == "still working"
+    committer.close()
+    assert committer.commit_now(lambda s: "restarts after close") == "restarts after close"
+    committer.close()
