@@ -100,6 +100,29 @@ class Signer:
                 )
         return path
 
+    def access_token(self, service_url: str) -> str:
+        """A DTR access token from the service's token endpoint (SMART Backend Services): the
+        bench EHR is a client through JWT_TRUSTED_ISSUERS, its client_id its `iss`."""
+        token_url = f"{service_url}/auth/token"
+        now = int(time.time())
+        claims = {"iss": ISSUER, "sub": ISSUER, "aud": token_url, "exp": now + 240}
+        assertion = jwt.encode(
+            claims | {"jti": uuid.uuid4().hex}, self.key, algorithm="RS384", headers={"kid": "bench"}
+        )
+        answer = httpx.post(
+            token_url,
+            data={
+                "grant_type": "client_credentials",
+                "scope": "system/Questionnaire.rs system/QuestionnaireResponse.crs",
+                "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                "client_assertion": assertion,
+            },
+            timeout=30,
+        )
+        answer.raise_for_status()
+        token: str = answer.json()["access_token"]
+        return token
+
 
 # ---------------------------------------------------------------- processes
 
@@ -177,7 +200,7 @@ def service(
         "JWT_TRUSTED_ISSUERS": ISSUER,
         "JWT_JWKS_FILE": str(signer.jwks),
         "AUDIT_HASH_KEY": uuid.uuid4().hex,
-        "ASSERTION_ID_KEY": uuid.uuid4().hex,
+        "ACCESS_TOKEN_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
         "FHIR_SERVER_ALLOWLIST": fhir_server or "",
         **EXTRA_ENV,
     }
@@ -291,12 +314,18 @@ class Load:
         clients: int = 1,
         signed: bool = True,
         baseline: bool = True,
+        bearer: str | None = None,
     ) -> Measure:
+        """`signed`: a fresh CDS Hooks JWT per request; `bearer`: one access token for all."""
         body = self.work / f"{name}.json"
         body.write_text(json.dumps(payload))
         audience = f"{svc.url}{path}"
 
         def tokens(rate_guess: float) -> Path | None:
+            if bearer is not None:
+                fixed = self.work / f"{name}.bearer"
+                fixed.write_text(bearer + "\n")
+                return fixed
             if not signed:
                 return None
             count = int(rate_guess * (self.seconds + 2) * 1.5) + 200
@@ -368,7 +397,7 @@ def _line(m: Measure) -> str:
 
 
 def assertion_and_response(
-    svc: Service, signer: Signer, payload: dict[str, Any]
+    svc: Service, signer: Signer, payload: dict[str, Any], bearer: str
 ) -> tuple[str, dict[str, Any]]:
     """One order-sign to get a coverage-assertion-id, then its pre-filled response."""
     path = "/cds-services/crd-order-sign"
@@ -392,14 +421,13 @@ def assertion_and_response(
         "resourceType": "Parameters",
         "parameter": [{"name": "context", "valueString": assertion}],
     }
-    deadline = time.monotonic() + 10
-    while True:  # the assertion is written by the batched writer within a second
-        package = httpx.post(
-            f"{svc.url}/fhir/Questionnaire/$questionnaire-package", json=parameters, timeout=30
-        )
-        if package.status_code == 200 or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+    # Stored before the CRD answer left: asked for at once.
+    package = httpx.post(
+        f"{svc.url}/fhir/Questionnaire/$questionnaire-package",
+        json=parameters,
+        timeout=30,
+        headers={"Authorization": f"Bearer {bearer}"},
+    )
     package.raise_for_status()
     bundle = package.json()["parameter"][0]["resource"]
     response = next(
@@ -432,7 +460,8 @@ def on_database(
                 clients=50,
             )
         )
-        assertion, response = assertion_and_response(svc, signer, hook_request(120, today))
+        bearer = signer.access_token(svc.url)
+        assertion, response = assertion_and_response(svc, signer, hook_request(120, today), bearer)
         package = {
             "resourceType": "Parameters",
             "parameter": [{"name": "context", "valueString": assertion}],
@@ -444,7 +473,7 @@ def on_database(
                 database,
                 "/fhir/Questionnaire/$questionnaire-package",
                 package,
-                signed=False,
+                bearer=bearer,
             )
         )
         measures.append(
@@ -454,7 +483,7 @@ def on_database(
                 database,
                 "/fhir/QuestionnaireResponse/$evaluate",
                 response,
-                signed=False,
+                bearer=bearer,
             )
         )
         peaks = svc.worker_peaks_mb()

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from run import (
     BENCH,
+    EXTRA_ENV,
     PYTHON,
     Signer,
     assertion_and_response,
@@ -45,8 +46,15 @@ def main() -> None:
         os.chmod(work, 0o755)
         signer = Signer(work)
         url = f"sqlite:///{work / 'soak.db'}"
+        # DTR access tokens for the whole soak (the service caps them at an hour).
+        EXTRA_ENV["ACCESS_TOKEN_LIFETIME_S"] = "3600"
         with service(url, signer, work) as svc:
-            assertion, response = assertion_and_response(svc, signer, hook_request(120, today))
+            bearer = signer.access_token(svc.url)
+            fixed = work / "bearer.tokens"
+            fixed.write_text(bearer + "\n")
+            assertion, response = assertion_and_response(
+                svc, signer, hook_request(120, today), bearer
+            )
             cases = []
             for size in (20, 120):
                 body = work / f"sign-{size}.json"
@@ -90,7 +98,7 @@ def main() -> None:
                 # with tokens minted just before it (a few seconds of lighter load in between).
                 segments = -(-seconds // 180) if signed else 1
                 for segment in range(segments):
-                    tokens = None
+                    tokens = fixed
                     if signed:
                         tokens = signer.tokens(
                             f"{svc.url}{path}", 300 * 180, work / f"{name}-{segment}.tokens"

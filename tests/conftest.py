@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
 
 from service.settings import Settings
-from service.storage.db import make_engine
+from service.storage.db import make_engine, session_factory
 from service.storage.migrate import upgrade
 from tools import postgres
 
@@ -74,3 +75,11 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
     with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the test's database; the engine is disposed afterwards."""
+    engine = make_engine(database_url)
+    yield session_factory(engine)
+    engine.dispose()

@@ -65,7 +65,8 @@ def claim_jti(session: Session, issuer: str, jti: str, expires_at: float, now: f
         set_={"expires_at": statement.excluded.expires_at},
         where=_TABLE.c.expires_at <= now,
     )
-    return bool(session.execute(statement).rowcount == 1)  # type: ignore[attr-defined]
+    # RETURNING, not rowcount: psycopg reports -1 for an upsert.
+    return session.execute(statement.returning(_TABLE.c.jti)).first() is not None
 
 
 def prune_expired(session: Session, now: float) -> int:

@@ -14,12 +14,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from service.app import create_app
 from service.auth.replay import DatabaseReplayStore, claim_jti, prune_expired
 from service.settings import PROJECT_ROOT
-from service.storage.db import make_engine, session_factory
 from service.storage.tables import CoverageAssertion, HookAnswer
 from tests.conftest import make_settings
 from tests.crd.test_answers import hook_request
@@ -30,8 +29,7 @@ from tools.processes import free_port, stop, wait_until_up
 SIGN = "/cds-services/crd-order-sign"
 
 
-def test_a_jti_is_claimed_once_until_it_expires(database_url: str) -> None:
-    sessions = session_factory(make_engine(database_url))
+def test_a_jti_is_claimed_once_until_it_expires(sessions: sessionmaker[Session]) -> None:
 
     def claim(jti: str, expires_at: float, now: float) -> bool:
         with sessions.begin() as session:
@@ -69,14 +67,16 @@ def test_a_token_replayed_to_another_replica_is_refused(database_url: str, tmp_p
     assert fresh.status_code == 200
 
 
-def test_the_refused_replay_left_nothing_behind(database_url: str, tmp_path: Path) -> None:
+def test_the_refused_replay_left_nothing_behind(
+    database_url: str, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
     registry = registry_file(tmp_path, EHR_A)
     token = EHR_A.hook_token(f"http://testserver{SIGN}")
     request = hook_request(SCENARIOS[0])
     with _replica(database_url, registry) as first, _replica(database_url, registry) as second:
         first.post(SIGN, json=request, headers=bearer(token))
         second.post(SIGN, json=request, headers=bearer(token))
-    with Session(make_engine(database_url)) as session:
+    with sessions() as session:
         answers = session.scalar(select(func.count()).select_from(HookAnswer))
         assertions = session.scalar(select(func.count()).select_from(CoverageAssertion))
     assert (answers, assertions) == (1, 1)

@@ -333,3 +333,19 @@ def test_tokens_never_reach_the_log(client: TestClient, caplog: pytest.LogCaptur
     assert "refused" in logged, "the refusals are logged, with their reasons"
     for secret in (assertion, token, token.split(".")[1], assertion.split(".")[2]):
         assert secret not in logged
+
+
+def test_a_client_from_the_older_settings_gets_tokens(database_url: str, tmp_path: Path) -> None:
+    keys = tmp_path / "jwks.json"
+    keys.write_text(json.dumps({"keys": [EHR_A.jwk()]}))
+    settings = make_settings(
+        database_url,
+        auth_mode="jwt",
+        base_url=BASE,
+        jwt_trusted_issuers=[EHR_A.iss],
+        jwt_jwks_file=keys,
+    )
+    with TestClient(create_app(settings)) as client:
+        assertion = EHR_A.assertion(iss=EHR_A.iss, sub=EHR_A.iss)
+        answer = client.post("/auth/token", data=token_form(EHR_A.sign(assertion)))
+    assert answer.status_code == 200, answer.text

@@ -4,14 +4,14 @@ refuses takes only its own caller down; a failed commit fails the whole batch, l
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from service.errors import StorageUnavailable, Unauthorized
 from service.storage.commits import GroupCommitter
-from service.storage.db import make_engine, session_factory
 from service.storage.tables import DtrAccess
 
 
@@ -22,17 +22,21 @@ def _row(action: str) -> dict[str, object]:
 
 
 @pytest.fixture
-def committer(database_url: str) -> GroupCommitter:
-    return GroupCommitter(session_factory(make_engine(database_url)))
+def committer(sessions: sessionmaker[Session]) -> GroupCommitter:
+    return GroupCommitter(sessions)
 
 
-def _count(database_url: str) -> int:
-    with Session(make_engine(database_url)) as session:
-        return int(session.scalar(select(func.count()).select_from(DtrAccess)) or 0)
+@pytest.fixture
+def count(sessions: sessionmaker[Session]) -> Callable[[], int]:
+    def rows() -> int:
+        with sessions() as session:
+            return int(session.scalar(select(func.count()).select_from(DtrAccess)) or 0)
+
+    return rows
 
 
 def test_concurrent_units_are_all_committed_before_their_callers_go_on(
-    committer: GroupCommitter, database_url: str
+    committer: GroupCommitter, count: Callable[[], int]
 ) -> None:
     def unit(index: int):  # type: ignore[no-untyped-def]
         def work(session: Session) -> int:
@@ -45,11 +49,11 @@ def test_concurrent_units_are_all_committed_before_their_callers_go_on(
         return list(await asyncio.gather(*(committer.commit(unit(i)) for i in range(300))))
 
     assert asyncio.run(many()) == list(range(300))
-    assert _count(database_url) == 300, "every acknowledged unit is in the database"
+    assert count() == 300, "every acknowledged unit is in the database"
     committer.close()
 
 
-def test_a_refusing_unit_fails_alone(committer: GroupCommitter, database_url: str) -> None:
+def test_a_refusing_unit_fails_alone(committer: GroupCommitter, count: Callable[[], int]) -> None:
     def good(session: Session) -> str:
         session.execute(insert(DtrAccess), [_row("good")])
         return "ok"
@@ -66,19 +70,19 @@ def test_a_refusing_unit_fails_alone(committer: GroupCommitter, database_url: st
 
     first, second = asyncio.run(both())
     assert first == "ok" and isinstance(second, Unauthorized)
-    assert _count(database_url) == 1
+    assert count() == 1
     committer.close()
 
 
 def test_a_failed_commit_is_storage_unavailable(
-    committer: GroupCommitter, database_url: str
+    committer: GroupCommitter, count: Callable[[], int]
 ) -> None:
     def broken(session: Session) -> None:
         session.execute(insert(DtrAccess), [{"at": None, "client_id": None}])  # NOT NULL
 
     with pytest.raises(StorageUnavailable):
         committer.commit_now(broken)
-    assert _count(database_url) == 0
+    assert count() == 0
     assert committer.commit_now(lambda s: "still working") == "still working"
     committer.close()
     assert committer.commit_now(lambda s: "restarts after close") == "restarts after close"

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import DateTime, func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from service.settings import Settings
-from service.storage.db import make_engine, session_factory
 from service.storage.retention import DATED, prune
 from service.storage.tables import Base, JwtReplay
 
@@ -42,8 +41,9 @@ def test_every_dated_table_has_a_retention_rule() -> None:
     assert dated == {model.__tablename__ for model, _ in DATED}
 
 
-def test_prune_deletes_only_what_is_older(settings: Settings) -> None:
-    sessions = session_factory(make_engine(settings.database_url))
+def test_prune_deletes_only_what_is_older(
+    settings: Settings, sessions: sessionmaker[Session]
+) -> None:
     old, recent = NOW - timedelta(days=settings.retention_days + 1), NOW - timedelta(days=1)
     with sessions.begin() as session:
         for model, _ in DATED:
@@ -57,7 +57,7 @@ def test_prune_deletes_only_what_is_older(settings: Settings) -> None:
         )
     removed = prune(sessions, settings, now=NOW)
     assert removed == {model.__tablename__: 1 for model, _ in DATED} | {"jwt_replay": 1}
-    with Session(make_engine(settings.database_url)) as session:
+    with sessions() as session:
         for model, dated in DATED:
             assert session.scalar(select(func.count()).select_from(model)) == 1
             assert session.scalar(select(func.min(dated))).replace(
