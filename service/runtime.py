@@ -18,7 +18,7 @@ from service.auth.callers import AccessControl
 from service.auth.clients import ClientRegistry, load_registry
 from service.auth.keys import KeyStore
 from service.auth.launch import EhrLaunchCheck
-from service.auth.replay import DatabaseReplayStore, InMemoryReplayCache, prune_expired
+from service.auth.replay import InMemoryReplayCache, claim, prune_expired
 from service.auth.signed_jwt import SignedJwtVerifier
 from service.auth.token_endpoint import TokenEndpoint
 from service.cdshooks.client_auth import ClientIdentity, JwtVerifier, time_rules
@@ -31,7 +31,7 @@ from service.fhir.ehr_client import FhirClient
 from service.policy.engine import PolicyEngine
 from service.policy.folder import Policy, load_policies
 from service.settings import Settings
-from service.storage.audit import AuditLog, BatchedWriter
+from service.storage.audit import AuditLog
 from service.storage.commits import GroupCommitter
 from service.storage.db import make_engine, session_factory
 from service.types import JsonObject
@@ -48,10 +48,10 @@ class Runtime:
     registry: ClientRegistry
     verifier: JwtVerifier
     engine: Engine
+    writer_engine: Engine  # the writer's own: on SQLite it waits for no lock (commits.py)
     sessions: sessionmaker[Session]
     audit: AuditLog
     committer: GroupCommitter
-    replay: DatabaseReplayStore
     access: AccessControl
     token_endpoint: TokenEndpoint
     hook_environment: HookEnvironment
@@ -64,17 +64,17 @@ class Runtime:
     async def authenticate(self, request: Request, endpoint: str) -> ClientIdentity | None:
         """The calling client, or None when authentication is off (development only). The
         token's jti is not yet claimed in the shared store: the caller does that with what it
-        stores (`claim_jti`), or through `replay`."""
+        stores (service/auth/replay.py `claimed`)."""
         if self.settings.auth_mode == "off":
             return None
         audience = f"{self.settings.base_url.rstrip('/')}/cds-services/{endpoint}"
         return await self.verifier.verify(request.headers.get("authorization"), audience)
 
     async def close(self) -> None:
-        self.committer.close()
-        self.audit.close()
+        self.committer.close()  # the audit log's writer too: flushes what is queued
         await self.http.aclose()
         self.engine.dispose()
+        self.writer_engine.dispose()
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -86,9 +86,13 @@ def build_runtime(settings: Settings) -> Runtime:
     sessions = session_factory(engine)
     registry = load_registry(settings)
     fhir = FhirClient(http, settings)
-    replay = DatabaseReplayStore(sessions, time.time)
     tokens = _access_tokens(settings)
     keys = KeyStore(http, settings.jwks_cache_ttl_s, time.time)
+    # The process's one writer: durable units and audit rows alike (service/storage/commits.py).
+    writer_engine = make_engine(settings.database_url, sqlite_busy_timeout_s=0)
+    writer = GroupCommitter(
+        session_factory(writer_engine), settings.audit_flush_interval_s, _prune_replays
+    )
     return Runtime(
         settings=settings,
         policies=policies,
@@ -99,16 +103,18 @@ def build_runtime(settings: Settings) -> Runtime:
             settings, http, InMemoryReplayCache(time.time), time.time, registry=registry
         ),
         engine=engine,
+        writer_engine=writer_engine,
         sessions=sessions,
-        audit=BatchedWriter(sessions, settings.audit_flush_interval_s),
-        committer=GroupCommitter(sessions, _prune_replays),
-        replay=replay,
+        audit=writer,
+        committer=writer,
         access=AccessControl(tokens if settings.auth_mode == "jwt" else None),
         token_endpoint=TokenEndpoint(
             url=f"{settings.base_url.rstrip('/')}/auth/token",
             registry=registry,
             verifier=SignedJwtVerifier(keys, time_rules(settings), time.time),
-            first_use=replay.first_use,
+            first_use=lambda issuer, jti, expires_at: writer.commit(
+                claim(issuer, jti, expires_at, time.time)
+            ),
             tokens=tokens,
             launches=EhrLaunchCheck(fhir),
             system_lifetime_s=settings.access_token_lifetime_s,

@@ -16,7 +16,7 @@ Errors are RFC 6749 section 5.2 objects; every answer carries `Cache-Control: no
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from service.auth.access_tokens import AccessGrant, AccessTokens
@@ -37,7 +37,7 @@ SYSTEM_SCOPES = ("system/Questionnaire.rs", "system/QuestionnaireResponse.crs")
 LAUNCH_SCOPES = ("patient/Questionnaire.rs", "patient/QuestionnaireResponse.crs")
 SCOPES_SUPPORTED = (*SYSTEM_SCOPES, *LAUNCH_SCOPES)
 # Whether a jti is new (and now recorded): the shared replay store.
-FirstUse = Callable[[str, str, float], bool]
+FirstUse = Callable[[str, str, float], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,10 @@ class TokenEndpoint:
                 "invalid_client", "client authentication failed", refused.reason
             ) from None
         client = verified.client
-        if not self.first_use(f"token:{client.client_id}", verified.jti, verified.expires_at):
+        claimed = await self.first_use(
+            f"token:{client.client_id}", verified.jti, verified.expires_at
+        )
+        if not claimed:
             raise OAuthError("invalid_client", "client authentication failed", "jti replayed")
         return client
 

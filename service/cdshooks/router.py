@@ -6,13 +6,13 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import orjson
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from service.auth.replay import claimed
 from service.cdshooks.client_auth import ClientIdentity
 from service.cdshooks.models import FeedbackRequest, HookRequest, json_object, parse_model
 from service.cdshooks.services import HookService, service_by_id
@@ -30,6 +30,7 @@ from service.storage.feedback import store_feedback
 from service.storage.tables import NO_CLIENT
 
 router = APIRouter()
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
@@ -87,6 +88,13 @@ def _status(error: Exception) -> int:
     return 401 if isinstance(error, Unauthorized) else 503
 
 
+def _claimed(identity: ClientIdentity | None, work: Work[T]) -> Work[T]:
+    """The work, with the durable claim of the caller's jti in the same transaction."""
+    if identity is None:  # authentication off
+        return work
+    return claimed(identity.issuer, identity.jti, identity.expires_at, time.time, work)
+
+
 def _kept(
     hook_request: HookRequest,
     call: HookCall,
@@ -96,9 +104,6 @@ def _kept(
     patient = hook_request.context.get("patientId")
     asked_by = AskedBy(
         client_id=identity.client_id if identity is not None else NO_CLIENT,
-        issuer=identity.issuer if identity is not None else None,
-        jti=identity.jti if identity is not None else None,
-        expires_at=identity.expires_at if identity is not None else 0.0,
         fhir_server=hook_request.fhir_server,
         patient_id=patient if isinstance(patient, str) else None,
     )
@@ -120,7 +125,7 @@ def _kept(
         )
         for asserted in answer.evaluations
     ]
-    return store_answer(asked_by, row, assertions, datetime.now(UTC), time.time())
+    return _claimed(identity, store_answer(asked_by, row, assertions, datetime.now(UTC)))
 
 
 def _call(service: HookService, hook_request: HookRequest, today: date) -> HookCall:
@@ -136,11 +141,6 @@ def _call(service: HookService, hook_request: HookRequest, today: date) -> HookC
         configuration=configuration(hook_request.extension),
         today=today,
     )
-
-
-def _claim(runtime: Runtime, identity: ClientIdentity) -> None:
-    if not runtime.replay.first_use(identity.issuer, identity.jti, identity.expires_at):
-        raise Unauthorized("jti replayed (seen by another worker)")
 
 
 class _Audit:
@@ -179,9 +179,7 @@ class _Audit:
 async def feedback(service_id: str, request: Request, runtime: RuntimeDep) -> Response:
     service = _service(service_id)
     identity = await runtime.authenticate(request, f"{service.id}/feedback")
-    if identity is not None:
-        await run_in_threadpool(_claim, runtime, identity)
     body = parse_model(FeedbackRequest, await _json_body(request), "feedback")
-    stored = await run_in_threadpool(store_feedback, runtime.sessions, service.id, body)
+    stored = await runtime.committer.commit(_claimed(identity, store_feedback(service.id, body)))
     log.info("feedback stored", extra={"service": service.id, "items": stored})
     return _json({})

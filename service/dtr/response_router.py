@@ -12,6 +12,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from service.auth.callers import Caller, requires
@@ -25,6 +26,7 @@ from service.openapi_bodies import QUESTIONNAIRE_RESPONSE, request_body
 from service.policy.evaluation import Evaluation
 from service.policy.folder import Policy
 from service.runtime import Runtime, get_runtime
+from service.storage.commits import Work
 from service.storage.crd_answers import find_assertion
 from service.storage.tables import CoverageAssertion, StoredResponse
 from service.types import JsonObject, Resource
@@ -74,7 +76,7 @@ async def submit(
     subject = patient_of((response.get("subject") or {}).get("reference"))
     if caller.patient is not None and subject not in (None, caller.patient):
         raise Forbidden("this token reaches only its launch's patient")
-    stored, created, patient = await run_in_threadpool(_store, runtime, response, caller)
+    stored, created, patient = await runtime.committer.commit(_store(response, caller))
     record_access(
         runtime.audit, runtime.audit_key, caller, "response-create", patient, stored["id"]
     )
@@ -89,14 +91,15 @@ def _identifier(response: Resource) -> str | None:
     return None
 
 
-def _store(
-    runtime: Runtime, response: Resource, caller: Caller
-) -> tuple[Resource, bool, str | None]:
-    """Commit before acknowledging; the same identifier again from the same client returns what
-    was stored. The response is bound to the caller, and to its assertion's patient."""
+def _store(response: Resource, caller: Caller) -> Work[tuple[Resource, bool, str | None]]:
+    """The unit of work for the writer, committed before acknowledging; the same identifier again
+    from the same client returns what was stored. The response is bound to the caller, and to its
+    assertion's patient. (Two workers racing on one identifier: the loser's batch fails on the
+    unique constraint, a 503, and its retry gets the stored response.)"""
     identifier = _identifier(response)
     assertion_id = assertion_of(response)
-    with runtime.sessions.begin() as session:
+
+    def work(session: Session) -> tuple[Resource, bool, str | None]:
         assertion = find_assertion(session, assertion_id, caller) if assertion_id else None
         if assertion_id is not None and assertion is None:
             raise UnprocessableEntity(f"coverage-assertion-id {assertion_id!r} is not known here")
@@ -125,7 +128,9 @@ def _store(
                 resource=stored,
             )
         )
-    return stored, True, patient
+        return stored, True, patient
+
+    return work
 
 
 @router.post(

@@ -1,13 +1,19 @@
-"""Writes an answer waits for: each request's rows are committed before its answer leaves (a
-coverage assertion DTR must find at once; CRD found-37: every hook answer kept), and requests that
-arrive together share one transaction (group commit), so the cost of a commit is paid once per
-batch rather than once per request.
+"""The one writer of a worker process: every row the service writes goes through its thread.
 
-A unit of work runs inside the shared transaction on the committer's thread and returns its
-request's value. It decides before it writes: a unit that refuses (a replayed `jti`) raises before
-its first statement that must not stand, and only its own request gets that error. A failed
-commit fails every request of the batch with `StorageUnavailable` (503): nothing is acknowledged
-that was not stored.
+- Units of work an answer waits for (`commit`, `commit_now`): a hook answer with its coverage
+  assertions and the calling JWT's `jti` (CRD found-11/37: kept before it is sent), a
+  questionnaire response, feedback. Units that arrive together share one transaction (group
+  commit), so a commit's cost is paid once per batch, not once per request. A unit decides before
+  it writes: one that refuses (a replayed `jti`, a response for an unknown assertion) raises a
+  `ServiceError` before its first statement that must stand, and only its own caller gets it. A
+  failed commit fails every caller of the batch with `StorageUnavailable` (503): nothing is
+  acknowledged that was not stored.
+- Audit rows nobody waits for (`record`, `store`): queued, and written with the next unit's
+  transaction or, when none comes, within `flush_interval_s` (default 1 s). A crash can lose at
+  most that interval of audit rows; shutdown flushes what is queued.
+
+One thread, one transaction at a time: two writers in one process took turns on SQLite's write
+lock through its busy handler's sleeps, which cost milliseconds on every request.
 """
 
 from __future__ import annotations
@@ -18,41 +24,49 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Table
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.errors import ServiceError, StorageUnavailable
+from service.storage.audit import HookAudit, Row, write_rows
+from service.storage.tables import AuditEntry, Base
 
 T = TypeVar("T")
 Work = Callable[[Session], T]
 log = logging.getLogger(__name__)
+_AUDIT: Table = AuditEntry.__table__  # type: ignore[assignment]
+_AUDIT_FIELDS = [f.name for f in fields(HookAudit)]
 
 
 @dataclass(frozen=True)
-class _Item(Generic[T]):
+class _Unit(Generic[T]):
     work: Work[T]
     done: concurrent.futures.Future[T]
 
 
 class GroupCommitter:
-    # Most units of work one transaction takes: bounds the latency a burst adds to its first.
+    # Most units one transaction takes: bounds the latency a burst adds to its first caller.
     MAX_BATCH = 256
 
     def __init__(
         self,
         sessions: sessionmaker[Session],
+        flush_interval_s: float = 1.0,
         housekeeping: Callable[[Session], None] | None = None,
         housekeeping_interval_s: float = 60.0,
     ) -> None:
         self._sessions = sessions
+        self._flush_interval = flush_interval_s
         self._housekeeping = housekeeping
-        self._interval = housekeeping_interval_s
+        self._housekeeping_interval = housekeeping_interval_s
         self._kept_at = 0.0
-        self._queue: queue.SimpleQueue[_Item[Any] | None] = queue.SimpleQueue()
+        # Units, audit rows, and None to stop.
+        self._queue: queue.SimpleQueue[_Unit[Any] | Row | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -63,15 +77,12 @@ class GroupCommitter:
         """The same, from a thread that may block (the thread pool)."""
         return self._submit(work).result()
 
-    def _submit(self, work: Work[T]) -> concurrent.futures.Future[T]:
-        done: concurrent.futures.Future[T] = concurrent.futures.Future()
-        with self._lock:
-            # Started on first use and again after `close` (an app whose lifespan runs twice).
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
-                self._thread.start()
-            self._queue.put(_Item(work, done))
-        return done
+    def record(self, entry: HookAudit) -> None:
+        self._put((_AUDIT, {name: getattr(entry, name) for name in _AUDIT_FIELDS}))
+
+    def store(self, model: type[Base], values: Mapping[str, Any]) -> None:
+        """Insert (or, for a table keyed by its values, replace) a row, with the next write."""
+        self._put((model.__table__, values))  # type: ignore[arg-type]
 
     def close(self) -> None:
         with self._lock:
@@ -81,58 +92,118 @@ class GroupCommitter:
         if thread is not None:
             thread.join(timeout=10)
 
+    def _submit(self, work: Work[T]) -> concurrent.futures.Future[T]:
+        done: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._put(_Unit(work, done))
+        return done
+
+    def _put(self, item: _Unit[Any] | Row) -> None:
+        with self._lock:
+            # Started on first use and again after `close` (an app whose lifespan runs twice).
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="writer", daemon=True)
+                self._thread.start()
+            self._queue.put(item)
+
     def _run(self) -> None:
-        while True:
-            batch, running = self._collect()
-            if batch:
-                self._write(batch)
-            if not running:
-                return
-
-    def _collect(self) -> tuple[list[_Item[Any]], bool]:
-        item = self._queue.get()
-        batch: list[_Item[Any]] = []
-        while item is not None:
-            batch.append(item)
-            if len(batch) >= self.MAX_BATCH:
-                return batch, True
+        units: list[_Unit[Any]] = []
+        rows: list[Row] = []
+        first_row_at = 0.0
+        running = True
+        while running:
+            wait = None if not rows else max(0.0, first_row_at + self._flush_interval - _now())
+            item: object
             try:
-                item = self._queue.get_nowait()
+                item = self._queue.get(timeout=wait)
             except queue.Empty:
-                return batch, True
-        return batch, False
+                item = _FLUSH
+            while True:
+                if item is None:
+                    running = False
+                elif isinstance(item, _Unit):
+                    units.append(item)
+                elif isinstance(item, tuple):
+                    if not rows:
+                        first_row_at = _now()
+                    rows.append(item)
+                if not running or len(units) >= self.MAX_BATCH:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            due = rows and (_now() - first_row_at >= self._flush_interval or not running)
+            if units or due:
+                self._write(units, rows)
+                units, rows = [], []
 
-    def _write(self, batch: list[_Item[Any]]) -> None:
-        outcomes: list[tuple[_Item[Any], Any, BaseException | None]] = []
+    def _write(self, units: list[_Unit[Any]], rows: list[Row]) -> None:
         try:
-            with self._sessions.begin() as session:
-                for item in batch:
-                    try:
-                        outcomes.append((item, item.work(session), None))
-                    except ServiceError as refused:
-                        outcomes.append((item, None, refused))
-                self._keep_house(session)
+            outcomes = self._transaction(units, rows)
         except SQLAlchemyError:
-            log.exception("group commit of %d units failed", len(batch))
-            self._fail(batch, StorageUnavailable("the answer could not be stored; try again"))
+            # The writer outlives a database hiccup; the loss is logged, with no PHI.
+            log.exception("write of %d units and %d audit rows failed", len(units), len(rows))
+            self._fail(units, StorageUnavailable("the answer could not be stored; try again"))
             return
         except Exception as error:  # noqa: BLE001 - a bug in one unit must not end the thread
-            log.exception("a unit of work failed; the batch of %d was rolled back", len(batch))
-            self._fail(batch, error)
+            log.exception("a unit of work failed; the batch of %d was rolled back", len(units))
+            self._fail(units, error)
             return
-        for item, value, problem in outcomes:
+        for unit, value, problem in outcomes:
             if problem is None:
-                item.done.set_result(value)
+                unit.done.set_result(value)
             else:
-                item.done.set_exception(problem)
+                unit.done.set_exception(problem)
+
+    def _transaction(
+        self, units: list[_Unit[Any]], rows: list[Row]
+    ) -> list[tuple[_Unit[Any], Any, BaseException | None]]:
+        """One transaction for the batch; run again from the start when another process holds
+        SQLite's write lock (the units decide before they write, so running again is safe)."""
+        started = _now()
+        pause = LOCKED_FIRST_PAUSE_S
+        while True:
+            outcomes: list[tuple[_Unit[Any], Any, BaseException | None]] = []
+            try:
+                with self._sessions.begin() as session:
+                    for unit in units:
+                        try:
+                            outcomes.append((unit, unit.work(session), None))
+                        except ServiceError as refused:
+                            outcomes.append((unit, None, refused))
+                    write_rows(session, rows)
+                    self._keep_house(session)
+                return outcomes
+            except OperationalError as error:
+                if not _locked(error) or _now() - started > LOCKED_GIVE_UP_S:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, LOCKED_MAX_PAUSE_S)
 
     @staticmethod
-    def _fail(batch: list[_Item[Any]], error: BaseException) -> None:
-        for item in batch:
-            item.done.set_exception(error)
+    def _fail(units: list[_Unit[Any]], error: BaseException) -> None:
+        for unit in units:
+            unit.done.set_exception(error)
 
     def _keep_house(self, session: Session) -> None:
-        now = time.monotonic()
-        if self._housekeeping is not None and now - self._kept_at >= self._interval:
+        now = _now()
+        if self._housekeeping is not None and now - self._kept_at >= self._housekeeping_interval:
             self._housekeeping(session)
             self._kept_at = now
+
+
+_FLUSH = object()  # the flush interval ran out with audit rows waiting
+# Another process holding SQLite's write lock: try again after 0.1 ms, doubling up to 5 ms, for
+# at most 30 s (SQLite's own busy handler sleeps 1 ms first, then 2, 5, 10 ... 100 ms).
+LOCKED_FIRST_PAUSE_S = 0.0001
+LOCKED_MAX_PAUSE_S = 0.005
+LOCKED_GIVE_UP_S = 30.0
+
+
+def _locked(error: OperationalError) -> bool:
+    text = str(error.orig).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+def _now() -> float:
+    return time.monotonic()

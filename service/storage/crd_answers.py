@@ -1,7 +1,7 @@
 """What CRD said, kept: each hook answer (CRD found-37) with the coverage assertions in it and the
-evaluation behind each (found-11), append-only, committed in one unit before the answer leaves,
-together with the durable claim of the calling JWT's `jti`. DTR reads an assertion back only for
-the client (and, for a launch token, the patient) it was given to."""
+evaluation behind each (found-11), append-only, committed in one unit before the answer leaves
+(with the durable claim of the calling JWT's `jti`, service/auth/replay.py `claimed`). DTR reads
+an assertion back only for the client (and, for a launch token, the patient) it was given to."""
 
 from __future__ import annotations
 
@@ -10,28 +10,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from service.auth.callers import Caller
-from service.auth.replay import claim_jti
-from service.errors import Unauthorized
 from service.storage.commits import Work
 from service.storage.tables import NO_CLIENT, CoverageAssertion, HookAnswer
 
-_ANSWERS: Table = HookAnswer.__table__  # type: ignore[assignment]
-_ASSERTIONS: Table = CoverageAssertion.__table__  # type: ignore[assignment]
+# Built once: a statement object reused keeps its compiled form cached.
+_ANSWERS = insert(HookAnswer.__table__)  # type: ignore[arg-type]
+_ASSERTIONS = insert(CoverageAssertion.__table__)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
 class AskedBy:
-    """Who made a hook call: the registered client (NO_CLIENT with authentication off), the
-    signed token's jti to claim, the FHIR server and the patient as that EHR names them."""
+    """Who made a hook call: the registered client (NO_CLIENT with authentication off), the FHIR
+    server and the patient as that EHR names them."""
 
     client_id: str = NO_CLIENT
-    issuer: str | None = None
-    jti: str | None = None
-    expires_at: float = 0.0
     fhir_server: str | None = None
     patient_id: str | None = None
 
@@ -60,9 +56,8 @@ def store_answer(
     answer: HookAnswerRow,
     assertions: Sequence[AssertionRow],
     at: datetime,
-    now_s: float,
 ) -> Work[None]:
-    """The unit of work for the group committer: refuses a replayed jti before it writes."""
+    """The unit of work for the writer (the caller claims the JWT's jti with it)."""
     binding = {
         "client_id": asked_by.client_id,
         "fhir_server": _cut(asked_by.fhir_server, 512),
@@ -70,11 +65,8 @@ def store_answer(
     }
 
     def work(session: Session) -> None:
-        if asked_by.jti is not None and asked_by.issuer is not None:
-            if not claim_jti(session, asked_by.issuer, asked_by.jti, asked_by.expires_at, now_s):
-                raise Unauthorized("jti replayed (seen by another worker)")
         session.execute(
-            insert(_ANSWERS),
+            _ANSWERS,
             [
                 {
                     "at": at,
@@ -90,7 +82,7 @@ def store_answer(
         )
         if assertions:
             session.execute(
-                insert(_ASSERTIONS),
+                _ASSERTIONS,
                 [
                     {
                         "assertion_id": row.assertion_id,

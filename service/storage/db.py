@@ -13,14 +13,19 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def make_engine(database_url: str) -> Engine:
+def make_engine(database_url: str, sqlite_busy_timeout_s: float = 30) -> Engine:
+    """`sqlite_busy_timeout_s`: how long SQLite itself waits for another process's write lock.
+    Its wait sleeps in steps of 1 to 100 ms; the writer (service/storage/commits.py) takes 0 and
+    retries on its own, in steps of a tenth of a millisecond."""
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, json_serializer=_json)
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
-        url, connect_args={"check_same_thread": False, "timeout": 30}, json_serializer=_json
+        url,
+        connect_args={"check_same_thread": False, "timeout": sqlite_busy_timeout_s},
+        json_serializer=_json,
     )
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from service.cdshooks.models import FeedbackRequest
+from service.storage.commits import Work
 from service.storage.tables import FeedbackEntry
 
 
-def store_feedback(sessions: sessionmaker[Session], service_id: str, body: FeedbackRequest) -> int:
-    now = datetime.now(UTC)
-    with sessions.begin() as session:
+def store_feedback(service_id: str, body: FeedbackRequest) -> Work[int]:
+    """The unit of work for the writer: every item of the request, as sent."""
+
+    def work(session: Session) -> int:
+        now = datetime.now(UTC)
         session.add_all(
             FeedbackEntry(
                 received_at=now,
@@ -24,4 +27,6 @@ def store_feedback(sessions: sessionmaker[Session], service_id: str, body: Feedb
             )
             for item in body.feedback
         )
-    return len(body.feedback)
+        return len(body.feedback)
+
+    return work

@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.app import create_app
-from service.auth.replay import DatabaseReplayStore, claim_jti, prune_expired
+from service.auth.replay import claim as claim_unit
+from service.auth.replay import claim_jti, prune_expired
 from service.settings import PROJECT_ROOT
 from service.storage.tables import CoverageAssertion, HookAnswer
 from tests.conftest import make_settings
@@ -41,9 +42,9 @@ def test_a_jti_is_claimed_once_until_it_expires(sessions: sessionmaker[Session])
     assert claim("j2", expires_at=100, now=60)
     with sessions.begin() as session:
         assert prune_expired(session, now=160) == 1  # j2; j1 now lives until 200
-    store = DatabaseReplayStore(sessions, lambda: 170.0)
-    assert not store.first_use("iss", "j1", 300)
-    assert store.first_use("other-iss", "j1", 300), "jti values are per issuer"
+    with sessions.begin() as session:
+        assert not claim_unit("iss", "j1", 300, lambda: 170.0)(session)
+        assert claim_unit("other-iss", "j1", 300, lambda: 170.0)(session), "per issuer"
 
 
 def _replica(database_url: str, registry: Path) -> TestClient:

@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from service.storage.audit import BatchedWriter, HookAudit, patient_hash
+from service.storage.audit import HookAudit, patient_hash
+from service.storage.commits import GroupCommitter
 from service.storage.db import make_engine, session_factory
 from service.storage.tables import AuditEntry, CoverageAssertion
 
@@ -28,7 +29,7 @@ def _entry(instance: str) -> HookAudit:
 def test_entries_are_written_in_batches_and_flushed_on_close(database_url: str) -> None:
     engine = make_engine(database_url)
     sessions = session_factory(engine)
-    log = BatchedWriter(sessions, flush_interval_s=0.05)
+    log = GroupCommitter(sessions, flush_interval_s=0.05)
     for index in range(25):
         log.record(_entry(f"i{index}"))
     deadline = time.monotonic() + 5
@@ -49,7 +50,7 @@ def test_entries_are_written_in_batches_and_flushed_on_close(database_url: str) 
 
 def test_writer_survives_a_database_failure(database_url: str, tmp_path: object) -> None:
     broken = make_engine("sqlite:///" + str(tmp_path) + "/no-tables.db")
-    log = BatchedWriter(session_factory(broken), flush_interval_s=0.01)
+    log = GroupCommitter(session_factory(broken), flush_interval_s=0.01)
     log.record(_entry("lost"))
     time.sleep(0.1)
     assert log._thread.is_alive()
@@ -79,7 +80,7 @@ def _assertion(assertion_id: str, outcome: str) -> dict[str, object]:
 def test_an_assertion_evaluated_again_replaces_the_stored_one(database_url: str) -> None:
     engine = make_engine(database_url)
     sessions = session_factory(engine)
-    log = BatchedWriter(sessions, flush_interval_s=0.05)
+    log = GroupCommitter(sessions, flush_interval_s=0.05)
     log.store(CoverageAssertion, _assertion("a1", "first"))
     log.store(CoverageAssertion, _assertion("a2", "other"))
     log.store(CoverageAssertion, _assertion("a1", "second"))  # same batch: the last one wins
@@ -96,7 +97,7 @@ def test_json_columns_take_what_orjson_refuses(database_url: str) -> None:
     """JSON columns go through orjson, with the standard library for what orjson refuses."""
     engine = make_engine(database_url)
     sessions = session_factory(engine)
-    log = BatchedWriter(sessions, flush_interval_s=0.05)
+    log = GroupCommitter(sessions, flush_interval_s=0.05)
     log.store(CoverageAssertion, _assertion("big", "x") | {"evaluation": {"n": 2**70, "é": "ü"}})
     log.store(CoverageAssertion, _assertion("keys", "x") | {"evaluation": {1: "one"}})
     log.close()

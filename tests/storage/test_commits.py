@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.errors import StorageUnavailable, Unauthorized
 from service.storage.commits import GroupCommitter
+from service.storage.db import make_engine, session_factory
 from service.storage.tables import DtrAccess
 
 
@@ -87,3 +88,31 @@ def test_a_failed_commit_is_storage_unavailable(
     committer.close()
     assert committer.commit_now(lambda s: "restarts after close") == "restarts after close"
     committer.close()
+
+
+def test_a_write_lock_held_elsewhere_is_waited_for_not_failed(
+    database_url: str, count: Callable[[], int]
+) -> None:
+    """Another process holding SQLite's write lock: the writer tries again until it is free."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock only: PostgreSQL has row locks and no such wait")
+    import sqlite3
+    import threading
+
+    writer = GroupCommitter(session_factory(make_engine(database_url, sqlite_busy_timeout_s=0)))
+    holder = sqlite3.connect(
+        database_url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False
+    )
+    holder.execute("BEGIN IMMEDIATE")  # the write lock, as another worker's commit holds it
+    release = threading.Timer(0.2, lambda: holder.execute("COMMIT"))
+    release.start()
+
+    def unit(session: Session) -> str:
+        session.execute(insert(DtrAccess), [_row("waited")])
+        return "stored"
+
+    assert writer.commit_now(unit) == "stored"
+    release.join()
+    holder.close()
+    assert count() == 1
+    writer.close()
