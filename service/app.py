@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from service.auth.router import router as auth_router
@@ -43,6 +44,16 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Coverage requirements service", version="0.1.0", lifespan=lifespan)
     app.state.runtime = runtime
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    if settings.cors_allowed_origins:
+        # CDS Hooks "Cross-Origin Resource Sharing": browser-based clients call discovery and
+        # the services; the same origins may call /fhir and /auth (a DTR app served elsewhere).
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allowed_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Accept"],
+            max_age=600,
+        )
     # Added last, so outermost: the id and the access line cover every answer, refusals included.
     app.add_middleware(RequestIdMiddleware)
     install_exception_handlers(app)

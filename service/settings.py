@@ -73,6 +73,9 @@ class Settings(DatabaseSettings):
     # 42 CFR 422.504(d)); HIPAA's six years for documentation is shorter.
     retention_days: int = Field(default=3650, ge=1)
 
+    # Browser origins that may call us (CDS Hooks: CORS for browser-based CDS clients; DTR apps
+    # served elsewhere). None by default; `make run` adds the sandbox EHR's.
+    cors_allowed_origins: CommaList = Field(default_factory=list)
     # FHIR servers we may call back. Loopback is added in development only.
     fhir_server_allowlist: CommaList = Field(default_factory=list)
     prefetch_budget_ms: int = 1000
@@ -94,6 +97,7 @@ class Settings(DatabaseSettings):
         "jwt_trusted_issuers",
         "jwt_jku_allowlist",
         "fhir_server_allowlist",
+        "cors_allowed_origins",
         mode="before",
     )
     @classmethod

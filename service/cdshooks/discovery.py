@@ -22,7 +22,9 @@ def _service(service: HookService, policies: Sequence[Policy]) -> JsonObject:
         "id": service.id,
         "title": service.title,
         "description": service.description,
-        "prefetch": {t.key: t.query for t in prefetch_templates(service, policies)},
+        "prefetch": {
+            t.key: t.query for t in prefetch_templates(service, policies, advertised=True)
+        },
         "usageRequirements": "Send a JWT bearer token (CDS Hooks 2.0 client authentication) and, "
         "when prefetch is incomplete, fhirServer with fhirAuthorization.",
         "extension": {

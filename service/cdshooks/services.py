@@ -30,7 +30,8 @@ class HookService:
     context_model: type[HookContext]
     # CRD hook-19: secondary hooks (order-select) never ask for documentation.
     asks_for_documentation: bool
-    extra_prefetch: tuple[PrefetchTemplate, ...] = ()
+    # Prefetch keys accepted when a client sends them but never advertised in discovery.
+    accepted_prefetch: tuple[PrefetchTemplate, ...] = ()
 
 
 SERVICES: tuple[HookService, ...] = (
@@ -60,8 +61,10 @@ SERVICES: tuple[HookService, ...] = (
         "to a performer.",
         context_model=OrderDispatchContext,
         asks_for_documentation=True,
-        # The older order-dispatch form names one order in a primitive field: a valid token.
-        extra_prefetch=(PrefetchTemplate("order", "{{context.order}}", required=False),),
+        # The older order-dispatch form (the public conformance kit's requests) names its order
+        # in `context.order` and prefetches it as `order`. CDS Hooks 2.0's order-dispatch has
+        # no such field, so discovery does not offer the template; what is sent is read.
+        accepted_prefetch=(PrefetchTemplate("order", "{{context.order}}", required=False),),
     ),
 )
 
@@ -70,7 +73,10 @@ def service_by_id(service_id: str) -> HookService | None:
     return next((service for service in SERVICES if service.id == service_id), None)
 
 
-def prefetch_templates(service: HookService, policies: Sequence[Policy]) -> list[PrefetchTemplate]:
+def prefetch_templates(
+    service: HookService, policies: Sequence[Policy], advertised: bool = False
+) -> list[PrefetchTemplate]:
+    """The templates a call's prefetch is read by; `advertised`: only those discovery offers."""
     codes = sorted({f"{key.system}|{key.code}" for p in policies for key in p.observation_codes})
     return [
         PrefetchTemplate("patient", f"Patient/{PATIENT}", required=False),
@@ -91,5 +97,5 @@ def prefetch_templates(service: HookService, policies: Sequence[Policy]) -> list
             "&_include=MedicationAdministration:medication",
             required=False,
         ),
-        *service.extra_prefetch,
+        *(() if advertised else service.accepted_prefetch),
     ]

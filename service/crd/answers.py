@@ -141,10 +141,10 @@ def _response(
     information when `coverage-info` is off, at most `max-cards` cards."""
     configuration = call.configuration
     kept = [built for option, built in cards if configuration.enabled(option)]
-    response: JsonObject = {"cards": kept[: configuration.max_cards]}
-    if actions and configuration.enabled("coverage-info"):
-        response["systemActions"] = actions
-    return response
+    # `systemActions` always, `[]` when there are none: optional in CDS Hooks, but the public
+    # CRD conformance kit fails order-sign and order-dispatch answers without it.
+    shown = actions if configuration.enabled("coverage-info") else []
+    return {"cards": kept[: configuration.max_cards], "systemActions": shown}
 
 
 def _evaluate(

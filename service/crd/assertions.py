@@ -1,11 +1,13 @@
 """The coverage assertion for one in-scope order, from the policy's facts and its evaluation of the
 order (SPEC section 5), shaped for the CRD version in use.
 
-Details (CRD "coverage-information" detail, codes from the CRD temp code system):
+Details (CRD "coverage-information" detail; codes from the version's detail code system: 2.0.1's
+CRD temp code system, 2.2's THO crd-coverage-detail):
 - allowed-quantity: the dose limit in mcg/day for this patient, when the evaluation knows it;
 - allowed-period: the coverage period from the first cycle, when the prescriber gave its date;
 - policy-link: the policy document this service publishes (2.2 only);
-- instructions: how to submit (2.2 only; 2.0.1 clients get it on the instructions card).
+- instructions: how to submit (2.2 only, never at order-select; 2.0.1 clients get it on the
+  instructions card).
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from service.types import JsonObject, Resource
 if TYPE_CHECKING:
     from service.crd.order_hook import HookCall
 
-DETAIL_SYSTEM = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp"
 _CATEGORY = {
     "allowed-quantity": "cat-limitation",
     "allowed-period": "cat-limitation",
@@ -51,16 +52,21 @@ def coverage_assertion(
     coverage_ref = f"Coverage/{coverage.get('id')}"
     base_url = settings.base_url
     ident = new_assertion_id()
+    version = call.version
     if evaluation is None:
         return CoverageInformation(
             coverage_reference=coverage_ref,
-            covered=call.version.technical_covered,
+            covered=version.technical_covered,
             assertion_id=ident,
             on=call.today,
+            # 2.0.1 crd-ci-q2: a conditional answer still says whether PA is needed; the policy
+            # says so whatever the record holds.
+            pa_needed=policy.prior_authorization.pa_needed if version.technical_pa_needed else None,
             # crd-ci-q3: a `conditional` assertion (2.0.1's way to say it) names what is needed.
-            info_needed=("OTH",) if call.version.technical_covered == "conditional" else (),
+            info_needed=("OTH",) if version.technical_covered == "conditional" else (),
             reason_code="technical",
             reason_text="Part of the patient's record could not be retrieved or evaluated in time.",
+            version=version,
         )
     rules = policy.prior_authorization
     documentation = call.service.asks_for_documentation
@@ -79,9 +85,10 @@ def coverage_assertion(
         reason_text=off_policy or (rules.reason if documentation else None),
         billing_codes=(policy.billing_code,),
         questionnaires=(policy.questionnaire,) if documentation else (),
-        details=tuple(details(call.version, policy, evaluation, base_url)),
+        details=tuple(details(call.version, policy, evaluation, base_url, documentation)),
         # The assertion cannot outlive the coverage it is about.
         expiry=coverage_end(coverage) if call.version.expiry_date else None,
+        version=call.version,
     )
 
 
@@ -103,6 +110,7 @@ def not_active_assertion(
         on=call.today,
         reason_code="no-active-coverage",
         reason_text="The patient's coverage is not active on this date.",
+        version=call.version,
     )
 
 
@@ -114,8 +122,14 @@ def off_policy_reason(policy: Policy, evaluation: Evaluation) -> str | None:
 
 
 def details(
-    version: CrdVersion, policy: Policy, evaluation: Evaluation, base_url: str
+    version: CrdVersion,
+    policy: Policy,
+    evaluation: Evaluation,
+    base_url: str,
+    documentation: bool = True,
 ) -> list[JsonObject]:
+    """`documentation`: whether this hook may speak of submitting documentation (CRD hook-19:
+    order-select never does)."""
     found: list[tuple[str, JsonObject, str | None]] = []
     limit = evaluation.dose_limit
     if limit.mcg_per_day is not None:
@@ -132,7 +146,9 @@ def details(
             ("allowed-period", {"valuePeriod": period}, "coverage period of the treatment phase")
         )
     found.append(("policy-link", {"valueUrl": policy_url(base_url, policy)}, policy.title))
-    found.append(("instructions", {"valueString": policy.prior_authorization.submission}, None))
+    if documentation:
+        submission = policy.prior_authorization.submission
+        found.append(("instructions", {"valueString": submission}, None))
     return [
         _detail(version, code, value, note)
         for code, value, note in found
@@ -159,7 +175,7 @@ def _detail(version: CrdVersion, code: str, value: JsonObject, note: str | None)
     parts.append(
         {
             "url": "code",
-            "valueCodeableConcept": {"coding": [{"system": DETAIL_SYSTEM, "code": code}]},
+            "valueCodeableConcept": {"coding": [{"system": version.detail_system, "code": code}]},
         }
     )
     parts.append({"url": "value", **value})

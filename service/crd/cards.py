@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-from service.crd.versions import CrdVersion
+from service.crd.versions import CARD_TYPE_DISPLAYS, CrdVersion
 from service.types import JsonObject
 
 SUMMARY_LIMIT = 140
@@ -39,7 +39,11 @@ def card(
         "indicator": indicator,
         "source": {
             "label": source.payer_name,
-            "topic": {"system": source.version.card_type_system, "code": topic},
+            "topic": {
+                "system": source.version.card_type_system,
+                "code": topic,
+                "display": CARD_TYPE_DISPLAYS[topic],
+            },
         },
     }
     if detail:

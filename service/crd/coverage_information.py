@@ -1,8 +1,9 @@
-"""The `ext-coverage-information` extension (CRD STU 2.2 StructureDefinition
-ext-coverage-information) and the system action that carries it (CRD "Coverage Information"
+"""The `ext-coverage-information` extension (CRD StructureDefinition ext-coverage-information, as
+the version in use has it) and the system action that carries it (CRD "Coverage Information"
 response type): an `update` of the order with the extension added, nothing else changed.
 
-The invariants crd-ci-q1..q9 are checked on every extension built here (`check_invariants`).
+The version's invariants (2.0.1 crd-ci-q1..q5, 2.2 crd-ci-q1..q9) are checked on every extension
+built here (`check_invariants`); a reason code outside the version's value set goes as text.
 """
 
 from __future__ import annotations
@@ -12,21 +13,10 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date
 
+from service.crd.versions import DEFAULT, CrdVersion
 from service.types import JsonObject, Resource
 
 EXTENSION_URL = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
-REASON_SYSTEM = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp"
-# CRD ValueSet coverageAssertionReasons (extensible): other codes need reason.text (crd-ci-q7).
-ASSERTION_REASONS = frozenset(
-    {
-        "gold-card",
-        "no-member-found",
-        "no-active-coverage",
-        "coverage-not-found",
-        "auth-out-network",
-        "technical",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -45,6 +35,7 @@ class CoverageInformation:
     questionnaires: tuple[str, ...] = ()
     details: tuple[JsonObject, ...] = field(default=())
     expiry: date | None = None
+    version: CrdVersion = DEFAULT
 
 
 def new_assertion_id() -> str:
@@ -65,8 +56,9 @@ def extension(info: CoverageInformation) -> JsonObject:
     parts += [{"url": "doc-purpose", "valueCode": code} for code in info.doc_purpose]
     parts += [{"url": "info-needed", "valueCode": code} for code in info.info_needed]
     parts += [{"url": "billingCode", "valueCoding": coding} for coding in info.billing_codes]
-    if info.reason_code or info.reason_text:
-        parts.append({"url": "reason", "valueCodeableConcept": _reason(info)})
+    reason = _reason(info)
+    if reason:
+        parts.append({"url": "reason", "valueCodeableConcept": reason})
     parts += [{"url": "detail", "extension": list(detail["extension"])} for detail in info.details]
     parts += [{"url": "questionnaire", "valueCanonical": url} for url in info.questionnaires]
     parts.append({"url": "date", "valueDate": info.on.isoformat()})
@@ -74,14 +66,20 @@ def extension(info: CoverageInformation) -> JsonObject:
     if info.expiry is not None:
         parts.append({"url": "expiry-date", "valueDate": info.expiry.isoformat()})
     built = {"url": EXTENSION_URL, "extension": parts}
-    check_invariants(built)
+    check_invariants(built, info.version)
     return built
 
 
 def _reason(info: CoverageInformation) -> JsonObject:
     concept: JsonObject = {}
-    if info.reason_code:
-        concept["coding"] = [{"system": REASON_SYSTEM, "code": info.reason_code}]
+    version = info.version
+    if info.reason_code and version.reason_coded(info.reason_code):
+        concept["coding"] = [{"system": version.reason_system, "code": info.reason_code}]
+    elif info.reason_code and not info.reason_text:
+        raise InvariantViolation(
+            f"crd-ci-q7: reason {info.reason_code!r} is not a CRD {version.label} code "
+            "and has no text"
+        )
     if info.reason_text:
         concept["text"] = info.reason_text
     return concept
@@ -123,64 +121,12 @@ class InvariantViolation(ValueError):
     pass
 
 
-def check_invariants(built: JsonObject) -> None:
-    """crd-ci-q1..q9, as the IG states them, on one extension."""
+def check_invariants(built: JsonObject, version: CrdVersion) -> None:
+    """The version's crd-ci rules, as its IG states them, on one extension."""
     values: dict[str, list[object]] = {}
     for part in built["extension"]:
         value = next((v for k, v in part.items() if k.startswith("value")), part.get("extension"))
         values.setdefault(part["url"], []).append(value)
-    for rule, holds in _RULES:
+    for rule, holds in version.invariants:
         if not holds(values):
             raise InvariantViolation(rule)
-
-
-def _has(values: dict[str, list[object]], url: str, code: object = None) -> bool:
-    found = values.get(url, [])
-    return bool(found) if code is None else code in found
-
-
-def _reason_explained(values: dict[str, list[object]]) -> bool:
-    for reason in values.get("reason", []):
-        codings = reason.get("coding", []) if isinstance(reason, dict) else []
-        known = all(
-            c.get("system") == REASON_SYSTEM and c.get("code") in ASSERTION_REASONS for c in codings
-        )
-        if not (isinstance(reason, dict) and (reason.get("text") or (codings and known))):
-            return False
-    return True
-
-
-_INDETERMINATE_KEYS = ("covered", "pa-needed", "doc-needed")
-_RULES = (
-    ("crd-ci-q1", lambda v: not _has(v, "questionnaire") or _has(v, "doc-needed")),
-    ("crd-ci-q2", lambda v: not _has(v, "covered", "not-covered") or not _has(v, "pa-needed")),
-    (
-        "crd-ci-q3",
-        lambda v: (
-            not any(_has(v, k, "conditional") for k in _INDETERMINATE_KEYS)
-            or _has(v, "info-needed")
-        ),
-    ),
-    (
-        "crd-ci-q4",
-        lambda v: (
-            not any(_has(v, "pa-needed", c) for c in ("satisfied", "no-auth"))
-            or not _has(v, "doc-purpose", "withpa")
-        ),
-    ),
-    ("crd-ci-q5", lambda v: _has(v, "pa-needed", "satisfied") == _has(v, "satisfied-pa-id")),
-    ("crd-ci-q6", lambda v: not _has(v, "info-needed", "OTH") or _has(v, "reason")),
-    ("crd-ci-q7", _reason_explained),
-    (
-        "crd-ci-q8",
-        lambda v: (
-            not any(p != "conditional" for p in v.get("doc-purpose", [])) or _has(v, "reason")
-        ),
-    ),
-    (
-        "crd-ci-q9",
-        lambda v: (
-            not any(_has(v, k, "indeterminate") for k in _INDETERMINATE_KEYS) or _has(v, "reason")
-        ),
-    ),
-)

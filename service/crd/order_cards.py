@@ -14,6 +14,7 @@ Each card is about one order (`davinci-crd.associated-resource`, and its detail 
 from __future__ import annotations
 
 import copy
+import re
 import uuid
 from decimal import Decimal
 
@@ -113,6 +114,8 @@ def dose_limit_card(
     built = card(source, "limits", summary, "warning", detail, order_reference(order))
     updated = _with_dose(order, limit, dosage_index)
     if updated is not None:
+        # CDS Hooks: a card with suggestions MUST say how many may be chosen.
+        built["selectionBehavior"] = "at-most-one"
         built["suggestions"] = [
             {
                 "label": f"Change the {what} to {_shown(limit)} mcg/day",
@@ -131,13 +134,15 @@ def dose_limit_card(
 
 
 def _with_dose(order: Resource, limit: Decimal, dosage_index: int) -> Resource | None:
-    """The order with one dosage's rate or dose set to the limit in ug/d."""
+    """The order with one dosage's rate or dose set to the limit in ug/d, and its text saying
+    the same: an EHR that takes the suggestion writes this order as it stands."""
     updated = copy.deepcopy(order)
     dosages = updated.get("dosageInstruction") or []
     if not dosages:
         return None
+    dosage = dosages[dosage_index]
     for key in ("rateQuantity", "doseQuantity"):
-        for dose_and_rate in dosages[dosage_index].get("doseAndRate") or []:
+        for dose_and_rate in dosage.get("doseAndRate") or []:
             if key in dose_and_rate:
                 dose_and_rate[key] = {
                     "value": float(limit),
@@ -145,8 +150,25 @@ def _with_dose(order: Resource, limit: Decimal, dosage_index: int) -> Resource |
                     "system": "http://unitsofmeasure.org",
                     "code": "ug/d",
                 }
+                if isinstance(dosage.get("text"), str):
+                    dosage["text"] = _text_with_dose(dosage["text"], limit)
                 return updated
     return None
+
+
+# A daily dose as order texts write it: "28 ug/d", "28 mcg/day", "28 micrograms per day".
+_DAILY_DOSE = re.compile(
+    r"\d+(?:\.\d+)?\s*(?:ug|mcg|µg|micrograms?)\s*(?:/\s*(?:day|d)\b|per\s+day|daily)?",
+    re.IGNORECASE,
+)
+
+
+def _text_with_dose(text: str, limit: Decimal) -> str:
+    """The dosage text with its dose replaced by the limit; a text that states no dose we can
+    find says the new dose first."""
+    shown = f"{_shown(limit)} ug/d"
+    changed, count = _DAILY_DOSE.subn(shown, text, count=1)
+    return changed if count else f"{shown} ({text})"
 
 
 def _drug(policy: Policy) -> str:

@@ -62,7 +62,7 @@ async def answer_order_hook(call: HookCall, env: HookEnvironment) -> OrderAnswer
         record, in_scope = _scope(call.context, env, prefetch, inline)
     if not in_scope:
         _require_orders(call.context, record)
-        return OrderAnswers({"cards": []}, [], "no-order-in-scope")
+        return OrderAnswers({"cards": [], "systemActions": []}, [], "no-order-in-scope")
     check_resources([order for order, _ in in_scope], "context order")
     _require(prefetch)
     choice = select_coverage(

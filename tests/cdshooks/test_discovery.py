@@ -9,7 +9,8 @@ from fastapi.testclient import TestClient
 PRIMITIVE_CONTEXT = {
     "order-sign": {"userId", "patientId", "encounterId"},
     "order-select": {"userId", "patientId", "encounterId"},
-    "order-dispatch": {"patientId", "performer", "order"},
+    # CDS Hooks 2.0 order-dispatch: `order` is not one of its context fields (issue 15).
+    "order-dispatch": {"patientId", "performer"},
 }
 USER_TOKENS = {
     "userPractitionerId",

@@ -221,7 +221,7 @@ def test_order_select_asks_for_no_documentation(client: TestClient) -> None:
 def test_out_of_scope_orders_get_nothing(client: TestClient) -> None:
     body = hook_request([other_order()], full_prefetch())
     response = client.post(SIGN, json=body)
-    assert response.json() == {"cards": []}
+    assert response.json() == {"cards": [], "systemActions": []}
 
 
 def test_only_the_in_scope_order_is_answered(client: TestClient) -> None:
@@ -339,6 +339,7 @@ def test_unfetchable_clinical_data_is_indeterminate_technical(client: TestClient
         body = _valid()
         del body["prefetch"]["conditions"]
         body["fhirServer"] = ehr.base_url
+        body["extension"] = {"davinci-crd.requestedVersion": "2.2"}
         response = client.post(SIGN, json=body)
     assert response.status_code == 200, response.text
     info = _coverage_information(response.json())
@@ -352,17 +353,25 @@ def test_nothing_is_fetched_for_out_of_scope_orders(client: TestClient) -> None:
         body = hook_request([other_order()], {"patient": None})
         body["fhirServer"] = ehr.base_url
         response = client.post(SIGN, json=body)
-    assert response.json() == {"cards": []}
+    assert response.json() == {"cards": [], "systemActions": []}
     assert ehr.requests == []
 
 
 def test_inactive_coverage_is_not_covered(client: TestClient) -> None:
     ended = coverage(period={"start": "2024-01-01", "end": "2025-12-31"})
     body = hook_request([blinatumomab_order()], full_prefetch(coverages=[ended]))
+    body["extension"] = {"davinci-crd.requestedVersion": "2.2"}
     info = _coverage_information(client.post(SIGN, json=body).json())
     assert info["covered"]["valueCode"] == "not-covered"
     assert "pa-needed" not in info, "CRD crd-ci-q2"
     assert info["reason"]["valueCodeableConcept"]["coding"][0]["code"] == "no-active-coverage"
+    # CRD 2.0.1 (the default) has no such code: the reason goes as text.
+    del body["extension"]
+    info = _coverage_information(client.post(SIGN, json=body).json())
+    assert info["covered"]["valueCode"] == "not-covered" and "pa-needed" not in info
+    assert info["reason"]["valueCodeableConcept"] == {
+        "text": "The patient's coverage is not active on this date."
+    }
 
 
 def test_unfetchable_clinical_data_in_crd_2_0_is_conditional_technical(client: TestClient) -> None:
@@ -377,7 +386,10 @@ def test_unfetchable_clinical_data_in_crd_2_0_is_conditional_technical(client: T
     info = _coverage_information(response.json())
     assert info["covered"]["valueCode"] == "conditional", "2.0.1 has no indeterminate"
     assert info["info-needed"]["valueCode"] == "OTH"
-    assert info["reason"]["valueCodeableConcept"]["coding"][0]["code"] == "technical"
+    # 2.0.1's reason value set has no `technical`: said in text; crd-ci-q2 asks for pa-needed.
+    assert "coding" not in info["reason"]["valueCodeableConcept"]
+    assert "could not be retrieved" in info["reason"]["valueCodeableConcept"]["text"]
+    assert info["pa-needed"]["valueCode"] == "auth-needed"
 
 
 def test_the_evaluation_is_stored_under_the_assertion_id(settings: Settings) -> None:

@@ -126,6 +126,7 @@ def test_record_data_the_policy_cannot_read_makes_the_answer_technical(
     request = hook_request(SCENARIOS[0])
     weight = request["prefetch"]["observations"]["entry"][0]["resource"]
     weight["valueQuantity"]["code"] = [["kg-from-a-list"]]
+    request["extension"] = {"davinci-crd.requestedVersion": "2.2"}  # 2.2 codes the reason
     answer = client.post("/cds-services/crd-order-sign", json=request)
     assert answer.status_code == 200, answer.text
     (action,) = answer.json()["systemActions"]

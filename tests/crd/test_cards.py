@@ -17,6 +17,9 @@ TOPIC_2_2 = "http://terminology.hl7.org/CodeSystem/cdshooks-card-type"
 TOPIC_2_0 = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp"
 
 
+V2_2 = {"davinci-crd.requestedVersion": "2.2"}
+
+
 def _sign(client: TestClient, scenario: str, **extension: Any) -> dict[str, Any]:
     body = hook_request(EXAMPLES / scenario)
     if extension:
@@ -46,7 +49,7 @@ def _details(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_instructions_card_says_what_the_record_shows_and_what_the_form_asks(
     client: TestClient,
 ) -> None:
-    cards = _by_topic(_sign(client, "01-consolidation-adult-record"))
+    cards = _by_topic(_sign(client, "01-consolidation-adult-record", **V2_2))
     instructions = cards["coverage-info"]
     assert instructions["indicator"] == "info"
     assert instructions["summary"].startswith("Prior authorization required")
@@ -71,10 +74,16 @@ def test_dose_limit_card_with_the_arithmetic_and_a_suggestion(client: TestClient
     rate = action["resource"]["dosageInstruction"][-1]["doseAndRate"][0]["rateQuantity"]
     assert (rate["value"], rate["code"]) == (20.5, "ug/d")
     assert action["resource"]["id"] == "blin"
+    # CDS Hooks: a card with suggestions says how many may be taken; the suggested order says
+    # the new dose in its text too (an EHR writes the order as suggested).
+    assert card["selectionBehavior"] == "at-most-one"
+    text = action["resource"]["dosageInstruction"][-1]["text"]
+    assert "20.5 ug/d" in text and "28" not in text
+    assert card["source"]["topic"]["display"] == "Limits"
 
 
 def test_allowed_quantity_detail_is_the_dose_limit(client: TestClient) -> None:
-    details = _details(_sign(client, "10-weight-44-9-kg-bsa-limit"))
+    details = _details(_sign(client, "10-weight-44-9-kg-bsa-limit", **V2_2))
     assert details["allowed-quantity"]["value"]["valueQuantity"]["value"] == 20.5
     assert details["allowed-quantity"]["category"]["valueCode"] == "cat-limitation"
     assert details["policy-link"]["value"]["valueUrl"].endswith("/policies/blinatumomab")
@@ -107,7 +116,7 @@ def test_configuration_switches_card_types_off(client: TestClient) -> None:
         "10-weight-44-9-kg-bsa-limit",
         **{"davinci-crd.configuration": {"coverage-info": False}},
     )
-    assert "systemActions" not in body and "coverage-info" not in _by_topic(body)
+    assert body["systemActions"] == [] and "coverage-info" not in _by_topic(body)
 
 
 def test_max_cards_keeps_the_most_important(client: TestClient) -> None:
@@ -131,3 +140,35 @@ def test_crd_2_0_codes_and_shapes(client: TestClient) -> None:
     details = _details(body)
     assert set(details) == {"allowed-quantity"}, "2.0.1 knows no policy-link or instructions detail"
     assert "category" not in details["allowed-quantity"], "2.0.1 details have no category"
+
+
+def test_topics_have_displays_and_2_2_details_the_tho_system(client: TestClient) -> None:
+    body = _sign(client, "10-weight-44-9-kg-bsa-limit", **V2_2)
+    assert {c["source"]["topic"]["display"] for c in body["cards"]} == {
+        "Limits",
+        "Coverage Information",
+        "Guideline",
+    }
+    (action,) = body["systemActions"]
+    systems = {
+        p["valueCodeableConcept"]["coding"][0]["system"]
+        for e in action["resource"]["extension"]
+        for d in e["extension"]
+        if d["url"] == "detail"
+        for p in d["extension"]
+        if p["url"] == "code"
+    }
+    assert systems == {"http://terminology.hl7.org/CodeSystem/crd-coverage-detail"}
+
+
+def test_order_select_speaks_of_no_documentation(client: TestClient) -> None:
+    """CRD hook-19: no instructions to submit anything at order-select, in any version."""
+    body = hook_request(EXAMPLES / "10-weight-44-9-kg-bsa-limit")
+    body["hook"] = "order-select"
+    order = body["context"].pop("draftOrders")
+    body["context"] |= {"draftOrders": order, "selections": ["MedicationRequest/blin"]}
+    body["extension"] = V2_2
+    answer = client.post("/cds-services/crd-order-select", json=body)
+    assert answer.status_code == 200, answer.text
+    assert "instructions" not in _details(answer.json())
+    assert "coverage-info" not in _by_topic(answer.json())

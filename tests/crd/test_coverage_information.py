@@ -13,6 +13,7 @@ from service.crd.coverage_information import (
     extension,
     new_assertion_id,
 )
+from service.crd.versions import CRD_2_0, CRD_2_2
 from tests.support.resources import blinatumomab_order
 
 ON = date(2026, 11, 24)
@@ -29,6 +30,7 @@ def _info(**changes: object) -> CoverageInformation:
         doc_purpose=("withpa",),
         reason_text="All requests are reviewed.",
         questionnaires=("https://payer.example.org/fhir/Questionnaire/blinatumomab-pa",),
+        version=CRD_2_2,
     )
     base.update(changes)
     return CoverageInformation(**base)  # type: ignore[arg-type]
@@ -142,3 +144,41 @@ def test_signing_again_replaces_the_answer_for_the_same_coverage() -> None:
         ("Coverage/cov2", "b"),
         ("Coverage/cov1", "new"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "rule"),
+    [
+        pytest.param(
+            {"doc_needed": (), "doc_purpose": ()}, "crd-ci-q1", id="q1-questionnaire-without-doc"
+        ),
+        pytest.param({"pa_needed": None}, "crd-ci-q2", id="q2-covered-without-pa-needed"),
+        pytest.param(
+            {"info_needed": ("OTH",)}, "crd-ci-q3", id="q3-info-needed-without-conditional"
+        ),
+        pytest.param(
+            {"pa_needed": "satisfied", "doc_purpose": ("withclaim",)},
+            "crd-ci-q5",
+            id="q5-satisfied-without-id",
+        ),
+    ],
+)
+def test_crd_2_0_1_invariants_are_its_own(changes: dict[str, object], rule: str) -> None:
+    with pytest.raises(InvariantViolation, match=rule):
+        extension(_info(version=CRD_2_0, **changes))
+
+
+def test_crd_2_0_1_reasons_outside_its_value_set_go_as_text() -> None:
+    built = extension(
+        _info(
+            version=CRD_2_0,
+            covered="conditional",
+            info_needed=("OTH",),
+            reason_code="technical",
+            reason_text="Not retrievable in time.",
+        )
+    )
+    reason = next(p for p in built["extension"] if p["url"] == "reason")
+    assert reason["valueCodeableConcept"] == {"text": "Not retrievable in time."}
+    with pytest.raises(InvariantViolation, match="crd-ci-q7"):
+        extension(_info(version=CRD_2_0, reason_code="technical", reason_text=None))

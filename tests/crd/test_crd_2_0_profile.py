@@ -96,14 +96,21 @@ def test_the_profile_is_read() -> None:
     assert rules()["covered"]["codes"] == {"covered", "not-covered", "conditional"}
 
 
+@pytest.mark.parametrize("asked", [None, "2.0", "2.0.1"], ids=["not-asked", "2.0", "2.0.1"])
 @pytest.mark.parametrize("folder", SCENARIOS, ids=[f.name for f in SCENARIOS])
-def test_crd_2_0_answers_fit_the_2_0_1_profile(client: TestClient, folder: Path) -> None:
+def test_crd_2_0_answers_fit_the_2_0_1_profile(
+    client: TestClient, folder: Path, asked: str | None
+) -> None:
+    """A client that does not ask (2.0.1 has no requestedVersion) gets 2.0.1 too."""
     body = hook_request(folder)
-    body["extension"] = {"davinci-crd.requestedVersion": "2.0"}
+    if asked is not None:
+        body["extension"] = {"davinci-crd.requestedVersion": asked}
     response = client.post("/cds-services/crd-order-sign", json=body)
     (action,) = response.json()["systemActions"]
     (extension,) = [e for e in action["resource"]["extension"] if e["url"] == EXTENSION_URL]
     assert problems(extension) == []
+    topics = {card["source"]["topic"]["system"] for card in response.json()["cards"]}
+    assert topics <= {"http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp"}
 
 
 def test_expiry_date_follows_the_coverage_end_in_2_2_only(client: TestClient) -> None:
