@@ -45,6 +45,7 @@ def test_order_sign_survives_the_ehr(
         del body["prefetch"]["conditions"]
         body["fhirServer"] = ehr.base_url
         body["fhirAuthorization"] = fhir_authorization(TOKEN, scope="patient/Condition.read")
+        body["extension"] = {"davinci-crd.requestedVersion": "2.2"}  # 2.2 says indeterminate
         started = time.monotonic()
         response = client.post(SIGN, json=body)
         elapsed = time.monotonic() - started
