@@ -19,6 +19,9 @@ RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
 UCUM = "http://unitsofmeasure.org"
 PATIENT = {"reference": "Patient/pat"}
+# The payer the service answers for (PAYER_IDENTIFIERS in bench/run.py).
+PAYER_SYSTEM = "urn:oid:2.16.840.1.113883.3.221.5"
+PAYER_VALUE = "EXAMPLE-HEALTH-PLAN"
 OTHER_CONDITIONS = [
     ("I10", "Essential hypertension"),
     ("E78.5", "Hyperlipidemia"),
@@ -43,7 +46,12 @@ def core(today: date) -> list[Resource]:
     """Patient, payer, coverage, the ALL diagnosis, a recent weight, the Ph result, the order."""
     return [
         {"resourceType": "Patient", "id": "pat", "birthDate": "1980-05-01", "gender": "female"},
-        {"resourceType": "Organization", "id": "payer", "name": "Example Health Plan"},
+        {
+            "resourceType": "Organization",
+            "id": "payer",
+            "name": "Example Health Plan",
+            "identifier": [{"system": PAYER_SYSTEM, "value": PAYER_VALUE}],
+        },
         {
             "resourceType": "Coverage",
             "id": "cov",

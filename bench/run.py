@@ -42,7 +42,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
-from records import hook_request, record  # noqa: E402
+from records import PAYER_SYSTEM, PAYER_VALUE, hook_request, record  # noqa: E402
 
 from tools import postgres  # noqa: E402
 from tools.processes import free_port, stop, wait_until_up  # noqa: E402
@@ -201,6 +201,7 @@ def service(
         "JWT_JWKS_FILE": str(signer.jwks),
         "AUDIT_HASH_KEY": uuid.uuid4().hex,
         "ACCESS_TOKEN_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
+        "PAYER_IDENTIFIERS": f"{PAYER_SYSTEM}|{PAYER_VALUE}",
         "FHIR_SERVER_ALLOWLIST": fhir_server or "",
         **EXTRA_ENV,
     }

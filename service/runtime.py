@@ -77,7 +77,17 @@ class Runtime:
         self.writer_engine.dispose()
 
 
+def _refuse_unsafe_production(settings: Settings) -> None:
+    if settings.is_development:
+        return
+    if not settings.payer_identifiers:
+        # CRD hook-13: a Coverage of another payer is refused; without our identifiers every
+        # payer's Coverage would be taken for ours.
+        raise ConfigurationError("PAYER_IDENTIFIERS must name this payer outside development")
+
+
 def build_runtime(settings: Settings) -> Runtime:
+    _refuse_unsafe_production(settings)
     policies = load_policies(settings.policy_dir)
     cql = CqlEngine(settings.cql_dir / "elm", settings.cql_dir)
     engines = {policy.id: PolicyEngine(policy, cql) for policy in policies}

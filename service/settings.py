@@ -44,7 +44,8 @@ class Settings(DatabaseSettings):
 
     payer_name: str = "Example Health Plan"
     # Coverage.payor identifiers ("system|value" or bare "value") that this endpoint answers for.
-    # Empty: accept the single active Coverage given (CRD hook-13 applies once this is set).
+    # Required in production (CRD hook-13); empty, in development only, accepts the single
+    # active Coverage given.
     payer_identifiers: CommaList = Field(default_factory=list)
 
     # `off`: no client authentication on CRD or DTR, for local work only (refused in production).

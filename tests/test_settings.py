@@ -26,9 +26,21 @@ def test_production_needs_a_real_access_token_key(key: str, tmp_path: Path) -> N
     settings = Settings(
         environment="production",
         access_token_key=key,
+        payer_identifiers=["urn:payer|P1"],
         database_url=f"sqlite:///{tmp_path / 'x.db'}",
     )
     with pytest.raises(ConfigurationError, match="ACCESS_TOKEN_KEY"):
+        build_runtime(settings)
+
+
+def test_production_needs_the_payer_identifiers(tmp_path: Path) -> None:
+    """CRD hook-13: without them every payer's Coverage would pass for ours."""
+    settings = Settings(
+        environment="production",
+        access_token_key="k" * 40,
+        database_url=f"sqlite:///{tmp_path / 'x.db'}",
+    )
+    with pytest.raises(ConfigurationError, match="PAYER_IDENTIFIERS"):
         build_runtime(settings)
 
 

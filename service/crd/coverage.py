@@ -2,9 +2,10 @@
 
 - Candidates: Coverage resources in the record that are active on the day of the call.
 - If the in-scope orders name their insurance, only those Coverages are candidates.
-- With `payer_identifiers` configured, a candidate must name one of our payers in `payor`
-  (an Organization's identifier, or a logical reference's identifier). Coverage of another payer,
-  or without a payer identifier, is the 400 of CRD hook-13.
+- With `payer_identifiers` configured (production requires it), a candidate must name one of our
+  payers in `payor`: a logical reference's identifier, or the identifier of the Organization it
+  references, prefetched or read from fhirServer (`payors_to_fetch`). Coverage of another payer,
+  or whose payer cannot be told, is the 400 of CRD hook-13.
 - Several candidates left: the 400 of CRD hook-13 (we cannot tell which one is primary).
 - One Coverage that is not active on the day: `not-covered`, reason `no-active-coverage` (resp-45).
 - None at all: answered, not refused, with reason `coverage-not-found` (resp-45). This is a
@@ -52,7 +53,7 @@ def select_coverage(
         if foreign and len(foreign) == len(candidates):
             raise BadRequest(
                 "the Coverage given is not for a payer this service answers for",
-                issues=[_foreign_issue(c) for c in foreign],
+                issues=[_foreign_issue(c, record) for c in foreign],
             )
         candidates = [c for c in candidates if c not in foreign]
     if len(candidates) > 1:
@@ -61,6 +62,25 @@ def select_coverage(
     if candidates:
         return CoverageChoice(candidates[0])
     return CoverageChoice(None, every[0] if len(every) == 1 else None)
+
+
+def payors_to_fetch(record: PatientRecord, payer_identifiers: Sequence[str]) -> list[str]:
+    """The payor references of the record's Coverages that are neither in the record nor carry
+    an identifier: what must be read to tell whether a Coverage is ours (none when
+    PAYER_IDENTIFIERS is empty)."""
+    if not payer_identifiers:
+        return []
+    found = []
+    for coverage in record.of_type("Coverage"):
+        for payor in coverage.get("payor") or []:
+            if not isinstance(payor, dict) or isinstance(payor.get("identifier"), dict):
+                continue
+            reference = payor.get("reference")
+            if not isinstance(reference, str) or not reference.startswith("Organization/"):
+                continue
+            if record.resolve(payor, within=coverage) is None:
+                found.append(reference)
+    return found
 
 
 def _active_on(coverage: Resource, today: date) -> bool:
@@ -110,9 +130,22 @@ def _spellings(identifier: Resource) -> set[str]:
     return {value, f"{system}|{value}"} if isinstance(system, str) else {value}
 
 
-def _foreign_issue(coverage: Resource) -> Issue:
+def _foreign_issue(coverage: Resource, record: PatientRecord) -> Issue:
+    unread = [
+        p["reference"]
+        for p in coverage.get("payor") or []
+        if isinstance(p, dict)
+        and isinstance(p.get("reference"), str)
+        and not isinstance(p.get("identifier"), dict)
+        and record.resolve(p, within=coverage) is None
+    ]
+    what = (
+        f"its payor {', '.join(unread)} was neither prefetched nor retrievable from fhirServer"
+        if unread
+        else "it names no payor identifier this endpoint answers for"
+    )
     return Issue(
-        f"Coverage/{coverage.get('id', '?')} has no payor identifier handled by this endpoint",
+        f"Coverage/{coverage.get('id', '?')} is not known to be ours: {what}",
         code="business-rule",
         expression=("Coverage.payor",),
     )

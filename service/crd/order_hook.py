@@ -2,7 +2,8 @@
 to CDS Hooks response. The steps, in order:
 
 1. gather the orders the context names (inline, or by reference for order-dispatch);
-2. resolve prefetch as given; fetch what is missing only when an order may be in scope;
+2. resolve prefetch as given; fetch what is missing only when an order may be in scope (with
+   PAYER_IDENTIFIERS set, the Coverages' payor Organizations too, when not sent);
 3. index everything once in a PatientRecord and find the orders in scope of a policy;
 4. check the in-scope orders as FHIR (400 when they are not), pick the Coverage (CRD hook-13);
 5. answer each in-scope order: coverage information as a system action, or a card when there is
@@ -21,7 +22,7 @@ from service.cdshooks.prefetch_resolver import KeyStatus, ResolvedPrefetch, reso
 from service.cdshooks.services import HookService, prefetch_templates
 from service.crd.answers import OrderAnswers, answer_orders
 from service.crd.configuration import Configuration
-from service.crd.coverage import select_coverage
+from service.crd.coverage import payors_to_fetch, select_coverage
 from service.crd.versions import CrdVersion
 from service.errors import Issue, PreconditionFailed
 from service.fhir.ehr_client import FhirClient
@@ -57,6 +58,10 @@ async def answer_order_hook(call: HookCall, env: HookEnvironment) -> OrderAnswer
     wanted = [*call.context.order_references(), *medication_references(inline)]
     prefetch = await _resolve(call, env, wanted, fetch=False)
     record, in_scope = _scope(call.context, env, prefetch, inline)
+    payors = payors_to_fetch(record, env.settings.payer_identifiers) if in_scope else []
+    if payors:  # our coverage prefetch brings no Organization: the payer is read by reference
+        wanted = [*wanted, *payors]
+        prefetch = await _resolve(call, env, wanted, fetch=False)
     if _should_fetch(call, prefetch, in_scope):
         prefetch = await _resolve(call, env, wanted, fetch=True)
         record, in_scope = _scope(call.context, env, prefetch, inline)
