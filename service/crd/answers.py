@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from service.cdshooks.prefetch_resolver import ResolvedPrefetch
-from service.crd.assertions import coverage_assertion, not_active_assertion, order_reference
+from service.crd.assertions import (
+    coverage_assertion,
+    named_coverage,
+    not_active_assertion,
+    order_reference,
+    technical_assertion,
+)
 from service.crd.cards import CardSource, card
 from service.crd.coverage import CoverageChoice
 from service.crd.coverage_information import system_action
@@ -64,7 +70,8 @@ def answer_orders(
     choice: CoverageChoice,
     prefetch: ResolvedPrefetch,
 ) -> OrderAnswers:
-    technical = bool(prefetch.technical_failures())
+    # Data that failed to come, or a Coverage we could not get at all (named by the orders).
+    technical = bool(prefetch.technical_failures() or prefetch.missing_required())
     if choice.coverage is None:
         return _without_coverage(call, env, in_scope, choice, technical)
     coverage_ref = f"Coverage/{choice.coverage.get('id')}"
@@ -98,6 +105,16 @@ def _without_coverage(
     technical: bool,
 ) -> OrderAnswers:
     references = [order_reference(order) for order, _ in in_scope]
+    named = [named_coverage(order) for order, _ in in_scope]
+    if technical and all(named):
+        # The Coverage could not be had, but each order names its own: coverage information
+        # about that Coverage, technical (CRD resp-25: coverage information is never a card).
+        actions = [
+            system_action(o, technical_assertion(call, p, ref))
+            for (o, p), ref in zip(in_scope, named, strict=True)
+            if ref is not None
+        ]
+        return OrderAnswers(_response([], actions, call), references, "technical")
     if choice.inactive is not None and not technical:
         inactive = f"Coverage/{choice.inactive.get('id')}"
         actions = [

@@ -37,6 +37,15 @@ def order_reference(order: Resource) -> str:
     return f"{order.get('resourceType')}/{order.get('id')}"
 
 
+def named_coverage(order: Resource) -> str | None:
+    """The `Coverage/{id}` an order's `insurance` names first, if any."""
+    for insurance in order.get("insurance") or []:
+        reference = insurance.get("reference") if isinstance(insurance, dict) else None
+        if isinstance(reference, str) and reference.startswith("Coverage/"):
+            return reference
+    return None
+
+
 def policy_url(base_url: str, policy: Policy) -> str:
     return f"{base_url.rstrip('/')}/policies/{policy.id}"
 
@@ -52,22 +61,8 @@ def coverage_assertion(
     coverage_ref = f"Coverage/{coverage.get('id')}"
     base_url = settings.base_url
     ident = new_assertion_id()
-    version = call.version
     if evaluation is None:
-        return CoverageInformation(
-            coverage_reference=coverage_ref,
-            covered=version.technical_covered,
-            assertion_id=ident,
-            on=call.today,
-            # 2.0.1 crd-ci-q2: a conditional answer still says whether PA is needed; the policy
-            # says so whatever the record holds.
-            pa_needed=policy.prior_authorization.pa_needed if version.technical_pa_needed else None,
-            # crd-ci-q3: a `conditional` assertion (2.0.1's way to say it) names what is needed.
-            info_needed=("OTH",) if version.technical_covered == "conditional" else (),
-            reason_code="technical",
-            reason_text="Part of the patient's record could not be retrieved or evaluated in time.",
-            version=version,
-        )
+        return technical_assertion(call, policy, coverage_ref)
     rules = policy.prior_authorization
     documentation = call.service.asks_for_documentation
     off_policy = off_policy_reason(policy, evaluation)
@@ -89,6 +84,26 @@ def coverage_assertion(
         # The assertion cannot outlive the coverage it is about.
         expiry=coverage_end(coverage) if call.version.expiry_date else None,
         version=call.version,
+    )
+
+
+def technical_assertion(call: HookCall, policy: Policy, coverage_ref: str) -> CoverageInformation:
+    """What could not be had in time, said as coverage information (CRD resp-25: never a card):
+    2.2 `indeterminate`, 2.0.1 `conditional`, reason technical."""
+    version = call.version
+    return CoverageInformation(
+        coverage_reference=coverage_ref,
+        covered=version.technical_covered,
+        assertion_id=new_assertion_id(),
+        on=call.today,
+        # 2.0.1 crd-ci-q2: a conditional answer still says whether PA is needed; the policy
+        # says so whatever the record holds.
+        pa_needed=policy.prior_authorization.pa_needed if version.technical_pa_needed else None,
+        # crd-ci-q3: a `conditional` assertion (2.0.1's way to say it) names what is needed.
+        info_needed=("OTH",) if version.technical_covered == "conditional" else (),
+        reason_code="technical",
+        reason_text="Part of the patient's record could not be retrieved or evaluated in time.",
+        version=version,
     )
 
 

@@ -21,6 +21,7 @@ from service.cdshooks.models import HookRequest
 from service.cdshooks.prefetch_resolver import KeyStatus, ResolvedPrefetch, resolve_prefetch
 from service.cdshooks.services import HookService, prefetch_templates
 from service.crd.answers import OrderAnswers, answer_orders
+from service.crd.assertions import named_coverage
 from service.crd.configuration import Configuration
 from service.crd.coverage import payors_to_fetch, select_coverage
 from service.crd.versions import CrdVersion
@@ -69,7 +70,9 @@ async def answer_order_hook(call: HookCall, env: HookEnvironment) -> OrderAnswer
         _require_orders(call.context, record)
         return OrderAnswers({"cards": [], "systemActions": []}, [], "no-order-in-scope")
     check_resources([order for order, _ in in_scope], "context order")
-    _require(prefetch)
+    # 412 only when the Coverage is neither prefetched, fetched nor named by every order.
+    if not all(named_coverage(order) for order, _ in in_scope):
+        _require(prefetch)
     choice = select_coverage(
         record, [o for o, _ in in_scope], env.settings.payer_identifiers, call.today
     )

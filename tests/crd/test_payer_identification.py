@@ -5,6 +5,7 @@ payer the 400 of CRD hook-13, and a payer that cannot be read is named in that 4
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -38,8 +39,14 @@ def client(database_url: str) -> Iterator[TestClient]:
         yield test_client
 
 
-def _call(ehr: LoopbackFhir) -> dict[str, object]:
-    body = hook_request([blinatumomab_order()], full_prefetch())  # Coverage alone, by reference
+def _order() -> dict[str, Any]:
+    order = blinatumomab_order()
+    order["insurance"] = [{"reference": "Coverage/cov1"}]
+    return order
+
+
+def _call(ehr: LoopbackFhir) -> dict[str, Any]:
+    body = hook_request([_order()], full_prefetch())  # Coverage alone, by reference
     body["fhirServer"] = ehr.base_url
     body["fhirAuthorization"] = fhir_authorization("t0ken", scope="patient/Organization.read")
     return body
@@ -73,3 +80,54 @@ def test_a_prefetched_payer_is_not_fetched_again(client: TestClient, ehr: Loopba
     body["prefetch"]["coverage"]["entry"].append({"resource": organization(value="P1")})
     assert client.post(SIGN, json=body).status_code == 200
     assert ehr.requests == []
+
+
+# ---------------------------------------------------------------- a Coverage that cannot be had
+
+
+def test_a_hanging_ehr_gets_technical_coverage_information(
+    database_url: str, ehr: LoopbackFhir
+) -> None:
+    """No coverage prefetch, the EHR never answers, the order names its Coverage: coverage
+    information on that Coverage (CRD resp-25), technical, within the budget; never a card."""
+    import time
+
+    settings = make_settings(database_url, prefetch_budget_ms=300)
+    ehr.serve("Coverage?patient=pat1&status=active", delay_s=5, body={})
+    body = _call(ehr)
+    del body["prefetch"]["coverage"]
+    for version, covered in (("2.2", "indeterminate"), (None, "conditional")):
+        if version:
+            body["extension"] = {"davinci-crd.requestedVersion": version}
+        else:
+            body.pop("extension", None)
+        with TestClient(create_app(settings)) as client:
+            started = time.monotonic()
+            answer = client.post(SIGN, json=body)
+            elapsed = time.monotonic() - started
+        assert answer.status_code == 200, answer.text
+        assert elapsed < 1.3, f"answered after {elapsed:.2f} s"
+        assert answer.json()["cards"] == []
+        (action,) = answer.json()["systemActions"]
+        (info,) = [e for e in action["resource"]["extension"] if e["url"] == EXTENSION_URL]
+        parts = {p["url"]: p for p in info["extension"]}
+        assert parts["coverage"]["valueReference"] == {"reference": "Coverage/cov1"}
+        assert parts["covered"]["valueCode"] == covered
+
+
+def test_no_coverage_anywhere_is_412(client: TestClient) -> None:
+    body = hook_request([blinatumomab_order()], full_prefetch())  # names no Coverage
+    del body["prefetch"]["coverage"]
+    assert client.post(SIGN, json=body).status_code == 412
+
+
+def test_a_coverage_named_but_not_sent_nor_fetchable_is_technical(client: TestClient) -> None:
+    body = hook_request([_order()], full_prefetch())
+    del body["prefetch"]["coverage"]
+    answer = client.post(SIGN, json=body)
+    assert answer.status_code == 200, answer.text
+    (action,) = answer.json()["systemActions"]
+    (info,) = [e for e in action["resource"]["extension"] if e["url"] == EXTENSION_URL]
+    parts = {p["url"]: p for p in info["extension"]}
+    assert parts["coverage"]["valueReference"] == {"reference": "Coverage/cov1"}
+    assert "could not be retrieved" in parts["reason"]["valueCodeableConcept"]["text"]
