@@ -110,7 +110,7 @@ def build_runtime(settings: Settings) -> Runtime:
         http=http,
         registry=registry,
         verifier=JwtVerifier(
-            settings, http, InMemoryReplayCache(time.time), time.time, registry=registry
+            settings, http, InMemoryReplayCache(time.time), time.time, registry, keys
         ),
         engine=engine,
         writer_engine=writer_engine,

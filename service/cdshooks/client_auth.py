@@ -52,10 +52,13 @@ class JwtVerifier:
         replay: ReplayCache,
         clock: Clock,
         registry: ClientRegistry | None = None,
+        keys: KeyStore | None = None,
     ) -> None:
+        """`registry` and `keys`: the runtime's, shared with the token endpoint (one JWK Set
+        cache per process); built from the settings when not given."""
         self._registry = registry if registry is not None else load_registry(settings)
         self._replay = replay
-        keys = KeyStore(http, settings.jwks_cache_ttl_s, clock)
+        keys = keys if keys is not None else KeyStore(http, settings.jwks_cache_ttl_s, clock)
         self._jwts = SignedJwtVerifier(keys, time_rules(settings), clock)
 
     async def verify(self, authorization: str | None, audience: str) -> ClientIdentity:

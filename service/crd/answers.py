@@ -117,10 +117,7 @@ def _without_coverage(
         return OrderAnswers(_response([], actions, call), references, "technical")
     if choice.inactive is not None and not technical:
         inactive = f"Coverage/{choice.inactive.get('id')}"
-        actions = [
-            system_action(o, not_active_assertion(call, p, o, inactive, env.settings))
-            for o, p in in_scope
-        ]
+        actions = [system_action(o, not_active_assertion(call, inactive)) for o, _ in in_scope]
         return OrderAnswers(_response([], actions, call), references, "no-active-coverage")
     source = CardSource(env.settings.payer_name, call.version)
     cards = [("coverage-info", _no_coverage_card(source, ref, technical)) for ref in references]

@@ -115,9 +115,7 @@ def coverage_end(coverage: Resource) -> date | None:
         return None
 
 
-def not_active_assertion(
-    call: HookCall, policy: Policy, order: Resource, coverage_ref: str, settings: Settings
-) -> CoverageInformation:
+def not_active_assertion(call: HookCall, coverage_ref: str) -> CoverageInformation:
     return CoverageInformation(
         coverage_reference=coverage_ref,
         covered="not-covered",
