@@ -1,5 +1,6 @@
 """The CDS Hooks 2.0 response rules our tests hold every answer to ("CDS Service Response",
-"Card Attributes", "Suggestion", "Action", "Link"), returned as a list of problems."""
+"Card Attributes", "Suggestion", "Action", "Link"), with what the public CRD conformance kit
+asks beyond them (systemActions present), returned as a list of problems."""
 
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ def response_problems(body: Any) -> list[str]:
         cards = []
     for index, card in enumerate(cards):
         problems += [f"cards[{index}]: {p}" for p in card_problems(card)]
-    for index, action in enumerate(body.get("systemActions", [])):
+    # Optional in CDS Hooks; the public CRD conformance kit fails answers without it.
+    if not isinstance(body.get("systemActions"), list):
+        problems.append("systemActions is not an array")
+    for index, action in enumerate(body.get("systemActions") or []):
         problems += [f"systemActions[{index}]: {p}" for p in action_problems(action)]
     return problems
 
@@ -41,6 +45,10 @@ def card_problems(card: Any) -> list[str]:
     topic = source.get("topic") or {}
     if not (isinstance(topic.get("system"), str) and isinstance(topic.get("code"), str)):
         problems.append("no source.topic with system and code")
+    if not isinstance(topic.get("display"), str) or not topic["display"]:
+        problems.append("source.topic has no display (EHRs show it as the card's type)")
+    if card.get("suggestions") and card.get("selectionBehavior") not in ("at-most-one", "any"):
+        problems.append("suggestions without selectionBehavior (CDS Hooks: MUST)")
     for s_index, suggestion in enumerate(card.get("suggestions", [])):
         if not isinstance(suggestion.get("label"), str):
             problems.append(f"suggestions[{s_index}] has no label")
