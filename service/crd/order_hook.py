@@ -12,6 +12,7 @@ to CDS Hooks response. The steps, in order:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -55,6 +56,7 @@ class HookEnvironment:
 
 
 async def answer_order_hook(call: HookCall, env: HookEnvironment) -> OrderAnswers:
+    started = time.monotonic()
     inline = call.context.order_resources()
     wanted = [*call.context.order_references(), *medication_references(inline)]
     prefetch = await _resolve(call, env, wanted, fetch=False)
@@ -66,6 +68,13 @@ async def answer_order_hook(call: HookCall, env: HookEnvironment) -> OrderAnswer
     if _should_fetch(call, prefetch, in_scope):
         prefetch = await _resolve(call, env, wanted, fetch=True)
         record, in_scope = _scope(call.context, env, prefetch, inline)
+        # A Coverage fetched just now names its payor by reference: read that too, in what is
+        # left of the budget.
+        payors = payors_to_fetch(record, env.settings.payer_identifiers) if in_scope else []
+        if payors:
+            spent_s = time.monotonic() - started
+            prefetch = await _with_references(call, env, prefetch, payors, spent_s)
+            record, in_scope = _scope(call.context, env, prefetch, inline)
     if not in_scope:
         _require_orders(call.context, record)
         return OrderAnswers({"cards": [], "systemActions": []}, [], "no-order-in-scope")
@@ -92,6 +101,31 @@ async def _resolve(
         env.fhir,
         env.settings.prefetch_budget_ms / 1000,
         extra_references=wanted,
+    )
+
+
+async def _with_references(
+    call: HookCall,
+    env: HookEnvironment,
+    prefetch: ResolvedPrefetch,
+    references: list[str],
+    spent_s: float,
+) -> ResolvedPrefetch:
+    budget_s = max(env.settings.prefetch_budget_ms / 1000 - spent_s, 0.05)
+    found = await resolve_prefetch(
+        {},
+        {},
+        call.request.context,
+        call.request.fhir_server,
+        call.request.access_token,
+        env.fhir,
+        budget_s,
+        extra_references=references,
+    )
+    return ResolvedPrefetch(
+        (*prefetch.resources, *found.resources),
+        {**prefetch.statuses, **found.statuses},
+        prefetch.required,
     )
 
 

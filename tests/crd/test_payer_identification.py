@@ -131,3 +131,20 @@ def test_a_coverage_named_but_not_sent_nor_fetchable_is_technical(client: TestCl
     parts = {p["url"]: p for p in info["extension"]}
     assert parts["coverage"]["valueReference"] == {"reference": "Coverage/cov1"}
     assert "could not be retrieved" in parts["reason"]["valueCodeableConcept"]["text"]
+
+
+def test_the_payor_of_a_fetched_coverage_is_read_too(
+    client: TestClient, ehr: LoopbackFhir
+) -> None:
+    """No prefetch at all: the Coverage comes from the EHR, and then its payor Organization."""
+    from tests.support.resources import coverage, searchset
+
+    ehr.serve("Coverage?patient=pat1&status=active", searchset(coverage()))
+    ehr.serve("Organization/payer1", organization(value="P1"))
+    body = _call(ehr)
+    body["prefetch"] = {}
+    answer = client.post(SIGN, json=body)
+    assert answer.status_code == 200, answer.text
+    paths = [path for path, _ in ehr.requests]
+    assert "/Coverage?patient=pat1&status=active" in paths
+    assert paths[-1] == "/Organization/payer1"
