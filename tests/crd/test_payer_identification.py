@@ -133,9 +133,7 @@ def test_a_coverage_named_but_not_sent_nor_fetchable_is_technical(client: TestCl
     assert "could not be retrieved" in parts["reason"]["valueCodeableConcept"]["text"]
 
 
-def test_the_payor_of_a_fetched_coverage_is_read_too(
-    client: TestClient, ehr: LoopbackFhir
-) -> None:
+def test_the_payor_of_a_fetched_coverage_is_read_too(client: TestClient, ehr: LoopbackFhir) -> None:
     """No prefetch at all: the Coverage comes from the EHR, and then its payor Organization."""
     from tests.support.resources import coverage, searchset
 
