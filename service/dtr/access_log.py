@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from service.auth.callers import Caller
 from service.storage.audit import AuditLog, patient_hash
 from service.storage.tables import DtrAccess
+from service.types import Resource
 
 
 def record_access(
@@ -31,6 +32,12 @@ def record_access(
             "status_code": status_code,
         },
     )
+
+
+def subject_patient(resource: Resource) -> str | None:
+    """The patient id a resource's `subject` names, if it names one."""
+    subject = resource.get("subject")
+    return patient_of(subject.get("reference")) if isinstance(subject, dict) else None
 
 
 def patient_of(reference: object) -> str | None:

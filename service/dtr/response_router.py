@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from service.auth.callers import Caller, requires
-from service.dtr.access_log import patient_of, record_access
+from service.dtr.access_log import patient_of, record_access, subject_patient
 from service.dtr.prefill import assertion_of
 from service.dtr.responses import answers_of, response_issues
 from service.errors import BadRequest, Forbidden, NotFound, UnprocessableEntity
@@ -73,10 +73,10 @@ async def submit(
     request: Request, runtime: RuntimeDep, caller: Annotated[Caller, requires(QR, "c")]
 ) -> Response:
     response, _ = await _response_and_questionnaire(request, runtime)
-    subject = patient_of((response.get("subject") or {}).get("reference"))
+    subject = subject_patient(response)
     if caller.patient is not None and subject not in (None, caller.patient):
         raise Forbidden("this token reaches only its launch's patient")
-    stored, created, patient = await runtime.committer.commit(_store(response, caller))
+    stored, created, patient = await runtime.committer.commit(_store(response, subject, caller))
     record_access(
         runtime.audit, runtime.audit_key, caller, "response-create", patient, stored["id"]
     )
@@ -91,7 +91,9 @@ def _identifier(response: Resource) -> str | None:
     return None
 
 
-def _store(response: Resource, caller: Caller) -> Work[tuple[Resource, bool, str | None]]:
+def _store(
+    response: Resource, subject: str | None, caller: Caller
+) -> Work[tuple[Resource, bool, str | None]]:
     """The unit of work for the writer, committed before acknowledging; the same identifier again
     from the same client returns what was stored. The response is bound to the caller, and to its
     assertion's patient. (Two workers racing on one identifier: the loser's batch fails on the
@@ -112,7 +114,6 @@ def _store(response: Resource, caller: Caller) -> Work[tuple[Resource, bool, str
             ).first()
             if existing is not None:
                 return dict(existing.resource), False, existing.patient_id
-        subject = patient_of((response.get("subject") or {}).get("reference"))
         patient = caller.patient or (assertion.patient_id if assertion else None) or subject
         stored = {**response, "id": str(uuid.uuid4())}
         session.add(

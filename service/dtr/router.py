@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from service.auth.callers import Caller, requires
 from service.cdshooks.models import json_object
-from service.dtr.access_log import patient_of, record_access
+from service.dtr.access_log import record_access, subject_patient
 from service.dtr.content import TYPES
 from service.dtr.package import package_bundle, package_parameters
 from service.errors import BadRequest, Forbidden, NotFound
@@ -162,7 +162,7 @@ def _fresh_prefill(
     check_resources(
         [order, *([coverage] if isinstance(coverage, dict) else [])], "$questionnaire-package input"
     )
-    patient = patient_of((order.get("subject") or {}).get("reference"))
+    patient = subject_patient(order)
     if caller.patient is not None and patient != caller.patient:
         raise Forbidden("this token reaches only its launch's patient")
     record = PatientRecord(

@@ -4,7 +4,6 @@ added without a retention rule fails its test (tests/storage/test_retention.py).
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete
@@ -44,5 +43,5 @@ def prune(
         for model, dated in DATED:
             result = session.execute(delete(model).where(dated < cutoff))
             removed[model.__tablename__] = int(result.rowcount)  # type: ignore[attr-defined]
-        removed["jwt_replay"] = prune_expired(session, moment.timestamp() if now else time.time())
+        removed["jwt_replay"] = prune_expired(session, moment.timestamp())
     return removed
