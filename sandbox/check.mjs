@@ -285,6 +285,9 @@ try {
     assert.deepEqual(ids('observations').sort(), ['Observation/01-ph', 'Observation/01-wt']);
     assert.deepEqual(ids('medicationRequests'), ['MedicationRequest/01-blin']);
     assert.deepEqual(ids('medicationAdministrations'), []);
+    assert.equal(hook.fhirAuthorization.token_type, 'Bearer');
+    assert.equal(hook.fhirAuthorization.scope, 'patient/*.read');
+    assert.equal(hook.fhirAuthorization.patient, '01-pat');
     assert.ok(!('encounter' in hook.prefetch), 'encounter template is dropped');
     assert.equal(hook.prefetch.coverage.entry[0].fullUrl, `${FHIR}/Coverage/01-cov`);
 

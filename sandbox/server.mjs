@@ -596,10 +596,24 @@ async function signOrder(example) {
   const order = await repo.readResource('MedicationRequest', example.orderId);
   order.extension = (order.extension ?? []).filter((ext) => ext.url !== EXT_COVERAGE_INFO);
   if (!order.extension.length) delete order.extension;
+  // The payer asks in prefetch only for what every order-sign needs; for an order in scope it
+  // reads the clinical data itself, with this token (CDS Hooks fhirAuthorization), read-only and
+  // for this example patient.
+  const payerToken = randomId();
+  const payerScope = 'patient/*.read';
+  tokens.set(payerToken, { nn: example.nn, scope: payerScope, expires: Date.now() + TOKEN_TTL_S * 1000 });
   const request = {
     hookInstance: crypto.randomUUID(),
     hook: 'order-sign',
     fhirServer: FHIR_BASE,
+    fhirAuthorization: {
+      access_token: payerToken,
+      token_type: 'Bearer',
+      expires_in: TOKEN_TTL_S,
+      scope: payerScope,
+      subject: 'payer-crd',
+      patient: example.patientId,
+    },
     context: {
       userId: `Practitioner/${example.prescriberId}`,
       patientId: example.patientId,

@@ -46,6 +46,9 @@ class PrefetchTemplate:
     key: str
     query: str
     required: bool
+    # False: read when the client sends it, never fetched by this template (its tokens are
+    # simple FHIRPath, which only the client fills in; the service reads the references itself).
+    fetched: bool = True
 
 
 @dataclass(frozen=True)
@@ -121,10 +124,10 @@ async def resolve_prefetch(
     wanted: list[_Fetch] = []
     for key, template in templates.items():
         status = _take_given(key, given, resources) if key in given else None
-        if status is None:
-            wanted.append(_Fetch(key, render_template(template.query, context)))
-        else:
+        if status is not None:
             statuses[key] = status
+        elif template.fetched:
+            wanted.append(_Fetch(key, render_template(template.query, context)))
     wanted += _missing_references(extra_references, resources)
     can_fetch = fhir_server is not None and client.allows(fhir_server)
     if wanted and can_fetch:

@@ -4,6 +4,8 @@ import re
 
 from fastapi.testclient import TestClient
 
+from tests.support.prefetch_tokens import fill, is_simple_fhirpath
+
 # CDS Hooks 2.0: prefetch tokens are root-level primitive context fields of the hook (per the
 # hook definitions in the CDS Hooks library) or the four user identifiers.
 PRIMITIVE_CONTEXT = {
@@ -19,6 +21,7 @@ USER_TOKENS = {
     "userRelatedPersonId",
 }
 TOKEN = re.compile(r"\{\{([^}]*)\}\}")
+SIGN = "crd-order-sign"
 
 
 def test_services(client: TestClient) -> None:
@@ -32,27 +35,85 @@ def test_services(client: TestClient) -> None:
         assert service["title"] and service["description"]
 
 
-def test_prefetch_uses_only_cds_hooks_2_tokens(client: TestClient) -> None:
+def test_prefetch_tokens_are_cds_hooks_2_or_simple_fhirpath(client: TestClient) -> None:
+    """Primitive tokens as CDS Hooks 2.0 defines them; the rest are the simple-FHIRPath tokens of
+    CRD 2.2's standard prefetch, which a test client fills in (tests/support/prefetch_tokens)."""
     for service in client.get("/cds-services").json()["services"]:
         allowed = {f"context.{f}" for f in PRIMITIVE_CONTEXT[service["hook"]]} | USER_TOKENS
         for key, template in service["prefetch"].items():
             tokens = TOKEN.findall(template)
             assert tokens, f"{key} has no token"
-            assert set(tokens) <= allowed, f"{service['id']}.{key}: {tokens}"
+            for token in tokens:
+                assert token in allowed or is_simple_fhirpath(token), f"{service['id']}.{key}"
 
 
-def test_prefetch_reads_what_the_policy_needs(client: TestClient) -> None:
-    sign = next(
-        s for s in client.get("/cds-services").json()["services"] if s["hook"] == "order-sign"
+def test_prefetch_is_minimum_necessary(client: TestClient) -> None:
+    """CRD found-27/28: only what every call needs to find its orders and whose rules apply;
+    clinical data is queried when an order is in scope (tests/cdshooks/test_router.py)."""
+    services = {s["hook"]: s["prefetch"] for s in client.get("/cds-services").json()["services"]}
+    for hook in ("order-sign", "order-select"):
+        assert services[hook] == {
+            "patient": "Patient/{{context.patientId}}",
+            "coverage": "Coverage?patient={{context.patientId}}&status=active",
+            "medications": "Medication?_id={{context.draftOrders.entry.resource"
+            ".ofType(MedicationRequest).medication.resolve().id}}",
+        }
+    assert set(services["order-dispatch"]) == {
+        "patient",
+        "coverage",
+        "dispatchedMedicationRequests",
+        "dispatchedServiceRequests",
+    }
+    for prefetch in services.values():
+        assert not any("_include" in query for query in prefetch.values())
+
+
+def test_a_client_fills_the_medications_key_from_the_draft_orders(client: TestClient) -> None:
+    prefetch = next(
+        s["prefetch"] for s in client.get("/cds-services").json()["services"] if s["id"] == SIGN
     )
-    prefetch = sign["prefetch"]
-    assert prefetch["patient"] == "Patient/{{context.patientId}}"
-    assert prefetch["coverage"] == "Coverage?patient={{context.patientId}}&status=active"
-    assert prefetch["conditions"].startswith("Condition?patient=")
-    for loinc in ("29463-7", "8302-2", "8277-6", "21821-4", "46434-7"):
-        assert f"http://loinc.org|{loinc}" in prefetch["observations"]
-    assert "_include=MedicationRequest:medication" in prefetch["medicationRequests"]
-    assert prefetch["medicationAdministrations"].startswith("MedicationAdministration?patient=")
+    orders = [
+        {
+            "resourceType": "MedicationRequest",
+            "id": "a",
+            "medicationReference": {"reference": "Medication/m1"},
+        },
+        {
+            "resourceType": "MedicationRequest",
+            "id": "b",
+            "medicationCodeableConcept": {"text": "x"},
+        },
+        {
+            "resourceType": "MedicationRequest",
+            "id": "c",
+            "medicationReference": {"reference": "Medication/m2"},
+        },
+        {"resourceType": "ServiceRequest", "id": "d"},
+    ]
+    context = {
+        "patientId": "p1",
+        "draftOrders": {"resourceType": "Bundle", "entry": [{"resource": o} for o in orders]},
+    }
+    assert fill(prefetch["medications"], context) == "Medication?_id=m1,m2"
+    assert (
+        fill(prefetch["medications"], dict(context, draftOrders={"resourceType": "Bundle"})) is None
+    )
+    assert fill(prefetch["coverage"], context) == "Coverage?patient=p1&status=active"
+
+
+def test_a_client_fills_the_dispatched_order_keys(client: TestClient) -> None:
+    prefetch = next(
+        s["prefetch"]
+        for s in client.get("/cds-services").json()["services"]
+        if s["hook"] == "order-dispatch"
+    )
+    context = {
+        "patientId": "p1",
+        "performer": "Organization/o",
+        "dispatchedOrders": ["MedicationRequest/a", "ServiceRequest/s", "MedicationRequest/b"],
+    }
+    assert fill(prefetch["dispatchedMedicationRequests"], context) == "MedicationRequest?_id=a,b"
+    assert fill(prefetch["dispatchedServiceRequests"], context) == "ServiceRequest?_id=s"
 
 
 def test_crd_extensions(client: TestClient) -> None:

@@ -357,6 +357,36 @@ def test_nothing_is_fetched_for_out_of_scope_orders(client: TestClient) -> None:
     assert ehr.requests == []
 
 
+def test_a_client_following_discovery_is_asked_for_clinical_data_only_in_scope(
+    client: TestClient,
+) -> None:
+    """Prefetch as discovery asks (patient, coverage, medications): the in-scope order makes the
+    service query the EHR for what the criteria read, once per key; nothing else is asked."""
+    advertised = {"patient", "coverage", "medications"}
+    with loopback_fhir() as ehr:
+        for query in (
+            "Condition?patient=pat1",
+            "MedicationRequest?patient=pat1&_include=MedicationRequest:medication",
+            "MedicationAdministration?patient=pat1&_include=MedicationAdministration:medication",
+        ):
+            ehr.serve(query, body={"resourceType": "Bundle", "type": "searchset", "entry": []})
+        body = _valid()
+        body["prefetch"] = {k: v for k, v in body["prefetch"].items() if k in advertised}
+        body["prefetch"]["medications"] = None
+        body["fhirServer"] = ehr.base_url
+        body["fhirAuthorization"] = AUTH
+        response = client.post(SIGN, json=body)
+    assert response.status_code == 200, response.text
+    fetched = sorted(path.split("?")[0] for path, _ in ehr.requests)
+    assert fetched == [
+        "/Condition",
+        "/MedicationAdministration",
+        "/MedicationRequest",
+        "/Observation",
+    ]
+    assert _coverage_information(response.json())
+
+
 def test_inactive_coverage_is_not_covered(client: TestClient) -> None:
     ended = coverage(period={"start": "2024-01-01", "end": "2025-12-31"})
     body = hook_request([blinatumomab_order()], full_prefetch(coverages=[ended]))
