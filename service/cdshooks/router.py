@@ -122,6 +122,7 @@ def _kept(
             order_ref=asserted.evaluation.order,
             coverage_ref=asserted.coverage_reference,
             evaluation=asserted.evaluation.as_json(),
+            continues=asserted.continues,
         )
         for asserted in answer.evaluations
     ]

@@ -10,6 +10,9 @@
   (2.0.1: `conditional`) with reason `technical`, and no cards that would rest on it.
 - order-select never asks for documentation or a questionnaire (CRD hook-19) and gets no
   instructions card.
+- An order that already carries the same guidance for that Coverage (all but its date and id)
+  gets no update (CRD resp-35: nothing new or changed); its evaluation is kept in a row that
+  continues the assertion the order carries, which DTR then reads (storage/crd_answers.py).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from service.crd.assertions import (
 )
 from service.crd.cards import CardSource, card
 from service.crd.coverage import CoverageChoice
-from service.crd.coverage_information import system_action
+from service.crd.coverage_information import CoverageInformation, already_carries, system_action
 from service.crd.order_cards import dose_limit_card, instructions_card, off_policy_card, policy_card
 from service.fhir.record import PatientRecord
 from service.policy.evaluation import Evaluation
@@ -52,6 +55,7 @@ class AssertedEvaluation:
     policy_id: str
     coverage_reference: str
     evaluation: Evaluation
+    continues: str | None = None  # the assertion the order still carries (nothing changed)
 
 
 @dataclass(frozen=True)
@@ -86,10 +90,14 @@ def answer_orders(
         assertion = coverage_assertion(
             call, policy, order, choice.coverage, evaluation, env.settings
         )
-        actions.append(system_action(order, assertion))
+        carried = already_carries(order, assertion)
+        if carried is None:
+            actions.append(system_action(order, assertion))
         if evaluation is not None:
             evaluations.append(
-                AssertedEvaluation(assertion.assertion_id, policy.id, coverage_ref, evaluation)
+                AssertedEvaluation(
+                    assertion.assertion_id, policy.id, coverage_ref, evaluation, carried
+                )
             )
             cards += _cards(call, source, policy, evaluation, order, env.settings.base_url)
     references = [order_reference(order) for order, _ in in_scope]
@@ -110,19 +118,26 @@ def _without_coverage(
         # The Coverage could not be had, but each order names its own: coverage information
         # about that Coverage, technical (CRD resp-25: coverage information is never a card).
         actions = [
-            system_action(o, technical_assertion(call, p, ref))
+            action
             for (o, p), ref in zip(in_scope, named, strict=True)
             if ref is not None
+            for action in _update(o, technical_assertion(call, p, ref))
         ]
         return OrderAnswers(_response([], actions, call), references, "technical")
     if choice.inactive is not None and not technical:
         inactive = f"Coverage/{choice.inactive.get('id')}"
-        actions = [system_action(o, not_active_assertion(call, inactive)) for o, _ in in_scope]
+        actions = [a for o, _ in in_scope for a in _update(o, not_active_assertion(call, inactive))]
         return OrderAnswers(_response([], actions, call), references, "no-active-coverage")
     source = CardSource(env.settings.payer_name, call.version)
     cards = [("coverage-info", _no_coverage_card(source, ref, technical)) for ref in references]
     outcome = "technical" if technical else "coverage-not-found"
     return OrderAnswers(_response(cards, [], call), references, outcome)
+
+
+def _update(order: Resource, info: CoverageInformation) -> list[JsonObject]:
+    """The system action that records `info` on the order; none when the order already carries
+    the same guidance (CRD resp-35)."""
+    return [] if already_carries(order, info) else [system_action(order, info)]
 
 
 def _cards(

@@ -9,6 +9,7 @@ built here (`check_invariants`); a reason code outside the version's value set g
 from __future__ import annotations
 
 import copy
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
@@ -106,6 +107,35 @@ def _answers_for(existing: object, info: CoverageInformation) -> bool:
         and isinstance(p.get("valueReference"), dict)
         and p["valueReference"].get("reference") == info.coverage_reference
         for p in parts
+    )
+
+
+# What makes one assertion differ from another without the guidance differing.
+_BOOKKEEPING = frozenset({"date", "coverage-assertion-id"})
+
+
+def already_carries(order: Resource, info: CoverageInformation) -> str | None:
+    """The coverage-assertion-id of the order's coverage information for this Coverage when it
+    says everything `info` says (CRD resp-35: no update unless something is new or changed);
+    None when there is none, or when it differs in anything but its date and id."""
+    wanted = _guidance(extension(info))
+    for existing in order.get("extension") or []:
+        if not _answers_for(existing, info):
+            continue
+        parts = existing.get("extension") or []
+        ids = [p.get("valueString") for p in parts if p.get("url") == "coverage-assertion-id"]
+        if _guidance(existing) == wanted and len(ids) == 1 and isinstance(ids[0], str):
+            return ids[0]
+    return None
+
+
+def _guidance(built: JsonObject) -> list[str]:
+    """The extension's parts but its date and id, in a canonical order (a client may reorder)."""
+    parts = built.get("extension") or []
+    return sorted(
+        json.dumps(p, sort_keys=True)
+        for p in parts
+        if not isinstance(p, dict) or p.get("url") not in _BOOKKEEPING
     )
 
 

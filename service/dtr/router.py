@@ -20,7 +20,7 @@ from service.fhir.record import PatientRecord
 from service.fhir.validation import check_resources
 from service.openapi_bodies import PARAMETERS, request_body
 from service.runtime import Runtime, get_runtime
-from service.storage.crd_answers import find_assertion
+from service.storage.crd_answers import current_evaluation, find_assertion
 from service.types import JsonObject, Resource
 
 router = APIRouter(prefix="/fhir")
@@ -136,11 +136,12 @@ def _stored_prefill(
 ) -> tuple[dict[str, Any], str | None]:
     with runtime.sessions() as session:
         row = find_assertion(session, assertion_id, caller)
+        evaluation = current_evaluation(session, row) if row is not None else {}
     if row is None:  # unknown, or another client's or patient's: the same answer
         raise NotFound(
             f"no coverage assertion {assertion_id!r}: sign the order again or omit context"
         )
-    prefill: dict[str, Any] = dict(row.evaluation.get("prefill") or {})  # type: ignore[call-overload]
+    prefill: dict[str, Any] = dict(evaluation.get("prefill") or {})
     return prefill, row.patient_id
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from service.auth.callers import Caller
@@ -39,6 +39,7 @@ class AssertionRow:
     order_ref: str
     coverage_ref: str
     evaluation: dict[str, Any]
+    continues: str | None = None  # the assertion the order still carries (guidance unchanged)
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ def store_answer(
                         "coverage_ref": row.coverage_ref[:255],
                         "hook_instance": answer.hook_instance[:128],
                         "evaluation": row.evaluation,
+                        "continues": row.continues,
                         **binding,
                     }
                     for row in assertions
@@ -111,3 +113,20 @@ def find_assertion(session: Session, assertion_id: str, caller: Caller) -> Cover
     if row is None or not caller.may_see(row.client_id, row.patient_id, row.fhir_server):
         return None
     return row
+
+
+def current_evaluation(session: Session, row: CoverageAssertion) -> dict[str, Any]:
+    """The evaluation DTR shows for an assertion: the newest re-sign that continued it (guidance
+    unchanged, so the order kept this id; CRD resp-35), else its own. An assertion superseded by
+    an update keeps its own evaluation, as given."""
+    newest = session.scalars(
+        select(CoverageAssertion)
+        .where(
+            CoverageAssertion.continues == row.assertion_id,
+            CoverageAssertion.client_id == row.client_id,
+            CoverageAssertion.patient_id == row.patient_id,
+        )
+        .order_by(CoverageAssertion.created_at.desc())
+        .limit(1)
+    ).first()
+    return dict((newest or row).evaluation)

@@ -66,6 +66,10 @@ class CoverageAssertion(Base):
     coverage_ref: Mapped[str] = mapped_column(String(255))
     hook_instance: Mapped[str] = mapped_column(String(128))
     evaluation: Mapped[dict[str, object]] = mapped_column(JSON)
+    # A re-sign whose guidance was unchanged sends no update (CRD resp-35): its evaluation is
+    # kept in a row of its own that continues the assertion the order still carries, and DTR
+    # reads the newest such row (crd_answers.py current_evaluation). None: an assertion given.
+    continues: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class HookAnswer(Base):

@@ -67,6 +67,64 @@ def test_a_re_sign_never_serves_the_previous_evaluation(client: TestClient) -> N
     assert _weight(_package_for(client, earlier)) == 50, "the older assertion stays, as given"
 
 
+def _signed_order(client: TestClient, request: dict[str, Any]) -> dict[str, Any]:
+    """The order as the EHR holds it after applying our update."""
+    (action,) = client.post(SIGN, json=request).json()["systemActions"]
+    order: dict[str, Any] = action["resource"]
+    return order
+
+
+def _again(request: dict[str, Any], order: dict[str, Any]) -> dict[str, Any]:
+    again = copy.deepcopy(request)
+    again["hookInstance"] = f"{request['hookInstance']}-again"
+    again["context"]["draftOrders"]["entry"][0]["resource"] = order
+    return again
+
+
+def _carried(order: dict[str, Any]) -> list[str]:
+    from service.crd.coverage_information import EXTENSION_URL
+
+    return [
+        p["valueString"]
+        for e in order.get("extension", [])
+        if e["url"] == EXTENSION_URL
+        for p in e["extension"]
+        if p["url"] == "coverage-assertion-id"
+    ]
+
+
+def test_a_re_sign_that_changes_nothing_sends_no_update(
+    settings: Settings, client: TestClient
+) -> None:
+    """CRD resp-35. The order keeps its assertion id; the form reached with it shows today's
+    record (48 kg), and the evaluation is kept in a row that continues that assertion."""
+    order = _signed_order(client, _with_weight(50))
+    (given,) = _carried(order)
+    body = client.post(SIGN, json=_again(_with_weight(48), order)).json()
+    assert body["systemActions"] == []
+    assert body["cards"], "the cards are still said"
+    assert _weight(_package_for(client, given)) == 48
+    with Session(make_engine(settings.database_url)) as session:
+        continued = session.scalars(
+            select(CoverageAssertion).where(CoverageAssertion.continues == given)
+        ).all()
+    assert len(continued) == 1 and continued[0].assertion_id != given
+
+
+def test_a_re_sign_that_changes_the_guidance_sends_the_update(client: TestClient) -> None:
+    order = _signed_order(client, _with_weight(50))
+    (given,) = _carried(order)
+    # The EHR's copy says something else than we would now (a client edited it, or an earlier
+    # answer of ours said something else): the update goes, with a new assertion.
+    for part in order["extension"][-1]["extension"]:
+        if part["url"] == "covered":
+            part["valueCode"] = "not-covered"
+    (action,) = client.post(SIGN, json=_again(_with_weight(50), order)).json()["systemActions"]
+    (now,) = _carried(action["resource"])
+    assert now != given
+    assert _weight(_package_for(client, given)) == 50, "the superseded assertion, as given"
+
+
 def test_every_answer_is_kept_with_its_call_and_no_token(
     settings: Settings, client: TestClient
 ) -> None:
