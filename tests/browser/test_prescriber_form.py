@@ -6,15 +6,19 @@ test-artifacts/browser/."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Request, Route, expect
 
 from tests.browser.conftest import ARTIFACTS, Stack
 
 INFORMATION_ORIGIN = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/information-origin"
+COVERAGE_INFORMATION = (
+    "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
+)
 
 
 class Form:
@@ -232,3 +236,40 @@ def test_criteria_not_met(page: Page, stack: Stack) -> None:
     expect(page.locator("#done")).to_contain_text("clinical review")
     form.shot("submitted")
     _on_both_sides(stack, ehr_id, payer_id)
+
+
+def test_ehr_launch_without_app_context(page: Page, stack: Stack) -> None:
+    """A launch as any EHR makes it: fhirContext names the order and the Coverage, and there is no
+    appContext. The sandbox EHR always sends ours and has no option to leave it out, so its token
+    response is rewritten here; the form must find the coverage-assertion-id in the order's
+    coverage-information extension (DTR "Retrieving launch context") and open pre-filled."""
+
+    def without_app_context(route: Route) -> None:
+        answer = route.fetch()
+        body = answer.json()
+        assert "appContext" in body, "the sandbox sent no appContext: this test proves nothing"
+        del body["appContext"]
+        route.fulfill(response=answer, body=json.dumps(body))
+
+    asked: list[dict[str, Any]] = []
+
+    def keep_package_request(request: Request) -> None:
+        if request.url.endswith("/Questionnaire/$questionnaire-package"):
+            asked.append(json.loads(request.post_data or "{}"))
+
+    page.route(f"{stack.ehr}/auth/token", without_app_context)
+    page.on("request", keep_package_request)
+    form = Form(page, stack, "32-relapsed-complete-from-record")
+    form.launch()
+    form.shot("no-app-context")
+
+    order = stack.ehr_read("MedicationRequest/32-blin").json()
+    (information,) = [e for e in order["extension"] if e["url"] == COVERAGE_INFORMATION]
+    parts = {p["url"]: p for p in information["extension"]}
+    contexts = [
+        p.get("valueString") for a in asked for p in a["parameter"] if p["name"] == "context"
+    ]
+    assert contexts == [parts["coverage-assertion-id"]["valueString"]]
+    assert form.missing() == 0
+    expect(form.row("weight-kg")).to_have_attribute("data-origin", "auto")
+    assert form.outcome() == "criteria-met"

@@ -10,6 +10,7 @@ import {
   annotateOrigins,
   answerValues,
   findContext,
+  launchContext,
   missingRequired,
   parseAppContext,
 } from "./responses.js";
@@ -46,18 +47,17 @@ async function main() {
   const token = client.state.tokenResponse || {};
   const context = findContext(token.fhirContext);
   const app = parseAppContext(token.appContext);
-  session.assertionId = app.coverageAssertionId || null;
 
   session.patient = await client.patient.read();
   const orderRef = context.MedicationRequest || app.order;
   if (!orderRef) throw new Error("The EHR launched the form without an order in context.");
   session.order = await client.request(orderRef);
-  const coverageRef =
-    context.Coverage || app.coverage || session.order.insurance?.[0]?.reference || null;
-  session.coverage = coverageRef ? await client.request(coverageRef) : null;
+  const launch = launchContext(context, app, session.order);
+  session.assertionId = launch.coverageAssertionId;
+  session.coverage = launch.coverage ? await client.request(launch.coverage) : null;
   showHeader();
 
-  const [bundle, LForms] = await Promise.all([questionnairePackage(app), lformsReady()]);
+  const [bundle, LForms] = await Promise.all([questionnairePackage(launch), lformsReady()]);
   const entries = (bundle.entry || []).map((e) => e.resource);
   session.questionnaire = entries.find((r) => r.resourceType === "Questionnaire");
   const prefilled = entries.filter((r) => r.resourceType === "QuestionnaireResponse").pop();
@@ -218,11 +218,10 @@ function outcomeText(body) {
 // payer's evaluation of the whole record (the payer stores an assertion before its CRD answer
 // leaves, so it is there at once). An assertion the payer does not know (older than its retention,
 // or given to another EHR) falls back to what the order and coverage alone pre-fill.
-async function questionnairePackage(app) {
+async function questionnairePackage(launch) {
   const base = [{ name: "order", resource: session.order }];
   if (session.coverage) base.push({ name: "coverage", resource: session.coverage });
-  const canonical = Array.isArray(app.questionnaire) ? app.questionnaire[0] : app.questionnaire;
-  if (canonical) base.push({ name: "questionnaire", valueCanonical: canonical });
+  if (launch.questionnaire) base.push({ name: "questionnaire", valueCanonical: launch.questionnaire });
   if (session.assertionId) {
     const answer = await payer("/fhir/Questionnaire/$questionnaire-package", {
       resourceType: "Parameters",

@@ -30,6 +30,57 @@ export function parseAppContext(appContext) {
   }
 }
 
+export const COVERAGE_INFORMATION =
+  "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information";
+
+// What DTR needs from the CRD coverage information the EHR keeps on the order (DTR "Retrieving
+// launch context"): the coverage-assertion-id, the Coverage it is about and the questionnaires.
+// An order can carry several (one per Coverage, or a newer answer beside an older one); the one
+// used is, in this order of preference: the one about the Coverage the launch names, else one
+// naming a questionnaire (the one DTR can act on), else the one with the newest `date`.
+export function orderCoverageInformation(order, launchCoverage) {
+  const found = (order?.extension || []).filter((e) => e?.url === COVERAGE_INFORMATION).map(readCoverageInformation);
+  if (!found.length) return {};
+  const wanted = launchCoverage ? resourceKey(launchCoverage) : null;
+  const newestFirst = [...found].sort((a, b) => (b.date || "").localeCompare(a.date || ""));
+  return (
+    (wanted && newestFirst.find((c) => c.coverage && resourceKey(c.coverage) === wanted)) ||
+    newestFirst.find((c) => c.questionnaire.length) ||
+    newestFirst[0]
+  );
+}
+
+function readCoverageInformation(extension) {
+  const parts = extension.extension || [];
+  const first = (url, key) => parts.find((p) => p.url === url)?.[key];
+  return {
+    coverageAssertionId: first("coverage-assertion-id", "valueString") || null,
+    coverage: first("coverage", "valueReference")?.reference || null,
+    questionnaire: parts.filter((p) => p.url === "questionnaire" && p.valueCanonical).map((p) => p.valueCanonical),
+    date: first("date", "valueDate") || first("date", "valueDateTime") || null,
+  };
+}
+
+// "Coverage/7", ".../fhir/Coverage/7" and "Coverage/7/_history/2" name the same resource.
+function resourceKey(reference) {
+  const parts = reference.split("/_history/")[0].split("/");
+  return parts.slice(-2).join("/");
+}
+
+// The launch's context, from the SMART fhirContext, our optional appContext and the order's own
+// coverage information. appContext wins when given (it is what this payer's CRD answer said at
+// the launch); the order's extension is what any EHR keeps.
+export function launchContext(context, app, order) {
+  const coverage = context.Coverage || app.coverage || null;
+  const fromOrder = orderCoverageInformation(order, coverage);
+  const questionnaire = app.questionnaire || fromOrder.questionnaire || [];
+  return {
+    coverageAssertionId: app.coverageAssertionId || fromOrder.coverageAssertionId || null,
+    coverage: coverage || fromOrder.coverage || order?.insurance?.[0]?.reference || null,
+    questionnaire: (Array.isArray(questionnaire) ? questionnaire : [questionnaire])[0] || null,
+  };
+}
+
 // linkId -> the answer object (first answer) of every answered question.
 export function answerValues(response) {
   const found = new Map();

@@ -2,11 +2,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  COVERAGE_INFORMATION,
   INFORMATION_ORIGIN,
   annotateOrigins,
   answerValues,
   findContext,
+  launchContext,
   missingRequired,
+  orderCoverageInformation,
   parseAppContext,
   sameValue,
 } from "./responses.js";
@@ -86,4 +89,55 @@ test("required questions left unanswered are listed in form order, only when sho
   const answers = new Map([["a", { valueDecimal: 1 }]]);
   const missing = missingRequired(questionnaire, answers, new Set(["a", "b", "c"]));
   assert.deepEqual(missing, [{ linkId: "b", text: "B" }]);
+});
+
+const coverageInformation = ({ id, coverage, questionnaire, date }) => ({
+  url: COVERAGE_INFORMATION,
+  extension: [
+    { url: "coverage", valueReference: { reference: coverage } },
+    { url: "covered", valueCode: "covered" },
+    ...(questionnaire ? [{ url: "questionnaire", valueCanonical: questionnaire }] : []),
+    { url: "date", valueDate: date },
+    { url: "coverage-assertion-id", valueString: id },
+  ],
+});
+const Q = "https://payer.example.org/fhir/Questionnaire/blinatumomab-pa|2023.2";
+
+test("an EHR launch without appContext finds the assertion in the order's coverage information", () => {
+  const order = {
+    resourceType: "MedicationRequest",
+    id: "o1",
+    insurance: [{ reference: "Coverage/c1" }],
+    extension: [coverageInformation({ id: "a1", coverage: "Coverage/c1", questionnaire: Q, date: "2026-11-24" })],
+  };
+  assert.deepEqual(launchContext({ MedicationRequest: "MedicationRequest/o1" }, {}, order), {
+    coverageAssertionId: "a1",
+    coverage: "Coverage/c1",
+    questionnaire: Q,
+  });
+  const app = { coverageAssertionId: "from-app", questionnaire: ["other|1"], coverage: "Coverage/c2" };
+  assert.deepEqual(launchContext({}, app, order), {
+    coverageAssertionId: "from-app",
+    coverage: "Coverage/c2",
+    questionnaire: "other|1",
+  });
+  const bare = { resourceType: "MedicationRequest", id: "o2", insurance: [{ reference: "Coverage/c9" }] };
+  assert.deepEqual(launchContext({}, {}, bare), { coverageAssertionId: null, coverage: "Coverage/c9", questionnaire: null });
+});
+
+test("of several coverage informations: the launch's Coverage, else one with a questionnaire, else the newest", () => {
+  const order = {
+    extension: [
+      { url: "http://example.org/other", valueString: "x" },
+      coverageInformation({ id: "old-q", coverage: "Coverage/c1", questionnaire: Q, date: "2026-01-01" }),
+      coverageInformation({ id: "c2", coverage: "https://ehr.example.org/fhir/Coverage/c2", date: "2026-02-01" }),
+      coverageInformation({ id: "new", coverage: "Coverage/c3", date: "2026-03-01" }),
+    ],
+  };
+  assert.equal(orderCoverageInformation(order, "Coverage/c2").coverageAssertionId, "c2");
+  assert.equal(orderCoverageInformation(order, "Coverage/c9").coverageAssertionId, "old-q");
+  assert.equal(orderCoverageInformation(order, null).coverageAssertionId, "old-q");
+  const withoutQuestionnaire = { extension: order.extension.filter((e) => !e.extension?.some((p) => p.url === "questionnaire")) };
+  assert.equal(orderCoverageInformation(withoutQuestionnaire, null).coverageAssertionId, "new");
+  assert.deepEqual(orderCoverageInformation({}, "Coverage/c1"), {});
 });
