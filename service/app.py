@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from service.auth.router import router as auth_router
 from service.body_limit import BodyLimitMiddleware
 from service.cdshooks.router import router as cds_hooks_router
+from service.dtr.package_router import router as package_router
 from service.dtr.response_router import router as response_router
 from service.dtr.router import router as dtr_router
 from service.errors import NotFound
@@ -61,6 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(policy_documents_router)
     app.include_router(response_router)
+    app.include_router(package_router)
     app.include_router(dtr_router)
     _mount_smart_app(app, settings)
     if settings.bench_mode:

@@ -1,15 +1,22 @@
 """The FHIR content this service publishes, built once at start-up from the policy folders and
-the CQL directory: Questionnaires, ValueSets (expanded when they enumerate their codes, DTR
-oper-15), CodeSystems, and a Library per CQL library carrying both the CQL and its ELM (DTR
-oper-13), with versioned `depends-on` links to the libraries it includes."""
+the CQL directory: Questionnaires (with a generated narrative when the file has none: `text` is
+1..1 in DTR's standard Questionnaire profile), ValueSets (expanded when they enumerate their
+codes, DTR oper-15), CodeSystems, and a Library per CQL library carrying both the CQL and its ELM
+(DTR oper-13), with version-specific `depends-on` links (oper-16) to the libraries it includes and
+the ValueSets it uses, its `dataRequirement` (what it retrieves, so a DTR client knows what to
+query) and its `parameter`s. Every resource's `meta.lastUpdated` is when its files last changed
+(the `changedsince` of `$questionnaire-package`)."""
 
 from __future__ import annotations
 
 import base64
+import html
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from service.errors import ConfigurationError
 from service.policy.folder import Policy
@@ -47,17 +54,48 @@ def load_content(policies: Sequence[Policy], cql_dir: Path) -> ContentStore:
     store = ContentStore()
     for policy in policies:
         for path in sorted(policy.folder.glob("Questionnaire-*.json")):
-            store.add(json.loads(path.read_text()))
+            store.add(_with_narrative(_stamped(json.loads(path.read_text()), path)))
         for path in sorted((policy.folder / "terminology").glob("CodeSystem-*.json")):
-            store.add(json.loads(path.read_text()))
+            store.add(_stamped(json.loads(path.read_text()), path))
         for url in policy.terminology.urls():
             value_set = policy.terminology.value_set(url)
             assert value_set is not None
-            store.add(_expanded(value_set))
+            source = policy.folder / "terminology" / f"ValueSet-{value_set['id']}.json"
+            store.add(_stamped(_expanded(value_set), source))
     base = policies[0].canonical_base if policies else ""
     for elm_path in sorted((cql_dir / "elm").glob("*.json")):
-        store.add(_library(elm_path, cql_dir, base))
+        store.add(_library(elm_path, cql_dir, base, store))
     return store
+
+
+def last_updated(resource: Resource) -> datetime:
+    return datetime.fromisoformat(resource["meta"]["lastUpdated"])
+
+
+def _stamped(resource: Resource, *sources: Path) -> Resource:
+    existing = [path.stat().st_mtime for path in sources if path.exists()]
+    moment = datetime.fromtimestamp(max(existing), UTC) if existing else datetime.now(UTC)
+    meta = {**resource.get("meta", {}), "lastUpdated": moment.isoformat(timespec="seconds")}
+    return {**resource, "meta": meta}
+
+
+def _with_narrative(questionnaire: Resource) -> Resource:
+    if questionnaire.get("text"):
+        return questionnaire
+    lines = "".join(
+        f"<li>{html.escape(str(item.get('text') or item['linkId']))}</li>"
+        for item in _walk_items(questionnaire.get("item", []))
+        if item.get("type") != "display"
+    )
+    title = html.escape(str(questionnaire.get("title") or questionnaire.get("name", "")))
+    div = f'<div xmlns="http://www.w3.org/1999/xhtml"><p><b>{title}</b></p><ul>{lines}</ul></div>'
+    return {**questionnaire, "text": {"status": "generated", "div": div}}
+
+
+def _walk_items(items: list[Resource]) -> Iterator[Resource]:
+    for item in items:
+        yield item
+        yield from _walk_items(item.get("item", []))
 
 
 def _expanded(value_set: Resource) -> Resource:
@@ -73,12 +111,13 @@ def _expanded(value_set: Resource) -> Resource:
     return {**value_set, "expansion": expansion}
 
 
-def _library(elm_path: Path, cql_dir: Path, base: str) -> Resource:
+def _library(elm_path: Path, cql_dir: Path, base: str, store: ContentStore) -> Resource:
     elm = json.loads(elm_path.read_text())["library"]
     name, version = elm["identifier"]["id"], elm["identifier"].get("version")
     cql_path = cql_dir / f"{name}.cql"
     includes = (elm.get("includes") or {}).get("def", [])
-    return {
+    value_sets = {d["name"]: d["id"] for d in (elm.get("valueSets") or {}).get("def", [])}
+    library: Resource = {
         "resourceType": "Library",
         "id": name,
         "url": f"{base}/Library/{name}",
@@ -94,14 +133,87 @@ def _library(elm_path: Path, cql_dir: Path, base: str) -> Resource:
             ]
         },
         "relatedArtifact": [
-            {"type": "depends-on", "resource": f"{base}/Library/{i['path']}|{i.get('version')}"}
-            for i in includes
+            *(
+                {"type": "depends-on", "resource": f"{base}/Library/{i['path']}|{i.get('version')}"}
+                for i in includes
+            ),
+            *(
+                {"type": "depends-on", "resource": _versioned(store, url)}
+                for url in value_sets.values()
+            ),
         ],
+        "parameter": [_parameter(d) for d in (elm.get("parameters") or {}).get("def", [])],
+        "dataRequirement": _data_requirements(elm, value_sets, store),
         "content": [
             {"contentType": "text/cql", "data": _base64(cql_path.read_bytes())},
             {"contentType": "application/elm+json", "data": _base64(elm_path.read_bytes())},
         ],
     }
+    if not library["parameter"]:
+        del library["parameter"]
+    if not library["dataRequirement"]:
+        del library["dataRequirement"]
+    return _stamped(library, cql_path, elm_path)
+
+
+def _versioned(store: ContentStore, url: str) -> str:
+    value_set = store.by_url("ValueSet", url)
+    version = value_set.get("version") if value_set is not None else None
+    return f"{url}|{version}" if version else url
+
+
+# ELM system types of parameters -> FHIR types of ParameterDefinition.type
+_FHIR_TYPES = {
+    "String": "string",
+    "Boolean": "boolean",
+    "Integer": "integer",
+    "Decimal": "decimal",
+    "Date": "date",
+    "DateTime": "dateTime",
+}
+
+
+def _parameter(definition: dict[str, Any]) -> Resource:
+    specifier = definition.get("parameterTypeSpecifier") or {}
+    elm_type = str(specifier.get("name", "")).rpartition("}")[2]
+    found: Resource = {
+        "name": definition["name"],
+        "use": "in",
+        "min": 0,
+        "max": "1",
+        "type": _FHIR_TYPES.get(elm_type, "string"),
+    }
+    if definition.get("default"):
+        found["documentation"] = "Optional: the library has a default."
+    return found
+
+
+def _data_requirements(
+    elm: dict[str, Any], value_sets: dict[str, str], store: ContentStore
+) -> list[Resource]:
+    """One per distinct retrieve: its FHIR type and, when it filters by a ValueSet, that filter."""
+    found: dict[tuple[str, str | None, str | None], Resource] = {}
+    for retrieve in _retrieves(elm.get("statements", {})):
+        kind = str(retrieve.get("dataType", "")).rpartition("}")[2]
+        codes = retrieve.get("codes") or {}
+        url = value_sets.get(codes.get("name", "")) if codes.get("type") == "ValueSetRef" else None
+        path = retrieve.get("codeProperty") if url else None
+        requirement: Resource = {"type": kind}
+        if url and path:
+            requirement["codeFilter"] = [{"path": path, "valueSet": _versioned(store, url)}]
+        found.setdefault((kind, path, url), requirement)
+    return [found[key] for key in sorted(found, key=lambda k: (k[0], k[1] or "", k[2] or ""))]
+
+
+def _retrieves(node: object) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        if node.get("type") == "Retrieve":
+            yield node
+        for value in node.values():
+            yield from _retrieves(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _retrieves(value)
 
 
 def _base64(data: bytes) -> str:

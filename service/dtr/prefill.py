@@ -1,31 +1,52 @@
-"""The pre-filled, in-progress QuestionnaireResponse (DTR STU 2 "Pre-population", SDC): each
-question the evaluation could answer carries that answer with the DTR `information-origin`
-extension (source `auto`); the questions the record left unknown stay unanswered."""
+"""The pre-filled, in-progress QuestionnaireResponse (DTR STU 2 "Pre-population", SDC), shaped as
+the DTR QuestionnaireResponse profile of the version in use asks: its `subject`, the Coverage and
+the order it is about (`qr-context`; 2.2: the Coverage in `qr-coverage`), its `intendedUse` (the
+CRD documentation purpose), and each question the evaluation could answer with that answer and
+the DTR `information-origin` extension (2.0.1 source `auto`, 2.2 `auto-server`). The questions
+the record left unknown stay unanswered."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from service.dtr.content import ContentStore
+from service.dtr.versions import DEFAULT, DTR_PROFILES, QR_COVERAGE, DtrVersion
 from service.types import JsonObject, Resource
 
-INFORMATION_ORIGIN = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/information-origin"
-QR_PROFILE = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-questionnaireresponse"
+INFORMATION_ORIGIN = f"{DTR_PROFILES}information-origin"
+QR_PROFILE = f"{DTR_PROFILES}dtr-questionnaireresponse"
+QR_CONTEXT = f"{DTR_PROFILES}qr-context"
+INTENDED_USE = f"{DTR_PROFILES}intendedUse"
 # The CRD coverage-assertion-id a response belongs to travels as a meta tag, so the completed
 # response can be linked back to the assertion and its order.
 ASSERTION_TAG = "urn:davinci-crd:coverage-assertion-id"
+
+
+@dataclass(frozen=True)
+class ResponseContext:
+    """What a response is about: the patient (`Patient/...`), the Coverage and the order as the
+    EHR names them, the CRD assertion, and the purpose of the documentation (a CRD DocReason
+    code: the policy's `docPurpose`)."""
+
+    subject: str | None
+    coverage: str | None = None
+    order: str | None = None
+    assertion_id: str | None = None
+    intended_use: str | None = None
+    version: DtrVersion = DEFAULT
 
 
 def prefilled_response(
     questionnaire: Resource,
     prefill: Mapping[str, Any],
     store: ContentStore,
-    subject: str | None,
-    assertion_id: str | None = None,
+    context: ResponseContext,
 ) -> Resource:
+    version = context.version
     response: Resource = {
         "resourceType": "QuestionnaireResponse",
         "id": str(uuid.uuid4()),
@@ -33,13 +54,30 @@ def prefilled_response(
         "questionnaire": f"{questionnaire['url']}|{questionnaire['version']}",
         "status": "in-progress",
         "authored": datetime.now(UTC).isoformat(timespec="seconds"),
-        "item": _items(questionnaire.get("item", []), prefill, store),
+        "item": _items(questionnaire.get("item", []), prefill, store, version.auto_origin),
     }
-    if subject:
-        response["subject"] = {"reference": subject}
-    if assertion_id:
-        response["meta"]["tag"] = [{"system": ASSERTION_TAG, "code": assertion_id}]
+    extensions = _context_extensions(context)
+    if extensions:
+        response["extension"] = extensions
+    if context.subject:
+        response["subject"] = {"reference": context.subject}
+    if context.assertion_id:
+        response["meta"]["tag"] = [{"system": ASSERTION_TAG, "code": context.assertion_id}]
     return response
+
+
+def _context_extensions(context: ResponseContext) -> list[JsonObject]:
+    version = context.version
+    found: list[JsonObject] = []
+    if context.coverage:
+        url = QR_COVERAGE if version.coverage_in_qr_coverage else QR_CONTEXT
+        found.append({"url": url, "valueReference": {"reference": context.coverage}})
+    if context.order:
+        found.append({"url": QR_CONTEXT, "valueReference": {"reference": context.order}})
+    if context.intended_use:
+        coding = {"system": version.intended_use_system, "code": context.intended_use}
+        found.append({"url": INTENDED_USE, "valueCodeableConcept": {"coding": [coding]}})
+    return found
 
 
 def assertion_of(response: Resource) -> str | None:
@@ -51,7 +89,7 @@ def assertion_of(response: Resource) -> str | None:
 
 
 def _items(
-    items: list[Resource], prefill: Mapping[str, Any], store: ContentStore
+    items: list[Resource], prefill: Mapping[str, Any], store: ContentStore, origin: str
 ) -> list[JsonObject]:
     found: list[JsonObject] = []
     for item in items:
@@ -59,20 +97,20 @@ def _items(
             continue
         entry: JsonObject = {"linkId": item["linkId"], "text": item.get("text")}
         if item["type"] == "group":
-            entry["item"] = _items(item.get("item", []), prefill, store)
+            entry["item"] = _items(item.get("item", []), prefill, store, origin)
         else:
-            answer = _answer(item, prefill.get(item["linkId"]), store)
+            answer = _answer(item, prefill.get(item["linkId"]), store, origin)
             if answer is not None:
                 entry["answer"] = [answer]
         found.append(entry)
     return found
 
 
-def _answer(item: Resource, value: Any, store: ContentStore) -> JsonObject | None:
+def _answer(item: Resource, value: Any, store: ContentStore, source: str) -> JsonObject | None:
     typed = _typed(item, value, store)
     if typed is None:
         return None
-    origin = {"url": INFORMATION_ORIGIN, "extension": [{"url": "source", "valueCode": "auto"}]}
+    origin = {"url": INFORMATION_ORIGIN, "extension": [{"url": "source", "valueCode": source}]}
     return {**typed, "extension": [origin]}
 
 

@@ -17,6 +17,7 @@ from service.crd.coverage_information import EXTENSION_URL
 from service.dtr.prefill import INFORMATION_ORIGIN
 from tests.crd.test_answers import hook_request
 from tests.policy.test_scenarios import SCENARIOS
+from tests.support.dtr_profiles import bundle_problems, package_problems
 
 PACKAGE = "/fhir/Questionnaire/$questionnaire-package"
 QUESTIONNAIRE = "https://payer.example.org/fhir/Questionnaire/blinatumomab-pa"
@@ -139,13 +140,28 @@ def test_without_context_the_order_alone_prefills_the_dose(client: TestClient) -
             "no coverage assertion",
             id="unknown-context",
         ),
-        pytest.param(
-            [{"name": "questionnaire", "valueCanonical": "https://x.example/Questionnaire/q"}],
-            404,
-            "no Questionnaire",
-            id="unknown-questionnaire",
-        ),
         pytest.param([], 400, "context", id="neither-context-nor-order"),
+        pytest.param(
+            [{"name": "questionnaire", "valueCanonical": QUESTIONNAIRE}],
+            400,
+            "coverage",
+            id="questionnaire-alone-names-no-patient",
+        ),
+        pytest.param(
+            [{"name": "coverage", "resource": {"resourceType": "Patient"}}],
+            400,
+            "Coverage",
+            id="coverage-not-a-coverage",
+        ),
+        pytest.param(
+            [
+                {"name": "context", "valueString": "x"},
+                {"name": "changedsince", "valueInstant": "yesterday"},
+            ],
+            400,
+            "changedsince",
+            id="changedsince-not-an-instant",
+        ),
         pytest.param(
             [{"name": "context", "valueString": "a"}, {"name": "context", "valueString": "b"}],
             400,
@@ -185,3 +201,145 @@ def test_reads_searches_and_metadata(client: TestClient) -> None:
     assert found["total"] == 1 and found["entry"][0]["resource"]["expansion"]["total"] == 4
     assert client.get("/fhir/Questionnaire/nope").status_code == 404
     assert client.get("/fhir/Patient/1").status_code == 404
+
+
+def _coverage(folder: Path) -> dict[str, Any]:
+    bundle = json.loads((folder / "bundle.json").read_text())
+    coverage: dict[str, Any] = next(
+        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Coverage"
+    )
+    return coverage
+
+
+@pytest.mark.parametrize("folder", SCENARIOS, ids=[f.name for f in SCENARIOS])
+def test_every_package_meets_the_dtr_2_0_1_profiles(client: TestClient, folder: Path) -> None:
+    """DTR 2.0.1 QuestionnaireResponse, package Bundle and output Parameters, as the IG package
+    states them (tests/support/dtr_profiles.py), for every example scenario."""
+    assertion = _assertion_id(client, folder)
+    body = {
+        "resourceType": "Parameters",
+        "parameter": [{"name": "context", "valueString": assertion}],
+    }
+    parameters = client.post(PACKAGE, json=body).json()
+    assert package_problems(parameters) == []
+    response = parameters["parameter"][0]["resource"]["entry"][-1]["resource"]
+    order = json.loads((folder / "order.json").read_text())
+    assert response["subject"]["reference"] == order["subject"]["reference"]
+    contexts = [
+        e["valueReference"]["reference"] for e in response["extension"] if "qr-context" in e["url"]
+    ]
+    assert contexts == [f"Coverage/{_coverage(folder)['id']}", f"MedicationRequest/{order['id']}"]
+
+
+def test_a_2_2_client_gets_2_2_names_and_codes(client: TestClient) -> None:
+    assertion = _assertion_id(client, SCENARIOS[0])
+    body = {
+        "resourceType": "Parameters",
+        "meta": {
+            "profile": [
+                "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-qpackage-input-parameters|2.2.0"
+            ]
+        },
+        "parameter": [{"name": "context", "valueString": assertion}],
+    }
+    (parameter,) = client.post(PACKAGE, json=body).json()["parameter"]
+    assert parameter["name"] == "packagebundle"
+    response = parameter["resource"]["entry"][-1]["resource"]
+    urls = [e["url"].rsplit("/", 1)[-1] for e in response["extension"]]
+    assert urls == ["qr-coverage", "qr-context", "intendedUse"]
+    sources = {
+        p["valueCode"]
+        for a in _answers(response).values()
+        for e in a["extension"]
+        for p in e["extension"]
+    }
+    assert sources == {"auto-server"}
+
+
+def test_an_unknown_questionnaire_is_a_warning_not_an_error(client: TestClient) -> None:
+    """DTR oper-9."""
+    parameters = [
+        {"name": "coverage", "resource": _coverage(SCENARIOS[0])},
+        {"name": "questionnaire", "valueCanonical": "https://x.example/Questionnaire/q|1"},
+    ]
+    response = client.post(PACKAGE, json={"resourceType": "Parameters", "parameter": parameters})
+    assert response.status_code == 200
+    (outcome,) = response.json()["parameter"]
+    assert outcome["name"] == "operationOutcome"
+    assert outcome["resource"]["issue"][0]["severity"] == "warning"
+    assert "x.example/Questionnaire/q" in outcome["resource"]["issue"][0]["diagnostics"]
+
+
+def test_coverage_and_questionnaire_alone_get_the_empty_form(client: TestClient) -> None:
+    """dtr-1: the questionnaire is enough to ask for; the Coverage names the patient. Without an
+    order the response names only the Coverage: 2.0.1's two contexts wait for the client, which
+    knows its order."""
+    coverage = _coverage(SCENARIOS[0])
+    bundle = _package(
+        client,
+        [
+            {"name": "coverage", "resource": coverage},
+            {"name": "questionnaire", "valueCanonical": QUESTIONNAIRE},
+        ],
+    )
+    response = bundle["entry"][-1]["resource"]
+    assert _answers(response) == {}
+    assert response["subject"] == coverage["beneficiary"]
+    assert bundle_problems(bundle) == ["extension:context 1 < 2"]
+
+
+def test_a_service_request_order_gets_its_package(client: TestClient) -> None:
+    """CRD answers a J9039 ServiceRequest with a questionnaire; DTR must serve it."""
+    order = {
+        "resourceType": "ServiceRequest",
+        "id": "sr1",
+        "status": "draft",
+        "intent": "order",
+        "code": {
+            "coding": [
+                {
+                    "system": "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
+                    "code": "J9039",
+                }
+            ]
+        },
+        "subject": {"reference": "Patient/p1"},
+    }
+    bundle = _package(client, [{"name": "order", "resource": order}])
+    response = bundle["entry"][-1]["resource"]
+    assert response["subject"] == {"reference": "Patient/p1"}
+    assert [
+        e["valueReference"]["reference"] for e in response["extension"] if "qr-context" in e["url"]
+    ] == ["ServiceRequest/sr1"]
+
+
+def test_changedsince_after_the_last_change_returns_no_bundle(client: TestClient) -> None:
+    assertion = _assertion_id(client, SCENARIOS[0])
+
+    def ask(since: str) -> list[dict[str, Any]]:
+        parameters = [
+            {"name": "context", "valueString": assertion},
+            {"name": "changedsince", "valueInstant": since},
+        ]
+        body = {"resourceType": "Parameters", "parameter": parameters}
+        found: list[dict[str, Any]] = client.post(PACKAGE, json=body).json()["parameter"]
+        return found
+
+    assert [p["name"] for p in ask("2000-01-01T00:00:00Z")] == ["PackageBundle"]
+    (unchanged,) = ask("2999-01-01T00:00:00+00:00")
+    assert unchanged["name"] == "operationOutcome"
+    assert unchanged["resource"]["issue"][0]["severity"] == "information"
+
+
+def test_the_library_says_what_it_reads_and_what_it_uses(client: TestClient) -> None:
+    library = client.get("/fhir/Library/BlinatumomabPA").json()
+    kinds = {r["type"] for r in library["dataRequirement"]}
+    assert {"Condition", "Observation", "MedicationRequest"} <= kinds
+    filtered = [r for r in library["dataRequirement"] if r.get("codeFilter")]
+    assert all("|" in f["valueSet"] for r in filtered for f in r["codeFilter"])
+    names = {p["name"] for p in library["parameter"]}
+    assert {"Order Id", "Evaluation Date"} <= names
+    value_sets = [
+        a["resource"] for a in library["relatedArtifact"] if "/ValueSet/" in a["resource"]
+    ]
+    assert len(value_sets) >= 10 and all("|" in v for v in value_sets)

@@ -1,0 +1,217 @@
+"""`Questionnaire/$questionnaire-package` (DTR STU 2.0.1 OperationDefinition questionnaire-package;
+2.2 where it differs, service/dtr/versions.py). The package is about one Questionnaire and is
+pre-filled from, in this order of preference:
+
+- `context`, a CRD coverage-assertion-id: the evaluation stored with it (or the newest
+  continuation of it), bound to the client and patient it was given to;
+- an `order` (MedicationRequest or ServiceRequest) with its `coverage`: evaluated now on what the
+  two say;
+- `coverage` with `questionnaire` only (dtr-1 allows it): nothing pre-filled, the form empty.
+
+A requested Questionnaire we do not have is a 200 with a warning in the outcome (oper-9), and a
+package unchanged since `changedsince` is a 200 without a Bundle, saying so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from service.auth.callers import Caller, requires
+from service.cdshooks.models import json_object
+from service.dtr.access_log import record_access, subject_patient
+from service.dtr.package import changed_at, package_bundle, package_parameters
+from service.dtr.prefill import ResponseContext
+from service.dtr.versions import declared_version
+from service.errors import BadRequest, Forbidden, NotFound
+from service.fhir.record import PatientRecord
+from service.fhir.validation import check_resources
+from service.openapi_bodies import PARAMETERS, request_body
+from service.policy.folder import Policy
+from service.runtime import Runtime, get_runtime
+from service.storage.crd_answers import current_evaluation, find_assertion
+from service.types import JsonObject, Resource
+
+router = APIRouter(prefix="/fhir")
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+FHIR_JSON = "application/fhir+json"
+# The package carries the patient's pre-filled answers: a token is needed.
+PACKAGE_SCOPE = requires("Questionnaire", "r")
+ORDER_TYPES = ("MedicationRequest", "ServiceRequest")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Prefill:
+    answers: dict[str, Any]
+    about: ResponseContext
+    policy: Policy | None
+
+
+@router.post(
+    "/Questionnaire/$questionnaire-package",
+    openapi_extra=request_body(PARAMETERS, FHIR_JSON),
+)
+async def questionnaire_package(
+    request: Request, runtime: RuntimeDep, caller: Annotated[Caller, PACKAGE_SCOPE]
+) -> Response:
+    parsed = _parameters_resource(await request.body())
+    version = declared_version(parsed)
+    parameters: list[JsonObject] = parsed.get("parameter") or []
+    since = _changed_since(parameters)  # every input is checked before any record is read
+    context = _single(parameters, "context", "valueString")
+    if context is not None:
+        if not isinstance(context, str) or not context:
+            raise BadRequest("context must be a valueString (a coverage-assertion-id)")
+        prefill = await run_in_threadpool(_stored_prefill, runtime, context, caller)
+    else:
+        prefill = _fresh_prefill(runtime, parameters, caller)
+    canonical = _requested_questionnaire(parameters, prefill.policy, runtime)
+    questionnaire = runtime.content.by_url("Questionnaire", canonical)
+    if questionnaire is None:  # oper-9: a warning in the outcome, not an error
+        warning = f"no Questionnaire {canonical} is published here"
+        return _fhir(package_parameters(None, version, [("warning", "not-found", warning)]))
+    if since is not None and changed_at(runtime.content, questionnaire) <= since:
+        note = f"nothing in the package of {canonical} changed since {since.isoformat()}"
+        return _fhir(package_parameters(None, version, [("information", "informational", note)]))
+    patient = prefill.about.subject.removeprefix("Patient/") if prefill.about.subject else None
+    record_access(
+        runtime.audit, runtime.audit_key, caller, "questionnaire-package", patient, context
+    )
+    policy = prefill.policy or next(
+        (p for p in runtime.policies if p.questionnaire == questionnaire["url"]), None
+    )
+    about = dataclasses.replace(
+        prefill.about,
+        version=version,
+        intended_use=policy.prior_authorization.doc_purpose if policy else None,
+    )
+    bundle = package_bundle(runtime.content, questionnaire, prefill.answers, about)
+    return _fhir(package_parameters(bundle, version, []))
+
+
+def _fhir(content: object, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(content), status_code=status_code, media_type=FHIR_JSON)
+
+
+def _parameters_resource(body: bytes) -> JsonObject:
+    try:
+        parsed = json_object(orjson.loads(body), "the request body")
+    except orjson.JSONDecodeError as error:
+        raise BadRequest(f"request body is not JSON: {error}") from None
+    if parsed.get("resourceType") != "Parameters":
+        raise BadRequest("the body must be a FHIR Parameters resource")
+    found = parsed.get("parameter") or []
+    if not isinstance(found, list) or not all(isinstance(p, dict) for p in found):
+        raise BadRequest("Parameters.parameter must be an array of objects")
+    return parsed
+
+
+def _single(parameters: list[JsonObject], name: str, key: str) -> Any:
+    values = [p.get(key) for p in parameters if p.get("name") == name]
+    if len(values) > 1:
+        raise BadRequest(f"parameter {name!r} given more than once")
+    return values[0] if values else None
+
+
+def _requested_questionnaire(
+    parameters: list[JsonObject], policy: Policy | None, runtime: Runtime
+) -> str:
+    canonical = _single(parameters, "questionnaire", "valueCanonical")
+    if canonical is not None and not isinstance(canonical, str):
+        raise BadRequest("questionnaire must be a valueCanonical")
+    if canonical:
+        return canonical
+    # Without one named, the questionnaire of the policy the package is about.
+    return (policy or runtime.policies[0]).questionnaire
+
+
+def _changed_since(parameters: list[JsonObject]) -> datetime | None:
+    value = _single(parameters, "changedsince", "valueInstant")
+    if value is None:
+        value = _single(parameters, "changedsince", "valueDateTime")  # 2.0.1 types it dateTime
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise BadRequest(f"changedsince {value!r} is not an instant") from None
+    if moment.tzinfo is None:
+        raise BadRequest("changedsince needs a time zone (an instant)")
+    return moment
+
+
+def _stored_prefill(runtime: Runtime, assertion_id: str, caller: Caller) -> _Prefill:
+    with runtime.sessions() as session:
+        row = find_assertion(session, assertion_id, caller)
+        evaluation = current_evaluation(session, row) if row is not None else {}
+    if row is None:  # unknown, or another client's or patient's: the same answer
+        raise NotFound(
+            f"no coverage assertion {assertion_id!r}: sign the order again or omit context"
+        )
+    about = ResponseContext(
+        subject=f"Patient/{row.patient_id}" if row.patient_id else None,
+        coverage=row.coverage_ref,
+        order=row.order_ref,
+        assertion_id=assertion_id,
+    )
+    policy = next((p for p in runtime.policies if p.id == row.policy_id), None)
+    return _Prefill(dict(evaluation.get("prefill") or {}), about, policy)
+
+
+def _fresh_prefill(runtime: Runtime, parameters: list[JsonObject], caller: Caller) -> _Prefill:
+    """Without a CRD context: what the given order and coverage alone allow."""
+    orders = [p.get("resource") for p in parameters if p.get("name") == "order"]
+    order = next(
+        (o for o in orders if isinstance(o, dict) and o.get("resourceType") in ORDER_TYPES),
+        None,
+    )
+    coverage = _single(parameters, "coverage", "resource")
+    if coverage is not None and not (
+        isinstance(coverage, dict) and coverage.get("resourceType") == "Coverage"
+    ):
+        raise BadRequest("coverage must be a Coverage resource")
+    if order is None and coverage is None:
+        raise BadRequest(
+            "give a context (coverage-assertion-id), an order (MedicationRequest or "
+            "ServiceRequest), or a coverage with the questionnaire"
+        )
+    if order is not None and not isinstance(order.get("id"), str):
+        raise BadRequest("the order needs an id")
+    # The policy reads these: malformed FHIR is refused here, not met halfway by the evaluation.
+    check_resources([r for r in (order, coverage) if r is not None], "$questionnaire-package input")
+    patient = subject_patient(order) if order is not None else _beneficiary(coverage)
+    if caller.patient is not None and patient != caller.patient:
+        raise Forbidden("this token reaches only its launch's patient")
+    about = ResponseContext(
+        subject=f"Patient/{patient}" if patient else None,
+        coverage=f"Coverage/{coverage['id']}" if coverage and coverage.get("id") else None,
+        order=f"{order['resourceType']}/{order['id']}" if order is not None else None,
+    )
+    if order is None:
+        return _Prefill({}, about, None)
+    answers, policy = _evaluated(runtime, order, coverage)
+    return _Prefill(answers, about, policy)
+
+
+def _evaluated(
+    runtime: Runtime, order: Resource, coverage: Resource | None
+) -> tuple[dict[str, Any], Policy]:
+    record = PatientRecord([(order, None), *([(coverage, None)] if coverage else [])])
+    # One policy today; with several, the one whose trigger the order meets (issue 18).
+    policy = runtime.policies[0]
+    engine = runtime.hook_environment.engines[policy.id]
+    evaluation = engine.evaluate(record, order["id"], runtime.settings.today())
+    return dict(evaluation.prefill), policy
+
+
+def _beneficiary(coverage: Resource | None) -> str | None:
+    reference = ((coverage or {}).get("beneficiary") or {}).get("reference")
+    if isinstance(reference, str) and reference.startswith("Patient/"):
+        return reference.removeprefix("Patient/")
+    return None
