@@ -113,12 +113,23 @@ def _answers(response: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def _origin(answer: dict[str, Any]) -> str | None:
+def _origin_parts(answer: dict[str, Any]) -> dict[str, Any]:
     for extension in answer.get("extension", []):
         if extension["url"] == INFORMATION_ORIGIN:
-            source: str = extension["extension"][0]["valueCode"]
-            return source
-    return None
+            return {p["url"]: p for p in extension["extension"]}
+    return {}
+
+
+def _origin(answer: dict[str, Any]) -> str | None:
+    source: str | None = _origin_parts(answer).get("source", {}).get("valueCode")
+    return source
+
+
+def _author(answer: dict[str, Any]) -> str | None:
+    author: str | None = (
+        _origin_parts(answer).get("author", {}).get("valueReference", {}).get("reference")
+    )
+    return author
 
 
 def _on_both_sides(stack: Stack, ehr_id: str, payer_id: str) -> dict[str, Any]:
@@ -158,6 +169,7 @@ def test_complete_from_the_record(page: Page, stack: Stack) -> None:
     form.shot("submitted")
     saved = _on_both_sides(stack, ehr_id, payer_id)
     assert {_origin(a) for a in _answers(saved).values()} == {"auto"}
+    assert {_author(a) for a in _answers(saved).values()} == {None}
 
 
 def test_answers_needed_with_a_draft_resumed(page: Page, stack: Stack) -> None:
@@ -209,6 +221,11 @@ def test_answers_needed_with_a_draft_resumed(page: Page, stack: Stack) -> None:
     assert _origin(answers["weight-kg"]) == "override"
     assert _origin(answers["phase"]) == "manual"
     assert _origin(answers["diagnosis-code"]) == "auto"
+    # dtrx-1: what the prescriber gave or changed names them (the launch's fhirUser).
+    assert (
+        _author(answers["weight-kg"]) == _author(answers["phase"]) == "Practitioner/01-prescriber"
+    )
+    assert _author(answers["diagnosis-code"]) is None
     assert answers["first-cycle-date"]["valueDate"] == "2026-06-15"
 
 
@@ -273,3 +290,4 @@ def test_ehr_launch_without_app_context(page: Page, stack: Stack) -> None:
     assert form.missing() == 0
     expect(form.row("weight-kg")).to_have_attribute("data-origin", "auto")
     assert form.outcome() == "criteria-met"
+

@@ -286,7 +286,7 @@ function currentResponse(status) {
   qr.subject = { reference: `Patient/${session.patient.id}` };
   qr.authored = new Date().toISOString();
   qr.identifier = session.identifier;
-  const fhirUser = session.client.getFhirUser?.();
+  const fhirUser = session.client.getFhirUser?.() || null;
   if (fhirUser) qr.author = { reference: fhirUser };
   qr.meta = { profile: [QR_PROFILE] };
   if (session.assertionId) qr.meta.tag = [{ system: ASSERTION_TAG, code: session.assertionId }];
@@ -296,7 +296,7 @@ function currentResponse(status) {
   if (session.coverage) {
     qr.extension.push({ url: QR_CONTEXT, valueReference: { reference: `Coverage/${session.coverage.id}` } });
   }
-  annotateOrigins(qr, session.prefilled);
+  annotateOrigins(qr, session.prefilled, fhirUser);
   return qr;
 }
 
@@ -448,8 +448,9 @@ function markOrigins(qr) {
   const walk = (items) => {
     for (const item of items || []) {
       for (const answer of item.answer || []) {
-        const origin = (answer.extension || []).find((e) => e.url === INFORMATION_ORIGIN)?.extension?.[0]
-          ?.valueCode;
+        const origin = (answer.extension || [])
+          .find((e) => e.url === INFORMATION_ORIGIN)
+          ?.extension?.find((e) => e.url === "source")?.valueCode;
         if (origin) origins.set(item.linkId, origin);
       }
       walk(item.item);

@@ -113,8 +113,10 @@ export function sameValue(a, b) {
 }
 
 // DTR information-origin on every answer: `auto` when it is still what the record gave,
-// `override` when the prescriber changed a value the record gave, `manual` otherwise.
-export function annotateOrigins(response, prefilled) {
+// `override` when the prescriber changed a value the record gave, `manual` otherwise. An answer
+// the user gave names them (dtrx-1: `author` is required for override and manual); `author` is
+// the launch's user, a reference such as "Practitioner/7" (SMART fhirUser).
+export function annotateOrigins(response, prefilled, author = null) {
   const walk = (items) => {
     for (const item of items || []) {
       for (const answer of item.answer || []) {
@@ -122,10 +124,9 @@ export function annotateOrigins(response, prefilled) {
         const given = prefilled.get(item.linkId);
         const source = !given ? "manual" : sameValue(given, answer) ? "auto" : "override";
         const others = (answer.extension || []).filter((e) => e.url !== INFORMATION_ORIGIN);
-        answer.extension = [
-          ...others,
-          { url: INFORMATION_ORIGIN, extension: [{ url: "source", valueCode: source }] },
-        ];
+        const parts = [{ url: "source", valueCode: source }];
+        if (author && source !== "auto") parts.push({ url: "author", valueReference: { reference: author } });
+        answer.extension = [...others, { url: INFORMATION_ORIGIN, extension: parts }];
         walk(answer.item);
       }
       walk(item.item);

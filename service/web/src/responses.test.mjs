@@ -63,6 +63,28 @@ test("unchanged answers stay auto, changed ones become override, new ones manual
   assert.equal(answers.get("weight-kg").extension.length, 1, "annotating twice keeps one origin");
 });
 
+test("answers the user gave or changed name the user as author (dtrx-1); the record's do not", () => {
+  const prefilled = new Map([["weight-kg", { valueDecimal: 72 }], ["phase", { valueCoding: { system: CS, code: "consolidation" } }]]);
+  const response = {
+    item: [
+      { linkId: "weight-kg", answer: [{ valueDecimal: 72 }] },
+      { linkId: "phase", answer: [{ valueCoding: { system: CS, code: "maintenance" } }] },
+      { linkId: "cycle-number", answer: [{ valueInteger: 2 }] },
+    ],
+  };
+  annotateOrigins(response, prefilled, "Practitioner/p1");
+  const parts = (linkId) =>
+    Object.fromEntries(
+      answerValues(response)
+        .get(linkId)
+        .extension.find((e) => e.url === INFORMATION_ORIGIN)
+        .extension.map((p) => [p.url, p.valueCode || p.valueReference]),
+    );
+  assert.deepEqual(parts("weight-kg"), { source: "auto" });
+  assert.deepEqual(parts("phase"), { source: "override", author: { reference: "Practitioner/p1" } });
+  assert.deepEqual(parts("cycle-number"), { source: "manual", author: { reference: "Practitioner/p1" } });
+});
+
 test("values compare by type, code and number", () => {
   assert.ok(sameValue({ valueDecimal: 28 }, { valueDecimal: 28.0 }));
   assert.ok(!sameValue({ valueDecimal: 28 }, { valueInteger: 28 }));
