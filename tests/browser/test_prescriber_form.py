@@ -291,3 +291,21 @@ def test_ehr_launch_without_app_context(page: Page, stack: Stack) -> None:
     expect(form.row("weight-kg")).to_have_attribute("data-origin", "auto")
     assert form.outcome() == "criteria-met"
 
+
+def test_bsa_computes_as_weight_and_height_are_typed(page: Page, stack: Stack) -> None:
+    """The Questionnaire's calculatedExpression on bsa-m2 (Mosteller, from the %weight and %height
+    variables) runs in the renderer: the BSA follows what the prescriber types."""
+    form = Form(page, stack, "10-weight-44-9-kg-bsa-limit")
+    form.launch()
+    # Height first: it is asked only under 45 kg, so it hides while the weight is empty.
+    for link_id in ("height-cm", "weight-kg"):
+        form.field(link_id).fill("")
+    expect(form.field("bsa-m2")).to_have_value("")
+    form.type_in("weight-kg", "30")
+    form.type_in("height-cm", "130")
+    expect(form.field("bsa-m2")).to_have_value("1.04")  # sqrt(130 * 30 / 3600) = 1.0408
+    form.type_in("weight-kg", "44.9")
+    form.type_in("height-cm", "150")
+    expect(form.field("bsa-m2")).to_have_value("1.37")  # sqrt(150 * 44.9 / 3600) = 1.3682
+    form.shot("bsa-computed")
+    form.settled()
