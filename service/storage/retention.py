@@ -18,6 +18,7 @@ from service.storage.tables import (
     DtrAccess,
     FeedbackEntry,
     HookAnswer,
+    QuestionnaireErrorReport,
     StoredResponse,
 )
 
@@ -29,6 +30,7 @@ DATED: tuple[tuple[type[Base], InstrumentedAttribute[datetime]], ...] = (
     (CoverageAssertion, CoverageAssertion.created_at),
     (StoredResponse, StoredResponse.received_at),
     (DtrAccess, DtrAccess.at),
+    (QuestionnaireErrorReport, QuestionnaireErrorReport.received_at),
 )
 
 

@@ -136,3 +136,17 @@ class StoredResponse(Base):
     status: Mapped[str] = mapped_column(String(32))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     resource: Mapped[dict[str, object]] = mapped_column(JSON)
+
+
+class QuestionnaireErrorReport(Base):
+    """One `Questionnaire/$log-questionnaire-errors` report (DTR 2.0.1): the Questionnaire a DTR
+    client had trouble with and the OperationOutcome it sent, as sent (the client SHALL NOT put
+    PHI in it), with who sent it. Committed before it is acknowledged."""
+
+    __tablename__ = "questionnaire_error_report"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    client_id: Mapped[str] = mapped_column(String(255))
+    questionnaire: Mapped[str] = mapped_column(String(512), index=True)
+    outcome: Mapped[dict[str, object]] = mapped_column(JSON)
