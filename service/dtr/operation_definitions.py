@@ -1,0 +1,125 @@
+"""The OperationDefinitions this service defines itself (FHIR R4 OperationDefinition), served at
+`/fhir/OperationDefinition/{id}`: `QuestionnaireResponse/$evaluate` (response_router.py). The
+other operations we implement are defined by DTR 2.0.1 ($questionnaire-package,
+$log-questionnaire-errors) and FHIR R4 (ValueSet/$expand); the CapabilityStatement names them by
+their canonicals, and their publishers, not we, serve those definitions."""
+
+from __future__ import annotations
+
+from service.policy.evaluation import Outcome, Status
+from service.types import JsonObject, Resource
+
+EVALUATE_ID = "QuestionnaireResponse-evaluate"
+
+
+def evaluate_url(canonical_base: str) -> str:
+    return f"{canonical_base}/OperationDefinition/{EVALUATE_ID}"
+
+
+def definitions(canonical_base: str) -> dict[str, Resource]:
+    """Ours, by id."""
+    return {EVALUATE_ID: evaluate_definition(canonical_base)}
+
+
+def evaluate_definition(canonical_base: str) -> Resource:
+    return {
+        "resourceType": "OperationDefinition",
+        "id": EVALUATE_ID,
+        "url": evaluate_url(canonical_base),
+        "name": "QuestionnaireResponseEvaluate",
+        "title": "Evaluate a QuestionnaireResponse against the payer's policy",
+        "status": "active",
+        "kind": "operation",
+        "description": (
+            "Evaluates the answers of a QuestionnaireResponse to one of this payer's "
+            "Questionnaires with the same policy engine CRD uses, answers overriding what the "
+            "record showed, and returns the outcome, each criterion with its evidence, the "
+            "paths met and the dose and cycle limits that would apply. Nothing is stored; the "
+            "prescriber's form asks on each change."
+        ),
+        "comment": (
+            "The QuestionnaireResponse is the request body itself, not wrapped in Parameters. A "
+            "response that does not fit its Questionnaire is refused with a 422 OperationOutcome. "
+            "Requires a token granting QuestionnaireResponse.r."
+        ),
+        "code": "evaluate",
+        "resource": ["QuestionnaireResponse"],
+        "system": False,
+        "type": True,
+        "instance": False,
+        "affectsState": False,
+        "parameter": [_input(), *_outputs()],
+    }
+
+
+def _input() -> JsonObject:
+    return _parameter(
+        "questionnaire-response",
+        "in",
+        "1",
+        "QuestionnaireResponse",
+        "in-progress, completed or amended, to one of this payer's Questionnaires; the CRD "
+        "coverage-assertion-id tag $questionnaire-package put on it names the order evaluated.",
+    )
+
+
+def _outputs() -> list[JsonObject]:
+    outcomes = " | ".join(outcome.value for outcome in Outcome)
+    statuses = " | ".join(status.value for status in Status)
+    quantity = "ug/d (UCUM), when the policy sets one"
+    return [
+        _parameter("outcome", "out", "1", "code", outcomes, minimum=1),
+        _parameter(
+            "criterion",
+            "out",
+            "*",
+            None,
+            "One per policy criterion.",
+            part=[
+                _parameter("id", "out", "1", "string", "The policy's id for it.", minimum=1),
+                _parameter("label", "out", "1", "string", "The policy's words.", minimum=1),
+                _parameter("status", "out", "1", "code", statuses, minimum=1),
+                _parameter("value", "out", "1", "string", "The value the status rests on."),
+                _parameter("evidence", "out", "*", "string", "What the status rests on."),
+            ],
+        ),
+        _parameter(
+            "path",
+            "out",
+            "*",
+            None,
+            "One per way the policy can be met.",
+            part=[
+                _parameter("id", "out", "1", "string", "The policy's id for it.", minimum=1),
+                _parameter("status", "out", "1", "code", statuses, minimum=1),
+            ],
+        ),
+        _parameter("doseLimit", "out", "1", "Quantity", f"Covered daily dose, {quantity}."),
+        _parameter("stepDoseLimit", "out", "1", "Quantity", f"Step-dose limit, {quantity}."),
+        _parameter("doseLimitBasis", "out", "1", "string", "How the limit was set.", minimum=1),
+        _parameter("maxCycles", "out", "1", "integer", "Cycles covered, when limited."),
+        _parameter("coveragePeriodYears", "out", "1", "integer", "Years a course is covered."),
+    ]
+
+
+def _parameter(
+    name: str,
+    use: str,
+    maximum: str,
+    kind: str | None,
+    documentation: str,
+    minimum: int = 0,
+    part: list[JsonObject] | None = None,
+) -> JsonObject:
+    found: JsonObject = {
+        "name": name,
+        "use": use,
+        "min": minimum,
+        "max": maximum,
+        "documentation": documentation,
+    }
+    if kind is not None:
+        found["type"] = kind
+    if part is not None:  # R4 opd-1: a type, or parts
+        found["part"] = part
+    return found
