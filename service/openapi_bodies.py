@@ -136,3 +136,56 @@ QUESTIONNAIRE_RESPONSE: dict[str, Any] = {
 def request_body(schema: dict[str, Any], media_type: str = "application/json") -> dict[str, Any]:
     """`openapi_extra` for a route that reads this body."""
     return {"requestBody": {"required": True, "content": {media_type: {"schema": schema}}}}
+
+
+EXPAND_PARAMETERS: dict[str, Any] = {
+    "type": "object",
+    "description": "FHIR Parameters for ValueSet/$expand: url (+ valueSetVersion), filter, "
+    "count, offset.",
+    "required": ["resourceType"],
+    "properties": {
+        "resourceType": {"const": "Parameters"},
+        "parameter": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {
+                    "name": {"enum": ["url", "valueSetVersion", "filter", "count", "offset"]},
+                    "valueUri": {"type": "string"},
+                    "valueString": {"type": "string"},
+                    "valueInteger": {"type": "integer", "minimum": 0},
+                },
+            },
+        },
+    },
+}
+
+LOG_ERRORS_PARAMETERS: dict[str, Any] = {
+    "type": "object",
+    "description": "FHIR Parameters for Questionnaire/$log-questionnaire-errors (DTR 2.0.1): "
+    "the Questionnaire's canonical and an OperationOutcome.",
+    "required": ["resourceType", "parameter"],
+    "properties": {
+        "resourceType": {"const": "Parameters"},
+        "parameter": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {
+                    "name": {
+                        "enum": [
+                            "Questionnaire",
+                            "questionnaire",
+                            "OperationOutcome",
+                            "operationOutcome",
+                        ]
+                    },
+                    "valueCanonical": {"type": "string"},
+                    "resource": _RESOURCE,
+                },
+            },
+        },
+    },
+}
