@@ -18,7 +18,9 @@ from starlette.responses import Response
 from service.auth.callers import Caller, requires
 from service.dtr.access_log import patient_of, record_access, subject_patient
 from service.dtr.prefill import assertion_of
+from service.dtr.response_profile import binding_issues, profile_issues
 from service.dtr.responses import answers_of, response_issues
+from service.dtr.versions import declared_version
 from service.errors import BadRequest, Forbidden, NotFound, UnprocessableEntity
 from service.fhir.record import PatientRecord
 from service.fhir.validation import check_resources
@@ -73,6 +75,9 @@ async def submit(
     request: Request, runtime: RuntimeDep, caller: Annotated[Caller, requires(QR, "c")]
 ) -> Response:
     response, _ = await _response_and_questionnaire(request, runtime)
+    issues = profile_issues(response, declared_version(response))
+    if issues:
+        raise UnprocessableEntity("the response does not meet DTR's profile", issues=issues)
     subject = subject_patient(response)
     if caller.patient is not None and subject not in (None, caller.patient):
         raise Forbidden("this token reaches only its launch's patient")
@@ -105,6 +110,9 @@ def _store(
         assertion = find_assertion(session, assertion_id, caller) if assertion_id else None
         if assertion_id is not None and assertion is None:
             raise UnprocessableEntity(f"coverage-assertion-id {assertion_id!r} is not known here")
+        mismatched = binding_issues(response, assertion) if assertion is not None else []
+        if mismatched:
+            raise UnprocessableEntity("the response is not about its assertion", issues=mismatched)
         if identifier is not None:
             existing = session.scalars(
                 select(StoredResponse).where(

@@ -33,13 +33,28 @@ def prefilled(client: TestClient, folder: Path) -> dict[str, Any]:
     return response
 
 
+BY_PRESCRIBER = {
+    "url": "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/information-origin",
+    "extension": [
+        {"url": "source", "valueCode": "manual"},
+        {
+            "url": "author",
+            "extension": [
+                {"url": "practitioner", "valueReference": {"reference": "Practitioner/dr-1"}}
+            ],
+        },
+    ],
+}
+
+
 def answer(response: dict[str, Any], link_id: str, value: Any) -> None:
-    """Set (or override) one answer the way a prescriber would."""
+    """Set (or override) one answer the way a prescriber's DTR app would: typed by a person, so
+    `manual` with its author (DTR information-origin, dtrx-1)."""
     if link_id in CODED:
         typed = {"valueCoding": {"system": CS, "code": value}}
     else:
         typed = {TYPES.get(link_id, "valueDecimal"): value}
-    set_answer(response, link_id, typed)
+    set_answer(response, link_id, {**typed, "extension": [copy.deepcopy(BY_PRESCRIBER)]})
 
 
 def set_answer(response: dict[str, Any], link_id: str, typed: dict[str, Any]) -> None:

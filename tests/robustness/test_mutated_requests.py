@@ -26,6 +26,7 @@ from service.storage.migrate import upgrade
 from tests.cdshooks.test_conformance_replay import REQUESTS
 from tests.conftest import make_settings
 from tests.crd.test_answers import hook_request
+from tests.dtr.test_responses import BY_PRESCRIBER
 from tests.policy.test_scenarios import SCENARIOS
 
 SCALE = float(os.environ.get("HYPOTHESIS_EXAMPLES", "1"))
@@ -212,6 +213,9 @@ ANSWERS: dict[str, dict[str, Any]] = {
 }
 
 
+DTR = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/"
+
+
 def _response_bases() -> list[Any]:
     """A completed response to the policy's Questionnaire, built from its items."""
     questionnaire = json.loads(QUESTIONNAIRE.read_text())
@@ -222,15 +226,32 @@ def _response_bases() -> list[Any]:
             if item["type"] == "group":
                 built.append({"linkId": item["linkId"], "item": items(item["item"])})
             elif item["linkId"] in ANSWERS:
-                built.append({"linkId": item["linkId"], "answer": [ANSWERS[item["linkId"]]]})
+                typed = {**ANSWERS[item["linkId"]], "extension": [copy.deepcopy(BY_PRESCRIBER)]}
+                built.append({"linkId": item["linkId"], "answer": [typed]})
         return built
 
+    about = [("qr-context", "Coverage/cov"), ("qr-context", "MedicationRequest/ord")]
     return [
         {
             "resourceType": "QuestionnaireResponse",
+            "extension": [
+                *({"url": DTR + name, "valueReference": {"reference": ref}} for name, ref in about),
+                {
+                    "url": DTR + "intendedUse",
+                    "valueCodeableConcept": {
+                        "coding": [
+                            {
+                                "system": "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp",
+                                "code": "withpa",
+                            }
+                        ]
+                    },
+                },
+            ],
             "questionnaire": f"{questionnaire['url']}|{questionnaire['version']}",
             "status": "completed",
             "subject": {"reference": "Patient/pat"},
+            "authored": "2026-11-24T10:00:00Z",
             "identifier": {"system": "urn:ehr:qr", "value": "fuzz"},
             "item": items(questionnaire["item"]),
         }
