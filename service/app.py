@@ -14,9 +14,11 @@ from fastapi.staticfiles import StaticFiles
 from service.auth.router import router as auth_router
 from service.body_limit import BodyLimitMiddleware
 from service.cdshooks.router import router as cds_hooks_router
+from service.dtr.operations_router import router as operations_router
 from service.dtr.package_router import router as package_router
 from service.dtr.response_router import router as response_router
 from service.dtr.router import router as dtr_router
+from service.dtr.supported_payers import router as supported_payers_router
 from service.errors import NotFound
 from service.logs import configure_logging
 from service.outcomes import install_exception_handlers
@@ -63,7 +65,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(policy_documents_router)
     app.include_router(response_router)
     app.include_router(package_router)
+    app.include_router(operations_router)  # before dtr_router: its /{type}/{id} would match
     app.include_router(dtr_router)
+    app.include_router(supported_payers_router)  # before the /dtr mount
     _mount_smart_app(app, settings)
     if settings.bench_mode:
         _add_bench_baseline(app)

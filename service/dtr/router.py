@@ -12,7 +12,6 @@ from starlette.responses import Response
 from service.dtr.content import TYPES
 from service.errors import NotFound
 from service.runtime import Runtime, get_runtime
-from service.types import JsonObject
 
 router = APIRouter(prefix="/fhir")
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -24,46 +23,6 @@ FHIR_JSON = "application/fhir+json"
 
 def _fhir(content: object, status_code: int = 200) -> Response:
     return Response(orjson.dumps(content), status_code=status_code, media_type=FHIR_JSON)
-
-
-@router.get("/metadata")
-async def metadata(runtime: RuntimeDep) -> Response:
-    return _fhir(
-        {
-            "resourceType": "CapabilityStatement",
-            "status": "active",
-            "date": "2026-11-24",
-            "kind": "instance",
-            "fhirVersion": "4.0.1",
-            "format": ["json"],
-            "implementation": {
-                "description": "Payer DTR content",
-                "url": f"{runtime.settings.base_url}/fhir",
-            },
-            "rest": [
-                {
-                    "mode": "server",
-                    "resource": [_capability(kind) for kind in TYPES],
-                }
-            ],
-        }
-    )
-
-
-def _capability(kind: str) -> JsonObject:
-    found: JsonObject = {
-        "type": kind,
-        "interaction": [{"code": "read"}, {"code": "search-type"}],
-        "searchParam": [{"name": "url", "type": "uri"}],
-    }
-    if kind == "Questionnaire":
-        found["operation"] = [
-            {
-                "name": "questionnaire-package",
-                "definition": "http://hl7.org/fhir/us/davinci-dtr/OperationDefinition/questionnaire-package",
-            }
-        ]
-    return found
 
 
 @router.get("/{resource_type}/{resource_id}")
