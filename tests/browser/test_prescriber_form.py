@@ -126,10 +126,12 @@ def _origin(answer: dict[str, Any]) -> str | None:
 
 
 def _author(answer: dict[str, Any]) -> str | None:
-    author: str | None = (
-        _origin_parts(answer).get("author", {}).get("valueReference", {}).get("reference")
-    )
-    return author
+    """The practitioner information-origin names as the author (DTR 2.0.1: author.practitioner)."""
+    for part in _origin_parts(answer).get("author", {}).get("extension", []):
+        if part["url"] == "practitioner":
+            reference: str = part["valueReference"]["reference"]
+            return reference
+    return None
 
 
 def _on_both_sides(stack: Stack, ehr_id: str, payer_id: str) -> dict[str, Any]:

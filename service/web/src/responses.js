@@ -114,9 +114,10 @@ export function sameValue(a, b) {
 
 // DTR information-origin on every answer: `auto` when it is still what the record gave,
 // `override` when the prescriber changed a value the record gave, `manual` otherwise. An answer
-// the user gave names them (dtrx-1: `author` is required for override and manual); `author` is
+// the user gave names them (dtrx-1: an author for override and manual, none for auto); `user` is
 // the launch's user, a reference such as "Practitioner/7" (SMART fhirUser).
-export function annotateOrigins(response, prefilled, author = null) {
+export function annotateOrigins(response, prefilled, user = null) {
+  const author = originAuthor(user);
   const walk = (items) => {
     for (const item of items || []) {
       for (const answer of item.answer || []) {
@@ -125,7 +126,7 @@ export function annotateOrigins(response, prefilled, author = null) {
         const source = !given ? "manual" : sameValue(given, answer) ? "auto" : "override";
         const others = (answer.extension || []).filter((e) => e.url !== INFORMATION_ORIGIN);
         const parts = [{ url: "source", valueCode: source }];
-        if (author && source !== "auto") parts.push({ url: "author", valueReference: { reference: author } });
+        if (author && source !== "auto") parts.push(author);
         answer.extension = [...others, { url: INFORMATION_ORIGIN, extension: parts }];
         walk(answer.item);
       }
@@ -134,6 +135,13 @@ export function annotateOrigins(response, prefilled, author = null) {
   };
   walk(response?.item);
   return response;
+}
+
+// DTR 2.0.1's `author` part of information-origin: a `practitioner` reference (US Core
+// Practitioner) and optional roles. A user who is not a Practitioner cannot be named there.
+function originAuthor(user) {
+  if (typeof user !== "string" || !user.startsWith("Practitioner/")) return null;
+  return { url: "author", extension: [{ url: "practitioner", valueReference: { reference: user } }] };
 }
 
 // Required questions without an answer, in form order, among those shown (enableWhen applied by

@@ -78,11 +78,14 @@ test("answers the user gave or changed name the user as author (dtrx-1); the rec
       answerValues(response)
         .get(linkId)
         .extension.find((e) => e.url === INFORMATION_ORIGIN)
-        .extension.map((p) => [p.url, p.valueCode || p.valueReference]),
+        .extension.map((p) => [p.url, p.valueCode || p.extension]),
     );
+  const author = [{ url: "practitioner", valueReference: { reference: "Practitioner/p1" } }];
   assert.deepEqual(parts("weight-kg"), { source: "auto" });
-  assert.deepEqual(parts("phase"), { source: "override", author: { reference: "Practitioner/p1" } });
-  assert.deepEqual(parts("cycle-number"), { source: "manual", author: { reference: "Practitioner/p1" } });
+  assert.deepEqual(parts("phase"), { source: "override", author });
+  assert.deepEqual(parts("cycle-number"), { source: "manual", author });
+  annotateOrigins(response, prefilled, "Patient/x");
+  assert.deepEqual(parts("phase"), { source: "override" }, "only a Practitioner can be named");
 });
 
 test("values compare by type, code and number", () => {
