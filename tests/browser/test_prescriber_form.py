@@ -257,27 +257,50 @@ def test_criteria_not_met(page: Page, stack: Stack) -> None:
     _on_both_sides(stack, ehr_id, payer_id)
 
 
-def test_ehr_launch_without_app_context(page: Page, stack: Stack) -> None:
-    """A launch as any EHR makes it: fhirContext names the order and the Coverage, and there is no
-    appContext. The sandbox EHR always sends ours and has no option to leave it out, so its token
-    response is rewritten here; the form must find the coverage-assertion-id in the order's
-    coverage-information extension (DTR "Retrieving launch context") and open pre-filled."""
+def _without_app_context(page: Page, stack: Stack) -> None:
+    """The sandbox EHR always sends our appContext and has no option to leave it out: its token
+    response is rewritten, so the launch is as any EHR makes it (fhirContext only)."""
 
-    def without_app_context(route: Route) -> None:
+    def rewrite(route: Route) -> None:
         answer = route.fetch()
         body = answer.json()
         assert "appContext" in body, "the sandbox sent no appContext: this test proves nothing"
         del body["appContext"]
         route.fulfill(response=answer, body=json.dumps(body))
 
+    page.route(f"{stack.ehr}/auth/token", rewrite)
+
+
+def _without_coverage_information(page: Page, stack: Stack, order: str) -> None:
+    """The order as an EHR that kept no CRD answer holds it: the payer has no assertion to
+    pre-fill from, so only the order and the Coverage pre-fill the payer's response."""
+
+    def rewrite(route: Route) -> None:
+        answer = route.fetch()
+        body = answer.json()
+        body.pop("extension", None)
+        route.fulfill(response=answer, body=json.dumps(body))
+
+    page.route(f"{stack.ehr}/fhir/{order}", rewrite)
+
+
+def _package_requests(page: Page) -> list[dict[str, Any]]:
     asked: list[dict[str, Any]] = []
 
-    def keep_package_request(request: Request) -> None:
+    def keep(request: Request) -> None:
         if request.url.endswith("/Questionnaire/$questionnaire-package"):
             asked.append(json.loads(request.post_data or "{}"))
 
-    page.route(f"{stack.ehr}/auth/token", without_app_context)
-    page.on("request", keep_package_request)
+    page.on("request", keep)
+    return asked
+
+
+def test_ehr_launch_without_app_context(page: Page, stack: Stack) -> None:
+    """A launch as any EHR makes it: fhirContext names the order and the Coverage, and there is no
+    appContext. The form must find the coverage-assertion-id in the order's coverage-information
+    extension (DTR "Retrieving launch context") and open pre-filled."""
+    _without_app_context(page, stack)
+    asked = _package_requests(page)
     form = Form(page, stack, "32-relapsed-complete-from-record")
     form.launch()
     form.shot("no-app-context")
@@ -311,3 +334,69 @@ def test_bsa_computes_as_weight_and_height_are_typed(page: Page, stack: Stack) -
     expect(form.field("bsa-m2")).to_have_value("1.37")  # sqrt(150 * 44.9 / 3600) = 1.3682
     form.shot("bsa-computed")
     form.settled()
+
+
+# What the package's CQL answers from scenario 32's record that the order alone does not.
+FROM_THE_RECORD = ("diagnosis-code", "b-precursor", "ph-status", "phase", "weight-kg")
+
+
+def test_the_package_cql_prefills_what_the_payer_left_open(page: Page, stack: Stack) -> None:
+    """DTR spec-59: with no CRD assertion the payer pre-fills from the order alone; the form runs
+    the package's CQL in the browser (the official engine) over the record it reads from the EHR
+    and answers the rest, marked as from the record. What the payer pre-filled stays."""
+    _without_app_context(page, stack)
+    _without_coverage_information(page, stack, "MedicationRequest/32-blin")
+    asked = _package_requests(page)
+    form = Form(page, stack, "32-relapsed-complete-from-record")
+    form.launch()
+    form.shot("cql-prefilled")
+    assert [p["name"] for a in asked for p in a["parameter"] if p["name"] == "context"] == []
+    notice = page.locator("#record-notice")
+    filled = (notice.get_attribute("data-filled") or "").split()
+    assert set(FROM_THE_RECORD) <= set(filled)
+    assert "daily-dose-mcg" not in filled, "the payer pre-filled the dose from the order"
+    for link_id in (*FROM_THE_RECORD, "daily-dose-mcg"):
+        expect(form.row(link_id)).to_have_attribute("data-origin", "auto")
+    expect(form.field("phase")).to_have_value("Relapsed or refractory disease")
+    ehr_id, payer_id = _fill_the_rest_and_submit(form)
+    answers = _answers(_on_both_sides(stack, ehr_id, payer_id))
+    assert {_origin(answers[link_id]) for link_id in FROM_THE_RECORD} == {"auto"}
+
+
+def _fill_the_rest_and_submit(form: Form) -> tuple[str, str]:
+    for link_id in form.page.locator("#todo a[data-link-id]").evaluate_all(
+        "links => links.map(a => a.dataset.linkId)"
+    ):
+        if link_id == "regimen":
+            form.choose("regimen", "Single")
+        elif link_id == "cycle-number":
+            form.type_in("cycle-number", "1")
+        elif link_id == "first-cycle-date":
+            form.date("first-cycle-date", "11/01/2026")
+    assert form.missing() == 0
+    return form.submit()
+
+
+def test_a_refused_record_search_leaves_the_questions_open(page: Page, stack: Stack) -> None:
+    """The EHR refuses the Observation search: nothing is pre-filled from a partial record, the
+    form says so quietly and stays usable."""
+    _without_app_context(page, stack)
+    _without_coverage_information(page, stack, "MedicationRequest/32-blin")
+
+    def refuse(route: Route) -> None:
+        outcome = {
+            "resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": "forbidden", "diagnostics": "not allowed"}],
+        }
+        route.fulfill(status=403, content_type="application/fhir+json", body=json.dumps(outcome))
+
+    form = Form(page, stack, "32-relapsed-complete-from-record")
+    page.route(re.compile(re.escape(f"{stack.ehr}/fhir/Observation") + r"\?.*"), refuse)
+    form.launch()
+    form.shot("record-refused")
+    expect(page.locator("#record-notice")).to_have_attribute("data-failed", "true")
+    expect(page.locator("#record-notice")).to_contain_text("could not be searched")
+    expect(page.locator("#problem")).to_be_hidden()
+    expect(form.row("diagnosis-code")).not_to_have_attribute("data-origin", "auto")
+    expect(form.row("daily-dose-mcg")).to_have_attribute("data-origin", "auto")
+    assert form.missing() > 0

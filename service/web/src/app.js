@@ -14,11 +14,14 @@ import {
   missingRequired,
   parseAppContext,
 } from "./responses.js";
+import { localToday, recordPrefill } from "./record-prefill.js";
 
 const PAYER = new URL("..", window.location.href).href.replace(/\/$/, "");
 const QR_PROFILE = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-questionnaireresponse";
 const QR_CONTEXT = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context";
 const FHIR_JSON = "application/fhir+json";
+// The record pre-fill may not hold the form back for longer than this.
+const RECORD_PREFILL_TIMEOUT_MS = 20000;
 
 const $ = (id) => document.getElementById(id);
 const session = {
@@ -77,7 +80,7 @@ async function main() {
     system: "urn:ietf:rfc:3986",
     value: `urn:uuid:${crypto.randomUUID()}`,
   };
-  const starting = draft || prefilled;
+  const starting = draft || (await withRecordAnswers(entries, prefilled));
 
   const rendered = withAnswerOptions(session.questionnaire, entries, starting);
   const form = LForms.Util.convertFHIRQuestionnaireToLForms(rendered, "R4");
@@ -94,6 +97,45 @@ async function main() {
   setInterval(() => refresh(), 1000);
   await refresh();
   document.body.dataset.state = "ready";
+}
+
+// What the payer's pre-fill left open, answered by the package's CQL over the EHR's record (a
+// fresh form only: a resumed draft holds what the prescriber chose, empty answers included).
+// Failing to read the record or run the CQL leaves those questions open, with a quiet notice.
+async function withRecordAnswers(resources, prefilled) {
+  const notice = $("record-notice");
+  try {
+    const { response, filled } = await withTimeout(
+      recordPrefill({
+        client: session.client,
+        patient: session.patient,
+        order: session.order,
+        resources,
+        prefilled,
+        today: localToday(),
+      }),
+      RECORD_PREFILL_TIMEOUT_MS,
+    );
+    for (const [linkId, answer] of answerValues(response)) {
+      if (filled.includes(linkId)) session.prefilled.set(linkId, answer);
+    }
+    notice.dataset.filled = filled.join(" ");
+    if (filled.length) notice.textContent = `${filled.length} more answer${filled.length > 1 ? "s" : ""} found in the record.`;
+    return response;
+  } catch (error) {
+    notice.dataset.failed = "true";
+    notice.textContent = "The record could not be searched for the remaining answers: please answer them below.";
+    console.warn("record pre-fill failed:", error);
+    return prefilled;
+  }
+}
+
+function withTimeout(promise, ms) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 // DTR packages carry the answer ValueSets beside the Questionnaire. LHC-Forms would look them up

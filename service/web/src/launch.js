@@ -4,7 +4,9 @@
 import FHIR from "fhirclient";
 
 // What the form needs from the EHR: the patient, the order and coverage in context, the prescriber,
-// and QuestionnaireResponse read/write for saving drafts and the completed form.
+// the record the package's CQL reads to pre-fill what the payer left open (conditions,
+// observations, medication orders and administrations, medications), and QuestionnaireResponse
+// read/write for saving drafts and the completed form.
 const SCOPE = [
   "launch",
   "launch/patient",
@@ -13,6 +15,10 @@ const SCOPE = [
   "patient/Patient.rs",
   "patient/MedicationRequest.rs",
   "patient/Coverage.rs",
+  "patient/Condition.rs",
+  "patient/Observation.rs",
+  "patient/MedicationAdministration.rs",
+  "patient/Medication.rs",
   "patient/QuestionnaireResponse.cruds",
 ].join(" ");
 

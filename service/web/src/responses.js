@@ -81,6 +81,25 @@ export function launchContext(context, app, order) {
   };
 }
 
+const INITIAL_EXPRESSION = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-initialExpression";
+// `"Library"."Define"`, the form DTR uses to name a define of a package library.
+const DEFINE_REFERENCE = /^"([^"]+)"\."([^"]+)"$/;
+
+// linkId -> {library, define} for every item whose initialExpression is a CQL define reference.
+export function prefillDefines(questionnaire) {
+  const found = new Map();
+  const walk = (items) => {
+    for (const item of items || []) {
+      const expression = (item.extension || []).find((e) => e.url === INITIAL_EXPRESSION)?.valueExpression;
+      const named = expression?.language === "text/cql" && DEFINE_REFERENCE.exec(expression.expression || "");
+      if (named) found.set(item.linkId, { library: named[1], define: named[2] });
+      walk(item.item);
+    }
+  };
+  walk(questionnaire.item);
+  return found;
+}
+
 // linkId -> the answer object (first answer) of every answered question.
 export function answerValues(response) {
   const found = new Map();
@@ -135,6 +154,27 @@ export function annotateOrigins(response, prefilled, user = null) {
   };
   walk(response?.item);
   return response;
+}
+
+// A copy of `response` where each item it leaves unanswered takes the answer `answers` has for
+// it (linkId -> value[x]), marked as coming from the record (information-origin `auto`). What the
+// response already answers is never replaced. Returns the copy and the linkIds it answered.
+export function withAnswers(response, answers) {
+  const copy = structuredClone(response);
+  const filled = [];
+  const walk = (items) => {
+    for (const item of items || []) {
+      const answered = (item.answer || []).some((a) => valueKey(a));
+      const value = answers.get(item.linkId);
+      if (!answered && value && !item.item?.length) {
+        item.answer = [{ ...value, extension: [{ url: INFORMATION_ORIGIN, extension: [{ url: "source", valueCode: "auto" }] }] }];
+        filled.push(item.linkId);
+      }
+      walk(item.item);
+    }
+  };
+  walk(copy.item);
+  return { response: copy, filled };
 }
 
 // DTR 2.0.1's `author` part of information-origin: a `practitioner` reference (US Core

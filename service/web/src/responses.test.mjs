@@ -11,7 +11,9 @@ import {
   missingRequired,
   orderCoverageInformation,
   parseAppContext,
+  prefillDefines,
   sameValue,
+  withAnswers,
 } from "./responses.js";
 
 const CS = "https://payer.example.org/fhir/CodeSystem/blinatumomab-pa";
@@ -165,4 +167,53 @@ test("of several coverage informations: the launch's Coverage, else one with a q
   const withoutQuestionnaire = { extension: order.extension.filter((e) => !e.extension?.some((p) => p.url === "questionnaire")) };
   assert.equal(orderCoverageInformation(withoutQuestionnaire, null).coverageAssertionId, "new");
   assert.deepEqual(orderCoverageInformation({}, "Coverage/c1"), {});
+});
+
+test("items name their CQL defines in initialExpression; other languages are not ours to run", () => {
+  const expression = (language, text) => ({
+    url: "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-initialExpression",
+    valueExpression: { language, expression: text },
+  });
+  const questionnaire = {
+    item: [
+      {
+        linkId: "g",
+        type: "group",
+        item: [
+          { linkId: "w", type: "decimal", extension: [expression("text/cql", '"PA"."Prefill Weight"')] },
+          { linkId: "f", type: "decimal", extension: [expression("text/fhirpath", "%patient.id")] },
+          { linkId: "n", type: "decimal" },
+        ],
+      },
+    ],
+  };
+  assert.deepEqual([...prefillDefines(questionnaire)], [["w", { library: "PA", define: "Prefill Weight" }]]);
+});
+
+test("record answers fill only what the response leaves open, marked auto", () => {
+  const response = {
+    item: [
+      {
+        linkId: "g",
+        item: [
+          { linkId: "weight-kg", answer: [{ valueDecimal: 70 }] },
+          { linkId: "phase" },
+          { linkId: "cycle-number", answer: [] },
+        ],
+      },
+    ],
+  };
+  const answers = new Map([
+    ["weight-kg", { valueDecimal: 72 }],
+    ["phase", { valueCoding: { system: CS, code: "consolidation" } }],
+    ["cycle-number", { valueInteger: 2 }],
+    ["not-in-the-form", { valueInteger: 1 }],
+  ]);
+  const { response: filled, filled: linkIds } = withAnswers(response, answers);
+  assert.deepEqual(linkIds, ["phase", "cycle-number"]);
+  const values = answerValues(filled);
+  assert.equal(values.get("weight-kg").valueDecimal, 70, "what the payer pre-filled stays");
+  assert.equal(origin(values.get("phase")), "auto");
+  assert.equal(values.get("cycle-number").valueInteger, 2);
+  assert.equal(response.item[0].item[1].answer, undefined, "the given response is not changed");
 });

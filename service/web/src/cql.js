@@ -1,0 +1,209 @@
+// The questionnaire package's CQL run on the DTR client with the official engine (cql-execution +
+// cql-exec-fhir): DTR spec-59, the supplied CQL is the basis for pre-population. It reads the ELM
+// of the package's Libraries, matches codes against the package's ValueSets, evaluates over the
+// patient's data and turns each item's sdc-questionnaire-initialExpression define into an answer.
+// No DOM and no network: the app (app.js) and the Node tests (tools/cql/run-dtr-prefill.mjs) give
+// it what they read.
+import cql from "cql-execution";
+import cqlfhir from "cql-exec-fhir";
+import { normalisedCode } from "./codes.js";
+import { prefillDefines } from "./responses.js";
+
+const ELM_JSON = "application/elm+json";
+const CQF_LIBRARY = "http://hl7.org/fhir/StructureDefinition/cqf-library";
+
+// Library name -> ELM JSON, from every Library in the package that carries ELM.
+export function elmLibraries(resources) {
+  const found = {};
+  for (const library of resources.filter((r) => r.resourceType === "Library")) {
+    const content = (library.content || []).find((c) => c.contentType === ELM_JSON && c.data);
+    if (!content) continue;
+    const elm = JSON.parse(utf8(content.data));
+    found[elm.library.identifier.id] = elm;
+  }
+  return found;
+}
+
+function utf8(base64) {
+  const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+  return new TextDecoder().decode(bytes);
+}
+
+// The library the Questionnaire names (cqf-library), by the name of its package Library.
+export function mainLibraryName(questionnaire, resources) {
+  const canonical = (questionnaire.extension || []).find((e) => e.url === CQF_LIBRARY)?.valueCanonical;
+  if (!canonical) return null;
+  const [url, version] = canonical.split("|");
+  const library = resources.find(
+    (r) => r.resourceType === "Library" && r.url === url && (!version || r.version === version),
+  );
+  return library?.name || null;
+}
+
+// ---------------------------------------------------------------- terminology
+
+// A package ValueSet as cql-execution's code service sees one: its expansion when it has one,
+// otherwise its enumerated codes and its `is-a` filters (matched as code prefixes, the way the
+// payer reads ICD-10-CM hierarchies); codes compared in the payer's normalised spelling.
+class PackageValueSet {
+  constructor(valueSet) {
+    this.oid = valueSet.url;
+    this.id = valueSet.url;
+    this.version = valueSet.version || "";
+    this.codes = [];
+    this.isValueSet = true;
+    this.keys = new Set();
+    this.prefixes = [];
+    const contains = valueSet.expansion?.contains;
+    if (contains) {
+      for (const c of contains) this.keys.add(normalisedCode(c.system, c.code));
+      return;
+    }
+    for (const include of valueSet.compose?.include || []) {
+      for (const c of include.concept || []) this.keys.add(normalisedCode(include.system, c.code));
+      for (const f of include.filter || []) {
+        if (f.op === "is-a" || f.op === "descendent-of") this.prefixes.push(normalisedCode(include.system, f.value));
+      }
+    }
+  }
+
+  hasMatch(code) {
+    const codes = Array.isArray(code) ? code : code?.codes ? code.codes : [code];
+    return codes.some((c) => {
+      if (!c || c.code == null) return false;
+      const key = normalisedCode(c.system, c.code);
+      return this.keys.has(key) || this.prefixes.some((p) => key.startsWith(p));
+    });
+  }
+}
+
+// cql-execution's terminology interface, over the package's ValueSets.
+export class PackageCodeService {
+  constructor(valueSets) {
+    this.valueSets = Object.fromEntries(valueSets.map((v) => [v.url, new PackageValueSet(v)]));
+  }
+
+  findValueSetsByOid(oid) {
+    return this.valueSets[oid] ? [this.valueSets[oid]] : [];
+  }
+
+  findValueSet(oid) {
+    return this.valueSets[oid] || null;
+  }
+}
+
+// The ValueSet canonicals the libraries use that the package does not carry.
+export function missingValueSets(libraries, valueSets) {
+  const have = new Set(valueSets.map((v) => v.url));
+  const used = Object.values(libraries).flatMap((elm) => (elm.library.valueSets?.def || []).map((d) => d.id));
+  return [...new Set(used)].filter((url) => !have.has(url));
+}
+
+// ---------------------------------------------------------------- evaluation
+
+// Every define the items name, evaluated for the one patient in `patientBundle`. `today` is a
+// "YYYY-MM-DD" string: the Evaluation Date and the engine's own clock (noon UTC that day).
+export async function evaluateDefines({ libraries, main, codeService, patientBundle, orderId, today }) {
+  const elm = libraries[main];
+  if (!elm) throw new Error(`the package has no ELM for library ${main}`);
+  const library = new cql.Library(elm, new cql.Repository(libraries));
+  const given = { "Order Id": orderId, "Evaluation Date": cql.Date.parse(today) };
+  // Every declared parameter is passed, null when not given: in cql-execution an unset parameter
+  // without a default evaluates to its own definition.
+  const parameters = {};
+  for (const declaration of elm.library.parameters?.def || []) {
+    parameters[declaration.name] = given[declaration.name] ?? null;
+  }
+  const executor = new cql.Executor(library, codeService, parameters);
+  const source = cqlfhir.PatientSource.FHIRv401();
+  source.loadBundles([patientBundle]);
+  const results = await executor.exec(source, cql.DateTime.parse(`${today}T12:00:00.000Z`));
+  const [patientResults] = Object.values(results.patientResults);
+  if (!patientResults) throw new Error("the patient's data holds no Patient");
+  return patientResults;
+}
+
+// linkId -> answer (value[x] only) for each item of `questionnaire` whose define gave a value.
+// `valueSets` resolve a bare code for a choice item (its answerValueSet's expansion).
+export function prefillAnswers(questionnaire, defines, results, valueSets) {
+  const answers = new Map();
+  const walk = (items) => {
+    for (const item of items || []) {
+      const named = defines.get(item.linkId);
+      if (named) {
+        const answer = typedAnswer(item, results[named.define], valueSets);
+        if (answer) answers.set(item.linkId, answer);
+      }
+      walk(item.item);
+    }
+  };
+  walk(questionnaire.item);
+  return answers;
+}
+
+function typedAnswer(item, value, valueSets) {
+  if (value === null || value === undefined) return null;
+  switch (item.type) {
+    case "decimal":
+      return { valueDecimal: Number(value.isQuantity ? value.value : value) };
+    case "integer":
+      return { valueInteger: Math.trunc(Number(value)) };
+    case "boolean":
+      return { valueBoolean: Boolean(value) };
+    case "date":
+      return { valueDate: String(value).slice(0, 10) };
+    case "choice":
+    case "open-choice": {
+      const coding = answerCoding(item, value, valueSets);
+      return coding ? { valueCoding: coding } : null;
+    }
+    default:
+      return { valueString: String(value) };
+  }
+}
+
+function answerCoding(item, value, valueSets) {
+  if (value.isCode) {
+    const offered = (item.answerOption || []).find(
+      (o) => o.valueCoding?.system === value.system && o.valueCoding?.code === value.code,
+    );
+    if (offered) return { ...offered.valueCoding };
+    const coding = { system: value.system, code: value.code };
+    if (value.display) coding.display = value.display;
+    return coding;
+  }
+  const [url, version] = (item.answerValueSet || "").split("|");
+  const valueSet = valueSets.find((v) => v.url === url && (!version || v.version === version));
+  const concept = valueSetConcepts(valueSet).find((c) => c.code === String(value));
+  if (!concept) return null;
+  return Object.fromEntries(["system", "code", "display"].filter((k) => concept[k]).map((k) => [k, concept[k]]));
+}
+
+// A ValueSet's codes: its expansion, else the codes its compose enumerates.
+function valueSetConcepts(valueSet) {
+  if (valueSet?.expansion?.contains) return valueSet.expansion.contains;
+  return (valueSet?.compose?.include || []).flatMap((include) =>
+    (include.concept || []).map((c) => ({ system: include.system, code: c.code, display: c.display })),
+  );
+}
+
+// ---------------------------------------------------------------- the whole step
+
+// The package's CQL over the patient's data: linkId -> answer for every item it can answer.
+export async function packagePrefill({ resources, patientBundle, orderId, today, valueSets = [] }) {
+  const questionnaire = resources.find((r) => r.resourceType === "Questionnaire");
+  const libraries = elmLibraries(resources);
+  const main = mainLibraryName(questionnaire, resources);
+  const sets = [...resources.filter((r) => r.resourceType === "ValueSet"), ...valueSets];
+  // Only the defines of the Questionnaire's own library are evaluated here.
+  const defines = new Map([...prefillDefines(questionnaire)].filter(([, d]) => d.library === main));
+  const results = await evaluateDefines({
+    libraries,
+    main,
+    codeService: new PackageCodeService(sets),
+    patientBundle,
+    orderId,
+    today,
+  });
+  return prefillAnswers(questionnaire, defines, results, sets);
+}

@@ -1,0 +1,53 @@
+// Pre-fill on the client (DTR spec-59: the package's CQL is the basis for pre-population): what
+// the payer's pre-filled response leaves open is answered by running the package's CQL here, over
+// the patient's data read from the EHR with this launch's token. The engine is loaded only when
+// something is left to answer.
+import { answerValues, prefillDefines, withAnswers } from "./responses.js";
+
+// The resource types the policy's CQL retrieves (and the Medications its orders may reference),
+// searched by patient: searches every FHIR server supports.
+const SEARCHED = ["Condition", "Observation", "MedicationRequest", "MedicationAdministration"];
+const PAGE_SIZE = 200;
+
+// `prefilled` with the items it leaves unanswered answered from the record where the CQL can.
+// Rejects when the EHR refuses a search or the engine fails: the caller keeps `prefilled`.
+export async function recordPrefill({ client, patient, order, resources, prefilled, today }) {
+  const questionnaire = resources.find((r) => r.resourceType === "Questionnaire");
+  const given = answerValues(prefilled);
+  const open = [...prefillDefines(questionnaire).keys()].filter((linkId) => !given.has(linkId));
+  if (!open.length) return { response: prefilled, filled: [] };
+  const [{ packagePrefill }, patientBundle] = await Promise.all([
+    import("./cql.js"),
+    patientData(client, patient, order),
+  ]);
+  const answers = await packagePrefill({ resources, patientBundle, orderId: order.id, today });
+  return withAnswers(prefilled, new Map([...answers].filter(([linkId]) => open.includes(linkId))));
+}
+
+// The patient's record as one collection Bundle: the Patient, the order, every resource of the
+// searched types for this patient (all pages), and the Medications the orders reference.
+export async function patientData(client, patient, order) {
+  const found = new Map();
+  const keep = (resource) => resource?.id && found.set(`${resource.resourceType}/${resource.id}`, resource);
+  keep(patient);
+  keep(order);
+  const searches = SEARCHED.map((type) =>
+    client.request(`${type}?patient=Patient/${patient.id}&_count=${PAGE_SIZE}`, { pageLimit: 0, flat: true }),
+  );
+  for (const resources of await Promise.all(searches)) {
+    for (const resource of resources || []) keep(resource);
+  }
+  const medications = [...found.values()]
+    .map((r) => r.medicationReference?.reference)
+    .filter((reference) => reference?.startsWith("Medication/") && !found.has(reference));
+  for (const medication of await Promise.all([...new Set(medications)].map((ref) => client.request(ref)))) {
+    keep(medication);
+  }
+  return { resourceType: "Bundle", type: "collection", entry: [...found.values()].map((resource) => ({ resource })) };
+}
+
+// Today in the prescriber's time zone, as a CQL Date ("YYYY-MM-DD").
+export function localToday(now = new Date()) {
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+}
