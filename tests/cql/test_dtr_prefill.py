@@ -1,0 +1,131 @@
+"""What a DTR client pre-fills with the official JavaScript CQL engine equals what the payer's
+`$questionnaire-package` pre-fills, item by item, for every fhir_examples scenario. The client has
+only what DTR gives it: the package (Questionnaire, Libraries with ELM, ValueSets), the patient's
+FHIR data and the launch context (the order id, today = the examples' evaluation date). It runs
+service/web/src/cql.js, the module the SMART app runs, through tools/cql/run-dtr-prefill.mjs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from service.settings import PROJECT_ROOT
+from service.storage.migrate import upgrade
+from tests.conftest import make_settings
+from tests.dtr.test_package import _answers, _assertion_id, _package_for
+from tests.policy.test_scenarios import SCENARIOS
+
+TODAY = date(2026, 11, 24)  # EVALUATION_DATE of the examples (tools/run.sh)
+INITIAL_EXPRESSION = (
+    "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-initialExpression"
+)
+QUESTIONNAIRE = PROJECT_ROOT / "policies" / "blinatumomab" / "Questionnaire-blinatumomab-pa.json"
+
+
+def _prefilled_link_ids(items: list[dict[str, Any]]) -> list[str]:
+    found = []
+    for item in items:
+        if any(e["url"] == INITIAL_EXPRESSION for e in item.get("extension", [])):
+            found.append(item["linkId"])
+        found += _prefilled_link_ids(item.get("item", []))
+    return found
+
+
+LINK_IDS = _prefilled_link_ids(json.loads(QUESTIONNAIRE.read_text())["item"])
+
+# The server pre-fills decimals rounded to 2 places (service/dtr/prefill.py, `_typed`); the CQL
+# gives them unrounded, and a DTR client that runs it writes what the CQL says.
+ROUNDED_BSA = "the server rounds the BSA to 2 places; the CQL's value is unrounded"
+KNOWN = {
+    ("10-weight-44-9-kg-bsa-limit", "bsa-m2"): ROUNDED_BSA,
+    ("11-weight-in-pounds", "bsa-m2"): ROUNDED_BSA,
+    ("14-height-in-inches", "bsa-m2"): ROUNDED_BSA,
+    ("16-recorded-bsa-far-from-computed", "bsa-m2"): ROUNDED_BSA,
+    ("17-infant-11-months-at-diagnosis", "bsa-m2"): ROUNDED_BSA,
+    ("29-pediatric-relapsed-cycle-1-step-dose", "bsa-m2"): ROUNDED_BSA,
+    ("11-weight-in-pounds", "weight-kg"): (
+        "finding: 99.2 lb is 44.996 kg, which the server pre-fills rounded to 45.0, across the "
+        "policy's 45 kg threshold (BSA-based dose below it, the flat dose from it)"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Per scenario: the package the payer gives a DTR client after order-sign."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('dtr-prefill') / 'service.db'}"
+    upgrade(url)
+    settings = make_settings(url, evaluation_date=TODAY)
+    with TestClient(create_app(settings)) as client:
+        return {f.name: _package_for(client, _assertion_id(client, f)) for f in SCENARIOS}
+
+
+def _case(folder: Path, package: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "package": package,
+        "bundle": json.loads((folder / "bundle.json").read_text()),
+        "orderId": json.loads((folder / "order.json").read_text())["id"],
+        "today": TODAY.isoformat(),
+    }
+
+
+@pytest.fixture(scope="module")
+def client_prefill(packages: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per scenario: linkId -> answer, as the official engine pre-fills it on the client."""
+    payload = [_case(f, packages[f.name]) for f in SCENARIOS]
+    completed = subprocess.run(
+        ["node", str(PROJECT_ROOT / "tools" / "cql" / "run-dtr-prefill.mjs")],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results: list[dict[str, Any]] = json.loads(completed.stdout)
+    return {f.name: r for f, r in zip(SCENARIOS, results, strict=True)}
+
+
+def _server_prefill(package: dict[str, Any]) -> dict[str, Any]:
+    (response,) = [
+        e["resource"]
+        for e in package["entry"]
+        if e["resource"]["resourceType"] == "QuestionnaireResponse"
+    ]
+    return {
+        link_id: {k: v for k, v in answer.items() if k != "extension"}
+        for link_id, answer in _answers(response).items()
+    }
+
+
+CASES = [
+    pytest.param(
+        folder.name,
+        link_id,
+        id=f"{folder.name}/{link_id}",
+        marks=[pytest.mark.xfail(strict=True, reason=KNOWN[(folder.name, link_id)])]
+        if (folder.name, link_id) in KNOWN
+        else [],
+    )
+    for folder in SCENARIOS
+    for link_id in LINK_IDS
+]
+
+
+@pytest.mark.parametrize(("scenario", "link_id"), CASES)
+def test_the_client_prefills_what_the_server_prefills(
+    packages: dict[str, dict[str, Any]],
+    client_prefill: dict[str, dict[str, Any]],
+    scenario: str,
+    link_id: str,
+) -> None:
+    ours = client_prefill[scenario]
+    assert "error" not in ours, ours.get("error")
+    assert ours.get(link_id) == _server_prefill(packages[scenario]).get(link_id)
