@@ -169,3 +169,49 @@ def test_bridge_agrees_with_the_official_engine(
         if not agree(normalised(ours[name]), theirs)
     }
     assert differences == {}
+
+
+def test_a_client_that_sets_no_parameters_gets_the_order_and_today(
+    engines: tuple[CqlEngine, PolicyEngine],
+) -> None:
+    """A DTR client knows neither "Order Id" nor "Evaluation Date": the library defaults the day
+    to today and finds the record's newest draft or active blinatumomab order. Both engines."""
+    cql, _ = engines
+    folder = SCENARIOS[0]
+    order = json.loads((folder / "order.json").read_text())
+    bundle = json.loads((folder / "bundle.json").read_text())
+    bundle["entry"] = [e for e in bundle["entry"] if e["resource"].get("id") != order["id"]]
+    bundle["entry"].append({"resource": order})
+    names = ["Order Reference"]
+    payload = [
+        {
+            "bundle": bundle,
+            "library": LIBRARY,
+            "parameters": {},
+            "defines": names,
+            "today": TODAY.isoformat(),
+        }
+    ]
+    completed = subprocess.run(
+        ["node", str(PROJECT_ROOT / "tools" / "cql" / "run-oracle.mjs")],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    (theirs,) = json.loads(completed.stdout)
+    record = PatientRecord([(e["resource"], None) for e in bundle["entry"]])
+    (policy,) = load_policies(PROJECT_ROOT / "policies")
+    context = EvaluationContext(
+        data=RecordDataSource(record, policy.terminology),
+        terminology=policy.terminology,
+        parameters={},
+        today=TODAY,
+    )
+    ours = cql.evaluate(LIBRARY, names, context)
+    assert (
+        ours["Order Reference"] == theirs["Order Reference"] == f"MedicationRequest/{order['id']}"
+    )
+    assert cql._libraries[LIBRARY].parameters["Evaluation Date"]["default"]["type"] == "Today"

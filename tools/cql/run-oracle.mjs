@@ -104,6 +104,8 @@ async function run(input) {
   const parameters = {};
   for (const declaration of main.library.parameters.def) {
     const value = (input.parameters || {})[declaration.name];
+    // Not given and the library has a default: left unset, so the engine uses the default.
+    if (value == null && declaration.default) continue;
     const type = declaration.parameterTypeSpecifier ? declaration.parameterTypeSpecifier.name : "";
     parameters[declaration.name] = value == null ? null
       : type.endsWith("}Date") ? cql.Date.parse(value)
@@ -113,7 +115,8 @@ async function run(input) {
   const executor = new cql.Executor(library, codeService, parameters);
   const source = cqlfhir.PatientSource.FHIRv401();
   source.loadBundles([input.bundle]);
-  const results = await executor.exec(source, cql.DateTime.parse(`${input.parameters["Evaluation Date"]}T12:00:00.000Z`));
+  const day = input.parameters["Evaluation Date"] || input.today;
+  const results = await executor.exec(source, cql.DateTime.parse(`${day}T12:00:00.000Z`));
   const patientId = Object.keys(results.patientResults)[0];
   return Object.fromEntries(input.defines.map((name) => [name, normaliseValue(results.patientResults[patientId][name])]));
 }
