@@ -19,6 +19,7 @@ import { localToday, recordPrefill } from "./record-prefill.js";
 const PAYER = new URL("..", window.location.href).href.replace(/\/$/, "");
 const QR_PROFILE = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-questionnaireresponse";
 const QR_CONTEXT = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context";
+const INTENDED_USE = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/intendedUse";
 const FHIR_JSON = "application/fhir+json";
 // The record pre-fill may not hold the form back for longer than this.
 const RECORD_PREFILL_TIMEOUT_MS = 20000;
@@ -72,6 +73,8 @@ async function main() {
       .flatMap((v) => (v.expansion?.contains || []).map((c) => [c.code, c.display])),
   );
   session.canonical = prefilled.questionnaire;
+  // What the documentation is for (DTR intendedUse), as the payer said it in the package.
+  session.intendedUse = (prefilled.extension || []).filter((e) => e.url === INTENDED_USE);
   for (const [linkId, answer] of answerValues(prefilled)) session.prefilled.set(linkId, answer);
 
   const draft = await savedDraft(context.QuestionnaireResponse);
@@ -338,6 +341,7 @@ function currentResponse(status) {
   if (session.coverage) {
     qr.extension.push({ url: QR_CONTEXT, valueReference: { reference: `Coverage/${session.coverage.id}` } });
   }
+  qr.extension.push(...(session.intendedUse || []));
   annotateOrigins(qr, session.prefilled, fhirUser);
   return qr;
 }
