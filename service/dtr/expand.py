@@ -107,7 +107,7 @@ def value_set_to_expand(
         if request.url is not None and not _is_named(found, request):
             raise BadRequest(f"url {request.url} is not the url of ValueSet/{value_set_id}")
         return found
-    if request.url is None:
+    if not request.url:
         raise BadRequest("give url, the ValueSet's canonical, or call ValueSet/{id}/$expand")
     canonical = request.url if request.version is None else f"{request.url}|{request.version}"
     found = content.by_url("ValueSet", canonical)

@@ -194,6 +194,7 @@ def test_a_value_set_defined_by_filters_is_a_422_saying_why(client: TestClient) 
     ("params", "mentions"),
     [
         pytest.param({}, "give url", id="no-url"),
+        pytest.param({"url": ""}, "give url", id="empty-url"),
         pytest.param({"url": PRODUCTS, "count": "-1"}, "count", id="negative-count"),
         pytest.param({"url": PRODUCTS, "count": "ten"}, "count", id="count-not-a-number"),
         pytest.param({"url": PRODUCTS, "offset": "1.5"}, "offset", id="offset-not-an-integer"),
