@@ -20,6 +20,9 @@ KEYS = {
     "Condition": "conditions",
     "Observation": "observations",
     "MedicationRequest": "medicationRequests",
+    # What `_include=MedicationRequest:medication` brings along with the orders.
+    "Medication": "medicationRequests",
+    "MedicationAdministration": "medicationAdministrations",
     "Organization": "coverage",
 }
 

@@ -12,6 +12,7 @@ import json
 import shutil
 import uuid
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -210,6 +211,44 @@ def order(
     if not resource["dosageInstruction"]:
         del resource["dosageInstruction"]
     return resource
+
+
+def medication(mid: str, rxnorm: str) -> Resource:
+    return {
+        "resourceType": "Medication",
+        "id": mid,
+        "code": {"coding": [{"system": RX, "code": rxnorm}]},
+    }
+
+
+def by_reference(request: Resource, medication_id: str) -> Resource:
+    """The same order written with `medicationReference` to a Medication in the record."""
+    found = {k: v for k, v in request.items() if k != "medicationCodeableConcept"}
+    return {**found, "medicationReference": {"reference": f"Medication/{medication_id}"}}
+
+
+def administration(aid: str, day: str, medication_id: str | None = None) -> Resource:
+    given: Resource = {
+        "resourceType": "MedicationAdministration",
+        "id": aid,
+        "status": "completed",
+        "subject": {"reference": "Patient/pat"},
+        "effectivePeriod": {"start": f"{day}T09:00:00Z", "end": f"{day}T21:00:00Z"},
+    }
+    if medication_id:
+        given["medicationReference"] = {"reference": f"Medication/{medication_id}"}
+    else:
+        given["medicationCodeableConcept"] = {"coding": [{"system": RX, "code": "1597262"}]}
+    return given
+
+
+def bag_changes(prefix: str, start: str, days: int = 28, every: int = 4) -> list[Resource]:
+    """One cycle's infusion: an administration at each bag change."""
+    first = date.fromisoformat(start)
+    return [
+        administration(f"{prefix}-{n}", (first + timedelta(days=n * every)).isoformat())
+        for n in range(days // every)
+    ]
 
 
 def unrelated_history(count: int) -> list[Resource]:
@@ -1114,6 +1153,110 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                     },
                 )
             ],
+        ),
+        Scenario(
+            "remission-c91-01-counts",
+            "C91.01 (ALL in remission) recorded with clinicalStatus remission, the usual state in "
+            "consolidation and maintenance: DX and LINEAGE are met from the record (SPEC section 2).",
+            [
+                condition("all", "C91.01", ALL_B, clinical="remission"),
+                weight("wt", 72),
+                ph("ph", NOT_DETECTED),
+            ],
+            order(),
+            Expectation(
+                {
+                    "DX": met("C91.01", ["Condition/all"]),
+                    "LINEAGE": met("b-precursor", ["Condition/all"]),
+                    "PH": met("negative", ["Observation/ph"]),
+                    "WEIGHT": met(72, ["Observation/wt"]),
+                    "DOSE": unknown(["MedicationRequest/blin"], 28),
+                    "INFANT": ADULT_INFANT,
+                },
+                INFANT_NOT_MET,
+                "incomplete",
+                (None, None),
+            ),
+        ),
+        Scenario(
+            "medications-by-reference",
+            "Relapsed Ph-negative B-ALL whose inotuzumab order and earlier blinatumomab course name "
+            "their drugs by medicationReference to Medication resources: they suggest the regimen "
+            "and the cycle exactly as coded ones do.",
+            [
+                condition("all", "C91.02", ALL_B),
+                weight("wt", 74),
+                ph("ph", NOT_DETECTED),
+                medication("med-ino", "1942950"),
+                medication("med-blin", "1597262"),
+                by_reference(companion("ino", "1942950"), "med-ino"),
+                by_reference(prior_course("course-1", "2026-09-01"), "med-blin"),
+            ],
+            order(),
+            Expectation(
+                adult_relapsed_record(
+                    {
+                        "WEIGHT": met(74, ["Observation/wt"]),
+                        "PH": met("negative", ["Observation/ph"]),
+                        "REGIMEN": unknown(["MedicationRequest/ino"], "inotuzumab-mini-hypercvd"),
+                        "DOSE": unknown(["MedicationRequest/blin"], 28),
+                        "CYCLES": unknown(["MedicationRequest/course-1"], 2),
+                    }
+                ),
+                RELAPSED_OTHER_PATHS,
+                "incomplete",
+                (28.0, None),
+            ),
+            [
+                Expectation(
+                    adult_relapsed_record(
+                        {
+                            "WEIGHT": met(74, ["Observation/wt"]),
+                            "PH": met("negative", ["Observation/ph"]),
+                            "REGIMEN": met("inotuzumab-mini-hypercvd", ["answer:regimen"]),
+                            "DOSE": met(28, ["MedicationRequest/blin"]),
+                            "CYCLES": met(2, ["answer:cycle-number"]),
+                        }
+                    ),
+                    {**RELAPSED_OTHER_PATHS, "relapsed-refractory": "met"},
+                    "criteria-met",
+                    (28.0, None),
+                    answers={
+                        "regimen": "inotuzumab-mini-hypercvd",
+                        "cycle-number": 2,
+                        "first-cycle-date": "2026-09-01",
+                    },
+                )
+            ],
+        ),
+        Scenario(
+            "earlier-cycles-from-administrations",
+            "Relapsed B-ALL with no earlier blinatumomab order on file but two cycles given "
+            "(a bag change every 4 days over 28 days, from 2026-06-01 and from 2026-08-10): the "
+            "administrations suggest cycle 3, first cycle 2026-06-01 (SPEC section 2, CYCLES).",
+            [
+                condition("all", "C91.02", ALL_B),
+                weight("wt", 74),
+                ph("ph", NOT_DETECTED),
+                *bag_changes("c1", "2026-06-01"),
+                *bag_changes("c2", "2026-08-10"),
+            ],
+            order(),
+            Expectation(
+                adult_relapsed_record(
+                    {
+                        "WEIGHT": met(74, ["Observation/wt"]),
+                        "PH": met("negative", ["Observation/ph"]),
+                        "DOSE": unknown(["MedicationRequest/blin"], 28),
+                        "CYCLES": unknown(
+                            ["MedicationAdministration/c1-0", "MedicationAdministration/c2-0"], 3
+                        ),
+                    }
+                ),
+                RELAPSED_OTHER_PATHS,
+                "incomplete",
+                (28.0, None),
+            ),
         ),
     ]
 
