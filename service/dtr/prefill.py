@@ -119,7 +119,9 @@ def _typed(item: Resource, value: Any, store: ContentStore) -> JsonObject | None
         return None
     kind = item["type"]
     if kind == "decimal":
-        return {"valueDecimal": float(round(float(value), 2))}
+        # At full precision (SPEC section 3): 44.996 kg rounded to 45.00 would be judged by the
+        # adult rule once the form comes back. Rounding is for display, in the form.
+        return {"valueDecimal": float(value)}
     if kind == "integer":
         return {"valueInteger": int(value)}
     if kind == "boolean":

@@ -328,10 +328,11 @@ def test_bsa_computes_as_weight_and_height_are_typed(page: Page, stack: Stack) -
     expect(form.field("bsa-m2")).to_have_value("")
     form.type_in("weight-kg", "30")
     form.type_in("height-cm", "130")
-    expect(form.field("bsa-m2")).to_have_value("1.04")  # sqrt(130 * 30 / 3600) = 1.0408
+    # Full precision (SPEC section 3: a rounded value never decides): sqrt(130 * 30 / 3600).
+    expect(form.field("bsa-m2")).to_have_value(re.compile(r"^1\.04083"))
     form.type_in("weight-kg", "44.9")
     form.type_in("height-cm", "150")
-    expect(form.field("bsa-m2")).to_have_value("1.37")  # sqrt(150 * 44.9 / 3600) = 1.3682
+    expect(form.field("bsa-m2")).to_have_value(re.compile(r"^1\.36778"))  # sqrt(150 * 44.9 / 3600)
     form.shot("bsa-computed")
     form.settled()
 

@@ -120,14 +120,16 @@ function valueKey(answer) {
 }
 
 // Two answers are the same value: same value[x] type, same code (and system) for codings, same
-// number for decimals and integers, same text otherwise.
+// number for decimals and integers (within one unit of the 8th decimal place: the CQL Decimal
+// the payer pre-filled and the renderer's recomputation of it are the same value), same text
+// otherwise.
 export function sameValue(a, b) {
   const key = valueKey(a);
   if (!key || key !== valueKey(b)) return false;
   const x = a[key];
   const y = b[key];
   if (key === "valueCoding") return x?.code === y?.code && (x?.system || "") === (y?.system || "");
-  if (typeof x === "number" || typeof y === "number") return Number(x) === Number(y);
+  if (typeof x === "number" || typeof y === "number") return Math.abs(Number(x) - Number(y)) <= 1e-8;
   return x === y;
 }
 

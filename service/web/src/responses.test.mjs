@@ -92,6 +92,10 @@ test("answers the user gave or changed name the user as author (dtrx-1); the rec
 
 test("values compare by type, code and number", () => {
   assert.ok(sameValue({ valueDecimal: 28 }, { valueDecimal: 28.0 }));
+  // The payer's CQL Decimal (8 places) and the renderer's recomputation are one value; a real
+  // change is not.
+  assert.ok(sameValue({ valueDecimal: 1.30128142 }, { valueDecimal: 1.3012814197295424 }));
+  assert.ok(!sameValue({ valueDecimal: 44.99636311 }, { valueDecimal: 45 }));
   assert.ok(!sameValue({ valueDecimal: 28 }, { valueInteger: 28 }));
   assert.ok(sameValue({ valueCoding: { system: CS, code: "a", display: "A" } }, { valueCoding: { system: CS, code: "a" } }));
   assert.ok(!sameValue({ valueCoding: { system: CS, code: "a" } }, { valueCoding: { system: "other", code: "a" } }));
