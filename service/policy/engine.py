@@ -68,6 +68,26 @@ class EvaluationContract:
                 f"{policy.folder}/policy.json: evaluation lacks {error}"
             ) from None
 
+    def __post_init__(self) -> None:
+        """Every key the engine reads is there, checked when the policy loads: a missing one
+        would otherwise make every evaluation fail, each answered as `technical`."""
+        for section, given, needed in (
+            ("doseLimit", self.dose_limit, ("mcgPerDay", "stepMcgPerDay", "basis")),
+            ("cycles", self.cycles, ("max", "coveragePeriodYears")),
+        ):
+            missing = [key for key in needed if not isinstance(given.get(key), str)]
+            if missing:
+                raise ConfigurationError(
+                    f"policy {self.library}: evaluation.{section} lacks {', '.join(missing)}"
+                )
+        if not self.criteria or not self.paths:
+            raise ConfigurationError(f"policy {self.library}: no criteria or no paths")
+        unknown = sorted(set(self.discrepancies) - set(self.criteria))
+        if unknown:
+            raise ConfigurationError(
+                f"policy {self.library}: discrepancies for unknown criteria {unknown}"
+            )
+
     def defines(self) -> list[str]:
         per_criterion = [
             f"{c}{suffix}" for c in self.criteria for suffix in ("", " Value", " Evidence")
