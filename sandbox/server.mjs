@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import {
   formatHumanName,
   getSearchParameter,
+  getSearchParameters,
   getStatus,
   indexSearchParameterBundle,
   indexStructureDefinitionBundle,
@@ -67,7 +68,8 @@ function trimSlash(value) {
 
 indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json'));
 indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json'));
-indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json'));
+const R4_SEARCH_PARAMETERS = readJson('fhir/r4/search-parameters.json');
+indexSearchParameterBundle(R4_SEARCH_PARAMETERS);
 
 const repo = new MemoryRepository();
 const router = new FhirRouter();
@@ -75,7 +77,10 @@ const startedAt = new Date().toISOString();
 
 // nn -> { nn, folder, patientId, patientName, birthDate, orderId, coverageId, prescriberId }
 const examples = new Map();
-const resourceTypes = new Set(['QuestionnaireResponse']);
+// Declared whether or not an example holds one: the DTR app saves QuestionnaireResponses, the
+// payer's prefetch and the app search MedicationAdministration and include the Medications orders
+// reference, and fhirclient refuses to search a type the CapabilityStatement does not list.
+const resourceTypes = new Set(['Medication', 'MedicationAdministration', 'QuestionnaireResponse']);
 
 const PRESCRIBER = {
   resourceType: 'Practitioner',
@@ -266,8 +271,56 @@ function completeBundle(bundle, segments, search) {
 // ---------------------------------------------------------------------------------------------
 // Discovery documents
 
+// The routes of Medplum's FhirRouter that handleFhir lets through (GET, POST, PUT, DELETE; PATCH
+// is refused with a 405), the same for every resource type.
+const INTERACTIONS = ['read', 'vread', 'update', 'delete', 'history-instance', 'create', 'search-type'];
+
+// A search here is evaluated by Medplum's in-memory matcher (@medplum/core, search/match.ts), which
+// evaluates parameters of these types only: number and quantity parameters match nothing, composite
+// and special ones fail. Declaring those would send a client to searches that cannot work.
+const EVALUATED_PARAMETER_TYPES = new Set(['date', 'reference', 'string', 'token', 'uri']);
+const R4_DEFINITION = /^http:\/\/hl7\.org\/fhir\/SearchParameter\//;
+
+// Medplum builds the parameters every resource has (_id, _lastUpdated, _tag, ...) without R4's
+// definition URLs; they are found here by code. The two it adds of its own (_compartment,
+// _project) have no R4 definition, so they stay undeclared.
+const RESOURCE_PARAMETER_DEFINITIONS = new Map(
+  R4_SEARCH_PARAMETERS.entry
+    .map((entry) => entry.resource)
+    .filter((parameter) => parameter.base?.includes('Resource'))
+    .map((parameter) => [parameter.code, parameter.url]),
+);
+
+function searchParameters(resourceType) {
+  return Object.values(getSearchParameters(resourceType) ?? {})
+    .map((parameter) => ({
+      name: parameter.code,
+      definition: parameter.url ?? RESOURCE_PARAMETER_DEFINITIONS.get(parameter.code),
+      type: parameter.type,
+      target: parameter.target ?? [],
+    }))
+    .filter((parameter) => R4_DEFINITION.test(parameter.definition ?? '') && EVALUATED_PARAMETER_TYPES.has(parameter.type))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+// _include and _revinclude follow any reference parameter (Medplum's getExtraEntries), so each
+// reference parameter of a type is an include of it, and a revinclude of every type it can target.
+function searchCapability(resourceType, types) {
+  const parameters = searchParameters(resourceType);
+  const revIncludes = types.flatMap((source) =>
+    searchParameters(source)
+      .filter((parameter) => parameter.type === 'reference' && parameter.target.includes(resourceType))
+      .map((parameter) => `${source}:${parameter.name}`),
+  );
+  return {
+    searchInclude: parameters.filter((parameter) => parameter.type === 'reference').map((parameter) => `${resourceType}:${parameter.name}`),
+    searchRevInclude: revIncludes.sort(),
+    searchParam: parameters.map(({ name, definition, type }) => ({ name, definition, type })),
+  };
+}
+
 function capabilityStatement() {
-  const interactions = ['read', 'vread', 'update', 'delete', 'history-instance', 'create', 'search-type'];
+  const types = [...resourceTypes].sort();
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',
@@ -303,9 +356,10 @@ function capabilityStatement() {
             },
           ],
         },
-        resource: [...resourceTypes].sort().map((type) => ({
+        resource: types.map((type) => ({
           type,
-          interaction: interactions.map((code) => ({ code })),
+          interaction: INTERACTIONS.map((code) => ({ code })),
+          ...searchCapability(type, types),
         })),
       },
     ],
