@@ -1,0 +1,202 @@
+"""One decision per patient, whichever path it takes (SPEC section 3): values drawn near every
+numeric boundary (weight around 45 kg in kg, g and lb; height in cm and inches; BSA around each
+rounded limit; the ordered dose around its limit; age at diagnosis around 12 months) are decided
+on the record, then pre-filled into the form exactly as `$questionnaire-package` writes it,
+submitted untouched with the prescriber's other answers, and decided again on the answers alone,
+as `$evaluate` does. The two decisions must be the same: criteria, dose limits and outcome."""
+
+from __future__ import annotations
+
+import functools
+import json
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from service.cql.engine import CqlEngine
+from service.dtr.content import ContentStore, load_content
+from service.dtr.prefill import ResponseContext, prefilled_response
+from service.dtr.responses import answers_of
+from service.fhir.record import PatientRecord
+from service.policy.engine import PolicyEngine
+from service.policy.evaluation import Evaluation
+from service.policy.folder import Policy, load_policies
+from service.settings import PROJECT_ROOT
+from service.types import Resource
+
+TODAY = date(2026, 11, 24)
+UCUM = "http://unitsofmeasure.org"
+LB_PER_KG = Decimal("2.20462262185")  # UCUM [lb_av] is 0.45359237 kg
+
+
+@functools.cache
+def world() -> tuple[Policy, PolicyEngine, ContentStore, Resource]:
+    """Built once (not a fixture: Hypothesis would print it with every falsifying example)."""
+    (policy,) = load_policies(PROJECT_ROOT / "policies")
+    cql = CqlEngine(PROJECT_ROOT / "cql" / "elm", PROJECT_ROOT / "cql")
+    content = load_content([policy], PROJECT_ROOT / "cql")
+    questionnaire = content.by_url("Questionnaire", policy.questionnaire)
+    assert questionnaire is not None
+    return policy, PolicyEngine(policy, cql), content, questionnaire
+
+
+def _quantity(oid: str, loinc: str, value: Decimal, unit: str) -> Resource:
+    return {
+        "resourceType": "Observation",
+        "id": oid,
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": loinc}]},
+        "effectiveDateTime": "2026-11-20",
+        "valueQuantity": {"value": float(value), "unit": unit, "system": UCUM, "code": unit},
+    }
+
+
+def _record(case: dict[str, Any]) -> PatientRecord:
+    birth = date(2026, 3, 1) - timedelta(days=int(case["age_days_at_onset"]))
+    dosages = [
+        {
+            "doseAndRate": [
+                {
+                    "rateQuantity": {
+                        "value": float(case["dose"]),
+                        "unit": "ug/d",
+                        "system": UCUM,
+                        "code": "ug/d",
+                    }
+                }
+            ]
+        }
+    ]
+    resources: list[Resource] = [
+        {"resourceType": "Patient", "id": "p", "birthDate": birth.isoformat()},
+        {
+            "resourceType": "Condition",
+            "id": "all",
+            "onsetDateTime": "2026-03-01",
+            "clinicalStatus": {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                        "code": "active",
+                    }
+                ]
+            },
+            "code": {
+                "coding": [
+                    {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C91.01"},
+                    {"system": "http://snomed.info/sct", "code": "277571004"},
+                ]
+            },
+        },
+        {
+            "resourceType": "MedicationRequest",
+            "id": "o",
+            "status": "draft",
+            "intent": "order",
+            "medicationCodeableConcept": {
+                "coding": [
+                    {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1597262"}
+                ]
+            },
+            "dosageInstruction": dosages,
+        },
+        _quantity("w", "29463-7", case["weight"], case["weight_unit"]),
+    ]
+    if case["height"] is not None:
+        resources.append(_quantity("h", "8302-2", case["height"], case["height_unit"]))
+    if case["recorded_bsa"] is not None:
+        resources.append(_quantity("b", "8277-6", case["recorded_bsa"], "m2"))
+    return PatientRecord((r, None) for r in resources)
+
+
+def _decision(evaluation: Evaluation) -> dict[str, Any]:
+    return {
+        "criteria": {
+            c: (r.status, r.value)
+            for c, r in evaluation.criteria.items()
+            if c not in ("WEIGHT", "BSA")
+        },
+        "weight_is_adult": None
+        if evaluation.criteria["WEIGHT"].value is None
+        else Decimal(str(evaluation.criteria["WEIGHT"].value)) >= 45,
+        "dose_limit": evaluation.dose_limit.mcg_per_day,
+        "step_limit": evaluation.dose_limit.step_mcg_per_day,
+        "paths": {p: r.status for p, r in evaluation.paths.items()},
+        "outcome": evaluation.outcome,
+    }
+
+
+def _weights() -> st.SearchStrategy[tuple[Decimal, str]]:
+    """Weights within 0.05 kg of 45, as the EHR may record them: kg, g or lb."""
+    near = st.decimals(Decimal("44.95"), Decimal("45.05"), places=4)
+    anywhere = st.decimals(Decimal("8"), Decimal("90"), places=3)
+    kilograms = st.one_of(near, anywhere)
+    return st.one_of(
+        kilograms.map(lambda kg: (kg, "kg")),
+        kilograms.map(lambda kg: (kg * 1000, "g")),
+        kilograms.map(lambda kg: ((kg * LB_PER_KG).quantize(Decimal("0.1")), "[lb_av]")),
+    )
+
+
+def _heights() -> st.SearchStrategy[tuple[Decimal | None, str]]:
+    centimetres = st.decimals(Decimal("60"), Decimal("200"), places=1)
+    return st.one_of(
+        st.just((None, "cm")),
+        centimetres.map(lambda cm: (cm, "cm")),
+        centimetres.map(lambda cm: ((cm / Decimal("2.54")).quantize(Decimal("0.1")), "[in_i]")),
+    )
+
+
+CASES = st.fixed_dictionaries(
+    {
+        "weight_and_unit": _weights(),
+        "height_and_unit": _heights(),
+        # Around the rounded limits: 15 x BSA crosses x.x5 near BSA 0.8833, 0.8867, 1.003 ...
+        "recorded_bsa": st.one_of(
+            st.none(), st.decimals(Decimal("0.30"), Decimal("2.5"), places=4)
+        ),
+        "dose": st.one_of(
+            st.decimals(Decimal("3"), Decimal("30"), places=1),
+            st.sampled_from([Decimal(v) for v in ("13.2", "13.3", "13.4", "20.5", "20.6", "28")]),
+        ),
+        # Around the first birthday at diagnosis (onset 2026-03-01): 330 to 400 days old.
+        "age_days_at_onset": st.one_of(st.integers(330, 400), st.integers(3000, 20000)),
+        "phase": st.sampled_from(["consolidation", "maintenance", "relapsed-refractory", "infant"]),
+        "regimen": st.sampled_from(["single-agent", "interfant"]),
+        "cycle": st.integers(1, 3),
+    }
+)
+
+
+@settings(max_examples=2500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=CASES)
+def test_the_form_path_decides_like_the_record(case: dict[str, Any]) -> None:
+    _, engine, content, questionnaire = world()
+    case = {
+        **case,
+        "weight": case["weight_and_unit"][0],
+        "weight_unit": case["weight_and_unit"][1],
+        "height": case["height_and_unit"][0],
+        "height_unit": case["height_and_unit"][1],
+    }
+    # What the prescriber answers on both paths (the record cannot say it).
+    told = {
+        "phase": case["phase"],
+        "regimen": case["regimen"],
+        "cycle-number": case["cycle"],
+        "b-precursor": True,
+        "ph-status": "negative",
+        "first-cycle-date": "2026-11-01",
+    }
+    on_record = engine.evaluate(_record(case), "o", TODAY, told)
+    form = prefilled_response(
+        questionnaire, on_record.prefill, content, ResponseContext("Patient/p")
+    )
+    # Through JSON, as the package travels to the DTR client and the response comes back.
+    returned = json.loads(json.dumps(form))
+    answers = {**answers_of(returned, questionnaire), **told}
+    on_form = engine.evaluate(PatientRecord([]), "o", TODAY, answers)
+    assert _decision(on_form) == _decision(on_record), (case, on_record.prefill)
