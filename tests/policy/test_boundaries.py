@@ -281,3 +281,25 @@ def test_answers_override_the_record(engine: PolicyEngine) -> None:
 )
 def test_answered_diagnosis(engine: PolicyEngine, answer: str, dx: str) -> None:
     assert _evaluate(engine, _record(), diagnosis_code=answer).criteria["DX"].status.value == dx
+
+
+@pytest.mark.parametrize(
+    ("weight_kg", "dose", "limit", "status"),
+    [
+        pytest.param("30", "20", "15.0", "not-met", id="child-above-the-every-phase-limit"),
+        pytest.param("30", "15", "15.0", "unknown", id="child-within-it-step-dose-still-open"),
+        pytest.param("70", "30", "28.0", "not-met", id="adult-above-the-28-cap-of-every-phase"),
+        pytest.param("70", "28", None, "unknown", id="adult-at-28-infant-phase-could-be-lower"),
+    ],
+)
+def test_the_dose_is_judged_before_the_phase_is_known(
+    engine: PolicyEngine, weight_kg: str, dose: str, limit: str | None, status: str
+) -> None:
+    """Under 45 kg the daily limit is the same in every phase; above 28 mcg/day no phase covers
+    the dose: order-sign says so without waiting for the phase (SPEC section 3)."""
+    evaluation = _evaluate(
+        engine, _record(), weight_kg=weight_kg, bsa_m2="1.0", daily_dose_mcg=dose
+    )
+    assert evaluation.criteria["PHASE"].status.value == "unknown"
+    assert evaluation.dose_limit.mcg_per_day == (Decimal(limit) if limit else None)
+    assert evaluation.criteria["DOSE"].status.value == status
