@@ -38,6 +38,8 @@ def instructions_card(
     for criterion in evaluation.criteria.values():
         value = "" if criterion.value is None else f": {_shown(criterion.value)}"
         lines.append(f"- {policy.criterion_label(criterion.id)}: {_MARK[criterion.status]}{value}")
+        if criterion.discrepancy:
+            lines.append(f"  - Flag: {policy.discrepancy_note(criterion.id)}")
     asked = [policy.criterion_label(c) for c in evaluation.unknown_criteria()]
     if asked:
         lines += ["", "The prior-authorization form will ask: " + "; ".join(asked) + "."]
@@ -110,6 +112,8 @@ def dose_limit_card(
         f"{_shown(limit)} mcg/day ({evaluation.dose_limit.basis}; {body}). "
         "Doses above it are not covered."
     )
+    if evaluation.criteria["BSA"].discrepancy:
+        detail += f" Flag: {policy.discrepancy_note('BSA')}"
     summary = f"{what.capitalize()} above the covered {_shown(limit)} mcg/day for this patient"
     built = card(source, "limits", summary, "warning", detail, order_reference(order))
     updated = _with_dose(order, limit, dosage_index)

@@ -63,6 +63,12 @@ class Policy:
         labels = self.evaluation.get("criterionLabels") or {}
         return str(labels.get(criterion, criterion))
 
+    def discrepancy_note(self, criterion: str) -> str:
+        """What a reviewer is told when the record disagrees with itself on a criterion."""
+        notes = self.evaluation.get("discrepancyNotes") or {}
+        found = notes.get(criterion)
+        return str(found) if found else "the record's values for it disagree; check them"
+
 
 def load_policy(folder: Path) -> Policy:
     path = folder / "policy.json"

@@ -172,3 +172,12 @@ def test_order_select_speaks_of_no_documentation(client: TestClient) -> None:
     assert answer.status_code == 200, answer.text
     assert "instructions" not in _details(answer.json())
     assert "coverage-info" not in _by_topic(answer.json())
+
+
+def test_a_recorded_bsa_far_from_mosteller_is_flagged_on_the_card(client: TestClient) -> None:
+    """SPEC section 2: a recorded BSA more than 10% off the computed one is flagged; the reviewer
+    and the prescriber read it on the instructions card. A consistent record has no flag."""
+    flagged = _by_topic(_sign(client, "16-recorded-bsa-far-from-computed", **V2_2))
+    assert "Flag: the recorded body surface area is more than 10% away" in str(flagged)
+    plain = _by_topic(_sign(client, "10-weight-44-9-kg-bsa-limit", **V2_2))
+    assert "Flag:" not in str(plain)
