@@ -28,6 +28,7 @@ from service.crd.order_hook import HookEnvironment
 from service.dtr.content import ContentStore, load_content
 from service.errors import ConfigurationError
 from service.fhir.ehr_client import FhirClient
+from service.policy.canonical import published
 from service.policy.engine import PolicyEngine
 from service.policy.folder import Policy, load_policies
 from service.settings import Settings
@@ -88,7 +89,7 @@ def _refuse_unsafe_production(settings: Settings) -> None:
 
 def build_runtime(settings: Settings) -> Runtime:
     _refuse_unsafe_production(settings)
-    policies = load_policies(settings.policy_dir)
+    policies = tuple(published(p, settings.base_url) for p in load_policies(settings.policy_dir))
     cql = CqlEngine(settings.cql_dir / "elm", settings.cql_dir)
     engines = {policy.id: PolicyEngine(policy, cql) for policy in policies}
     http = httpx.AsyncClient(follow_redirects=False, trust_env=False)

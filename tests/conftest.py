@@ -62,6 +62,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         else "jwt",
         "access_token_key": "test-access-token-key-" + "0" * 16,
         "database_url": database_url,
+        # The published canonical base is BASE_URL + /fhir (service/policy/canonical.py): the
+        # tests' payer is the one the policy folder is written for, so URLs read as authored.
+        "base_url": "https://payer.example.org",
         "audit_flush_interval_s": 0.05,
         "prefetch_budget_ms": 1500,
     }

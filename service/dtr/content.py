@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from service.errors import ConfigurationError
+from service.policy.canonical import Rebase, rebase_of
 from service.policy.folder import Policy
 from service.types import Resource
 
@@ -51,20 +52,24 @@ class ContentStore:
 
 
 def load_content(policies: Sequence[Policy], cql_dir: Path) -> ContentStore:
+    """Published under each policy's `canonical_base` (service/policy/canonical.py)."""
     store = ContentStore()
     for policy in policies:
+        rebase = rebase_of(policy)
         for path in sorted(policy.folder.glob("Questionnaire-*.json")):
-            store.add(_with_narrative(_stamped(json.loads(path.read_text()), path)))
+            questionnaire = rebase.resource(json.loads(path.read_text()))
+            store.add(_with_narrative(_stamped(questionnaire, path)))
         for path in sorted((policy.folder / "terminology").glob("CodeSystem-*.json")):
-            store.add(_stamped(json.loads(path.read_text()), path))
+            store.add(_stamped(rebase.resource(json.loads(path.read_text())), path))
         for url in policy.terminology.urls():
             value_set = policy.terminology.value_set(url)
             assert value_set is not None
             source = policy.folder / "terminology" / f"ValueSet-{value_set['id']}.json"
-            store.add(_stamped(_expanded(value_set), source))
-    base = policies[0].canonical_base if policies else ""
+            store.add(_stamped(rebase.resource(_expanded(value_set)), source))
+    # The libraries are shared by the policies; one base publishes them.
+    rebase = rebase_of(policies[0]) if policies else Rebase("", "")
     for elm_path in sorted((cql_dir / "elm").glob("*.json")):
-        store.add(_library(elm_path, cql_dir, base, store))
+        store.add(_library(elm_path, cql_dir, rebase, store))
     return store
 
 
@@ -111,10 +116,12 @@ def _expanded(value_set: Resource) -> Resource:
     return {**value_set, "expansion": expansion}
 
 
-def _library(elm_path: Path, cql_dir: Path, base: str, store: ContentStore) -> Resource:
-    elm = json.loads(elm_path.read_text())["library"]
+def _library(elm_path: Path, cql_dir: Path, rebase: Rebase, store: ContentStore) -> Resource:
+    base = rebase.published
+    cql_path = cql_dir / f"{name_of(elm_path)}.cql"
+    cql_text, elm_text = rebase.text(cql_path.read_text()), rebase.text(elm_path.read_text())
+    elm = json.loads(elm_text)["library"]
     name, version = elm["identifier"]["id"], elm["identifier"].get("version")
-    cql_path = cql_dir / f"{name}.cql"
     includes = (elm.get("includes") or {}).get("def", [])
     value_sets = {d["name"]: d["id"] for d in (elm.get("valueSets") or {}).get("def", [])}
     library: Resource = {
@@ -145,8 +152,8 @@ def _library(elm_path: Path, cql_dir: Path, base: str, store: ContentStore) -> R
         "parameter": [_parameter(d) for d in (elm.get("parameters") or {}).get("def", [])],
         "dataRequirement": _data_requirements(elm, value_sets, store),
         "content": [
-            {"contentType": "text/cql", "data": _base64(cql_path.read_bytes())},
-            {"contentType": "application/elm+json", "data": _base64(elm_path.read_bytes())},
+            {"contentType": "text/cql", "data": _base64(cql_text.encode())},
+            {"contentType": "application/elm+json", "data": _base64(elm_text.encode())},
         ],
     }
     if not library["parameter"]:
@@ -154,6 +161,11 @@ def _library(elm_path: Path, cql_dir: Path, base: str, store: ContentStore) -> R
     if not library["dataRequirement"]:
         del library["dataRequirement"]
     return _stamped(library, cql_path, elm_path)
+
+
+def name_of(elm_path: Path) -> str:
+    identifier: str = json.loads(elm_path.read_text())["library"]["identifier"]["id"]
+    return identifier
 
 
 def _versioned(store: ContentStore, url: str) -> str:

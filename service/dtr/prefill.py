@@ -144,9 +144,16 @@ def _coding(item: Resource, value: Any, store: ContentStore) -> JsonObject | Non
                 value.get("code"),
             ):
                 return dict(offered)
-        return {k: v for k, v in value.items() if v is not None}
+        # The engine names codes as the policy folder wrote them; the published answer value
+        # set names them as they leave the service (service/policy/canonical.py).
+        offered = _offered(item, value.get("code"), store)
+        return offered or {k: v for k, v in value.items() if v is not None}
+    return _offered(item, value, store)
+
+
+def _offered(item: Resource, code: Any, store: ContentStore) -> JsonObject | None:
     value_set = store.by_url("ValueSet", item.get("answerValueSet", ""))
     for concept in (value_set or {}).get("expansion", {}).get("contains", []):
-        if concept["code"] == value:
+        if concept["code"] == code:
             return {k: concept[k] for k in ("system", "code", "display") if concept.get(k)}
     return None

@@ -57,6 +57,13 @@ class Policy:
     terminology: ValueSetIndex
     evaluation: JsonObject
     off_policy: OffPolicy | None
+    # The canonical base the folder's content is written against; `canonical_base` is where the
+    # service publishes it (service/policy/canonical.py), the same until published there.
+    authored_base: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.authored_base:
+            object.__setattr__(self, "authored_base", self.canonical_base)
 
     def criterion_label(self, criterion: str) -> str:
         """The words cards and the form use for a criterion (policy.json evaluation)."""

@@ -100,7 +100,7 @@ def test_policy_card_links_to_the_published_policy(client: TestClient) -> None:
     card = _by_topic(_sign(client, "01-consolidation-adult-record"))["guideline"]
     (link,) = card["links"]
     assert link["type"] == "absolute" and link["url"].startswith("http")
-    document = client.get(link["url"].split("127.0.0.1:8080", 1)[1])
+    document = client.get(link["url"].split("payer.example.org", 1)[1])
     assert document.status_code == 200
     assert "Blincyto" in document.text and "1367.21" in document.text
     assert client.get("/policies/nope").status_code == 404

@@ -104,7 +104,7 @@ def test_security_names_the_smart_token_endpoint(
     assert uris["url"] == "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
     token = {e["url"]: e["valueUri"] for e in uris["extension"]}["token"]
     smart = client.get("/fhir/.well-known/smart-configuration").json()
-    assert token == smart["token_endpoint"] == "http://127.0.0.1:8080/auth/token"
+    assert token == smart["token_endpoint"] == "https://payer.example.org/auth/token"
 
 
 def test_the_token_endpoint_follows_base_url(client: TestClient) -> None:

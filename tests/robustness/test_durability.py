@@ -52,7 +52,9 @@ class Service:
             "DATABASE_URL": database_url,
             "HOST": "127.0.0.1",
             "PORT": str(self.port),
-            "BASE_URL": self.url,
+            # One public address across the restart, as a deployment has (the canonical URLs of
+            # what it publishes hang on it: service/policy/canonical.py).
+            "BASE_URL": "https://payer.example.org",
         }
         self.log = log.open("ab")
         self.process = subprocess.Popen(
