@@ -22,9 +22,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("coverage_assertion", sa.Column("continues", sa.String(length=64)))
-    op.create_index(
-        op.f("ix_coverage_assertion_continues"), "coverage_assertion", ["continues"]
-    )
+    op.create_index(op.f("ix_coverage_assertion_continues"), "coverage_assertion", ["continues"])
 
 
 def downgrade() -> None:
