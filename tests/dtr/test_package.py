@@ -343,3 +343,17 @@ def test_the_library_says_what_it_reads_and_what_it_uses(client: TestClient) -> 
         a["resource"] for a in library["relatedArtifact"] if "/ValueSet/" in a["resource"]
     ]
     assert len(value_sets) >= 10 and all("|" in v for v in value_sets)
+
+
+def test_a_versioned_canonical_finds_its_library(client: TestClient) -> None:
+    """Decision 0006: references are `url|version` (oper-16); a search by the reference as the
+    Questionnaire writes it finds the Library, and another version finds nothing."""
+    questionnaire = client.get("/fhir/Questionnaire/blinatumomab-pa").json()
+    (reference,) = [
+        e["valueCanonical"] for e in questionnaire["extension"] if e["url"].endswith("cqf-library")
+    ]
+    assert "|" in reference
+    found = client.get("/fhir/Library", params={"url": reference}).json()
+    assert [e["resource"]["id"] for e in found["entry"]] == ["BlinatumomabPA"]
+    other = reference.split("|")[0] + "|0.0.1"
+    assert client.get("/fhir/Library", params={"url": other}).json()["total"] == 0
