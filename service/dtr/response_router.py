@@ -161,7 +161,15 @@ async def evaluate(
     evaluation = engine.evaluate(
         PatientRecord([]), order_id, runtime.settings.today(), answers_of(response, questionnaire)
     )
-    return _fhir(evaluation_parameters(evaluation, policy))
+    # What the record showed that no answer carries: its own disagreements (a recorded BSA far
+    # from Mosteller, SPEC section 2), flagged on the form as on the card.
+    flagged = _flagged(assertion.evaluation) if assertion is not None else set()
+    return _fhir(evaluation_parameters(evaluation, policy, flagged))
+
+
+def _flagged(stored: dict[str, Any]) -> set[str]:
+    criteria = stored.get("criteria") or {}
+    return {c for c, r in criteria.items() if isinstance(r, dict) and r.get("discrepancy")}
 
 
 def _assertion(
@@ -241,7 +249,9 @@ async def read(
     return _fhir(found[0])
 
 
-def evaluation_parameters(evaluation: Evaluation, policy: Policy) -> JsonObject:
+def evaluation_parameters(
+    evaluation: Evaluation, policy: Policy, flagged: set[str] | None = None
+) -> JsonObject:
     """$evaluate's answer: the outcome, each criterion (with the policy's words for it) and its
     evidence, the paths met, and the dose and cycle limits that would apply."""
     parameters: list[JsonObject] = [{"name": "outcome", "valueCode": evaluation.outcome.value}]
@@ -254,6 +264,8 @@ def evaluation_parameters(evaluation: Evaluation, policy: Policy) -> JsonObject:
         if criterion.value is not None:
             parts.append({"name": "value", "valueString": _text(criterion.value)})
         parts += [{"name": "evidence", "valueString": e} for e in criterion.evidence]
+        if criterion.discrepancy or criterion.id in (flagged or set()):
+            parts.append({"name": "flag", "valueString": policy.discrepancy_note(criterion.id)})
         parameters.append({"name": "criterion", "part": parts})
     for path in evaluation.paths.values():
         parameters.append(

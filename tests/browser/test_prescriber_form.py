@@ -231,6 +231,17 @@ def test_answers_needed_with_a_draft_resumed(page: Page, stack: Stack) -> None:
     assert answers["first-cycle-date"]["valueDate"] == "2026-06-15"
 
 
+def test_a_recorded_bsa_far_from_mosteller_is_flagged_on_the_form(page: Page, stack: Stack) -> None:
+    """SPEC section 2: the flag the card shows is on the form too, next to the BSA criterion."""
+    form = Form(page, stack, "16-recorded-bsa-far-from-computed")
+    form.launch()
+    form.settled()
+    flagged = page.locator('#criteria li[data-criterion="BSA"] .flag')
+    expect(flagged).to_contain_text("more than 10% away")
+    expect(page.locator("#criteria li[data-flag]")).to_have_count(1)
+    form.shot("bsa-flag")
+
+
 def test_criteria_not_met(page: Page, stack: Stack) -> None:
     """Scenario 03: the record shows AML, not ALL; the form says so before and after submission."""
     form = Form(page, stack, "03-other-malignancy-aml")

@@ -267,3 +267,23 @@ def test_the_diagnosis_may_be_typed_off_the_list(client: TestClient) -> None:
     set_answer(response, "diagnosis-code", {"valueInteger": 9100})
     refused = client.post("/fhir/QuestionnaireResponse", json=response)
     assert refused.status_code == 422 and "diagnosis-code" in refused.text
+
+
+def test_evaluate_flags_what_the_record_disagreed_on(client: TestClient) -> None:
+    """SPEC section 2: a recorded BSA far from Mosteller is flagged by $evaluate too (the form shows
+    it), although the answers alone cannot tell; a consistent record has no flag."""
+
+    def flags(folder: Path) -> list[str]:
+        body = evaluate(client, prefilled(client, folder))
+        return [
+            part["valueString"]
+            for p in body["parameter"]
+            if p["name"] == "criterion"
+            for part in p["part"]
+            if part["name"] == "flag"
+        ]
+
+    by_name = {f.name: f for f in SCENARIOS}
+    (flag,) = flags(by_name["16-recorded-bsa-far-from-computed"])
+    assert "more than 10% away" in flag
+    assert flags(by_name["10-weight-44-9-kg-bsa-limit"]) == []

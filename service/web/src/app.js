@@ -453,6 +453,12 @@ function showEvaluation(body) {
     const shown = shownValue(criterion.value);
     const state = negative ? "no" : unneeded ? "not needed" : STATUS_WORDS[criterion.status];
     item.append(mark, element("span", `${criterion.label}${shown ? `: ${shown}` : ""}`), element("span", state, "state"));
+    // The record disagrees with itself here (a recorded BSA far from Mosteller): the payer says
+    // what to check, as its card does.
+    if (criterion.flag) {
+      item.dataset.flag = "true";
+      item.append(element("p", `Flag: ${criterion.flag}`, "flag"));
+    }
     list.append(item);
   }
 }
