@@ -14,6 +14,7 @@ import httpx
 from playwright.sync_api import Page, Request, Route, expect
 
 from tests.browser.conftest import ARTIFACTS, Stack
+from tests.support.dtr_profiles import response_problems
 
 INFORMATION_ORIGIN = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/information-origin"
 COVERAGE_INFORMATION = (
@@ -149,6 +150,8 @@ def _on_both_sides(stack: Stack, ehr_id: str, payer_id: str) -> dict[str, Any]:
     assert ehr_copy["status"] == payer_copy["status"] == "completed"
     assert _answers(ehr_copy).keys() == _answers(payer_copy).keys()
     assert ehr_copy["identifier"] == payer_copy["identifier"]
+    # What the app wrote meets DTR 2.0.1's QuestionnaireResponse profile, in both copies.
+    assert response_problems(ehr_copy) == [] and response_problems(payer_copy) == []
     response: dict[str, Any] = ehr_copy
     return response
 
