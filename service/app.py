@@ -11,18 +11,18 @@ from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from service.auth.router import router as auth_router
+from service.api.auth import router as auth_router
+from service.api.cds_hooks import router as cds_hooks_router
+from service.api.dtr_operations import router as operations_router
+from service.api.fhir_content import router as dtr_router
+from service.api.policy_documents import router as policy_documents_router
+from service.api.questionnaire_package import router as package_router
+from service.api.questionnaire_responses import router as response_router
+from service.api.supported_payers import router as supported_payers_router
 from service.body_limit import BodyLimitMiddleware
-from service.cdshooks.router import router as cds_hooks_router
-from service.dtr.operations_router import router as operations_router
-from service.dtr.package_router import router as package_router
-from service.dtr.response_router import router as response_router
-from service.dtr.router import router as dtr_router
-from service.dtr.supported_payers import router as supported_payers_router
 from service.errors import NotFound
 from service.logs import configure_logging
 from service.outcomes import install_exception_handlers
-from service.policy_documents import router as policy_documents_router
 from service.request_ids import RequestIdMiddleware
 from service.runtime import build_runtime
 from service.settings import Settings, get_settings

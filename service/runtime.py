@@ -18,13 +18,13 @@ from service.auth.callers import AccessControl
 from service.auth.clients import ClientRegistry, load_registry
 from service.auth.keys import KeyStore
 from service.auth.launch import EhrLaunchCheck
-from service.auth.replay import InMemoryReplayCache, claim, prune_expired
+from service.auth.replay import InMemoryReplayCache, claim
 from service.auth.signed_jwt import SignedJwtVerifier
 from service.auth.token_endpoint import TokenEndpoint
 from service.cdshooks.client_auth import ClientIdentity, JwtVerifier, time_rules
-from service.cdshooks.discovery import discovery_document
 from service.cql.engine import CqlEngine
-from service.crd.order_hook import HookEnvironment
+from service.crd.calls import HookEnvironment
+from service.crd.discovery import discovery_document
 from service.dtr.content import ContentStore, load_content
 from service.errors import ConfigurationError
 from service.fhir.ehr_client import FhirClient
@@ -35,6 +35,7 @@ from service.settings import Settings
 from service.storage.audit import AuditLog
 from service.storage.commits import GroupCommitter
 from service.storage.db import make_engine, session_factory
+from service.storage.retention import prune_expired
 from service.types import JsonObject
 
 log = logging.getLogger(__name__)

@@ -2,8 +2,9 @@
 reused"; SMART Backend Services: "the authorization server SHALL NOT accept a jti value again").
 
 The authority is a table in the service's database (`jwt_replay`), so a token replayed to another
-worker or replica is refused; the writer prunes expired rows once a minute. In front of it each
-worker keeps an in-memory cache that refuses a replay to the same worker before any work is done.
+worker or replica is refused; the writer prunes expired rows once a minute
+(service/storage/retention.py). In front of it each worker keeps an in-memory cache that refuses a
+replay to the same worker before any work is done.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy import Float, Table, bindparam, delete
+from sqlalchemy import Float, Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningInsert
@@ -80,11 +81,6 @@ def _claim_statement(dialect: str) -> ReturningInsert[tuple[str]]:
         where=_TABLE.c.expires_at <= bindparam("now", type_=Float()),
     )
     return upsert.returning(_TABLE.c.jti)
-
-
-def prune_expired(session: Session, now: float) -> int:
-    result = session.execute(delete(_TABLE).where(_TABLE.c.expires_at <= now))
-    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def claim(issuer: str, jti: str, expires_at: float, clock: Clock) -> Callable[[Session], bool]:

@@ -2,35 +2,40 @@
 evaluating a define is calling its thunk. Node types the bridge does not support fail here, at
 load, with the CQL file and line: never as a wrong answer in a request.
 
-Structure: refs and definitions (ExpressionRef, FunctionRef, ParameterRef, AliasRef, OperandRef),
-data (Retrieve, Property, As, Query), and operators (the tables at the bottom, by CQL chapter).
+Structure: here, refs and definitions (ExpressionRef, FunctionRef, ParameterRef, AliasRef,
+OperandRef), data (Retrieve, Property, As, Query), conditionals and membership; the value
+selectors in value_handlers.py, the operators by CQL chapter in operator_handlers.py, sorting in
+sorting.py, what a node declares in elm_nodes.py, values built from data in conversions.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from decimal import Decimal
 from itertools import count
 from typing import Any
 
 from service.cql import operators as op
+from service.cql import value_handlers as values_
+from service.cql.conversions import (
+    READ_CONCEPTS_ON_JSON,
+    SYSTEM_TYPES,
+    checked,
+    concept_in,
+    system_property,
+)
+from service.cql.elm_nodes import elm_nodes, inlinable, is_list, result_type, scoped, type_name
 from service.cql.library import ElmLibrary, Node
-from service.cql.paths import SYSTEM, fhir_type, property_accessor
-from service.cql.runtime import Frame
-from service.cql.values import Code, Concept, Interval, Quantity, decimal_of
-from service.fhir.record import codings
-
-Thunk = Callable[[Frame], Any]
-Types = Mapping[str, str | None]  # names in scope -> their ELM type name ({ns}Name), if known
-THIS = "$this"
+from service.cql.operator_handlers import OPERATORS
+from service.cql.paths import fhir_type, property_accessor
+from service.cql.runtime import THIS, Frame, Thunk, Types
+from service.cql.sorting import compiled_sort
 
 
 class CqlRuntimeError(Exception):
     pass
 
 
-_SCOPED = {"Query", "AliasRef", "IdentifierRef", "QueryLetRef"}
 # Already constant or cached: wrapping them would only add a lookup.
 _NOT_CACHED = {
     "Literal",
@@ -45,58 +50,6 @@ _NOT_CACHED = {
     "ConceptRef",
 }
 _MISSING = object()
-
-
-def _elm_nodes(root: object) -> Iterator[Node]:
-    """Every ELM node under `root`, itself included (annotations skipped)."""
-    stack: list[object] = [root]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, list):
-            stack.extend(current)
-        elif isinstance(current, dict):
-            yield current
-            stack.extend(v for k, v in current.items() if k != "annotation")
-
-
-def _scoped(node: Node) -> bool:
-    return node.get("type") in _SCOPED or "scope" in node
-
-
-def _inlinable(definition: Node) -> bool:
-    """A function body that can run in the caller's frame: no query (its aliases would share the
-    caller's scope), no scoped property, and each operand used at most once (an argument is then
-    evaluated as often as a call would evaluate it)."""
-    if definition.get("external") or "expression" not in definition:
-        return False
-    uses: dict[str, int] = {}
-    for current in _elm_nodes(definition["expression"]):
-        if _scoped(current):
-            return False
-        if current.get("type") == "OperandRef":
-            uses[current["name"]] = uses.get(current["name"], 0) + 1
-    return all(count <= 1 for count in uses.values())
-
-
-def _result_type(node: Node) -> str | None:
-    """The declared type of a node's value, or of its elements when it is a list."""
-    if node.get("resultTypeName"):
-        return str(node["resultTypeName"])
-    spec = node.get("resultTypeSpecifier") or {}
-    if spec.get("type") == "ListTypeSpecifier":
-        return str((spec.get("elementType") or {}).get("name") or "") or None
-    return None
-
-
-def _is_list(node: Node) -> bool:
-    return (node.get("resultTypeSpecifier") or {}).get("type") == "ListTypeSpecifier"
-
-
-def _type_name(node: Node, key: str) -> str | None:
-    if node.get(key):
-        return str(node[key])
-    spec = node.get(f"{key}Specifier") or {}
-    return str(spec["name"]) if spec.get("name") else None
 
 
 class Compiler:
@@ -167,12 +120,12 @@ class Compiler:
         is fixed for an evaluation (parameters, the record, defines). An operand of a function
         compiled in place counts as closed when its argument is."""
         return not any(
-            _scoped(current)
+            scoped(current)
             or (
                 current.get("type") == "OperandRef"
                 and not self._closed_operands.get(current["name"], False)
             )
-            for current in _elm_nodes(node)
+            for current in elm_nodes(node)
         )
 
     def _per_evaluation(self, thunk: Thunk) -> Thunk:
@@ -210,7 +163,7 @@ class Compiler:
         target = self._library(library, node)
         definition = self._overload(library, target, node)
         arguments = self.operands(library, node, types)
-        if _inlinable(definition):
+        if inlinable(definition):
             closed = [self._closed(o) for o in node.get("operand") or []]
             return self._inline(target, definition, arguments, closed)
         call = self._function(target, definition)
@@ -220,14 +173,14 @@ class Compiler:
         self, library: ElmLibrary, definition: Node, arguments: list[Thunk], closed: list[bool]
     ) -> Thunk:
         """The function's body compiled in place, each operand replaced by the argument's thunk.
-        Only for bodies without queries that use each operand at most once (`_inlinable`): the
+        Only for bodies without queries that use each operand at most once (`inlinable`): the
         body then runs in the caller's frame exactly as a call would, without one. Most calls
         are of this kind (FHIRHelpers' `ToString(value)` is `value.value`). One difference: an
         argument the body never reaches (an untaken `if` branch) is not evaluated; CQL has no
         side effects, so only an argument that would fail (`singleton from` over several) can
         tell, and the answer is then the body's instead of an error."""
         operands = definition.get("operand") or []
-        types = {o["name"]: _type_name(o, "operandType") for o in operands}
+        types = {o["name"]: type_name(o, "operandType") for o in operands}
         with self._compiling(
             repeated=self._repeated + 1,
             inlined={o["name"]: a for o, a in zip(operands, arguments, strict=True)},
@@ -240,10 +193,10 @@ class Compiler:
         count = len(node.get("operand") or [])
         wanted = [s.get("name") for s in node.get("signature") or []]
         if not wanted:
-            wanted = [_result_type(o) for o in node.get("operand") or []]
+            wanted = [result_type(o) for o in node.get("operand") or []]
         fitting = [c for c in candidates if len(c.get("operand") or []) == count]
         exact = [
-            c for c in fitting if [_type_name(o, "operandType") for o in c["operand"]] == wanted
+            c for c in fitting if [type_name(o, "operandType") for o in c["operand"]] == wanted
         ]
         chosen = exact or fitting
         if not chosen:
@@ -256,7 +209,7 @@ class Compiler:
             return compiled
         names = [operand["name"] for operand in definition.get("operand") or []]
         operand_types = {
-            operand["name"]: _type_name(operand, "operandType")
+            operand["name"]: type_name(operand, "operandType")
             for operand in definition.get("operand") or []
         }
         if definition.get("external"):
@@ -331,7 +284,7 @@ class Compiler:
             source: Thunk = lambda frame: frame.scope.get(scope)  # noqa: E731
         else:
             source = self.node(library, node["source"], types)
-            source_type = _result_type(node["source"])
+            source_type = result_type(node["source"])
         path = node["path"]
         if fhir_type(source_type):
             try:
@@ -339,13 +292,13 @@ class Compiler:
                     fhir_type(source_type),
                     path,
                     fhir_type(as_type),
-                    _is_list(node),
-                    _result_type(node),
+                    is_list(node),
+                    result_type(node),
                 )
             except ValueError as error:
                 raise library.error(node, str(error)) from None
             return lambda frame: access(source(frame), frame.navigated)
-        return lambda frame: _system_property(source(frame), path)
+        return lambda frame: system_property(source(frame), path)
 
     def identifier_ref(
         self, library: ElmLibrary, node: Node, types: Types, as_type: str | None = None
@@ -362,17 +315,17 @@ class Compiler:
         return self.property(library, synthetic, types, as_type)
 
     def as_(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
-        target = _type_name(node, "asType")
+        target = type_name(node, "asType")
         operand = node["operand"]
         if target and fhir_type(target) and operand.get("type") == "Property":
             return self.property(library, operand, types, as_type=target)
         if target and fhir_type(target) and operand.get("type") == "IdentifierRef":
             return self.identifier_ref(library, operand, types, as_type=target)
         value = self.node(library, operand, types)
-        check = _SYSTEM_TYPES.get(target or "")
+        check = SYSTEM_TYPES.get(target or "")
         if check is None:
             return value
-        return lambda frame: _checked(value(frame), check)
+        return lambda frame: checked(value(frame), check)
 
     def query(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
         if (
@@ -385,12 +338,16 @@ class Compiler:
         (source_node,) = node["source"]
         alias = source_node["alias"]
         source = self.node(library, source_node["expression"], types)
-        inner = {**types, alias: _result_type(source_node["expression"])}
+        inner = {**types, alias: result_type(source_node["expression"])}
         returned = node.get("return")
         with self._compiling(repeated=self._repeated + 1):
             where = self.node(library, node["where"], inner) if node.get("where") else None
             project = self.node(library, returned["expression"], inner) if returned else None
-            sort = self._sort(library, node, returned, inner, alias) if node.get("sort") else None
+            sort = (
+                compiled_sort(self, library, node, returned, inner, alias)
+                if node.get("sort")
+                else None
+            )
         unique = bool(returned.get("distinct", True)) if returned else False
 
         def run(frame: Frame) -> Any:
@@ -412,96 +369,11 @@ class Compiler:
 
         return run
 
-    def _sort(
-        self, library: ElmLibrary, node: Node, returned: Node | None, types: Types, alias: str
-    ) -> Callable[[Frame, list[Any]], list[Any]]:
-        element_type = types[alias] if returned is None else _result_type(returned["expression"])
-        keys: list[tuple[Thunk | None, bool]] = []
-        for by in node["sort"]["by"]:
-            descending = by.get("direction", "asc") in ("desc", "descending")
-            if by["type"] == "ByDirection":
-                keys.append((None, descending))
-            elif by["type"] == "ByExpression":
-                keys.append(
-                    (
-                        self.node(library, by["expression"], {**types, THIS: element_type}),
-                        descending,
-                    )
-                )
-            else:
-                raise library.error(by, f"sort {by['type']} is not supported")
-
-        def sort(frame: Frame, items: list[Any]) -> list[Any]:
-            ordered = list(items)
-            for key, descending in reversed(keys):
-
-                def value(item: Any, key: Thunk | None = key) -> Any:
-                    return item if key is None else key(frame.bind({THIS: item}))
-
-                decorated = [(value(item), item) for item in ordered]
-                present = sorted(
-                    (d for d in decorated if d[0] is not None),
-                    key=lambda d: _sortable(d[0]),
-                    reverse=descending,
-                )
-                absent = [d for d in decorated if d[0] is None]
-                # CQL: null sorts lowest.
-                ordered = [d[1] for d in (present + absent if descending else absent + present)]
-            return ordered
-
-        return sort
-
-    # -- values
-    def literal(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
-        value_type, text = node.get("valueType", ""), node.get("value")
-        converters: dict[str, Callable[[Any], Any]] = {
-            f"{SYSTEM}Integer": int,
-            f"{SYSTEM}Decimal": Decimal,
-            f"{SYSTEM}String": str,
-            f"{SYSTEM}Boolean": lambda v: str(v).lower() == "true",
-        }
-        if value_type not in converters:
-            raise library.error(node, f"literal of type {value_type} is not supported")
-        constant = None if text is None else converters[value_type](text)
-        return lambda frame: constant
-
-    def instance(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
-        build = _INSTANCES.get(node.get("classType", ""))
-        if build is None:
-            raise library.error(node, f"instances of {node.get('classType')} are not supported")
-        elements = {
-            e["name"]: self.node(library, e["value"], types) for e in node.get("element") or []
-        }
-        return lambda frame: build({name: thunk(frame) for name, thunk in elements.items()})
-
-    def tuple_(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
-        elements = {
-            e["name"]: self.node(library, e["value"], types) for e in node.get("element") or []
-        }
-        return lambda frame: {name: thunk(frame) for name, thunk in elements.items()}
-
-    def list_(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
-        elements = [self.node(library, element, types) for element in node.get("element") or []]
-        return lambda frame: [element(frame) for element in elements]
-
-    def interval(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
-        low = self.node(library, node["low"], types) if node.get("low") else (lambda frame: None)
-        high = self.node(library, node["high"], types) if node.get("high") else (lambda frame: None)
-        low_closed, high_closed = (
-            bool(node.get("lowClosed", True)),
-            bool(node.get("highClosed", True)),
-        )
-        return lambda frame: Interval(low(frame), high(frame), low_closed, high_closed)
-
-    def quantity(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
-        constant = Quantity(Decimal(str(node["value"])), str(node.get("unit", "1")))
-        return lambda frame: constant
-
     def in_value_set(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
         url = self._value_set(library, node["valueset"])
         if READ_CONCEPTS_ON_JSON and self._is_to_concept(library, node.get("code")):
             raw = self.node(library, node["code"]["operand"][0], types)
-            return lambda frame: _concept_in(raw(frame), frame.context.terminology, url)
+            return lambda frame: concept_in(raw(frame), frame.context.terminology, url)
         code = self.node(library, node["code"] if "code" in node else node["codes"], types)
 
         def member(frame: Frame) -> bool:
@@ -551,7 +423,7 @@ class Compiler:
 
     def coalesce(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
         operands = self.operands(library, node, types)
-        listed = len(operands) == 1 and _is_list(node["operand"][0])
+        listed = len(operands) == 1 and is_list(node["operand"][0])
 
         def run(frame: Frame) -> Any:
             if listed:
@@ -579,159 +451,6 @@ class Compiler:
         return run
 
 
-def _sortable(value: Any) -> Any:
-    if isinstance(value, Quantity):
-        return value.value
-    return value
-
-
-def _system_property(value: Any, path: str) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, list):
-        return [_system_property(item, path) for item in value]
-    if isinstance(value, dict):
-        return value.get(path)
-    if isinstance(value, Concept) and path == "codes":
-        return list(value.codes)
-    return getattr(value, path, None)
-
-
-def _checked(value: Any, kinds: tuple[type, ...]) -> Any:
-    return (
-        value
-        if isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
-        else None
-    )
-
-
-_SYSTEM_TYPES: dict[str, tuple[type, ...]] = {
-    f"{SYSTEM}Integer": (int,),
-    f"{SYSTEM}Decimal": (Decimal,),
-    f"{SYSTEM}String": (str,),
-    f"{SYSTEM}Boolean": (bool,),
-    f"{SYSTEM}Quantity": (Quantity,),
-    f"{SYSTEM}Code": (Code,),
-    f"{SYSTEM}Concept": (Concept,),
-}
-
-
-def _code(e: dict[str, Any]) -> Code | None:
-    return (
-        None
-        if e.get("code") is None
-        else Code(e["code"], e.get("system"), e.get("version"), e.get("display"))
-    )
-
-
-def _quantity(e: dict[str, Any]) -> Quantity | None:
-    value = decimal_of(e.get("value"))
-    return None if value is None else Quantity(value, e.get("unit") or "1")
-
-
-# `FHIRHelpers.ToConcept(x) in "VS"` (every `concept in "VS"` on FHIR data) is answered on the
-# CodeableConcept's JSON: a Concept built only to be read once cost about 15 us per resource
-# (most of a MedicationRequest query's time). tests/cql/test_compiler.py compares both ways.
-READ_CONCEPTS_ON_JSON = True
-
-
-def _concept_in(concept: Any, terminology: Any, url: str) -> bool:
-    """What ToConcept keeps of a coding and membership reads: a string system and a string
-    code, the codings the record's code index reads (`service.fhir.record.codings`). Codings
-    without both are skipped, as ToCode and the Concept built from it skip them. Invalid FHIR
-    holds no codings, as in the index: a `coding` that is not an array, `_coding` (building the
-    Concept failed on the first and read the second one way for medications and another for
-    observation values)."""
-    return any(terminology.in_value_set(c["system"], c["code"], url) for c in codings(concept))
-
-
-def _concept(e: dict[str, Any]) -> Concept:
-    return Concept(tuple(c for c in e.get("codes") or [] if c is not None), e.get("display"))
-
-
-_INSTANCES: dict[str, Callable[[dict[str, Any]], Any]] = {
-    f"{SYSTEM}Code": _code,
-    f"{SYSTEM}Quantity": _quantity,
-    f"{SYSTEM}Concept": _concept,
-    f"{SYSTEM}Ratio": dict,
-}
-
-
-def _nary(function: Callable[..., Any]) -> Callable[[Compiler, ElmLibrary, Node, Types], Thunk]:
-    def handler(compiler: Compiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
-        if node.get("precision"):
-            # `during day of`, `same month as`: these operators compare whole values only.
-            raise library.error(node, f"{node['type']} with a precision is not supported")
-        operands = compiler.operands(library, node, types)
-        if len(operands) == 1:
-            (only,) = operands
-            return lambda frame: function(only(frame))
-        if len(operands) == 2:
-            left, right = operands
-            return lambda frame: function(left(frame), right(frame))
-        return lambda frame: function(*(operand(frame) for operand in operands))
-
-    return handler
-
-
-def _source(function: Callable[[Any], Any]) -> Callable[[Compiler, ElmLibrary, Node, Types], Thunk]:
-    def handler(compiler: Compiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
-        source = compiler.node(library, node["source"], types)
-        return lambda frame: function(source(frame))
-
-    return handler
-
-
-def _short_circuit(
-    decisive: bool, combine: op.Binary
-) -> Callable[[Compiler, ElmLibrary, Node, Types], Thunk]:
-    """And / Or: the right operand is not evaluated once the left one decides (false / true)."""
-
-    def handler(compiler: Compiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
-        left, right = compiler.operands(library, node, types)
-
-        def run(frame: Frame) -> Any:
-            a = left(frame)
-            return decisive if a is decisive else combine(a, right(frame))
-
-        return run
-
-    return handler
-
-
-def _round(compiler: Compiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
-    operand = compiler.node(library, node["operand"], types)
-    precision = (
-        compiler.node(library, node["precision"], types) if node.get("precision") else (lambda f: 0)
-    )
-    return lambda frame: op.round_(operand(frame), precision(frame))
-
-
-def _duration(compiler: Compiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
-    start, end = compiler.operands(library, node, types)
-    precision = node["precision"]
-    return lambda frame: op.duration_between(precision, start(frame), end(frame))
-
-
-def _convert_quantity(compiler: Compiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
-    quantity, unit = compiler.operands(library, node, types)
-
-    def run(frame: Frame) -> Any:
-        value, target = quantity(frame), unit(frame)
-        converted = None if value is None or target is None else value.to(target)
-        return None if converted is None else Quantity(op.scaled(converted.value), converted.unit)
-
-    return run
-
-
-def _null(compiler: Compiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
-    return lambda frame: None
-
-
-def _today(compiler: Compiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
-    return lambda frame: frame.context.today
-
-
 _HANDLERS: dict[str, Callable[[Compiler, ElmLibrary, Node, Types], Thunk]] = {
     "ExpressionRef": Compiler.expression_ref,
     "FunctionRef": Compiler.function_ref,
@@ -743,57 +462,17 @@ _HANDLERS: dict[str, Callable[[Compiler, ElmLibrary, Node, Types], Thunk]] = {
     "Property": Compiler.property,
     "As": Compiler.as_,
     "Query": Compiler.query,
-    "Literal": Compiler.literal,
-    "Null": _null,
-    "Instance": Compiler.instance,
-    "Tuple": Compiler.tuple_,
-    "List": Compiler.list_,
-    "Interval": Compiler.interval,
-    "Quantity": Compiler.quantity,
+    "Literal": values_.literal,
+    "Instance": values_.instance,
+    "Tuple": values_.tuple_,
+    "List": values_.list_,
+    "Interval": values_.interval,
+    "Quantity": values_.quantity,
     "InValueSet": Compiler.in_value_set,
     "AnyInValueSet": Compiler.in_value_set,
     "If": Compiler.if_,
     "Case": Compiler.case,
     "Coalesce": Compiler.coalesce,
     "SingletonFrom": Compiler.singleton_from,
-    "And": _short_circuit(False, op.and_),
-    "Or": _short_circuit(True, op.or_),
-    "Not": _nary(op.not_),
-    "Implies": _nary(op.implies),
-    "Xor": _nary(op.xor),
-    "IsNull": _nary(lambda a: a is None),
-    "IsTrue": _nary(lambda a: a is True),
-    "IsFalse": _nary(lambda a: a is False),
-    "Equal": _nary(op.equal),
-    "Equivalent": _nary(op.equivalent),
-    "NotEqual": _nary(lambda a, b: op.not_(op.equal(a, b))),
-    "Less": _nary(op.less),
-    "LessOrEqual": _nary(op.less_or_equal),
-    "Greater": _nary(op.greater),
-    "GreaterOrEqual": _nary(op.greater_or_equal),
-    "In": _nary(op.in_),
-    "Add": _nary(op.add),
-    "Subtract": _nary(op.subtract),
-    "Multiply": _nary(op.multiply),
-    "Divide": _nary(op.divide),
-    "Power": _nary(op.power),
-    "Round": _round,
-    "Abs": _nary(op.abs_),
-    "Negate": _nary(op.negate),
-    "Concatenate": _nary(op.concatenate),
-    "ConvertQuantity": _convert_quantity,
-    "ToDecimal": _nary(decimal_of),
-    "ToString": _nary(lambda a: None if a is None else str(a)),
-    "ToList": _nary(lambda a: [] if a is None else [a]),
-    "DateFrom": _nary(op.date_from),
-    "DurationBetween": _duration,
-    "Today": _today,
-    "Exists": _nary(op.exists),
-    "Union": _nary(op.union),
-    "Flatten": _nary(op.flatten),
-    "First": _source(op.first),
-    "Last": _source(op.last),
-    "Count": _source(op.count),
-    "Min": _source(op.minimum),
-    "Max": _source(op.maximum),
+    **OPERATORS,
 }

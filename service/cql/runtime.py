@@ -3,7 +3,7 @@ the day. `Frame` carries the per-evaluation define cache and the names in scope.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
@@ -37,3 +37,11 @@ class Frame:
 
     def bind(self, names: Mapping[str, object]) -> Frame:
         return Frame(self.context, self.cache, {**self.scope, **names}, self.navigated)
+
+
+# A compiled ELM node: called with the evaluation's frame, it gives the node's value.
+Thunk = Callable[[Frame], Any]
+# Names in scope -> their ELM type name ({ns}Name), if known.
+Types = Mapping[str, str | None]
+# The scope name of the element a sort expression reads (CQL `$this`).
+THIS = "$this"

@@ -22,7 +22,6 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from service.cdshooks.prefetch_resolver import ResolvedPrefetch
 from service.crd.assertions import (
@@ -32,6 +31,7 @@ from service.crd.assertions import (
     order_reference,
     technical_assertion,
 )
+from service.crd.calls import HookCall, HookEnvironment
 from service.crd.cards import CardSource, card
 from service.crd.coverage import CoverageChoice
 from service.crd.coverage_information import CoverageInformation, already_carries, system_action
@@ -40,9 +40,6 @@ from service.fhir.record import PatientRecord
 from service.policy.evaluation import Evaluation
 from service.policy.folder import Policy
 from service.types import JsonObject, Resource
-
-if TYPE_CHECKING:
-    from service.crd.order_hook import HookCall, HookEnvironment
 
 log = logging.getLogger(__name__)
 

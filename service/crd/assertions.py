@@ -13,17 +13,14 @@ CRD temp code system, 2.2's THO crd-coverage-detail):
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING
 
+from service.crd.calls import HookCall
 from service.crd.coverage_information import CoverageInformation, new_assertion_id
 from service.crd.versions import CrdVersion
 from service.policy.evaluation import Evaluation, Status
 from service.policy.folder import Policy
 from service.settings import Settings
 from service.types import JsonObject, Resource
-
-if TYPE_CHECKING:
-    from service.crd.order_hook import HookCall
 
 _CATEGORY = {
     "allowed-quantity": "cat-limitation",

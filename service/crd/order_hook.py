@@ -13,46 +13,21 @@ to CDS Hooks response. The steps, in order:
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Sequence
 
 from service.cdshooks.contexts import HookContext
-from service.cdshooks.models import HookRequest
 from service.cdshooks.prefetch_resolver import KeyStatus, ResolvedPrefetch, resolve_prefetch
-from service.cdshooks.services import HookService, prefetch_templates
+from service.cdshooks.services import prefetch_templates
 from service.crd.answers import OrderAnswers, answer_orders
 from service.crd.assertions import named_coverage
-from service.crd.configuration import Configuration
+from service.crd.calls import HookCall, HookEnvironment
 from service.crd.coverage import payors_to_fetch, select_coverage
-from service.crd.versions import CrdVersion
 from service.errors import Issue, PreconditionFailed
-from service.fhir.ehr_client import FhirClient
 from service.fhir.record import PatientRecord
 from service.fhir.validation import check_resources
-from service.policy.engine import PolicyEngine
 from service.policy.folder import Policy
 from service.policy.trigger import is_in_scope, medication_references
-from service.settings import Settings
 from service.types import Resource
-
-
-@dataclass(frozen=True)
-class HookCall:
-    service: HookService
-    request: HookRequest
-    context: HookContext
-    version: CrdVersion
-    configuration: Configuration
-    today: date
-
-
-@dataclass(frozen=True)
-class HookEnvironment:
-    settings: Settings
-    policies: Sequence[Policy]
-    fhir: FhirClient
-    engines: Mapping[str, PolicyEngine]  # policy id -> its compiled engine
 
 
 async def answer_order_hook(call: HookCall, env: HookEnvironment) -> OrderAnswers:

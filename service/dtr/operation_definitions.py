@@ -1,8 +1,9 @@
 """The OperationDefinitions this service defines itself (FHIR R4 OperationDefinition), served at
-`/fhir/OperationDefinition/{id}`: `QuestionnaireResponse/$evaluate` (response_router.py). The
-other operations we implement are defined by DTR 2.0.1 ($questionnaire-package,
-$log-questionnaire-errors) and FHIR R4 (ValueSet/$expand); the CapabilityStatement names them by
-their canonicals, and their publishers, not we, serve those definitions."""
+`/fhir/OperationDefinition/{id}`: `QuestionnaireResponse/$evaluate`
+(service/api/questionnaire_responses.py). The other operations we implement are defined by DTR
+2.0.1 ($questionnaire-package, $log-questionnaire-errors) and FHIR R4 (ValueSet/$expand); the
+CapabilityStatement names them by their canonicals, and their publishers, not we, serve those
+definitions."""
 
 from __future__ import annotations
 

@@ -8,14 +8,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from service.auth.callers import Caller
 from service.storage.commits import Work
 from service.storage.tables import NO_CLIENT, CoverageAssertion, HookAnswer
+
+
+class Viewer(Protocol):
+    """Who asks to read a row: service/auth/callers.py Caller."""
+
+    def may_see(self, client_id: str, patient_id: str | None, fhir_server: str | None) -> bool: ...
+
 
 # Built once: a statement object reused keeps its compiled form cached.
 _ANSWERS = insert(HookAnswer.__table__)  # type: ignore[arg-type]
@@ -107,7 +113,7 @@ def _cut(value: str | None, length: int) -> str | None:
     return value[:length] if value is not None else None
 
 
-def find_assertion(session: Session, assertion_id: str, caller: Caller) -> CoverageAssertion | None:
+def find_assertion(session: Session, assertion_id: str, caller: Viewer) -> CoverageAssertion | None:
     """The assertion if it is this caller's; None when unknown or someone else's, alike."""
     row = session.get(CoverageAssertion, assertion_id[:64])
     if row is None or not caller.may_see(row.client_id, row.patient_id, row.fhir_server):

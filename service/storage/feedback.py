@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from service.cdshooks.models import FeedbackRequest
 from service.storage.commits import Work
 from service.storage.tables import FeedbackEntry
 
 
-def store_feedback(service_id: str, body: FeedbackRequest) -> Work[int]:
+@dataclass(frozen=True)
+class FeedbackItem:
+    """One item of a CDS Hooks feedback request, as the router read it."""
+
+    card: str
+    outcome: str
+    outcome_timestamp: str | None
+    detail: dict[str, Any]
+
+
+def store_feedback(service_id: str, items: Sequence[FeedbackItem]) -> Work[int]:
     """The unit of work for the writer: every item of the request, as sent."""
 
     def work(session: Session) -> int:
@@ -23,10 +35,10 @@ def store_feedback(service_id: str, body: FeedbackRequest) -> Work[int]:
                 card_uuid=item.card,
                 outcome=item.outcome,
                 outcome_timestamp=item.outcome_timestamp,
-                detail=item.model_dump(mode="json", by_alias=True, exclude_none=True),
+                detail=item.detail,
             )
-            for item in body.feedback
+            for item in items
         )
-        return len(body.feedback)
+        return len(items)
 
     return work

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
-from service.auth.replay import prune_expired
 from service.settings import Settings
 from service.storage.tables import (
     AuditEntry,
@@ -18,6 +17,7 @@ from service.storage.tables import (
     DtrAccess,
     FeedbackEntry,
     HookAnswer,
+    JwtReplay,
     QuestionnaireErrorReport,
     StoredResponse,
 )
@@ -47,3 +47,8 @@ def prune(
             removed[model.__tablename__] = int(result.rowcount)  # type: ignore[attr-defined]
         removed["jwt_replay"] = prune_expired(session, moment.timestamp())
     return removed
+
+
+def prune_expired(session: Session, now: float) -> int:
+    result = session.execute(delete(JwtReplay).where(JwtReplay.expires_at <= now))
+    return int(result.rowcount)  # type: ignore[attr-defined]

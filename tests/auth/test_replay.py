@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.app import create_app
 from service.auth.replay import claim as claim_unit
-from service.auth.replay import claim_jti, prune_expired
+from service.auth.replay import claim_jti
 from service.settings import PROJECT_ROOT
+from service.storage.retention import prune_expired
 from service.storage.tables import CoverageAssertion, HookAnswer
 from tests.conftest import make_settings
 from tests.crd.test_answers import hook_request

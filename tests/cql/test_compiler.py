@@ -11,7 +11,7 @@ import pytest
 
 from bench.records import record
 from service.cql import compiler
-from service.cql.compiler import _inlinable
+from service.cql.elm_nodes import inlinable as _inlinable
 from service.cql.engine import CqlEngine
 from service.cql.library import CqlLoadError
 from service.cql.runtime import EvaluationContext

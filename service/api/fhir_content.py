@@ -1,5 +1,5 @@
 """DTR's FHIR endpoints under /fhir: the CapabilityStatement, reads and `url` searches of the
-published content (`$questionnaire-package` is in package_router.py)."""
+published content (`$questionnaire-package` is in questionnaire_package.py)."""
 
 from __future__ import annotations
 

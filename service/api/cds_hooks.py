@@ -17,8 +17,9 @@ from service.cdshooks.client_auth import ClientIdentity
 from service.cdshooks.models import FeedbackRequest, HookRequest, json_object, parse_model
 from service.cdshooks.services import HookService, service_by_id
 from service.crd.answers import OrderAnswers
+from service.crd.calls import HookCall
 from service.crd.configuration import configuration
-from service.crd.order_hook import HookCall, answer_order_hook
+from service.crd.order_hook import answer_order_hook
 from service.crd.versions import requested_version
 from service.errors import BadRequest, NotFound, RequestError, StorageUnavailable, Unauthorized
 from service.openapi_bodies import FEEDBACK, HOOK_REQUEST, request_body
@@ -26,7 +27,7 @@ from service.runtime import Runtime, get_runtime
 from service.storage.audit import HookAudit, patient_hash
 from service.storage.commits import Work
 from service.storage.crd_answers import AskedBy, AssertionRow, HookAnswerRow, store_answer
-from service.storage.feedback import store_feedback
+from service.storage.feedback import FeedbackItem, store_feedback
 from service.storage.tables import NO_CLIENT
 
 router = APIRouter()
@@ -181,6 +182,15 @@ async def feedback(service_id: str, request: Request, runtime: RuntimeDep) -> Re
     service = _service(service_id)
     identity = await runtime.authenticate(request, f"{service.id}/feedback")
     body = parse_model(FeedbackRequest, await _json_body(request), "feedback")
-    stored = await runtime.committer.commit(_claimed(identity, store_feedback(service.id, body)))
+    items = [
+        FeedbackItem(
+            card=item.card,
+            outcome=item.outcome,
+            outcome_timestamp=item.outcome_timestamp,
+            detail=item.model_dump(mode="json", by_alias=True, exclude_none=True),
+        )
+        for item in body.feedback
+    ]
+    stored = await runtime.committer.commit(_claimed(identity, store_feedback(service.id, items)))
     log.info("feedback stored", extra={"service": service.id, "items": stored})
     return _json({})

@@ -1,0 +1,67 @@
+"""CQL's value selectors compiled to thunks (Literal, Instance, Tuple, List, Interval,
+Quantity): each handler takes the compiler (for its elements), the library, the node and the
+types in scope."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from service.cql.conversions import INSTANCES
+from service.cql.library import ElmLibrary, Node
+from service.cql.operator_handlers import NodeCompiler
+from service.cql.paths import SYSTEM
+from service.cql.runtime import Thunk, Types
+from service.cql.values import Interval, Quantity
+
+
+def literal(compiler: NodeCompiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+    value_type, text = node.get("valueType", ""), node.get("value")
+    converters: dict[str, Callable[[Any], Any]] = {
+        f"{SYSTEM}Integer": int,
+        f"{SYSTEM}Decimal": Decimal,
+        f"{SYSTEM}String": str,
+        f"{SYSTEM}Boolean": lambda v: str(v).lower() == "true",
+    }
+    if value_type not in converters:
+        raise library.error(node, f"literal of type {value_type} is not supported")
+    constant = None if text is None else converters[value_type](text)
+    return lambda frame: constant
+
+
+def instance(compiler: NodeCompiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+    build = INSTANCES.get(node.get("classType", ""))
+    if build is None:
+        raise library.error(node, f"instances of {node.get('classType')} are not supported")
+    elements = {
+        e["name"]: compiler.node(library, e["value"], types) for e in node.get("element") or []
+    }
+    return lambda frame: build({name: thunk(frame) for name, thunk in elements.items()})
+
+
+def tuple_(compiler: NodeCompiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+    elements = {
+        e["name"]: compiler.node(library, e["value"], types) for e in node.get("element") or []
+    }
+    return lambda frame: {name: thunk(frame) for name, thunk in elements.items()}
+
+
+def list_(compiler: NodeCompiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+    elements = [compiler.node(library, element, types) for element in node.get("element") or []]
+    return lambda frame: [element(frame) for element in elements]
+
+
+def interval(compiler: NodeCompiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+    low = compiler.node(library, node["low"], types) if node.get("low") else (lambda frame: None)
+    high = compiler.node(library, node["high"], types) if node.get("high") else (lambda frame: None)
+    low_closed, high_closed = (
+        bool(node.get("lowClosed", True)),
+        bool(node.get("highClosed", True)),
+    )
+    return lambda frame: Interval(low(frame), high(frame), low_closed, high_closed)
+
+
+def quantity(compiler: NodeCompiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
+    constant = Quantity(Decimal(str(node["value"])), str(node.get("unit", "1")))
+    return lambda frame: constant
