@@ -12,7 +12,16 @@ ServiceError
 ├── Forbidden                 403: a valid token without the scope the route needs
 ├── OAuthError                400/401 from the token endpoint, an RFC 6749 section 5.2 body
 ├── StorageUnavailable        503: what must be stored before answering could not be
+├── FetchError                a read from an EHR's FHIR server did not give what we asked for
+│   ├── FetchRefused          we will not contact that server (allowlist, https)
+│   └── FetchFailed           we tried and got no usable FHIR JSON
+│       └── FetchNotFound     404 or 410: the resource is not there
+├── CqlRuntimeError           the policy's CQL could not be evaluated on this data (the order's
+│                             answer is `technical`, crd/answers.py)
+├── InvariantViolation        coverage information we built breaks its version's crd-ci rules
+│                             (a bug of ours: the answer is refused, not sent)
 └── ConfigurationError        our own setup is wrong; raised at start-up, never per request
+    └── CqlLoadError          the ELM is not what the bridge evaluates (file and line)
 """
 
 from __future__ import annotations
@@ -136,4 +145,32 @@ class StorageUnavailable(ServiceError):
 
 
 class ConfigurationError(ServiceError):
+    pass
+
+
+class FetchError(ServiceError):
+    pass
+
+
+class FetchRefused(FetchError):
+    """We will not contact this server (not allowlisted, or not https outside development)."""
+
+
+class FetchFailed(FetchError):
+    """We tried and did not get a usable FHIR JSON object."""
+
+
+class FetchNotFound(FetchFailed):
+    """The server answered 404 or 410: the resource is not there."""
+
+
+class CqlRuntimeError(ServiceError):
+    pass
+
+
+class InvariantViolation(ServiceError):
+    pass
+
+
+class CqlLoadError(ConfigurationError):
     pass

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from service.fhir.ehr_client import FetchError, FhirClient
+from service.errors import FetchError
+from service.fhir.ehr_client import FhirClient
 
 TIMEOUT_S = 3.0
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from enum import Enum
 from urllib.parse import quote
 
-from service.errors import BadRequest
-from service.fhir.ehr_client import FetchError, FetchNotFound, FhirClient
+from service.errors import BadRequest, FetchError, FetchNotFound
+from service.fhir.ehr_client import FhirClient
 from service.types import JsonObject, Resource
 
 MAX_PAGES = 20

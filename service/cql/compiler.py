@@ -30,11 +30,7 @@ from service.cql.operator_handlers import OPERATORS
 from service.cql.paths import fhir_type, property_accessor
 from service.cql.runtime import THIS, Frame, Thunk, Types
 from service.cql.sorting import compiled_sort
-
-
-class CqlRuntimeError(Exception):
-    pass
-
+from service.errors import CqlRuntimeError
 
 # Already constant or cached: wrapping them would only add a lookup.
 _NOT_CACHED = {

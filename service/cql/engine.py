@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from service.cql.compiler import Compiler
-from service.cql.library import CqlLoadError, load_libraries
+from service.cql.library import load_libraries
 from service.cql.runtime import EvaluationContext, Frame
+from service.errors import CqlLoadError
 
 
 class CqlEngine:

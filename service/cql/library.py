@@ -9,13 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from service.errors import ConfigurationError
+from service.errors import CqlLoadError
 
 Node = dict[str, Any]
-
-
-class CqlLoadError(ConfigurationError):
-    pass
 
 
 @dataclass(frozen=True)

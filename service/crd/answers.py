@@ -36,6 +36,7 @@ from service.crd.cards import CardSource, card
 from service.crd.coverage import CoverageChoice
 from service.crd.coverage_information import CoverageInformation, already_carries, system_action
 from service.crd.order_cards import dose_limit_card, instructions_card, off_policy_card, policy_card
+from service.errors import CqlRuntimeError
 from service.fhir.record import PatientRecord
 from service.policy.evaluation import Evaluation
 from service.policy.folder import Policy
@@ -184,11 +185,12 @@ def _evaluate(
     an exception's message may quote record values."""
     try:
         return env.engines[policy.id].evaluate(record, str(order.get("id")), call.today)
-    except Exception as error:  # noqa: BLE001 - any failure of the evaluation is "technical"
-        where = traceback.extract_tb(error.__traceback__)[-1]
+    except CqlRuntimeError as error:
+        cause = error.__cause__ or error
+        where = traceback.extract_tb(cause.__traceback__)[-1]
         log.error(
             "policy evaluation failed: %s at %s:%s",
-            type(error).__name__,
+            type(cause).__name__,
             Path(where.filename).name,
             where.lineno,
             extra={"policy": policy.id},

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from service.crd.versions import DEFAULT, CrdVersion
+from service.errors import InvariantViolation
 from service.types import JsonObject, Resource
 
 EXTENSION_URL = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
@@ -145,10 +146,6 @@ def system_action(order: Resource, info: CoverageInformation) -> JsonObject:
         "description": "Coverage information for the order",
         "resource": annotated_order(order, info),
     }
-
-
-class InvariantViolation(ValueError):
-    pass
 
 
 def check_invariants(built: JsonObject, version: CrdVersion) -> None:

@@ -17,28 +17,12 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
-from service.errors import ServiceError
+from service.errors import FetchFailed, FetchNotFound, FetchRefused
 from service.settings import Settings
 from service.types import JsonObject
 
 FHIR_JSON = "application/fhir+json"
 _LOOPBACK_NAMES = {"localhost"}
-
-
-class FetchError(ServiceError):
-    pass
-
-
-class FetchRefused(FetchError):
-    """We will not contact this server (not allowlisted, or not https outside development)."""
-
-
-class FetchFailed(FetchError):
-    """We tried and did not get a usable FHIR JSON object."""
-
-
-class FetchNotFound(FetchFailed):
-    """The server answered 404 or 410: the resource is not there."""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 from service.cql.engine import CqlEngine
 from service.cql.runtime import EvaluationContext
 from service.cql.values import Code, decimal_of, parse_date
-from service.errors import ConfigurationError
+from service.errors import ConfigurationError, CqlRuntimeError
 from service.fhir.record import PatientRecord
 from service.policy.data import RecordDataSource
 from service.policy.evaluation import (
@@ -103,6 +103,11 @@ class EvaluationContract:
         ]
 
 
+# Errors an operator raises on data of the wrong shape deep in a record (a string where a number
+# belongs, a missing element the FHIR model requires): the evaluation failed, not the service.
+DATA_ERRORS = (TypeError, ValueError, KeyError, AttributeError, IndexError, ArithmeticError)
+
+
 class PolicyEngine:
     def __init__(self, policy: Policy, cql: CqlEngine) -> None:
         self.policy = policy
@@ -138,7 +143,12 @@ class PolicyEngine:
             parameters,
             today,
         )
-        values = self._cql.evaluate(self.policy.library, self._defines, context)
+        try:
+            values = self._cql.evaluate(self.policy.library, self._defines, context)
+        except DATA_ERRORS as error:
+            # What malformed record data makes the bridge's operators raise; never its message
+            # (it may quote the record).
+            raise CqlRuntimeError(f"{self.policy.library}: {type(error).__name__}") from error
         return self._read(f"MedicationRequest/{order_id}", values)
 
     def _read(self, order: str, values: Mapping[str, Any]) -> Evaluation:

@@ -13,8 +13,8 @@ from bench.records import record
 from service.cql import compiler
 from service.cql.elm_nodes import inlinable as _inlinable
 from service.cql.engine import CqlEngine
-from service.cql.library import CqlLoadError
 from service.cql.runtime import EvaluationContext
+from service.errors import CqlLoadError
 from service.fhir.record import PatientRecord
 from service.policy.engine import PolicyEngine
 from service.policy.folder import load_policies
