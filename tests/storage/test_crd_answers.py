@@ -104,10 +104,12 @@ def test_a_re_sign_that_changes_nothing_sends_no_update(
     assert body["systemActions"] == []
     assert body["cards"], "the cards are still said"
     assert _weight(_package_for(client, given)) == 48
-    with Session(make_engine(settings.database_url)) as session:
+    engine = make_engine(settings.database_url)
+    with Session(engine) as session:
         continued = session.scalars(
             select(CoverageAssertion).where(CoverageAssertion.continues == given)
         ).all()
+    engine.dispose()
     assert len(continued) == 1 and continued[0].assertion_id != given
 
 
