@@ -171,18 +171,20 @@ def test_bridge_agrees_with_the_official_engine(
     assert differences == {}
 
 
-def test_a_client_that_sets_no_parameters_gets_the_order_and_today(
-    engines: tuple[CqlEngine, PolicyEngine],
+@pytest.mark.parametrize("folder", SCENARIOS, ids=[f.name for f in SCENARIOS])
+def test_a_client_that_sets_no_parameters_prefills_what_the_service_does(
+    engines: tuple[CqlEngine, PolicyEngine], folder: Any
 ) -> None:
-    """A DTR client knows neither "Order Id" nor "Evaluation Date": the library defaults the day
-    to today and finds the record's newest draft or active blinatumomab order. Both engines."""
-    cql, _ = engines
-    folder = SCENARIOS[0]
+    """A DTR client knows none of the library's parameters (a generic one sets none; the public
+    reference app sets none of ours): the day defaults to today, the order is the record's newest
+    draft or active blinatumomab order, every answer is null. The official engine, so left
+    alone, pre-fills what the service pre-fills with the order named; so does our bridge."""
+    cql, engine = engines
     order = json.loads((folder / "order.json").read_text())
     bundle = json.loads((folder / "bundle.json").read_text())
     bundle["entry"] = [e for e in bundle["entry"] if e["resource"].get("id") != order["id"]]
     bundle["entry"].append({"resource": order})
-    names = ["Order Reference"]
+    names = ["Order Reference", *engine.contract.prefill.values()]
     payload = [
         {
             "bundle": bundle,
@@ -204,14 +206,25 @@ def test_a_client_that_sets_no_parameters_gets_the_order_and_today(
     (theirs,) = json.loads(completed.stdout)
     record = PatientRecord([(e["resource"], None) for e in bundle["entry"]])
     (policy,) = load_policies(PROJECT_ROOT / "policies")
-    context = EvaluationContext(
+    left_alone = EvaluationContext(
         data=RecordDataSource(record, policy.terminology),
         terminology=policy.terminology,
         parameters={},
         today=TODAY,
     )
-    ours = cql.evaluate(LIBRARY, names, context)
-    assert (
-        ours["Order Reference"] == theirs["Order Reference"] == f"MedicationRequest/{order['id']}"
+    ours = cql.evaluate(LIBRARY, names, left_alone)
+    named = cql.evaluate(
+        LIBRARY,
+        names,
+        EvaluationContext(
+            data=RecordDataSource(record, policy.terminology),
+            terminology=policy.terminology,
+            parameters={"Order Id": order["id"], "Evaluation Date": TODAY},
+            today=TODAY,
+        ),
     )
+    assert theirs["Order Reference"] == f"MedicationRequest/{order['id']}"
+    for name in names:
+        assert agree(normalised(ours[name]), theirs[name]), name
+        assert agree(normalised(named[name]), theirs[name]), name
     assert cql._libraries[LIBRARY].parameters["Evaluation Date"]["default"]["type"] == "Today"
