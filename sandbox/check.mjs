@@ -268,9 +268,11 @@ const port = await freePort();
 const BASE = `http://127.0.0.1:${port}`;
 const FHIR = `${BASE}/fhir`;
 
+// Another SMART app this EHR registers (a third-party DTR client).
+const OTHER_APP = 'http://127.0.0.1:3005/';
 const child = spawn(process.execPath, [path.join(SANDBOX_DIR, 'server.mjs')], {
   cwd: '/',
-  env: { ...process.env, SANDBOX_PORT: String(port), SANDBOX_HOST: '127.0.0.1', PAYER_URL: PAYER, SANDBOX_ADMIN_TOKEN: ADMIN_TOKEN, SANDBOX_BASE_URL: '' },
+  env: { ...process.env, SANDBOX_PORT: String(port), SANDBOX_HOST: '127.0.0.1', PAYER_URL: PAYER, SANDBOX_ADMIN_TOKEN: ADMIN_TOKEN, SANDBOX_BASE_URL: '', SANDBOX_APP_REDIRECTS: OTHER_APP },
   stdio: ['ignore', 'pipe', 'pipe'],
 });
 let output = '';
@@ -587,7 +589,11 @@ try {
     assert.equal(body.expires_in, 3600);
     assert.equal(body.scope, SCOPE);
     assert.equal(body.patient, '01-pat');
-    assert.deepEqual(body.fhirContext, [{ reference: 'MedicationRequest/01-blin' }, { reference: 'Coverage/01-cov' }]);
+    assert.deepEqual(body.fhirContext, [
+      { reference: 'MedicationRequest/01-blin' },
+      { reference: 'Coverage/01-cov' },
+      { canonical: QUESTIONNAIRE, type: 'Questionnaire' },
+    ]);
     assert.equal(typeof body.appContext, 'string');
     assert.deepEqual(JSON.parse(body.appContext), {
       coverageAssertionId: 'assertion-01',
@@ -710,7 +716,7 @@ try {
     const code = await codeFor({ launch, code_challenge: challenge });
     const body = await (await exchange(code, verifier)).json();
     secrets.push(code, body.access_token);
-    assert.deepEqual(body.fhirContext.at(-1), { reference: `QuestionnaireResponse/${draftId}` });
+    assert.ok(body.fhirContext.some((e) => e.reference === `QuestionnaireResponse/${draftId}`), JSON.stringify(body.fhirContext));
     assert.equal((await get(`${BASE}/launch/01?resume=no-such-draft`)).status, 404);
   });
 
@@ -726,6 +732,21 @@ try {
     assert.equal((await get(authorizeUrl({ launch, code_challenge_method: '' }))).status, 400);
     assert.equal((await get(authorizeUrl({ launch, code_challenge: challenge, code_challenge_method: 'plain' }))).status, 400);
     assert.equal((await get(authorizeUrl({ launch: 'made-up', code_challenge: challenge }))).status, 400);
+  });
+
+  await check('a registered third-party app may be launched; the questionnaire CRD named is in fhirContext', async () => {
+    await fetch(`${BASE}/sign/01`, { method: 'POST', headers: { Accept: 'application/json' } });
+    const launch = await launchOf('01');
+    const { verifier, challenge } = pkce();
+    const redirect_uri = `${OTHER_APP}index`;
+    const res = await get(authorizeUrl({ launch, code_challenge: challenge, redirect_uri }));
+    assert.equal(res.status, 302, await res.text());
+    const code = new URL(res.headers.get('location')).searchParams.get('code');
+    const body = await (await exchange(code, verifier, { redirect_uri })).json();
+    secrets.push(code, body.access_token);
+    assert.ok(body.fhirContext.some((e) => e.type === 'Questionnaire' && e.canonical === QUESTIONNAIRE), JSON.stringify(body.fhirContext));
+    const elsewhere = await get(authorizeUrl({ launch: await launchOf('01'), code_challenge: challenge, redirect_uri: 'http://127.0.0.1:3006/index' }));
+    assert.equal(elsewhere.status, 400, 'an app not registered is refused');
   });
 
   await check('the token endpoint refuses a wrong verifier, redirect_uri or client_id', async () => {

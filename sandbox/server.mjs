@@ -46,6 +46,10 @@ const FHIR_BASE = `${BASE}/fhir`;
 const PAYER = trimSlash(env.PAYER_URL || 'http://127.0.0.1:8080');
 const EXAMPLES_DIR = path.resolve(env.EXAMPLES_DIR || path.join(REPO_DIR, 'fhir_examples'));
 const ADMIN_TOKEN = env.SANDBOX_ADMIN_TOKEN || '';
+const APP_REDIRECTS = (env.SANDBOX_APP_REDIRECTS || '')
+  .split(',')
+  .map((prefix) => prefix.trim())
+  .filter((prefix) => /^https?:\/\/[^/]+\//.test(prefix));
 
 const CRD_SERVICE_ID = 'crd-order-sign';
 const EXT_COVERAGE_INFO = 'http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information';
@@ -466,7 +470,12 @@ function allowedRedirect(redirectUri) {
     return false;
   }
   if (target.username || target.password || target.hash) return false;
-  return target.origin === payer.origin && target.pathname.startsWith(payer.pathname) && target.href.startsWith(payer.href);
+  if (target.origin === payer.origin && target.pathname.startsWith(payer.pathname) && target.href.startsWith(payer.href)) {
+    return true;
+  }
+  // Another SMART app registered with this EHR (SANDBOX_APP_REDIRECTS: comma-separated URL
+  // prefixes), as a real EHR registers the DTR apps it launches.
+  return APP_REDIRECTS.some((prefix) => target.href.startsWith(prefix));
 }
 
 function issueCode(request, nn, resume) {
@@ -529,6 +538,11 @@ async function tokenResponse(grant, example) {
   if (example.orderId) fhirContext.push({ reference: `MedicationRequest/${example.orderId}` });
   if (example.coverageId) fhirContext.push({ reference: `Coverage/${example.coverageId}` });
   if (grant.resume) fhirContext.push({ reference: `QuestionnaireResponse/${grant.resume}` });
+  // The questionnaire CRD named, as SMART 2 fhirContext carries a canonical (DTR clients that do
+  // not read our appContext find it here).
+  for (const canonical of signs.get(example.nn)?.questionnaires ?? []) {
+    fhirContext.push({ canonical, type: 'Questionnaire' });
+  }
   const body = {
     access_token: accessToken,
     token_type: 'Bearer',
