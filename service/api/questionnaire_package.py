@@ -24,12 +24,12 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from service.auth.callers import Caller, requires
-from service.cdshooks.models import json_object
 from service.dtr.access_log import record_access, subject_patient
 from service.dtr.package import changed_at, package_bundle, package_parameters
 from service.dtr.prefill import ResponseContext
 from service.dtr.versions import declared_version
 from service.errors import BadRequest, Forbidden, NotFound
+from service.fhir.parameters import named, parameters_resource, single_value
 from service.fhir.record import PatientRecord
 from service.fhir.validation import check_resources
 from service.openapi_bodies import PARAMETERS, request_body
@@ -60,7 +60,7 @@ class _Prefill:
 async def questionnaire_package(
     request: Request, runtime: RuntimeDep, caller: Annotated[Caller, PACKAGE_SCOPE]
 ) -> Response:
-    parsed = _parameters_resource(await request.body())
+    parsed = parameters_resource(await request.body())
     version = declared_version(parsed)
     parameters: list[JsonObject] = parsed.get("parameter") or []
     since = _changed_since(parameters)  # every input is checked before any record is read
@@ -99,24 +99,8 @@ def _fhir(content: object, status_code: int = 200) -> Response:
     return Response(orjson.dumps(content), status_code=status_code, media_type=FHIR_JSON)
 
 
-def _parameters_resource(body: bytes) -> JsonObject:
-    try:
-        parsed = json_object(orjson.loads(body), "the request body")
-    except orjson.JSONDecodeError as error:
-        raise BadRequest(f"request body is not JSON: {error}") from None
-    if parsed.get("resourceType") != "Parameters":
-        raise BadRequest("the body must be a FHIR Parameters resource")
-    found = parsed.get("parameter") or []
-    if not isinstance(found, list) or not all(isinstance(p, dict) for p in found):
-        raise BadRequest("Parameters.parameter must be an array of objects")
-    return parsed
-
-
 def _single(parameters: list[JsonObject], name: str, key: str) -> Any:
-    values = [p.get(key) for p in parameters if p.get("name") == name]
-    if len(values) > 1:
-        raise BadRequest(f"parameter {name!r} given more than once")
-    return values[0] if values else None
+    return single_value(parameters, (name,), key)
 
 
 def _requested_questionnaire(
@@ -132,11 +116,13 @@ def _requested_questionnaire(
 
 
 def _changed_since(parameters: list[JsonObject]) -> datetime | None:
-    value = _single(parameters, "changedsince", "valueInstant")
-    if value is None:
-        value = _single(parameters, "changedsince", "valueDateTime")  # 2.0.1 types it dateTime
-    if value is None:
+    found = named(parameters, ("changedsince",))
+    if len(found) > 1:
+        raise BadRequest("parameter 'changedsince' given more than once")
+    if not found:
         return None
+    # 2.2 types it instant, 2.0.1 dateTime.
+    value = found[0].get("valueInstant", found[0].get("valueDateTime"))
     try:
         moment = datetime.fromisoformat(str(value))
     except ValueError:

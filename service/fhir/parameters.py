@@ -14,6 +14,12 @@ from service.types import JsonObject
 
 
 def parameters_of(body: bytes) -> list[JsonObject]:
+    found: list[JsonObject] = parameters_resource(body).get("parameter") or []
+    return found
+
+
+def parameters_resource(body: bytes) -> JsonObject:
+    """The whole Parameters resource (its `meta` says which profile a client speaks), checked."""
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError as error:
@@ -25,7 +31,8 @@ def parameters_of(body: bytes) -> list[JsonObject]:
         raise BadRequest("Parameters.parameter must be an array of objects")
     if not all(isinstance(p.get("name"), str) for p in found):
         raise BadRequest("every Parameters.parameter needs a name (R4: name 1..1)")
-    return found
+    resource: JsonObject = parsed
+    return resource
 
 
 def named(parameters: Sequence[JsonObject], names: Collection[str]) -> list[JsonObject]:

@@ -357,3 +357,10 @@ def test_a_versioned_canonical_finds_its_library(client: TestClient) -> None:
     assert [e["resource"]["id"] for e in found["entry"]] == ["BlinatumomabPA"]
     other = reference.split("|")[0] + "|0.0.1"
     assert client.get("/fhir/Library", params={"url": other}).json()["total"] == 0
+
+
+def test_changedsince_twice_is_a_400(client: TestClient) -> None:
+    since = {"name": "changedsince", "valueInstant": "2000-01-01T00:00:00Z"}
+    body = {"resourceType": "Parameters", "parameter": [since, since]}
+    response = client.post(PACKAGE, json=body)
+    assert response.status_code == 400 and "more than once" in response.text
