@@ -31,6 +31,7 @@ from service.fhir.ehr_client import FhirClient
 from service.policy.canonical import published
 from service.policy.engine import PolicyEngine
 from service.policy.folder import Policy, load_policies
+from service.policy.registry import PolicyRegistry
 from service.settings import Settings
 from service.storage.audit import AuditLog
 from service.storage.commits import GroupCommitter
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 class Runtime:
     settings: Settings
     policies: tuple[Policy, ...]
+    policy_registry: PolicyRegistry
     discovery: JsonObject
     http: httpx.AsyncClient
     registry: ClientRegistry
@@ -108,6 +110,7 @@ def build_runtime(settings: Settings) -> Runtime:
     return Runtime(
         settings=settings,
         policies=policies,
+        policy_registry=PolicyRegistry(policies),
         discovery=discovery_document(policies),
         http=http,
         registry=registry,

@@ -28,6 +28,7 @@ from service.errors import Issue, NotFound
 from service.fhir.parameters import parameters_of
 from service.openapi_bodies import EXPAND_PARAMETERS, LOG_ERRORS_PARAMETERS, request_body
 from service.outcomes import operation_outcome
+from service.policy.canonical import published_base
 from service.runtime import Runtime, get_runtime
 
 router = APIRouter(prefix="/fhir")
@@ -44,8 +45,7 @@ def _fhir(content: object) -> Response:
 
 
 def _canonical_base(runtime: Runtime) -> str:
-    policies = runtime.policies
-    return policies[0].canonical_base if policies else f"{runtime.settings.base_url}/fhir"
+    return published_base(runtime.settings.base_url)
 
 
 @router.get("/metadata")

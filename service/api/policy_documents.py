@@ -18,7 +18,7 @@ router = APIRouter()
 async def policy_document(
     policy_id: str, runtime: Annotated[Runtime, Depends(get_runtime)]
 ) -> Response:
-    policy = next((p for p in runtime.policies if p.id == policy_id), None)
+    policy = runtime.policy_registry.by_id(policy_id)
     document = policy.folder / "policy.txt" if policy is not None else None
     if document is None or not document.is_file():
         raise NotFound(f"no published policy {policy_id!r}")

@@ -83,9 +83,7 @@ async def questionnaire_package(
     record_access(
         runtime.audit, runtime.audit_key, caller, "questionnaire-package", patient, context
     )
-    policy = prefill.policy or next(
-        (p for p in runtime.policies if p.questionnaire == questionnaire["url"]), None
-    )
+    policy = prefill.policy or runtime.policy_registry.by_questionnaire(questionnaire["url"])
     about = dataclasses.replace(
         prefill.about,
         version=version,
@@ -111,8 +109,10 @@ def _requested_questionnaire(
         raise BadRequest("questionnaire must be a valueCanonical")
     if canonical:
         return canonical
+    if policy is None:
+        raise BadRequest("name the questionnaire: no policy of ours is about this order")
     # Without one named, the questionnaire of the policy the package is about.
-    return (policy or runtime.policies[0]).questionnaire
+    return policy.questionnaire
 
 
 def _changed_since(parameters: list[JsonObject]) -> datetime | None:
@@ -146,7 +146,7 @@ def _stored_prefill(runtime: Runtime, assertion_id: str, caller: Caller) -> _Pre
         order=row.order_ref,
         assertion_id=assertion_id,
     )
-    policy = next((p for p in runtime.policies if p.id == row.policy_id), None)
+    policy = runtime.policy_registry.by_id(row.policy_id)
     return _Prefill(dict(evaluation.get("prefill") or {}), about, policy)
 
 
@@ -187,10 +187,11 @@ def _fresh_prefill(runtime: Runtime, parameters: list[JsonObject], caller: Calle
 
 def _evaluated(
     runtime: Runtime, order: Resource, coverage: Resource | None
-) -> tuple[dict[str, Any], Policy]:
+) -> tuple[dict[str, Any], Policy | None]:
     record = PatientRecord([(order, None), *([(coverage, None)] if coverage else [])])
-    # One policy today; with several, the one whose trigger the order meets (issue 18).
-    policy = runtime.policies[0]
+    policy = runtime.policy_registry.for_order(order, record)
+    if policy is None:  # an order no policy of ours is about: nothing to pre-fill from
+        return {}, None
     engine = runtime.hook_environment.engines[policy.id]
     evaluation = engine.evaluate(record, order["id"], runtime.settings.today())
     return dict(evaluation.prefill), policy

@@ -154,7 +154,9 @@ async def evaluate(
     record_access(
         runtime.audit, runtime.audit_key, caller, "evaluate", patient, assertion_of(response)
     )
-    policy = next(p for p in runtime.policies if p.questionnaire == questionnaire["url"])
+    policy = runtime.policy_registry.by_questionnaire(questionnaire["url"])
+    if policy is None:
+        raise UnprocessableEntity(f"no policy of ours reads {questionnaire['url']}")
     order_id = assertion.order_ref.split("/")[-1] if assertion is not None else "unknown-order"
     engine = runtime.hook_environment.engines[policy.id]
     # The pre-filled answers carry what the record showed; answers override record evidence.

@@ -364,3 +364,23 @@ def test_changedsince_twice_is_a_400(client: TestClient) -> None:
     body = {"resourceType": "Parameters", "parameter": [since, since]}
     response = client.post(PACKAGE, json=body)
     assert response.status_code == 400 and "more than once" in response.text
+
+
+def test_an_order_no_policy_is_about_needs_the_questionnaire_named(client: TestClient) -> None:
+    order = json.loads((SCENARIOS[0] / "order.json").read_text())
+    order["medicationCodeableConcept"] = {
+        "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "197361"}]
+    }
+    refused = client.post(
+        PACKAGE,
+        json={"resourceType": "Parameters", "parameter": [{"name": "order", "resource": order}]},
+    )
+    assert refused.status_code == 400 and "name the questionnaire" in refused.text
+    bundle = _package(
+        client,
+        [
+            {"name": "order", "resource": order},
+            {"name": "questionnaire", "valueCanonical": QUESTIONNAIRE},
+        ],
+    )
+    assert _answers(bundle["entry"][-1]["resource"]) == {}

@@ -1,0 +1,33 @@
+"""The loaded policies, found by what CRD and DTR know of them: their id (a stored assertion),
+their questionnaire (a response or a package request), or an order (the policy whose trigger the
+order meets). One registry serves both, so no route picks "the first policy"."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from service.fhir.record import PatientRecord
+from service.policy.folder import Policy
+from service.policy.trigger import is_in_scope
+from service.types import Resource
+
+
+class PolicyRegistry:
+    def __init__(self, policies: Sequence[Policy]) -> None:
+        self._policies = tuple(policies)
+        self._by_id = {p.id: p for p in self._policies}
+        self._by_questionnaire = {p.questionnaire: p for p in self._policies}
+
+    def __iter__(self) -> Iterator[Policy]:
+        return iter(self._policies)
+
+    def by_id(self, policy_id: str) -> Policy | None:
+        return self._by_id.get(policy_id)
+
+    def by_questionnaire(self, canonical: str) -> Policy | None:
+        """`canonical` with or without `|version`."""
+        return self._by_questionnaire.get(canonical.partition("|")[0])
+
+    def for_order(self, order: Resource, record: PatientRecord) -> Policy | None:
+        """The policy whose trigger the order meets; None when no policy is about it."""
+        return next((p for p in self._policies if is_in_scope(order, p, record)), None)
