@@ -26,6 +26,18 @@ class CqlEngine:
         if missing:
             raise CqlLoadError(f"{self._libraries[library].source}: missing defines {missing}")
 
+    def result_type(self, library: str, name: str) -> str | None:
+        """A define's declared result type: `Boolean`, `List<String>` ...; None if undeclared."""
+        node = self._libraries[library].defines[name]
+        named = str(node.get("resultTypeName") or "").rpartition("}")[2]
+        if named:
+            return named
+        spec = node.get("resultTypeSpecifier") or {}
+        if spec.get("type") == "ListTypeSpecifier":
+            element = str((spec.get("elementType") or {}).get("name") or "").rpartition("}")[2]
+            return f"List<{element or '?'}>"
+        return None
+
     def parameters(self, library: str) -> dict[str, str]:
         """Declared parameters and their ELM type names."""
         declared = self._libraries[library].parameters

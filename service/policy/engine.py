@@ -115,12 +115,40 @@ class PolicyEngine:
         self.contract = EvaluationContract.of(policy)
         self._defines = self.contract.defines()
         cql.require(policy.library, self._defines)
+        self._check_types(cql)
         self._parameter_types = cql.parameters(policy.library)
         declared = set(self._parameter_types)
         wanted = {self.contract.order_parameter, self.contract.date_parameter}
         missing = (wanted | set(self.contract.answers.values())) - declared
         if missing:
             raise ConfigurationError(f"{policy.library}: parameters {sorted(missing)} not declared")
+
+    def _check_types(self, cql: CqlEngine) -> None:
+        """Each define the engine reads has the type it is read as (policy.json names it; the
+        ELM declares it): a String outcome, Boolean criteria and paths, a List of evidence
+        references, Decimal limits, Integer cycle limits, a Date for the first cycle."""
+        contract = self.contract
+        expected = [
+            *((c, "Boolean") for c in contract.criteria),
+            *((f"{c} Evidence", "List<String>") for c in contract.criteria),
+            *((d, "Boolean") for d in contract.paths.values()),
+            *((d, "Boolean") for d in contract.discrepancies.values()),
+            (contract.outcome, "String"),
+            (contract.dose_limit["mcgPerDay"], "Decimal"),
+            (contract.dose_limit["stepMcgPerDay"], "Decimal"),
+            (contract.dose_limit["basis"], "String"),
+            (contract.cycles["max"], "Integer"),
+            (contract.cycles["coveragePeriodYears"], "Integer"),
+        ]
+        if "firstCycleDate" in contract.cycles:
+            expected.append((contract.cycles["firstCycleDate"], "Date"))
+        wrong = sorted(
+            f"{name!r} is {found}, read as {kind}"
+            for name, kind in expected
+            if (found := cql.result_type(self.policy.library, name)) != kind
+        )
+        if wrong:
+            raise ConfigurationError(f"policy {self.policy.id}: {', '.join(wrong)}")
 
     def evaluate(
         self,

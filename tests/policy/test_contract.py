@@ -58,3 +58,30 @@ def test_a_discrepancy_for_an_unknown_criterion_stops_start_up(tmp_path: Path) -
     settings = make_settings(f"sqlite:///{tmp_path / 'db'}", policy_dir=folder)
     with pytest.raises(ConfigurationError, match="HEIGHT"):
         build_runtime(settings)
+
+
+@pytest.mark.parametrize(
+    ("key", "define", "mentions"),
+    [
+        pytest.param(("outcome",), "DX", "'DX' is Boolean, read as String", id="outcome-boolean"),
+        pytest.param(
+            ("doseLimit", "mcgPerDay"), "Dose Limit Basis", "is String, read as Decimal", id="limit"
+        ),
+        pytest.param(("paths", "infant"), "Outcome", "is String, read as Boolean", id="path"),
+    ],
+)
+def test_a_define_of_the_wrong_type_stops_start_up(
+    tmp_path: Path, key: tuple[str, ...], define: str, mentions: str
+) -> None:
+    folder = _without(tmp_path, ("discrepancies",))
+    policy_file = folder / "blinatumomab" / "policy.json"
+    policy = json.loads(policy_file.read_text())
+    target = policy["evaluation"]
+    for part in key[:-1]:
+        target = target[part]
+    target[key[-1]] = define
+    policy["evaluation"]["discrepancies"] = {"BSA": "BSA Discrepancy"}
+    policy_file.write_text(json.dumps(policy))
+    settings = make_settings(f"sqlite:///{tmp_path / 'db'}", policy_dir=folder)
+    with pytest.raises(ConfigurationError, match=mentions):
+        build_runtime(settings)
