@@ -75,6 +75,11 @@ def oracle(engines: tuple[CqlEngine, PolicyEngine]) -> list[dict[str, Any]]:
         }
         for c in CASES
     ]
+    return run_oracle(payload)
+
+
+def run_oracle(payload: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The official engine over each case (tools/cql/run-oracle.mjs): define -> value."""
     completed = subprocess.run(
         ["node", str(PROJECT_ROOT / "tools" / "cql" / "run-oracle.mjs")],
         input=json.dumps(payload),
@@ -194,16 +199,7 @@ def test_a_client_that_sets_no_parameters_prefills_what_the_service_does(
             "today": TODAY.isoformat(),
         }
     ]
-    completed = subprocess.run(
-        ["node", str(PROJECT_ROOT / "tools" / "cql" / "run-oracle.mjs")],
-        input=json.dumps(payload),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    (theirs,) = json.loads(completed.stdout)
+    (theirs,) = run_oracle(payload)
     record = PatientRecord([(e["resource"], None) for e in bundle["entry"]])
     (policy,) = load_policies(PROJECT_ROOT / "policies")
     left_alone = EvaluationContext(

@@ -345,6 +345,48 @@ def adult_relapsed_record(extra: dict[str, Any] | None = None) -> dict[str, dict
 RELAPSED_OTHER_PATHS = {"consolidation": "not-met", "maintenance": "not-met", "infant": "not-met"}
 
 
+def inotuzumab_relapsed_expectations() -> tuple[Expectation, list[Expectation]]:
+    """Relapsed Ph-negative B-ALL, 74 kg, an inotuzumab order and one earlier course: what the
+    record shows, and the same submitted with the form's suggestions confirmed (path c)."""
+    return (
+        Expectation(
+            adult_relapsed_record(
+                {
+                    "WEIGHT": met(74, ["Observation/wt"]),
+                    "PH": met("negative", ["Observation/ph"]),
+                    "REGIMEN": unknown(["MedicationRequest/ino"], "inotuzumab-mini-hypercvd"),
+                    "DOSE": unknown(["MedicationRequest/blin"], 28),
+                    "CYCLES": unknown(["MedicationRequest/course-1"], 2),
+                }
+            ),
+            RELAPSED_OTHER_PATHS,
+            "incomplete",
+            (28.0, None),
+        ),
+        [
+            Expectation(
+                adult_relapsed_record(
+                    {
+                        "WEIGHT": met(74, ["Observation/wt"]),
+                        "PH": met("negative", ["Observation/ph"]),
+                        "REGIMEN": met("inotuzumab-mini-hypercvd", ["answer:regimen"]),
+                        "DOSE": met(28, ["MedicationRequest/blin"]),
+                        "CYCLES": met(2, ["answer:cycle-number"]),
+                    }
+                ),
+                {**RELAPSED_OTHER_PATHS, "relapsed-refractory": "met"},
+                "criteria-met",
+                (28.0, None),
+                answers={
+                    "regimen": "inotuzumab-mini-hypercvd",
+                    "cycle-number": 2,
+                    "first-cycle-date": "2026-09-01",
+                },
+            )
+        ],
+    )
+
+
 def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
     return [
         Scenario(
@@ -1119,41 +1161,7 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                 prior_course("course-1", "2026-09-01"),
             ],
             order(),
-            Expectation(
-                adult_relapsed_record(
-                    {
-                        "WEIGHT": met(74, ["Observation/wt"]),
-                        "PH": met("negative", ["Observation/ph"]),
-                        "REGIMEN": unknown(["MedicationRequest/ino"], "inotuzumab-mini-hypercvd"),
-                        "DOSE": unknown(["MedicationRequest/blin"], 28),
-                        "CYCLES": unknown(["MedicationRequest/course-1"], 2),
-                    }
-                ),
-                RELAPSED_OTHER_PATHS,
-                "incomplete",
-                (28.0, None),
-            ),
-            [
-                Expectation(
-                    adult_relapsed_record(
-                        {
-                            "WEIGHT": met(74, ["Observation/wt"]),
-                            "PH": met("negative", ["Observation/ph"]),
-                            "REGIMEN": met("inotuzumab-mini-hypercvd", ["answer:regimen"]),
-                            "DOSE": met(28, ["MedicationRequest/blin"]),
-                            "CYCLES": met(2, ["answer:cycle-number"]),
-                        }
-                    ),
-                    {**RELAPSED_OTHER_PATHS, "relapsed-refractory": "met"},
-                    "criteria-met",
-                    (28.0, None),
-                    answers={
-                        "regimen": "inotuzumab-mini-hypercvd",
-                        "cycle-number": 2,
-                        "first-cycle-date": "2026-09-01",
-                    },
-                )
-            ],
+            *inotuzumab_relapsed_expectations(),
         ),
         Scenario(
             "remission-c91-01-counts",
@@ -1194,41 +1202,7 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                 by_reference(prior_course("course-1", "2026-09-01"), "med-blin"),
             ],
             order(),
-            Expectation(
-                adult_relapsed_record(
-                    {
-                        "WEIGHT": met(74, ["Observation/wt"]),
-                        "PH": met("negative", ["Observation/ph"]),
-                        "REGIMEN": unknown(["MedicationRequest/ino"], "inotuzumab-mini-hypercvd"),
-                        "DOSE": unknown(["MedicationRequest/blin"], 28),
-                        "CYCLES": unknown(["MedicationRequest/course-1"], 2),
-                    }
-                ),
-                RELAPSED_OTHER_PATHS,
-                "incomplete",
-                (28.0, None),
-            ),
-            [
-                Expectation(
-                    adult_relapsed_record(
-                        {
-                            "WEIGHT": met(74, ["Observation/wt"]),
-                            "PH": met("negative", ["Observation/ph"]),
-                            "REGIMEN": met("inotuzumab-mini-hypercvd", ["answer:regimen"]),
-                            "DOSE": met(28, ["MedicationRequest/blin"]),
-                            "CYCLES": met(2, ["answer:cycle-number"]),
-                        }
-                    ),
-                    {**RELAPSED_OTHER_PATHS, "relapsed-refractory": "met"},
-                    "criteria-met",
-                    (28.0, None),
-                    answers={
-                        "regimen": "inotuzumab-mini-hypercvd",
-                        "cycle-number": 2,
-                        "first-cycle-date": "2026-09-01",
-                    },
-                )
-            ],
+            *inotuzumab_relapsed_expectations(),
         ),
         Scenario(
             "earlier-cycles-from-administrations",
