@@ -1066,7 +1066,8 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
             Expectation(
                 adult_relapsed_record(
                     {
-                        "WEIGHT": met(30, ["Observation/wt"]),
+                        "PH": unknown(value="unknown"),
+                    "WEIGHT": met(30, ["Observation/wt"]),
                         "BSA": met(1.041, ["Observation/wt", "Observation/ht"]),
                         "DOSE": unknown(["MedicationRequest/blin"], 15),
                     }
@@ -1079,7 +1080,8 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                 Expectation(
                     adult_relapsed_record(
                         {
-                            "WEIGHT": met(30, ["Observation/wt"]),
+                            "PH": unknown(value="unknown"),
+                    "WEIGHT": met(30, ["Observation/wt"]),
                             "BSA": met(1.041, ["Observation/wt", "Observation/ht"]),
                             "REGIMEN": met("single-agent", ["answer:regimen"]),
                             "CYCLES": met(1, ["answer:cycle-number"]),
@@ -1232,6 +1234,83 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                 "incomplete",
                 (28.0, None),
             ),
+        ),
+        Scenario(
+            "child-phase-not-coded-dose-above-limit",
+            "A 30 kg, 130 cm child with B-ALL in remission (C91.01: the phase is not coded). Under "
+            "45 kg the daily limit is the same in every phase, 15 x 1.041 = 15.6 mcg/day, so the "
+            "28 mcg/day order is above it at signing, before the form asks the phase.",
+            [condition("all", "C91.01", ALL_B), weight("wt", 30), height("ht", 130)],
+            order(),
+            Expectation(
+                {
+                    "DX": met("C91.01", ["Condition/all"]),
+                    "LINEAGE": met("b-precursor", ["Condition/all"]),
+                    "PH": unknown(value="unknown"),
+                    "WEIGHT": met(30, ["Observation/wt"]),
+                    "BSA": met(1.041, ["Observation/wt", "Observation/ht"]),
+                    "DOSE": not_met(28, ["MedicationRequest/blin"]),
+                    "INFANT": met(False, ["Patient/pat", "Condition/all"]),
+                },
+                NO_PATHS,
+                "criteria-not-met",
+                (15.6, None),
+            ),
+            birth="2014-05-01",
+        ),
+        Scenario(
+            "bsa-at-a-rounded-limit",
+            "A 25 kg child whose record gives only a BSA, 0.8845 m2: the limit is 15 x 0.8845 = "
+            "13.2675, rounded to 13.3 mcg/day, and 13.3 is ordered. A form that rounded the BSA to "
+            "0.88 would refuse it (13.2); at full precision both paths accept it.",
+            [condition("all", "C91.01", ALL_B), weight("wt", 25), bsa("bsa", 0.8845)],
+            order(dosages=[rate(13.3)]),
+            Expectation(
+                {
+                    "DX": met("C91.01", ["Condition/all"]),
+                    "LINEAGE": met("b-precursor", ["Condition/all"]),
+                    "PH": unknown(value="unknown"),
+                    "WEIGHT": met(25, ["Observation/wt"]),
+                    "BSA": met(0.8845, ["Observation/bsa"]),
+                    "DOSE": unknown(["MedicationRequest/blin"], 13.3),
+                    "INFANT": met(False, ["Patient/pat", "Condition/all"]),
+                },
+                INFANT_NOT_MET,
+                "incomplete",
+                (13.3, None),
+            ),
+            [
+                Expectation(
+                    {
+                        "DX": met("C91.01", ["Condition/all"]),
+                        "LINEAGE": met("b-precursor", ["Condition/all"]),
+                        "PH": met("negative", ["answer:ph-status"]),
+                        "WEIGHT": met(25, ["Observation/wt"]),
+                        "BSA": met(0.8845, ["Observation/bsa"]),
+                        "PHASE": met("consolidation", ["answer:phase"]),
+                        "REGIMEN": met("single-agent", ["answer:regimen"]),
+                        "DOSE": met(13.3, ["MedicationRequest/blin"]),
+                        "CYCLES": met(1, ["answer:cycle-number"]),
+                        "INFANT": met(False, ["Patient/pat", "Condition/all"]),
+                    },
+                    {
+                        "consolidation": "met",
+                        "maintenance": "not-met",
+                        "relapsed-refractory": "not-met",
+                        "infant": "not-met",
+                    },
+                    "criteria-met",
+                    (13.3, None),
+                    answers={
+                        "ph-status": "negative",
+                        "phase": "consolidation",
+                        "regimen": "single-agent",
+                        "cycle-number": 1,
+                        "first-cycle-date": "2026-11-24",
+                    },
+                )
+            ],
+            birth="2016-05-01",
         ),
     ]
 
