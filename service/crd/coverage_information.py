@@ -119,12 +119,13 @@ def already_carries(order: Resource, info: CoverageInformation) -> str | None:
     """The coverage-assertion-id of the order's coverage information for this Coverage when it
     says everything `info` says (CRD resp-35: no update unless something is new or changed);
     None when there is none, or when it differs in anything but its date and id."""
-    wanted = _guidance(extension(info))
+    wanted: list[str] | None = None  # built only for an order that carries ours already
     for existing in order.get("extension") or []:
         if not _answers_for(existing, info):
             continue
         parts = existing.get("extension") or []
         ids = [p.get("valueString") for p in parts if p.get("url") == "coverage-assertion-id"]
+        wanted = wanted if wanted is not None else _guidance(extension(info))
         if _guidance(existing) == wanted and len(ids) == 1 and isinstance(ids[0], str):
             return ids[0]
     return None
