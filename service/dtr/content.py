@@ -118,10 +118,11 @@ def _expanded(value_set: Resource) -> Resource:
 
 def _library(elm_path: Path, cql_dir: Path, rebase: Rebase, store: ContentStore) -> Resource:
     base = rebase.published
-    cql_path = cql_dir / f"{name_of(elm_path)}.cql"
-    cql_text, elm_text = rebase.text(cql_path.read_text()), rebase.text(elm_path.read_text())
+    elm_text = rebase.text(elm_path.read_text())
     elm = json.loads(elm_text)["library"]
     name, version = elm["identifier"]["id"], elm["identifier"].get("version")
+    cql_path = cql_dir / f"{name}.cql"
+    cql_text = rebase.text(cql_path.read_text())
     includes = (elm.get("includes") or {}).get("def", [])
     value_sets = {d["name"]: d["id"] for d in (elm.get("valueSets") or {}).get("def", [])}
     library: Resource = {
@@ -161,11 +162,6 @@ def _library(elm_path: Path, cql_dir: Path, rebase: Rebase, store: ContentStore)
     if not library["dataRequirement"]:
         del library["dataRequirement"]
     return _stamped(library, cql_path, elm_path)
-
-
-def name_of(elm_path: Path) -> str:
-    identifier: str = json.loads(elm_path.read_text())["library"]["identifier"]["id"]
-    return identifier
 
 
 def _versioned(store: ContentStore, url: str) -> str:
