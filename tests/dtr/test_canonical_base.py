@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from service.app import create_app
 from tests.conftest import make_settings
 from tests.dtr.test_package import PACKAGE, _answers, _assertion_id
-from tests.dtr.test_responses import answer
+from tests.dtr.test_responses import CONSOLIDATION_ANSWERS, answer
 from tests.policy.test_scenarios import SCENARIOS
 
 BASE = "https://plan.example.com"
@@ -62,12 +62,7 @@ def test_a_response_in_published_codes_is_taken_and_evaluated(elsewhere: TestCli
     response = resources[-1]
     coded = _answers(response)["ph-status"]["valueCoding"]
     assert coded["system"] == f"{BASE}/fhir/CodeSystem/blinatumomab-pa"
-    for link_id, value in {
-        "phase": "consolidation",
-        "regimen": "single-agent",
-        "cycle-number": 1,
-        "first-cycle-date": "2026-11-01",
-    }.items():
+    for link_id, value in CONSOLIDATION_ANSWERS.items():
         answer(response, link_id, value)
     for item in response["item"]:
         for child in [item, *item.get("item", [])]:

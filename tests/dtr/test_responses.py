@@ -142,14 +142,18 @@ def test_a_response_completed_by_hand_evaluates_as_expected(
     assert criteria["CYCLES"] == expected["criteria"]["CYCLES"]["status"]
 
 
+# What the prescriber adds to scenario 01's pre-filled form to complete it (path a).
+CONSOLIDATION_ANSWERS = {
+    "phase": "consolidation",
+    "regimen": "single-agent",
+    "cycle-number": 1,
+    "first-cycle-date": "2026-11-01",
+}
+
+
 def _completed(client: TestClient) -> dict[str, Any]:
     response = prefilled(client, SCENARIOS[0])
-    for link_id, value in {
-        "phase": "consolidation",
-        "regimen": "single-agent",
-        "cycle-number": 1,
-        "first-cycle-date": "2026-11-01",
-    }.items():
+    for link_id, value in CONSOLIDATION_ANSWERS.items():
         answer(response, link_id, value)
     response["status"] = "completed"
     response["identifier"] = {"system": "urn:ehr:qr", "value": "qr-0001"}

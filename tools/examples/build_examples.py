@@ -345,6 +345,24 @@ def adult_relapsed_record(extra: dict[str, Any] | None = None) -> dict[str, dict
 RELAPSED_OTHER_PATHS = {"consolidation": "not-met", "maintenance": "not-met", "infant": "not-met"}
 
 
+def consolidation_adult_record() -> Expectation:
+    """An adult with B-ALL in remission (C91.01), 72 kg, Ph-negative, the 28 mcg/day order: what
+    the record alone shows (phase, regimen and cycle are asked)."""
+    return Expectation(
+        {
+            "DX": met("C91.01", ["Condition/all"]),
+            "LINEAGE": met("b-precursor", ["Condition/all"]),
+            "PH": met("negative", ["Observation/ph"]),
+            "WEIGHT": met(72, ["Observation/wt"]),
+            "DOSE": unknown(["MedicationRequest/blin"], 28),
+            "INFANT": ADULT_INFANT,
+        },
+        INFANT_NOT_MET,
+        "incomplete",
+        (None, None),
+    )
+
+
 def inotuzumab_relapsed_expectations() -> tuple[Expectation, list[Expectation]]:
     """Relapsed Ph-negative B-ALL, 74 kg, an inotuzumab order and one earlier course: what the
     record shows, and the same submitted with the form's suggestions confirmed (path c)."""
@@ -397,19 +415,7 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
             "criterion of path a is met.",
             [condition("all", "C91.01", ALL_B), weight("wt", 72), ph("ph", NOT_DETECTED)],
             order(),
-            Expectation(
-                {
-                    "DX": met("C91.01", ["Condition/all"]),
-                    "LINEAGE": met("b-precursor", ["Condition/all"]),
-                    "PH": met("negative", ["Observation/ph"]),
-                    "WEIGHT": met(72, ["Observation/wt"]),
-                    "DOSE": unknown(["MedicationRequest/blin"], 28),
-                    "INFANT": ADULT_INFANT,
-                },
-                INFANT_NOT_MET,
-                "incomplete",
-                (None, None),
-            ),
+            consolidation_adult_record(),
             [
                 Expectation(
                     {
@@ -1067,7 +1073,7 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                 adult_relapsed_record(
                     {
                         "PH": unknown(value="unknown"),
-                    "WEIGHT": met(30, ["Observation/wt"]),
+                        "WEIGHT": met(30, ["Observation/wt"]),
                         "BSA": met(1.041, ["Observation/wt", "Observation/ht"]),
                         "DOSE": unknown(["MedicationRequest/blin"], 15),
                     }
@@ -1081,7 +1087,7 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                     adult_relapsed_record(
                         {
                             "PH": unknown(value="unknown"),
-                    "WEIGHT": met(30, ["Observation/wt"]),
+                            "WEIGHT": met(30, ["Observation/wt"]),
                             "BSA": met(1.041, ["Observation/wt", "Observation/ht"]),
                             "REGIMEN": met("single-agent", ["answer:regimen"]),
                             "CYCLES": met(1, ["answer:cycle-number"]),
@@ -1175,19 +1181,7 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                 ph("ph", NOT_DETECTED),
             ],
             order(),
-            Expectation(
-                {
-                    "DX": met("C91.01", ["Condition/all"]),
-                    "LINEAGE": met("b-precursor", ["Condition/all"]),
-                    "PH": met("negative", ["Observation/ph"]),
-                    "WEIGHT": met(72, ["Observation/wt"]),
-                    "DOSE": unknown(["MedicationRequest/blin"], 28),
-                    "INFANT": ADULT_INFANT,
-                },
-                INFANT_NOT_MET,
-                "incomplete",
-                (None, None),
-            ),
+            consolidation_adult_record(),
         ),
         Scenario(
             "medications-by-reference",
