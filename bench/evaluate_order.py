@@ -17,10 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from service.cql.engine import CqlEngine  # noqa: E402
 from service.fhir.record import PatientRecord  # noqa: E402
-from service.policy.engine import PolicyEngine  # noqa: E402
 from service.policy.folder import load_policies  # noqa: E402
+from service.policy.registry import compile_policies  # noqa: E402
 
 RUNS = 300
 
@@ -28,7 +27,7 @@ RUNS = 300
 def main() -> None:
     started = time.perf_counter()
     (policy,) = load_policies(ROOT / "policies")
-    engine = PolicyEngine(policy, CqlEngine(ROOT / "cql" / "elm", ROOT / "cql"))
+    engine = compile_policies([policy], ROOT / "cql")[policy.id]
     print(f"load and compile: {(time.perf_counter() - started) * 1000:.1f} ms")
     for name in ("01-consolidation-adult-record", "29-pediatric-relapsed-cycle-1-step-dose",
                  "31-large-record-relapsed"):
@@ -39,7 +38,7 @@ def main() -> None:
         for _ in range(RUNS):
             start = time.perf_counter_ns()
             record = PatientRecord((e["resource"], e.get("fullUrl")) for e in bundle["entry"])
-            engine.evaluate(record, order, date(2026, 11, 24))
+            engine.evaluate(record, f"MedicationRequest/{order}", date(2026, 11, 24))
             samples.append((time.perf_counter_ns() - start) / 1e6)
         samples.sort()
         print(f"{name:42s} {len(bundle['entry']):4d} resources  index+evaluate median "

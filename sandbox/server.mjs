@@ -79,7 +79,7 @@ const repo = new MemoryRepository();
 const router = new FhirRouter();
 const startedAt = new Date().toISOString();
 
-// nn -> { nn, folder, patientId, patientName, birthDate, orderId, coverageId, prescriberId }
+// nn -> { nn, folder, patientId, patientName, birthDate, orderType, orderId, coverageId, prescriberId }
 const examples = new Map();
 // Declared whether or not an example holds one: the DTR app saves QuestionnaireResponses, the
 // payer's prefetch and the app search MedicationAdministration and include the Medications orders
@@ -176,6 +176,7 @@ function prepareExample(nn, dir) {
     patientId: patient.id,
     patientName: formatHumanName(patient.name?.[0]) || patient.id,
     birthDate: patient.birthDate ?? '',
+    orderType: orderResource?.resourceType ?? null,
     orderId: orderResource?.id ?? null,
     coverageId: coverage?.id ?? null,
     prescriberId: `${nn}-prescriber`,
@@ -388,6 +389,8 @@ function smartConfiguration() {
       'patient/*.cruds',
       'patient/Patient.rs',
       'patient/MedicationRequest.rs',
+      'patient/ServiceRequest.rs',
+      'patient/DeviceRequest.rs',
       'patient/Coverage.rs',
       'patient/QuestionnaireResponse.cruds',
     ],
@@ -526,7 +529,7 @@ function appContextFor(example) {
   const signed = signs.get(example.nn);
   if (signed?.assertionId) context.coverageAssertionId = signed.assertionId;
   if (signed?.questionnaires?.length) context.questionnaire = signed.questionnaires;
-  if (example.orderId) context.order = `MedicationRequest/${example.orderId}`;
+  if (example.orderId) context.order = `${example.orderType}/${example.orderId}`;
   if (example.coverageId) context.coverage = `Coverage/${example.coverageId}`;
   return context;
 }
@@ -535,7 +538,7 @@ async function tokenResponse(grant, example) {
   const accessToken = randomId();
   tokens.set(accessToken, { nn: example.nn, scope: grant.scope, expires: Date.now() + TOKEN_TTL_S * 1000 });
   const fhirContext = [];
-  if (example.orderId) fhirContext.push({ reference: `MedicationRequest/${example.orderId}` });
+  if (example.orderId) fhirContext.push({ reference: `${example.orderType}/${example.orderId}` });
   if (example.coverageId) fhirContext.push({ reference: `Coverage/${example.coverageId}` });
   if (grant.resume) fhirContext.push({ reference: `QuestionnaireResponse/${grant.resume}` });
   // The questionnaire CRD named, as SMART 2 fhirContext carries a canonical (DTR clients that do
@@ -661,7 +664,7 @@ async function signOrder(example) {
   }
   // A new signature is a new evaluation: the order goes without the coverage information of an
   // earlier one (the payer's update brings the current one back).
-  const order = await repo.readResource('MedicationRequest', example.orderId);
+  const order = await repo.readResource(example.orderType, example.orderId);
   order.extension = (order.extension ?? []).filter((ext) => ext.url !== EXT_COVERAGE_INFO);
   if (!order.extension.length) delete order.extension;
   // The payer asks in prefetch only for what every order-sign needs; for an order in scope it

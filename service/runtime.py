@@ -22,16 +22,14 @@ from service.auth.replay import InMemoryReplayCache, claim
 from service.auth.signed_jwt import SignedJwtVerifier
 from service.auth.token_endpoint import TokenEndpoint
 from service.cdshooks.client_auth import ClientIdentity, JwtVerifier, time_rules
-from service.cql.engine import CqlEngine
 from service.crd.calls import HookEnvironment
 from service.crd.discovery import discovery_document
 from service.dtr.content import ContentStore, load_content
 from service.errors import ConfigurationError
 from service.fhir.ehr_client import FhirClient
-from service.policy.canonical import published
-from service.policy.engine import PolicyEngine
+from service.policy.canonical import published, published_base
 from service.policy.folder import Policy, load_policies
-from service.policy.registry import PolicyRegistry
+from service.policy.registry import PolicyRegistry, compile_policies
 from service.settings import Settings
 from service.storage.audit import AuditLog
 from service.storage.commits import GroupCommitter
@@ -93,8 +91,7 @@ def _refuse_unsafe_production(settings: Settings) -> None:
 def build_runtime(settings: Settings) -> Runtime:
     _refuse_unsafe_production(settings)
     policies = tuple(published(p, settings.base_url) for p in load_policies(settings.policy_dir))
-    cql = CqlEngine(settings.cql_dir / "elm", settings.cql_dir)
-    engines = {policy.id: PolicyEngine(policy, cql) for policy in policies}
+    policy_registry = PolicyRegistry(policies, compile_policies(policies, settings.cql_dir))
     http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
     engine = make_engine(settings.database_url)
     sessions = session_factory(engine)
@@ -110,7 +107,7 @@ def build_runtime(settings: Settings) -> Runtime:
     return Runtime(
         settings=settings,
         policies=policies,
-        policy_registry=PolicyRegistry(policies),
+        policy_registry=policy_registry,
         discovery=discovery_document(policies),
         http=http,
         registry=registry,
@@ -135,8 +132,8 @@ def build_runtime(settings: Settings) -> Runtime:
             system_lifetime_s=settings.access_token_lifetime_s,
             launch_lifetime_s=settings.app_token_lifetime_s,
         ),
-        hook_environment=HookEnvironment(settings, policies, fhir, engines),
-        content=load_content(policies, settings.cql_dir),
+        hook_environment=HookEnvironment(settings, policies, fhir, policy_registry.engines),
+        content=load_content(policies, settings.cql_dir, published_base(settings.base_url)),
     )
 
 

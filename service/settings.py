@@ -37,7 +37,8 @@ class Settings(DatabaseSettings):
     # The URL EHRs call us at: the JWT `aud` and the base of every canonical URL we publish.
     base_url: str = "http://127.0.0.1:8080"
     policy_dir: Path = PROJECT_ROOT / "policies"
-    # The policies' CQL (*.cql) and its translation (elm/*.json), loaded and compiled at start-up.
+    # The CQL libraries the policies share (*.cql, FHIRHelpers) and their translation (elm/*.json);
+    # each policy's own library is in its folder's cql/. All loaded and compiled at start-up.
     cql_dir: Path = PROJECT_ROOT / "cql"
     # The built SMART app (`make run` / `make test` build it from service/web/src), served at /dtr/.
     web_dir: Path = PROJECT_ROOT / "service" / "web" / "dist"

@@ -192,8 +192,9 @@ def _evaluated(
     policy = runtime.policy_registry.for_order(order, record)
     if policy is None:  # an order no policy of ours is about: nothing to pre-fill from
         return {}, None
-    engine = runtime.hook_environment.engines[policy.id]
-    evaluation = engine.evaluate(record, order["id"], runtime.settings.today())
+    engine = runtime.policy_registry.engine(policy)
+    reference = f"{order['resourceType']}/{order['id']}"
+    evaluation = engine.evaluate(record, reference, runtime.settings.today())
     return dict(evaluation.prefill), policy
 
 

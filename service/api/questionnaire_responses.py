@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, Request
@@ -17,21 +17,19 @@ from starlette.responses import Response
 
 from service.auth.callers import Caller, requires
 from service.dtr.access_log import patient_of, record_access, subject_patient
+from service.dtr.evaluate import evaluate_response
 from service.dtr.prefill import assertion_of
 from service.dtr.response_profile import binding_issues, profile_issues
-from service.dtr.responses import answers_of, response_issues
+from service.dtr.responses import response_issues
 from service.dtr.versions import declared_version
 from service.errors import BadRequest, Forbidden, NotFound, UnprocessableEntity
-from service.fhir.record import PatientRecord
 from service.fhir.validation import check_resources
 from service.openapi_bodies import QUESTIONNAIRE_RESPONSE, request_body
-from service.policy.evaluation import Evaluation
-from service.policy.folder import Policy
 from service.runtime import Runtime, get_runtime
 from service.storage.commits import Work
 from service.storage.crd_answers import find_assertion
 from service.storage.tables import CoverageAssertion, StoredResponse
-from service.types import JsonObject, Resource
+from service.types import Resource
 
 router = APIRouter(prefix="/fhir/QuestionnaireResponse")
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -157,21 +155,9 @@ async def evaluate(
     policy = runtime.policy_registry.by_questionnaire(questionnaire["url"])
     if policy is None:
         raise UnprocessableEntity(f"no policy of ours reads {questionnaire['url']}")
-    order_id = assertion.order_ref.split("/")[-1] if assertion is not None else "unknown-order"
-    engine = runtime.hook_environment.engines[policy.id]
-    # The pre-filled answers carry what the record showed; answers override record evidence.
-    evaluation = engine.evaluate(
-        PatientRecord([]), order_id, runtime.settings.today(), answers_of(response, questionnaire)
-    )
-    # What the record showed that no answer carries: its own disagreements (a recorded BSA far
-    # from Mosteller, SPEC section 2), flagged on the form as on the card.
-    flagged = _flagged(assertion.evaluation) if assertion is not None else set()
-    return _fhir(evaluation_parameters(evaluation, policy, flagged))
-
-
-def _flagged(stored: dict[str, Any]) -> set[str]:
-    criteria = stored.get("criteria") or {}
-    return {c for c, r in criteria.items() if isinstance(r, dict) and r.get("discrepancy")}
+    engine = runtime.policy_registry.engine(policy)
+    today = runtime.settings.today()
+    return _fhir(evaluate_response(engine, response, questionnaire, assertion, today))
 
 
 def _assertion(
@@ -249,65 +235,3 @@ async def read(
         raise NotFound(f"QuestionnaireResponse/{response_id} is not known here")
     record_access(runtime.audit, runtime.audit_key, caller, "response-read", found[1], response_id)
     return _fhir(found[0])
-
-
-def evaluation_parameters(
-    evaluation: Evaluation, policy: Policy, flagged: set[str] | None = None
-) -> JsonObject:
-    """$evaluate's answer: the outcome, each criterion (with the policy's words for it) and its
-    evidence, the paths met, and the dose and cycle limits that would apply."""
-    parameters: list[JsonObject] = [{"name": "outcome", "valueCode": evaluation.outcome.value}]
-    for criterion in evaluation.criteria.values():
-        parts: list[JsonObject] = [
-            {"name": "id", "valueString": criterion.id},
-            {"name": "label", "valueString": policy.criterion_label(criterion.id)},
-            {"name": "status", "valueCode": criterion.status.value},
-        ]
-        if criterion.value is not None:
-            parts.append({"name": "value", "valueString": _text(criterion.value)})
-        parts += [{"name": "evidence", "valueString": e} for e in criterion.evidence]
-        if criterion.discrepancy or criterion.id in (flagged or set()):
-            parts.append({"name": "flag", "valueString": policy.discrepancy_note(criterion.id)})
-        parameters.append({"name": "criterion", "part": parts})
-    for path in evaluation.paths.values():
-        parameters.append(
-            {
-                "name": "path",
-                "part": [
-                    {"name": "id", "valueString": path.id},
-                    {"name": "status", "valueCode": path.status.value},
-                ],
-            }
-        )
-    limit = evaluation.dose_limit
-    for name, value in (
-        ("doseLimit", limit.mcg_per_day),
-        ("stepDoseLimit", limit.step_mcg_per_day),
-    ):
-        if value is not None:
-            parameters.append(
-                {
-                    "name": name,
-                    "valueQuantity": {
-                        "value": float(value),
-                        "unit": "ug/d",
-                        "system": "http://unitsofmeasure.org",
-                        "code": "ug/d",
-                    },
-                }
-            )
-    parameters.append({"name": "doseLimitBasis", "valueString": limit.basis})
-    cycles = evaluation.cycle_limit
-    if cycles.max_cycles is not None:
-        parameters.append({"name": "maxCycles", "valueInteger": cycles.max_cycles})
-    if cycles.coverage_period_years is not None:
-        parameters.append(
-            {"name": "coveragePeriodYears", "valueInteger": cycles.coverage_period_years}
-        )
-    return {"resourceType": "Parameters", "parameter": parameters}
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, dict):
-        return str(value.get("code"))
-    return str(value)

@@ -1,4 +1,4 @@
-"""The bridge's front: load every ELM library of a folder, compile once, evaluate defines."""
+"""The bridge's front: load every ELM library of the folders, compile once, evaluate defines."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from service.errors import CqlLoadError
 
 
 class CqlEngine:
-    def __init__(self, elm_dir: Path, cql_dir: Path) -> None:
-        self._libraries = load_libraries(elm_dir, cql_dir)
+    def __init__(self, cql_dirs: Sequence[Path]) -> None:
+        """`cql_dirs`: folders of CQL sources, each with the ELM translated from them in `elm/`
+        (the shared libraries' and every policy's own)."""
+        self._libraries = load_libraries(cql_dirs)
         self._compiler = Compiler(self._libraries)
         self._compiler.compile_all()
 

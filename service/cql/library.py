@@ -4,7 +4,7 @@ types), loaded once, with their includes resolved. Errors name the CQL file and 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,11 +66,19 @@ def _defs(root: Node, key: str) -> list[Node]:
     return found
 
 
-def load_libraries(elm_dir: Path, cql_dir: Path) -> dict[str, ElmLibrary]:
-    libraries = {}
-    for path in sorted(elm_dir.glob("*.json")):
-        library = load_library(path, cql_dir)
-        libraries[library.name] = library
+def load_libraries(cql_dirs: Sequence[Path]) -> dict[str, ElmLibrary]:
+    """Every library of the folders (each one's ELM in its `elm/`): the shared ones and each
+    policy's own. A library name given twice, or an include found nowhere, stops the load."""
+    libraries: dict[str, ElmLibrary] = {}
+    for cql_dir in cql_dirs:
+        for path in sorted((cql_dir / "elm").glob("*.json")):
+            library = load_library(path, cql_dir)
+            if library.name in libraries:
+                raise CqlLoadError(
+                    f"{library.source}: library {library.name} is also "
+                    f"{libraries[library.name].source}"
+                )
+            libraries[library.name] = library
     for library in libraries.values():
         for local, target in library.includes.items():
             if target not in libraries:

@@ -35,7 +35,7 @@ from service.crd.calls import HookCall, HookEnvironment
 from service.crd.cards import CardSource, card
 from service.crd.coverage import CoverageChoice
 from service.crd.coverage_information import CoverageInformation, already_carries, system_action
-from service.crd.order_cards import dose_limit_card, instructions_card, off_policy_card, policy_card
+from service.crd.order_cards import instructions_card, limit_card, off_policy_card, policy_card
 from service.errors import CqlRuntimeError
 from service.fhir.record import PatientRecord
 from service.policy.evaluation import Evaluation
@@ -149,7 +149,7 @@ def _cards(
     """(configuration option, card), most important first."""
     candidates = [
         ("off-guideline", off_policy_card(source, policy, evaluation, order)),
-        ("limits", dose_limit_card(source, policy, evaluation, order)),
+        ("limits", limit_card(source, policy, evaluation, order)),
         (
             "coverage-info",
             instructions_card(source, policy, evaluation, order)
@@ -184,7 +184,8 @@ def _evaluate(
     `technical`, never a 500 for the whole call. The log names the failure's kind and place only:
     an exception's message may quote record values."""
     try:
-        return env.engines[policy.id].evaluate(record, str(order.get("id")), call.today)
+        reference = f"{order.get('resourceType')}/{order.get('id')}"
+        return env.engines[policy.id].evaluate(record, reference, call.today)
     except CqlRuntimeError as error:
         cause = error.__cause__ or error
         where = traceback.extract_tb(cause.__traceback__)[-1]

@@ -3,8 +3,9 @@ order (SPEC section 5), shaped for the CRD version in use.
 
 Details (CRD "coverage-information" detail; codes from the version's detail code system: 2.0.1's
 CRD temp code system, 2.2's THO crd-coverage-detail):
-- allowed-quantity: the dose limit in mcg/day for this patient, when the evaluation knows it;
-- allowed-period: the coverage period from the first cycle, when the prescriber gave its date;
+- allowed-quantity: the quantity limit the contract marks for it (`crdDetail`), in its UCUM unit,
+  when the evaluation knows it for this patient, qualified by how it was set;
+- allowed-period: the period limit the contract marks for it, when its start is known;
 - policy-link: the policy document this service publishes (2.2 only);
 - instructions: how to submit (2.2 only, never at order-select; 2.0.1 clients get it on the
   instructions card).
@@ -141,20 +142,20 @@ def details(
     """`documentation`: whether this hook may speak of submitting documentation (CRD hook-19:
     order-select never does)."""
     found: list[tuple[str, JsonObject, str | None]] = []
-    limit = evaluation.dose_limit
-    if limit.mcg_per_day is not None:
-        quantity = {
-            "value": float(limit.mcg_per_day),
-            "unit": "ug/d",
-            "system": "http://unitsofmeasure.org",
-            "code": "ug/d",
-        }
-        found.append(("allowed-quantity", {"valueQuantity": quantity}, limit.basis))
-    period = _coverage_period(evaluation)
-    if period is not None:
-        found.append(
-            ("allowed-period", {"valuePeriod": period}, "coverage period of the treatment phase")
-        )
+    marked = {x.id: x.crd_detail for x in policy.evaluation.limits if x.crd_detail}
+    for limit in evaluation.limits:
+        code = marked.get(limit.id)
+        if code == "allowed-quantity" and limit.value is not None and limit.unit is not None:
+            quantity = {
+                "value": float(limit.value),
+                "unit": limit.unit,
+                "system": "http://unitsofmeasure.org",
+                "code": limit.unit,
+            }
+            found.append((code, {"valueQuantity": quantity}, limit.basis))
+        elif code == "allowed-period" and (period := limit.period()) is not None:
+            value = {"start": period[0].isoformat(), "end": period[1].isoformat()}
+            found.append((code, {"valuePeriod": value}, limit.label))
     found.append(("policy-link", {"valueUrl": policy_url(base_url, policy)}, policy.title))
     if documentation:
         submission = policy.prior_authorization.submission
@@ -164,18 +165,6 @@ def details(
         for code, value, note in found
         if code in version.detail_codes
     ]
-
-
-def _coverage_period(evaluation: Evaluation) -> JsonObject | None:
-    first = evaluation.first_cycle_date
-    years = evaluation.cycle_limit.coverage_period_years
-    if first is None or years is None:
-        return None
-    try:
-        end = first.replace(year=first.year + years)
-    except ValueError:  # 29 February
-        end = date(first.year + years, 2, 28)
-    return {"start": first.isoformat(), "end": end.isoformat()}
 
 
 def _detail(version: CrdVersion, code: str, value: JsonObject, note: str | None) -> JsonObject:

@@ -3,12 +3,14 @@ evaluation of the order:
 
 - instructions (info, `coverage-info`): prior authorization is required; what the record already
   shows, criterion by criterion; what the form will ask; how to submit;
-- dose limit (warning, `limits`): the ordered dose exceeds the limit for this patient, with the
-  arithmetic and a suggestion that sets the dose to the limit;
+- limit (warning, `limits`): the ordered amount exceeds one of the policy's quantity limits for
+  this patient, with the arithmetic and a suggestion that sets the amount to the limit;
 - policy (info, `guideline`): an external-reference link to the policy document we publish;
-- off-policy (warning, `off-guideline`): DX is not met, so coverage needs medical-necessity review.
+- off-policy (warning, `off-guideline`): the policy's off-policy criterion is not met, so coverage
+  needs medical-necessity review.
 
 Each card is about one order (`davinci-crd.associated-resource`, and its detail names the drug).
+Every word about a criterion or a limit, and every unit, comes from the policy's contract.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from decimal import Decimal
 
 from service.crd.assertions import off_policy_reason, order_reference, policy_url
 from service.crd.cards import CardSource, card
-from service.policy.evaluation import Evaluation, Status
+from service.policy.contract import QuantityLimit, Unit
+from service.policy.evaluation import Evaluation, LimitResult, Status
 from service.policy.folder import Policy
 from service.types import JsonObject, Resource
 
@@ -77,10 +80,10 @@ def off_policy_card(
     source: CardSource, policy: Policy, evaluation: Evaluation, order: Resource
 ) -> JsonObject | None:
     reason = off_policy_reason(policy, evaluation)
-    if reason is None:
+    if reason is None or policy.off_policy is None:
         return None
-    diagnosis = evaluation.criteria["DX"].value
-    detail = f"Recorded diagnosis {diagnosis}. {reason}" if diagnosis else reason
+    diagnosis = evaluation.criteria[policy.off_policy.criterion].value
+    detail = f"Recorded diagnosis {_shown(diagnosis)}. {reason}" if diagnosis else reason
     return card(
         source,
         "off-guideline",
@@ -91,44 +94,49 @@ def off_policy_card(
     )
 
 
-def dose_limit_card(
+def limit_card(
     source: CardSource, policy: Policy, evaluation: Evaluation, order: Resource
 ) -> JsonObject | None:
-    """When the ordered daily dose, or the days 1-7 step dose of relapsed cycle 1, is above the
-    covered dose for this patient: the arithmetic, and a suggestion that sets it to the limit."""
-    if evaluation.criteria["DOSE"].status is not Status.NOT_MET:
+    """When the ordered amount is above one of the policy's quantity limits for this patient
+    (the first such, in the contract's order): the arithmetic, and a suggestion that sets the
+    amount to the limit when the contract says which dosage carries it."""
+    found = _exceeded(policy, evaluation)
+    if found is None:
         return None
-    limit, ordered = evaluation.dose_limit.mcg_per_day, evaluation.criteria["DOSE"].value
-    dosage_index, what = -1, "daily dose"
-    if not isinstance(ordered, Decimal) or limit is None or ordered <= limit:
-        limit, ordered = evaluation.dose_limit.step_mcg_per_day, evaluation.step_dose_mcg
-        dosage_index, what = 0, "days 1-7 step dose"
-        if ordered is None or limit is None or ordered <= limit:
-            return None
-    weight, bsa = evaluation.criteria["WEIGHT"].value, evaluation.criteria["BSA"].value
-    body = f"weight {_shown(weight)} kg" + (f", BSA {_shown(bsa)} m2" if bsa is not None else "")
+    limit, declared = found
+    assert limit.value is not None and limit.ordered is not None and limit.unit is not None
+    unit = policy.evaluation.units[limit.unit]
+    what, amount = limit.label, f"{_shown(limit.value)} {unit.display}"
+    explained = [
+        f"{c.shown.name} {_shown(value)} {c.shown.unit}"
+        for c in policy.evaluation.criteria
+        if c.id in declared.explained_by
+        and c.shown is not None
+        and (value := evaluation.criteria[c.id].value) is not None
+    ]
+    why = "; ".join(x for x in (limit.basis, ", ".join(explained)) if x)
     detail = (
-        f"Ordered {what} {_shown(ordered)} mcg/day; the covered {what} for this patient is "
-        f"{_shown(limit)} mcg/day ({evaluation.dose_limit.basis}; {body}). "
-        "Doses above it are not covered."
+        f"Ordered {what} {_shown(limit.ordered)} {unit.display}; the covered {what} for this "
+        f"patient is {amount}" + (f" ({why})" if why else "") + ". Doses above it are not covered."
     )
-    if evaluation.criteria["BSA"].discrepancy:
-        detail += f" Flag: {policy.discrepancy_note('BSA')}"
-    summary = f"{what.capitalize()} above the covered {_shown(limit)} mcg/day for this patient"
+    for criterion_id in declared.explained_by:
+        if evaluation.criteria[criterion_id].discrepancy:
+            detail += f" Flag: {policy.discrepancy_note(criterion_id)}"
+    summary = f"{what.capitalize()} above the covered {amount} for this patient"
     built = card(source, "limits", summary, "warning", detail, order_reference(order))
-    updated = _with_dose(order, limit, dosage_index)
+    updated = _with_amount(order, limit, declared, unit)
     if updated is not None:
         # CDS Hooks: a card with suggestions MUST say how many may be chosen.
         built["selectionBehavior"] = "at-most-one"
         built["suggestions"] = [
             {
-                "label": f"Change the {what} to {_shown(limit)} mcg/day",
+                "label": f"Change the {what} to {amount}",
                 "uuid": str(uuid.uuid4()),
                 "isRecommended": True,
                 "actions": [
                     {
                         "type": "update",
-                        "description": f"Set the {what} to {_shown(limit)} mcg/day",
+                        "description": f"Set the {what} to {amount}",
                         "resource": updated,
                     }
                 ],
@@ -137,42 +145,66 @@ def dose_limit_card(
     return built
 
 
-def _with_dose(order: Resource, limit: Decimal, dosage_index: int) -> Resource | None:
-    """The order with one dosage's rate or dose set to the limit in ug/d, and its text saying
-    the same: an EHR that takes the suggestion writes this order as it stands."""
+def _exceeded(policy: Policy, evaluation: Evaluation) -> tuple[LimitResult, QuantityLimit] | None:
+    declared = {x.id: x for x in policy.evaluation.limits if isinstance(x, QuantityLimit)}
+    for limit in evaluation.limits:
+        if (
+            limit.id in declared
+            and evaluation.criteria[limit.criterion].status is Status.NOT_MET
+            and limit.exceeded()
+        ):
+            return limit, declared[limit.id]
+    return None
+
+
+def _with_amount(
+    order: Resource, limit: LimitResult, declared: QuantityLimit, unit: Unit
+) -> Resource | None:
+    """The order with one dosage's rate or dose set to the limit, and its text saying the same:
+    an EHR that takes the suggestion writes this order as it stands."""
+    if declared.dosage is None or limit.value is None or limit.unit is None:
+        return None
     updated = copy.deepcopy(order)
     dosages = updated.get("dosageInstruction") or []
     if not dosages:
         return None
-    dosage = dosages[dosage_index]
+    dosage = dosages[0 if declared.dosage == "first" else -1]
     for key in ("rateQuantity", "doseQuantity"):
         for dose_and_rate in dosage.get("doseAndRate") or []:
             if key in dose_and_rate:
                 dose_and_rate[key] = {
-                    "value": float(limit),
-                    "unit": "ug/d",
+                    "value": float(limit.value),
+                    "unit": limit.unit,
                     "system": "http://unitsofmeasure.org",
-                    "code": "ug/d",
+                    "code": limit.unit,
                 }
                 if isinstance(dosage.get("text"), str):
-                    dosage["text"] = _text_with_dose(dosage["text"], limit)
+                    dosage["text"] = _text_with_amount(dosage["text"], limit, unit)
                 return updated
     return None
 
 
-# A daily dose as order texts write it: "28 ug/d", "28 mcg/day", "28 micrograms per day".
-_DAILY_DOSE = re.compile(
-    r"\d+(?:\.\d+)?\s*(?:ug|mcg|µg|micrograms?)\s*(?:/\s*(?:day|d)\b|per\s+day|daily)?",
-    re.IGNORECASE,
-)
-
-
-def _text_with_dose(text: str, limit: Decimal) -> str:
-    """The dosage text with its dose replaced by the limit; a text that states no dose we can
-    find says the new dose first."""
-    shown = f"{_shown(limit)} ug/d"
-    changed, count = _DAILY_DOSE.subn(shown, text, count=1)
+def _text_with_amount(text: str, limit: LimitResult, unit: Unit) -> str:
+    """The dosage text with its amount replaced by the limit; a text that states no amount we
+    can find (in the words the contract gives for the unit) says the new amount first."""
+    shown = f"{_shown(limit.value)} {limit.unit}"
+    pattern = _amount_pattern(unit)
+    if pattern is None:
+        return f"{shown} ({text})"
+    changed, count = pattern.subn(shown, text, count=1)
     return changed if count else f"{shown} ({text})"
+
+
+def _amount_pattern(unit: Unit) -> re.Pattern[str] | None:
+    """An amount as order texts write it: a number, one of the unit's words, then optionally
+    one of its words for time, as the contract lists them ("28 ug/d", "700 mg")."""
+    words = unit.order_text
+    if words is None:
+        return None
+    amounts = "|".join(re.escape(w) for w in sorted(words.amounts, key=len, reverse=True))
+    per = "|".join(re.escape(w) for w in sorted(words.per, key=len, reverse=True))
+    time = rf"(?:\s*(?:{per})(?![a-z]))?" if per else ""
+    return re.compile(rf"\d+(?:\.\d+)?\s*(?:{amounts}){time}", re.IGNORECASE)
 
 
 def _drug(policy: Policy) -> str:

@@ -31,9 +31,13 @@ class ContentStore:
     by_id: dict[tuple[str, str], Resource] = field(default_factory=dict)
 
     def add(self, resource: Resource) -> None:
+        """Two policies may share a resource (the same ValueSet, written the same); two
+        different resources under one id stop start-up."""
         key = (resource["resourceType"], resource["id"])
         if key in self.by_id:
-            raise ConfigurationError(f"two {key[0]} resources with id {key[1]!r}")
+            if _content(self.by_id[key]) == _content(resource):
+                return
+            raise ConfigurationError(f"two different {key[0]} resources with id {key[1]!r}")
         self.by_id[key] = resource
 
     def read(self, resource_type: str, resource_id: str) -> Resource | None:
@@ -51,8 +55,10 @@ class ContentStore:
         return [r for (kind, _), r in sorted(self.by_id.items()) if kind == resource_type]
 
 
-def load_content(policies: Sequence[Policy], cql_dir: Path) -> ContentStore:
-    """Published under each policy's `canonical_base` (service/policy/canonical.py)."""
+def load_content(policies: Sequence[Policy], shared_cql_dir: Path, base: str) -> ContentStore:
+    """A policy's content, its own Library included, is published under its `canonical_base`
+    (service/policy/canonical.py); the shared libraries (`shared_cql_dir`: FHIRHelpers) under
+    `base`, the service's own canonical base."""
     store = ContentStore()
     for policy in policies:
         rebase = rebase_of(policy)
@@ -66,11 +72,16 @@ def load_content(policies: Sequence[Policy], cql_dir: Path) -> ContentStore:
             assert value_set is not None
             source = policy.folder / "terminology" / f"ValueSet-{value_set['id']}.json"
             store.add(_stamped(rebase.resource(_expanded(value_set)), source))
-    # The libraries are shared by the policies; one base publishes them.
-    rebase = rebase_of(policies[0]) if policies else Rebase("", "")
-    for elm_path in sorted((cql_dir / "elm").glob("*.json")):
-        store.add(_library(elm_path, cql_dir, rebase, store))
+    libraries = [(shared_cql_dir, Rebase(base, base))]
+    libraries += [(policy.cql_dir, rebase_of(policy)) for policy in policies]
+    for cql_dir, rebase in libraries:
+        for elm_path in sorted((cql_dir / "elm").glob("*.json")):
+            store.add(_library(elm_path, cql_dir, rebase, store))
     return store
+
+
+def _content(resource: Resource) -> Resource:
+    return {k: v for k, v in resource.items() if k != "meta"}
 
 
 def last_updated(resource: Resource) -> datetime:

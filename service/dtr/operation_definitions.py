@@ -7,6 +7,7 @@ definitions."""
 
 from __future__ import annotations
 
+from service.policy.contract import LimitKind
 from service.policy.evaluation import Outcome, Status
 from service.types import JsonObject, Resource
 
@@ -67,7 +68,7 @@ def _input() -> JsonObject:
 def _outputs() -> list[JsonObject]:
     outcomes = " | ".join(outcome.value for outcome in Outcome)
     statuses = " | ".join(status.value for status in Status)
-    quantity = "ug/d (UCUM), when the policy sets one"
+    kinds = " | ".join(kind.value for kind in LimitKind)
     return [
         _parameter("outcome", "out", "1", "code", outcomes, minimum=1),
         _parameter(
@@ -82,6 +83,7 @@ def _outputs() -> list[JsonObject]:
                 _parameter("status", "out", "1", "code", statuses, minimum=1),
                 _parameter("value", "out", "1", "string", "The value the status rests on."),
                 _parameter("evidence", "out", "*", "string", "What the status rests on."),
+                _parameter("flag", "out", "1", "string", "What the record disagrees on."),
             ],
         ),
         _parameter(
@@ -95,11 +97,26 @@ def _outputs() -> list[JsonObject]:
                 _parameter("status", "out", "1", "code", statuses, minimum=1),
             ],
         ),
-        _parameter("doseLimit", "out", "1", "Quantity", f"Covered daily dose, {quantity}."),
-        _parameter("stepDoseLimit", "out", "1", "Quantity", f"Step-dose limit, {quantity}."),
-        _parameter("doseLimitBasis", "out", "1", "string", "How the limit was set.", minimum=1),
-        _parameter("maxCycles", "out", "1", "integer", "Cycles covered, when limited."),
-        _parameter("coveragePeriodYears", "out", "1", "integer", "Years a course is covered."),
+        _parameter(
+            "limit",
+            "out",
+            "*",
+            None,
+            "One per limit the policy declares (a quantity, a count or a period).",
+            part=[
+                _parameter("id", "out", "1", "string", "The policy's id for it.", minimum=1),
+                _parameter("kind", "out", "1", "code", kinds, minimum=1),
+                _parameter("criterion", "out", "1", "string", "Its criterion.", minimum=1),
+                _parameter("label", "out", "1", "string", "The policy's words.", minimum=1),
+                _parameter("unit", "out", "1", "string", "A quantity's unit, as shown."),
+                _parameter("value", "out", "1", "Quantity", "A quantity limit, when known."),
+                _parameter("count", "out", "1", "integer", "A count limit, when known."),
+                _parameter("period", "out", "1", "Period", "A period limit, from its start."),
+                _parameter("ordered", "out", "1", "Quantity", "What the order asks for."),
+                _parameter("length", "out", "1", "Quantity", "A period's length (years)."),
+                _parameter("basis", "out", "1", "string", "How the limit was set."),
+            ],
+        ),
     ]
 
 

@@ -107,3 +107,11 @@ def _references(response: Resource, url: str) -> Iterator[str]:
 
 def _answer_path(link_id: str) -> str:
     return f"QuestionnaireResponse.item.where(linkId='{link_id}').answer"
+
+
+def named_order(response: Resource) -> str | None:
+    """The order the response is about, as its qr-context names it (the reference that is not
+    the Coverage)."""
+    return next(
+        (r for r in _references(response, QR_CONTEXT) if not r.startswith("Coverage/")), None
+    )

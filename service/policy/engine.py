@@ -1,16 +1,17 @@
 """Evaluates one order against a policy: the policy's CQL over the PatientRecord, optionally with
 questionnaire answers (which override record evidence), read into an `Evaluation`.
 
-Which defines mean what is the policy's data (`policy.json` "evaluation"); the engine checks at
-load that every one of them exists, so a renamed define fails at start-up, not mid-request.
+Which defines mean what is the policy's contract (`policy.json` "evaluation",
+`service/policy/contract.py`); the engine checks at load that every define it names exists with
+the type it is read as, so a renamed or retyped define fails at start-up, not mid-request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from service.cql.engine import CqlEngine
@@ -18,90 +19,23 @@ from service.cql.runtime import EvaluationContext
 from service.cql.values import Code, decimal_of, parse_date
 from service.errors import ConfigurationError, CqlRuntimeError
 from service.fhir.record import PatientRecord
+from service.policy.contract import (
+    CountLimit,
+    EvaluationContract,
+    Limit,
+    PeriodLimit,
+    QuantityLimit,
+)
 from service.policy.data import RecordDataSource
 from service.policy.evaluation import (
     CriterionResult,
-    CycleLimit,
-    DoseLimit,
     Evaluation,
+    LimitResult,
     Outcome,
     PathResult,
     Status,
 )
 from service.policy.folder import Policy
-from service.types import JsonObject
-
-
-@dataclass(frozen=True)
-class EvaluationContract:
-    library: str
-    order_parameter: str
-    date_parameter: str
-    criteria: tuple[str, ...]
-    discrepancies: Mapping[str, str]
-    paths: Mapping[str, str]
-    outcome: str
-    dose_limit: Mapping[str, str]
-    cycles: Mapping[str, str]
-    answers: Mapping[str, str]
-    prefill: Mapping[str, str]
-
-    @classmethod
-    def of(cls, policy: Policy) -> EvaluationContract:
-        spec: JsonObject = policy.evaluation
-        try:
-            return cls(
-                library=policy.library,
-                order_parameter=spec["orderParameter"],
-                date_parameter=spec["dateParameter"],
-                criteria=tuple(spec["criteria"]),
-                discrepancies=spec.get("discrepancies", {}),
-                paths=spec["paths"],
-                outcome=spec["outcome"],
-                dose_limit=spec["doseLimit"],
-                cycles=spec["cycles"],
-                answers=spec["answers"],
-                prefill=spec.get("prefill", {}),
-            )
-        except KeyError as error:
-            raise ConfigurationError(
-                f"{policy.folder}/policy.json: evaluation lacks {error}"
-            ) from None
-
-    def __post_init__(self) -> None:
-        """Every key the engine reads is there, checked when the policy loads: a missing one
-        would otherwise make every evaluation fail, each answered as `technical`."""
-        for section, given, needed in (
-            ("doseLimit", self.dose_limit, ("mcgPerDay", "stepMcgPerDay", "basis")),
-            ("cycles", self.cycles, ("max", "coveragePeriodYears")),
-        ):
-            missing = [key for key in needed if not isinstance(given.get(key), str)]
-            if missing:
-                raise ConfigurationError(
-                    f"policy {self.library}: evaluation.{section} lacks {', '.join(missing)}"
-                )
-        if not self.criteria or not self.paths:
-            raise ConfigurationError(f"policy {self.library}: no criteria or no paths")
-        unknown = sorted(set(self.discrepancies) - set(self.criteria))
-        if unknown:
-            raise ConfigurationError(
-                f"policy {self.library}: discrepancies for unknown criteria {unknown}"
-            )
-
-    def defines(self) -> list[str]:
-        per_criterion = [
-            f"{c}{suffix}" for c in self.criteria for suffix in ("", " Value", " Evidence")
-        ]
-        return [
-            *per_criterion,
-            *self.discrepancies.values(),
-            *self.paths.values(),
-            self.outcome,
-            *self.dose_limit.values(),
-            *self.cycles.values(),
-            *self.prefill.values(),
-        ]
-
 
 # Errors an operator raises on data of the wrong shape deep in a record (a string where a number
 # belongs, a missing element the FHIR model requires): the evaluation failed, not the service.
@@ -112,10 +46,11 @@ class PolicyEngine:
     def __init__(self, policy: Policy, cql: CqlEngine) -> None:
         self.policy = policy
         self._cql = cql
-        self.contract = EvaluationContract.of(policy)
-        self._defines = self.contract.defines()
+        self.contract: EvaluationContract = policy.evaluation
+        expected = list(_expected_types(self.contract))
+        self._defines = list(dict.fromkeys(name for name, _ in expected))
         cql.require(policy.library, self._defines)
-        self._check_types(cql)
+        self._check_types(cql, expected)
         self._parameter_types = cql.parameters(policy.library)
         declared = set(self._parameter_types)
         wanted = {self.contract.order_parameter, self.contract.date_parameter}
@@ -123,29 +58,13 @@ class PolicyEngine:
         if missing:
             raise ConfigurationError(f"{policy.library}: parameters {sorted(missing)} not declared")
 
-    def _check_types(self, cql: CqlEngine) -> None:
-        """Each define the engine reads has the type it is read as (policy.json names it; the
-        ELM declares it): a String outcome, Boolean criteria and paths, a List of evidence
-        references, Decimal limits, Integer cycle limits, a Date for the first cycle."""
-        contract = self.contract
-        expected = [
-            *((c, "Boolean") for c in contract.criteria),
-            *((f"{c} Evidence", "List<String>") for c in contract.criteria),
-            *((d, "Boolean") for d in contract.paths.values()),
-            *((d, "Boolean") for d in contract.discrepancies.values()),
-            (contract.outcome, "String"),
-            (contract.dose_limit["mcgPerDay"], "Decimal"),
-            (contract.dose_limit["stepMcgPerDay"], "Decimal"),
-            (contract.dose_limit["basis"], "String"),
-            (contract.cycles["max"], "Integer"),
-            (contract.cycles["coveragePeriodYears"], "Integer"),
-        ]
-        if "firstCycleDate" in contract.cycles:
-            expected.append((contract.cycles["firstCycleDate"], "Date"))
+    def _check_types(self, cql: CqlEngine, expected: list[tuple[str, str | None]]) -> None:
+        """Each define the engine reads has the type it is read as, in every role the contract
+        gives it (the contract names it; the ELM declares it)."""
         wrong = sorted(
             f"{name!r} is {found}, read as {kind}"
             for name, kind in expected
-            if (found := cql.result_type(self.policy.library, name)) != kind
+            if kind is not None and (found := cql.result_type(self.policy.library, name)) != kind
         )
         if wrong:
             raise ConfigurationError(f"policy {self.policy.id}: {', '.join(wrong)}")
@@ -153,12 +72,14 @@ class PolicyEngine:
     def evaluate(
         self,
         record: PatientRecord,
-        order_id: str,
+        order: str,
         today: date,
         answers: Mapping[str, Any] | None = None,
     ) -> Evaluation:
+        """`order`: the order's reference in the record ("ServiceRequest/abc"); the library is
+        given its id."""
         parameters: dict[str, object] = {
-            self.contract.order_parameter: order_id,
+            self.contract.order_parameter: order.rpartition("/")[2],
             self.contract.date_parameter: today,
         }
         for link_id, value in (answers or {}).items():
@@ -177,19 +98,17 @@ class PolicyEngine:
             # What malformed record data makes the bridge's operators raise; never its message
             # (it may quote the record).
             raise CqlRuntimeError(f"{self.policy.library}: {type(error).__name__}") from error
-        return self._read(f"MedicationRequest/{order_id}", values)
+        return self._read(order, values)
 
     def _read(self, order: str, values: Mapping[str, Any]) -> Evaluation:
         contract = self.contract
         criteria = {
-            c: CriterionResult(
-                id=c,
-                status=_status(values[c]),
-                value=_plain(values[f"{c} Value"]),
-                evidence=tuple(str(e) for e in values[f"{c} Evidence"] or ()),
-                discrepancy=bool(values[contract.discrepancies[c]])
-                if c in contract.discrepancies
-                else False,
+            c.id: CriterionResult(
+                id=c.id,
+                status=_status(values[c.id]),
+                value=_plain(values[f"{c.id} Value"]),
+                evidence=tuple(str(e) for e in values[f"{c.id} Evidence"] or ()),
+                discrepancy=bool(values[c.discrepancy.define]) if c.discrepancy else False,
             )
             for c in contract.criteria
         }
@@ -198,18 +117,55 @@ class PolicyEngine:
             criteria=criteria,
             paths={p: PathResult(p, _status(values[d])) for p, d in contract.paths.items()},
             outcome=Outcome(values[contract.outcome]),
-            dose_limit=DoseLimit(
-                _decimal(values[contract.dose_limit["mcgPerDay"]]),
-                _decimal(values[contract.dose_limit["stepMcgPerDay"]]),
-                str(values[contract.dose_limit["basis"]]),
-            ),
-            cycle_limit=CycleLimit(
-                values[contract.cycles["max"]], values[contract.cycles["coveragePeriodYears"]]
-            ),
-            first_cycle_date=values.get(contract.cycles.get("firstCycleDate", "")),
+            limits=tuple(_limit(limit, values) for limit in contract.limits),
             prefill={link_id: _plain(values[d]) for link_id, d in contract.prefill.items()},
-            step_dose_mcg=_decimal(values.get(contract.dose_limit.get("orderedStepMcgPerDay", ""))),
         )
+
+
+def _expected_types(contract: EvaluationContract) -> Iterator[tuple[str, str | None]]:
+    """Every define the engine reads, with the type it is read as (None: any type; a criterion's
+    value is shown as it comes)."""
+    for criterion in contract.criteria:
+        yield criterion.id, "Boolean"
+        yield f"{criterion.id} Value", None
+        yield f"{criterion.id} Evidence", "List<String>"
+        if criterion.discrepancy is not None:
+            yield criterion.discrepancy.define, "Boolean"
+    for define in contract.paths.values():
+        yield define, "Boolean"
+    yield contract.outcome, "String"
+    for limit in contract.limits:
+        if isinstance(limit, QuantityLimit):
+            yield limit.define, "Decimal"
+            if limit.ordered is not None:
+                yield limit.ordered, "Decimal"
+            if limit.basis is not None:
+                yield limit.basis, "String"
+        elif isinstance(limit, CountLimit):
+            yield limit.define, "Integer"
+        else:
+            yield limit.start, "Date"
+            yield limit.years, "Integer"
+    for define in contract.prefill.values():
+        yield define, None
+
+
+def _limit(limit: Limit, values: Mapping[str, Any]) -> LimitResult:
+    common = partial(LimitResult, limit.id, limit.kind, limit.criterion, limit.label)
+    if isinstance(limit, QuantityLimit):
+        return common(
+            value=_decimal(values[limit.define]),
+            unit=limit.unit,
+            ordered=_decimal(values[limit.ordered]) if limit.ordered else None,
+            basis=_text(values[limit.basis]) if limit.basis else None,
+        )
+    if isinstance(limit, PeriodLimit):
+        return common(value=values[limit.years], start=values[limit.start])
+    return common(value=values[limit.define])
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _coerce(value: Any, elm_type: str) -> Any:

@@ -1,8 +1,10 @@
 """The result of evaluating one order against a policy: each criterion met / not-met / unknown
-with the evidence it used, each indication path, the overall outcome and the dose limit.
+with the evidence it used, each indication path, the overall outcome, and each limit the policy
+declares (a quantity, a count or a period, with the ordered value and how the limit was set).
 
 Cards, coverage information, pre-filled answers and determinations are all read from this one
-object (SPEC sections 2-5).
+object. It knows no drug: what the criteria, paths and limits are is the policy's contract
+(`service/policy/contract.py`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from decimal import Decimal
 from enum import StrEnum
 
 import orjson
+
+from service.policy.contract import LimitKind
 
 
 class Status(StrEnum):
@@ -33,7 +37,8 @@ class CriterionResult:
     status: Status
     value: str | Decimal | bool | int | date | dict[str, str] | None = None
     evidence: tuple[str, ...] = ()
-    # Set when a recorded value disagrees with what the record implies (BSA: >10% off Mosteller).
+    # Set when a recorded value disagrees with what the rest of the record implies (the
+    # contract's `discrepancy` define for the criterion).
     discrepancy: bool = False
 
 
@@ -44,33 +49,51 @@ class PathResult:
 
 
 @dataclass(frozen=True)
-class DoseLimit:
-    mcg_per_day: Decimal | None
-    step_mcg_per_day: Decimal | None
-    basis: str
+class LimitResult:
+    """One of the policy's limits for this order. `value`: a quantity's amount (a Decimal in
+    `unit`, UCUM), a count (int), a period's length in years (int); None when the limit is not
+    known yet (`basis` may say why)."""
 
+    id: str
+    kind: LimitKind
+    criterion: str
+    label: str
+    value: Decimal | int | None
+    unit: str | None = None
+    ordered: Decimal | None = None
+    basis: str | None = None
+    start: date | None = None
 
-@dataclass(frozen=True)
-class CycleLimit:
-    max_cycles: int | None
-    coverage_period_years: int | None
+    def exceeded(self) -> bool:
+        return self.ordered is not None and self.value is not None and self.ordered > self.value
+
+    def period(self) -> tuple[date, date] | None:
+        """A period limit's first and last covered day, when its start is known."""
+        if self.kind is not LimitKind.PERIOD or self.start is None or self.value is None:
+            return None
+        years = int(self.value)
+        try:
+            end = self.start.replace(year=self.start.year + years)
+        except ValueError:  # 29 February
+            end = date(self.start.year + years, 2, 28)
+        return self.start, end
 
 
 @dataclass(frozen=True)
 class Evaluation:
+    # The order evaluated, as a reference ("MedicationRequest/abc").
     order: str
     criteria: dict[str, CriterionResult]
     paths: dict[str, PathResult]
     outcome: Outcome
-    dose_limit: DoseLimit
-    cycle_limit: CycleLimit
-    first_cycle_date: date | None = None
-    # Relapsed cycle 1: the days 1-7 dose ordered or answered.
-    step_dose_mcg: Decimal | None = None
+    limits: tuple[LimitResult, ...] = ()
     # Questionnaire linkId -> the value the record (or an answer) gives it; None: the form asks.
     prefill: dict[str, str | Decimal | bool | int | date | dict[str, str] | None] = field(
         default_factory=dict
     )
+
+    def limit(self, limit_id: str) -> LimitResult | None:
+        return next((x for x in self.limits if x.id == limit_id), None)
 
     def as_json(self) -> dict[str, object]:
         """Plain JSON: decimals as strings (exact), dates in ISO form. orjson walks the

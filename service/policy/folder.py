@@ -1,7 +1,9 @@
-"""Loading a policy folder (`policy.json` + `terminology/`) into an immutable `Policy`.
+"""Loading a policy folder into an immutable `Policy`: `policy.json` (the contract,
+`service/policy/contract.py`), `terminology/` (its ValueSets and CodeSystems), `cql/` (its CQL
+library and the ELM translated from it, `cql/elm/`) and its Questionnaires.
 
 Every policy under `settings.policy_dir` is loaded at start-up; a malformed folder stops the
-service with the file named, never a request.
+service with the file and the key named, never a request.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from service.errors import ConfigurationError
+from service.policy.contract import EvaluationContract, LimitKind, PolicyFile, TriggerSpec
 from service.terminology.codes import CodeKey, normalize_code
 from service.terminology.valuesets import ValueSetIndex, load_value_sets
 from service.types import JsonObject
@@ -55,7 +60,7 @@ class Policy:
     observation_codes: tuple[CodeKey, ...]
     prior_authorization: PriorAuthorization
     terminology: ValueSetIndex
-    evaluation: JsonObject
+    evaluation: EvaluationContract
     off_policy: OffPolicy | None
     # The canonical base the folder's content is written against; `canonical_base` is where the
     # service publishes it (service/policy/canonical.py), the same until published there.
@@ -65,61 +70,86 @@ class Policy:
         if not self.authored_base:
             object.__setattr__(self, "authored_base", self.canonical_base)
 
+    @property
+    def cql_dir(self) -> Path:
+        """The policy's own CQL library and, in `elm/`, what it translates to."""
+        return self.folder / "cql"
+
     def criterion_label(self, criterion: str) -> str:
         """The words cards and the form use for a criterion (policy.json evaluation)."""
-        labels = self.evaluation.get("criterionLabels") or {}
-        return str(labels.get(criterion, criterion))
+        found = self.evaluation.criterion(criterion)
+        return found.label if found is not None else criterion
 
     def discrepancy_note(self, criterion: str) -> str:
         """What a reviewer is told when the record disagrees with itself on a criterion."""
-        notes = self.evaluation.get("discrepancyNotes") or {}
-        found = notes.get(criterion)
-        return str(found) if found else "the record's values for it disagree; check them"
+        found = self.evaluation.criterion(criterion)
+        if found is None or found.discrepancy is None:
+            return "the record's values for it disagree; check them"
+        return found.discrepancy.note
 
 
 def load_policy(folder: Path) -> Policy:
     path = folder / "policy.json"
     try:
-        data = json.loads(path.read_text())
-        return Policy(
-            id=data["id"],
-            title=data["title"],
-            version=data["version"],
-            folder=folder,
-            canonical_base=data["canonicalBase"],
-            library=data["library"],
-            questionnaire=data["questionnaire"],
-            billing_code=data["billingCode"],
-            triggers={kind: _trigger(kind, rule) for kind, rule in data["trigger"].items()},
-            observation_codes=tuple(
-                normalize_code(item["system"], item["code"])
-                for item in data.get("prefetchObservationCodes", [])
-            ),
-            prior_authorization=_prior_authorization(data["priorAuthorization"]),
-            terminology=load_value_sets(folder / "terminology"),
-            evaluation=data.get("evaluation", {}),
-            off_policy=OffPolicy(**data["offPolicy"]) if "offPolicy" in data else None,
-        )
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
+        data = PolicyFile.model_validate(json.loads(path.read_text()))
+    except (OSError, json.JSONDecodeError) as error:
         raise ConfigurationError(f"{path}: cannot load policy: {error!r}") from None
-
-
-def _trigger(resource_type: str, rule: JsonObject) -> TriggerRule:
-    return TriggerRule(
-        resource_type=resource_type,
-        statuses=frozenset(rule["statuses"]),
-        value_set=rule.get("valueSet"),
-        codes=frozenset(normalize_code(c["system"], c["code"]) for c in rule.get("codes", [])),
+    except ValidationError as error:
+        raise ConfigurationError(f"{path}: {_problems(error)}") from None
+    return Policy(
+        id=data.id,
+        title=data.title,
+        version=data.version,
+        folder=folder,
+        canonical_base=data.canonical_base,
+        library=data.library,
+        questionnaire=data.questionnaire,
+        billing_code=data.billing_code.as_json(),
+        triggers={kind: _trigger(kind, rule) for kind, rule in data.trigger.items()},
+        observation_codes=tuple(
+            normalize_code(item.system, item.code) for item in data.prefetch_observation_codes
+        ),
+        prior_authorization=PriorAuthorization(
+            pa_needed=data.prior_authorization.pa_needed,
+            doc_needed=data.prior_authorization.doc_needed,
+            doc_purpose=data.prior_authorization.doc_purpose,
+            reason=data.prior_authorization.reason,
+            submission=data.prior_authorization.submission,
+        ),
+        terminology=load_value_sets(folder / "terminology"),
+        evaluation=data.evaluation,
+        off_policy=OffPolicy(data.off_policy.criterion, data.off_policy.reason)
+        if data.off_policy is not None
+        else None,
     )
 
 
-def _prior_authorization(rule: JsonObject) -> PriorAuthorization:
-    return PriorAuthorization(
-        pa_needed=rule["paNeeded"],
-        doc_needed=rule["docNeeded"],
-        doc_purpose=rule["docPurpose"],
-        reason=rule["reason"],
-        submission=rule["submission"],
+def _problems(error: ValidationError) -> str:
+    """Each problem as `key.path: what is wrong`, the keys as policy.json spells them."""
+    return "; ".join(
+        f"{_key_path(problem['loc']) or '(top level)'}: {problem['msg']}"
+        for problem in error.errors(include_url=False)
+    )
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    """pydantic puts a union member's tag after a list index (`limits.0.quantity.define`); the
+    file has no such key."""
+    kinds = {kind.value for kind in LimitKind}
+    kept = [
+        str(part)
+        for index, part in enumerate(loc)
+        if not (part in kinds and index and isinstance(loc[index - 1], int))
+    ]
+    return ".".join(kept)
+
+
+def _trigger(resource_type: str, rule: TriggerSpec) -> TriggerRule:
+    return TriggerRule(
+        resource_type=resource_type,
+        statuses=frozenset(rule.statuses),
+        value_set=rule.value_set,
+        codes=frozenset(normalize_code(c.system, c.code) for c in rule.codes),
     )
 
 

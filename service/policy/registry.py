@@ -1,20 +1,32 @@
-"""The loaded policies, found by what CRD and DTR know of them: their id (a stored assertion),
-their questionnaire (a response or a package request), or an order (the policy whose trigger the
-order meets). One registry serves both, so no route picks "the first policy"."""
+"""The loaded policies and their compiled engines, found by what CRD and DTR know of them: their
+id (a stored assertion), their questionnaire (a response or a package request), or an order (the
+policy whose trigger the order meets). One registry serves both, so no route picks "the first
+policy"."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 
+from service.cql.engine import CqlEngine
 from service.fhir.record import PatientRecord
+from service.policy.engine import PolicyEngine
 from service.policy.folder import Policy
 from service.policy.trigger import is_in_scope
 from service.types import Resource
 
 
+def compile_policies(policies: Sequence[Policy], shared_cql_dir: Path) -> dict[str, PolicyEngine]:
+    """One CQL engine over the shared libraries and every policy's own; one policy engine each
+    (policy id -> engine). A contract that names a missing or mistyped define stops here."""
+    cql = CqlEngine([shared_cql_dir, *(p.cql_dir for p in policies)])
+    return {policy.id: PolicyEngine(policy, cql) for policy in policies}
+
+
 class PolicyRegistry:
-    def __init__(self, policies: Sequence[Policy]) -> None:
+    def __init__(self, policies: Sequence[Policy], engines: Mapping[str, PolicyEngine]) -> None:
         self._policies = tuple(policies)
+        self.engines = dict(engines)
         self._by_id = {p.id: p for p in self._policies}
         self._by_questionnaire = {p.questionnaire: p for p in self._policies}
 
@@ -23,6 +35,9 @@ class PolicyRegistry:
 
     def by_id(self, policy_id: str) -> Policy | None:
         return self._by_id.get(policy_id)
+
+    def engine(self, policy: Policy) -> PolicyEngine:
+        return self.engines[policy.id]
 
     def by_questionnaire(self, canonical: str) -> Policy | None:
         """`canonical` with or without `|version`."""

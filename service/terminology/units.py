@@ -35,23 +35,24 @@ _UNITS: dict[str, tuple[str, Decimal]] = {
     "d": ("time", Decimal(1)),
 }
 _ANNOTATION = re.compile(r"\{[^}]*\}")
-# Spellings seen in EHR data for the same UCUM units.
+# Spellings seen in EHR data for the same UCUM units (after the micro prefix and "/day" below).
 _SYNONYMS = {
-    "mcg/d": "ug/d",
-    "mcg/day": "ug/d",
-    "mcg": "ug",
     "lb": "[lb_av]",
     "lbs": "[lb_av]",
     "in": "[in_i]",
     "kg/m2": "kg/m2",
     "m^2": "m2",
-    "mg/day": "mg/d",
 }
+# US clinical practice writes the micro prefix "mc" (ISMP's advice against "u"): a "mc" that
+# starts a unit is UCUM's "u" (micrograms, microlitres, micromoles).
+_MICRO = re.compile(r"(?<![A-Za-z\[])mc(?=[a-zA-Z])")
+_PER_DAY = re.compile(r"/day$")
 
 
 def ucum_code(unit: str) -> str:
     stripped = _ANNOTATION.sub("", unit.strip()) or "1"
-    return _SYNONYMS.get(stripped, stripped)
+    spelled = _PER_DAY.sub("/d", _MICRO.sub("u", stripped))
+    return _SYNONYMS.get(spelled, spelled)
 
 
 def convert(value: Decimal, from_unit: str, to_unit: str) -> Decimal | None:

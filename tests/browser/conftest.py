@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,13 +74,22 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("browser-stack")) as started:
+        yield started
+
+
+@contextmanager
+def running_stack(
+    work: Path, payer_extra: dict[str, str] | None = None, ehr_extra: dict[str, str] | None = None
+) -> Iterator[Stack]:
+    """The payer service and the sandbox EHR as `make run` starts them; `payer_extra` and
+    `ehr_extra` add to their environments (another POLICY_DIR, another EXAMPLES_DIR)."""
     for needed, how in (
         (SANDBOX_NODE, "make sandbox"),
         (ROOT / "service" / "web" / "dist" / "index.html", "make web"),
     ):
         if not needed.exists():
             pytest.fail(f"{needed} is missing: run `{how}` (make test does)")
-    work = tmp_path_factory.mktemp("browser-stack")
     payer_port, ehr_port = free_port(), free_port()
     payer, ehr = f"http://127.0.0.1:{payer_port}", f"http://127.0.0.1:{ehr_port}"
     environment = {
@@ -97,12 +107,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "HOST": "127.0.0.1",
         "PORT": str(payer_port),
         "BASE_URL": payer,
+        **(payer_extra or {}),
     }
     ehr_env = environment | {
         "SANDBOX_HOST": "127.0.0.1",
         "SANDBOX_PORT": str(ehr_port),
         "PAYER_URL": payer,
         "SANDBOX_ADMIN_TOKEN": ADMIN_TOKEN,
+        **(ehr_extra or {}),
     }
     payer_log, ehr_log = work / "payer.log", work / "ehr.log"
     with payer_log.open("wb") as payer_out, ehr_log.open("wb") as ehr_out:
@@ -128,8 +140,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             stop(ehr_process)
             stop(payer_process)
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            shutil.copy(payer_log, ARTIFACTS / "payer.log")
-            shutil.copy(ehr_log, ARTIFACTS / "ehr.log")
+            shutil.copy(payer_log, ARTIFACTS / f"{work.name}-payer.log")
+            shutil.copy(ehr_log, ARTIFACTS / f"{work.name}-ehr.log")
 
 
 # Module scope, not session: Playwright's sync API runs an event loop in this thread for as long

@@ -19,17 +19,18 @@ from service.fhir.record import PatientRecord
 from service.policy.engine import PolicyEngine
 from service.policy.folder import load_policies
 from service.settings import PROJECT_ROOT
+from tests.support.policies import CQL_DIRS
 
 
 def _library(tmp_path: Path, statements: list[dict[str, Any]]) -> Path:
-    """A one-file ELM library `Tiny` in its own folder."""
+    """A one-file ELM library `Tiny` in its own CQL folder (the ELM in its `elm/`)."""
     elm = {
         "library": {"identifier": {"id": "Tiny", "version": "1"}, "statements": {"def": statements}}
     }
     folder = tmp_path / "elm"
     folder.mkdir()
     (folder / "Tiny.json").write_text(json.dumps(elm))
-    return folder
+    return tmp_path
 
 
 def _define_x(expression: dict[str, Any]) -> dict[str, Any]:
@@ -101,17 +102,17 @@ def test_unsupported_elm_fails_at_load_with_file_and_line(
     tmp_path: Path, expression: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(CqlLoadError, match=message):
-        CqlEngine(_library(tmp_path, [_define_x(expression)]), tmp_path)
+        CqlEngine([_library(tmp_path, [_define_x(expression)])])
 
 
 def test_missing_define_in_the_contract_fails_at_load() -> None:
-    engine = CqlEngine(PROJECT_ROOT / "cql" / "elm", PROJECT_ROOT / "cql")
+    engine = CqlEngine(CQL_DIRS)
     with pytest.raises(CqlLoadError, match="missing defines"):
         engine.require("BlinatumomabPA", ["DX", "No Such Define"])
 
 
 def test_the_policy_libraries_load_and_compile() -> None:
-    engine = CqlEngine(PROJECT_ROOT / "cql" / "elm", PROJECT_ROOT / "cql")
+    engine = CqlEngine(CQL_DIRS)
     engine.require("BlinatumomabPA", ["DX", "Outcome", "Dose Limit Mcg Per Day"])
     assert "Evaluation Date" in engine.parameters("BlinatumomabPA")
 
@@ -168,7 +169,7 @@ def test_functions_compiled_in_place_and_called_agree(tmp_path: Path) -> None:
             },
         },
     }
-    engine = CqlEngine(_library(tmp_path, [double, square, _define_x(query)]), tmp_path)
+    engine = CqlEngine([_library(tmp_path, [double, square, _define_x(query)])])
     assert _evaluate_x(engine) == [[4, 4, 4, 4], [6, 9, 8, 16]]
 
 
@@ -207,7 +208,7 @@ def test_what_is_the_same_for_the_whole_evaluation_runs_once_per_evaluation(
         ],
         "return": {"distinct": False, "expression": {"type": "Add", "operand": [count, alias]}},
     }
-    engine = CqlEngine(_library(tmp_path, [_define_x(query)]), tmp_path)
+    engine = CqlEngine([_library(tmp_path, [_define_x(query)])])
     for _ in range(2):
         data = _CountingData()
         assert _evaluate_x(engine, data) == [2, 3, 4]
@@ -253,7 +254,7 @@ def test_concepts_read_on_json_give_what_toconcept_gives(monkeypatch: pytest.Mon
     (policy,) = load_policies(PROJECT_ROOT / "policies")
 
     def engine() -> PolicyEngine:
-        return PolicyEngine(policy, CqlEngine(PROJECT_ROOT / "cql" / "elm", PROJECT_ROOT / "cql"))
+        return PolicyEngine(policy, CqlEngine(CQL_DIRS))
 
     on_json = engine()
     monkeypatch.setattr(compiler, "READ_CONCEPTS_ON_JSON", False)
@@ -275,7 +276,9 @@ def test_concepts_read_on_json_give_what_toconcept_gives(monkeypatch: pytest.Mon
             outcomes = []
             for evaluator in (on_json, built):
                 try:
-                    outcomes.append(evaluator.evaluate(index, "blin", today).as_json())
+                    outcomes.append(
+                        evaluator.evaluate(index, "MedicationRequest/blin", today).as_json()
+                    )
                 except Exception as error:  # noqa: BLE001 - the comparison is the point
                     outcomes.append(type(error).__name__)
             if variant == {}:

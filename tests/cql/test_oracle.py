@@ -20,6 +20,7 @@ from service.policy.engine import PolicyEngine
 from service.policy.folder import load_policies
 from service.settings import PROJECT_ROOT
 from tests.policy.test_scenarios import SCENARIOS
+from tests.support.policies import CQL_DIRS
 
 LIBRARY = "BlinatumomabPA"
 TODAY = date(2026, 11, 24)
@@ -48,7 +49,7 @@ CASES = _cases()
 @pytest.fixture(scope="module")
 def engines() -> tuple[CqlEngine, PolicyEngine]:
     (policy,) = load_policies(PROJECT_ROOT / "policies")
-    cql = CqlEngine(PROJECT_ROOT / "cql" / "elm", PROJECT_ROOT / "cql")
+    cql = CqlEngine(CQL_DIRS)
     return cql, PolicyEngine(policy, cql)
 
 

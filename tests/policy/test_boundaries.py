@@ -16,6 +16,7 @@ from service.policy.evaluation import Evaluation
 from service.policy.folder import load_policies
 from service.settings import PROJECT_ROOT
 from service.types import Resource
+from tests.support.policies import CQL_DIRS, limit_value
 
 TODAY = date(2026, 11, 24)
 UCUM = "http://unitsofmeasure.org"
@@ -24,7 +25,7 @@ UCUM = "http://unitsofmeasure.org"
 @pytest.fixture(scope="module")
 def engine() -> PolicyEngine:
     (policy,) = load_policies(PROJECT_ROOT / "policies")
-    return PolicyEngine(policy, CqlEngine(PROJECT_ROOT / "cql" / "elm", PROJECT_ROOT / "cql"))
+    return PolicyEngine(policy, CqlEngine(CQL_DIRS))
 
 
 def _observation(oid: str, loinc: str, when: str, value: float, unit: str) -> Resource:
@@ -79,7 +80,9 @@ def _record(
 
 
 def _evaluate(engine: PolicyEngine, record: PatientRecord, **answers: Any) -> Evaluation:
-    return engine.evaluate(record, "o", TODAY, {k.replace("_", "-"): v for k, v in answers.items()})
+    return engine.evaluate(
+        record, "MedicationRequest/o", TODAY, {k.replace("_", "-"): v for k, v in answers.items()}
+    )
 
 
 @pytest.mark.parametrize(
@@ -122,7 +125,7 @@ def test_45_kg_rule(engine: PolicyEngine, weight_kg: str, expected_limit: str) -
     evaluation = _evaluate(
         engine, _record(), phase="consolidation", weight_kg=weight_kg, height_cm="150"
     )
-    assert evaluation.dose_limit.mcg_per_day == Decimal(expected_limit)
+    assert limit_value(evaluation, "daily-dose") == Decimal(expected_limit)
 
 
 @pytest.mark.parametrize(
@@ -137,7 +140,7 @@ def test_45_kg_rule(engine: PolicyEngine, weight_kg: str, expected_limit: str) -
 )
 def test_bsa_limit_rounding_and_cap(engine: PolicyEngine, bsa_m2: str, expected_limit: str) -> None:
     evaluation = _evaluate(engine, _record(), phase="consolidation", weight_kg="30", bsa_m2=bsa_m2)
-    assert evaluation.dose_limit.mcg_per_day == Decimal(expected_limit)
+    assert limit_value(evaluation, "daily-dose") == Decimal(expected_limit)
 
 
 @pytest.mark.parametrize(
@@ -177,7 +180,7 @@ def test_relapsed_cycle_1_step_dose(
         daily_dose_mcg=daily,
     )
     assert evaluation.criteria["DOSE"].status.value == status
-    assert evaluation.dose_limit.step_mcg_per_day == Decimal(step_limit)
+    assert limit_value(evaluation, "step-dose") == Decimal(step_limit)
 
 
 def test_later_relapsed_cycles_have_no_step_limit(engine: PolicyEngine) -> None:
@@ -189,7 +192,7 @@ def test_later_relapsed_cycles_have_no_step_limit(engine: PolicyEngine) -> None:
         weight_kg="70",
         daily_dose_mcg="28",
     )
-    assert evaluation.dose_limit.step_mcg_per_day is None
+    assert limit_value(evaluation, "step-dose") is None
     assert evaluation.criteria["DOSE"].status.value == "met"
 
 
@@ -301,5 +304,5 @@ def test_the_dose_is_judged_before_the_phase_is_known(
         engine, _record(), weight_kg=weight_kg, bsa_m2="1.0", daily_dose_mcg=dose
     )
     assert evaluation.criteria["PHASE"].status.value == "unknown"
-    assert evaluation.dose_limit.mcg_per_day == (Decimal(limit) if limit else None)
+    assert limit_value(evaluation, "daily-dose") == (Decimal(limit) if limit else None)
     assert evaluation.criteria["DOSE"].status.value == status

@@ -26,6 +26,7 @@ from service.policy.evaluation import Evaluation
 from service.policy.folder import Policy, load_policies
 from service.settings import PROJECT_ROOT
 from service.types import Resource
+from tests.support.policies import CQL_DIRS, limit_value
 
 TODAY = date(2026, 11, 24)
 UCUM = "http://unitsofmeasure.org"
@@ -36,8 +37,8 @@ LB_PER_KG = Decimal("2.20462262185")  # UCUM [lb_av] is 0.45359237 kg
 def world() -> tuple[Policy, PolicyEngine, ContentStore, Resource]:
     """Built once (not a fixture: Hypothesis would print it with every falsifying example)."""
     (policy,) = load_policies(PROJECT_ROOT / "policies")
-    cql = CqlEngine(PROJECT_ROOT / "cql" / "elm", PROJECT_ROOT / "cql")
-    content = load_content([policy], PROJECT_ROOT / "cql")
+    cql = CqlEngine(CQL_DIRS)
+    content = load_content([policy], PROJECT_ROOT / "cql", policy.canonical_base)
     questionnaire = content.by_url("Questionnaire", policy.questionnaire)
     assert questionnaire is not None
     return policy, PolicyEngine(policy, cql), content, questionnaire
@@ -122,8 +123,8 @@ def _decision(evaluation: Evaluation) -> dict[str, Any]:
         "weight_is_adult": None
         if evaluation.criteria["WEIGHT"].value is None
         else Decimal(str(evaluation.criteria["WEIGHT"].value)) >= 45,
-        "dose_limit": evaluation.dose_limit.mcg_per_day,
-        "step_limit": evaluation.dose_limit.step_mcg_per_day,
+        "dose_limit": limit_value(evaluation, "daily-dose"),
+        "step_limit": limit_value(evaluation, "step-dose"),
         "paths": {p: r.status for p, r in evaluation.paths.items()},
         "outcome": evaluation.outcome,
     }
@@ -191,12 +192,12 @@ def test_the_form_path_decides_like_the_record(case: dict[str, Any]) -> None:
         "ph-status": "negative",
         "first-cycle-date": "2026-11-01",
     }
-    on_record = engine.evaluate(_record(case), "o", TODAY, told)
+    on_record = engine.evaluate(_record(case), "MedicationRequest/o", TODAY, told)
     form = prefilled_response(
         questionnaire, on_record.prefill, content, ResponseContext("Patient/p")
     )
     # Through JSON, as the package travels to the DTR client and the response comes back.
     returned = json.loads(json.dumps(form))
     answers = {**answers_of(returned, questionnaire), **told}
-    on_form = engine.evaluate(PatientRecord([]), "o", TODAY, answers)
+    on_form = engine.evaluate(PatientRecord([]), "MedicationRequest/o", TODAY, answers)
     assert _decision(on_form) == _decision(on_record), (case, on_record.prefill)

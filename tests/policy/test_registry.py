@@ -6,7 +6,7 @@ from __future__ import annotations
 from service.fhir.record import PatientRecord
 from service.policy.canonical import published
 from service.policy.folder import load_policies
-from service.policy.registry import PolicyRegistry
+from service.policy.registry import PolicyRegistry, compile_policies
 from service.settings import PROJECT_ROOT
 
 RX = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -25,7 +25,7 @@ def test_the_registry_finds_policies_by_what_crd_and_dtr_know() -> None:
     policies = [
         published(p, "https://plan.example.com") for p in load_policies(PROJECT_ROOT / "policies")
     ]
-    registry = PolicyRegistry(policies)
+    registry = PolicyRegistry(policies, compile_policies(policies, PROJECT_ROOT / "cql"))
     (policy,) = policies
     assert registry.by_id("blinatumomab") is policy and registry.by_id("other") is None
     canonical = "https://plan.example.com/fhir/Questionnaire/blinatumomab-pa"

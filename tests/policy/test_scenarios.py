@@ -17,6 +17,7 @@ from service.policy.engine import PolicyEngine
 from service.policy.evaluation import Evaluation
 from service.policy.folder import load_policies
 from service.settings import PROJECT_ROOT
+from tests.support.policies import CQL_DIRS, limit_value
 
 EXAMPLES = PROJECT_ROOT / "fhir_examples"
 SCENARIOS = sorted(path for path in EXAMPLES.iterdir() if (path / "expected.json").exists())
@@ -35,14 +36,14 @@ def cases() -> list[Any]:
 @pytest.fixture(scope="module")
 def engine() -> PolicyEngine:
     (policy,) = load_policies(PROJECT_ROOT / "policies")
-    return PolicyEngine(policy, CqlEngine(PROJECT_ROOT / "cql" / "elm", PROJECT_ROOT / "cql"))
+    return PolicyEngine(policy, CqlEngine(CQL_DIRS))
 
 
 def evaluate(engine: PolicyEngine, folder: Path, answers: dict[str, Any]) -> Evaluation:
     bundle = json.loads((folder / "bundle.json").read_text())
     record = PatientRecord((e["resource"], e.get("fullUrl")) for e in bundle["entry"])
     order = json.loads((folder / "order.json").read_text())
-    return engine.evaluate(record, order["id"], date(2026, 11, 24), answers)
+    return engine.evaluate(record, f"MedicationRequest/{order['id']}", date(2026, 11, 24), answers)
 
 
 def test_there_are_enough_scenarios() -> None:
@@ -78,8 +79,8 @@ def test_scenario(engine: PolicyEngine, folder: Path, expected: dict[str, Any]) 
         problems.append(f"outcome {evaluation.outcome.value} != {expected['outcome']}")
     limit = expected["doseLimit"]
     for field, got_limit in (
-        ("mcgPerDay", evaluation.dose_limit.mcg_per_day),
-        ("stepMcgPerDay", evaluation.dose_limit.step_mcg_per_day),
+        ("mcgPerDay", limit_value(evaluation, "daily-dose")),
+        ("stepMcgPerDay", limit_value(evaluation, "step-dose")),
     ):
         if (
             limit[field] is None

@@ -3,9 +3,11 @@
 // bridge's answers can be compared define by define. Test tooling only, never on the request path.
 //
 // stdin: a list of cases {"bundle": <FHIR Bundle>, "parameters": {...}, "defines": [...],
-// "library": "BlinatumomabPA"}; stdout: the list of their results, in order.
+// "library": <the policy's library name>, "policyDir": <its policy folder, absolute>}; stdout: the
+// list of their results, in order. A case without `policyDir` is of the folder under policies/
+// whose cql/elm holds its library.
 // Parameters: strings, numbers, booleans; values of "Date" parameters are "YYYY-MM-DD" strings.
-// The terminology mirrors the service's: ValueSets from policies/*/terminology, the same code
+// The terminology mirrors the service's: ValueSets from the policy folder's terminology/, the same code
 // spellings normalised (NDC 10-digit forms, ICD-10-CM dots, system aliases), is-a filters by prefix.
 import fs from "node:fs";
 import path from "node:path";
@@ -52,20 +54,17 @@ class PolicyValueSet {
   }
 }
 
-function loadValueSets() {
+function loadValueSets(policyDir) {
   const sets = {};
-  for (const policy of fs.readdirSync(path.join(root, "policies"))) {
-    const dir = path.join(root, "policies", policy, "terminology");
-    if (!fs.existsSync(dir)) continue;
-    for (const file of fs.readdirSync(dir).filter((f) => f.startsWith("ValueSet-"))) {
-      const vs = JSON.parse(fs.readFileSync(path.join(dir, file)));
-      const codes = [], prefixes = [];
-      for (const inc of vs.compose.include) {
-        for (const c of inc.concept || []) codes.push(normalise(inc.system, c.code));
-        for (const f of inc.filter || []) prefixes.push(normalise(inc.system, f.value));
-      }
-      sets[vs.url] = { codes, prefixes, imports: vs.compose.include.flatMap((i) => i.valueSet || []) };
+  const dir = path.join(policyDir, "terminology");
+  for (const file of fs.readdirSync(dir).filter((f) => f.startsWith("ValueSet-"))) {
+    const vs = JSON.parse(fs.readFileSync(path.join(dir, file)));
+    const codes = [], prefixes = [];
+    for (const inc of vs.compose.include) {
+      for (const c of inc.concept || []) codes.push(normalise(inc.system, c.code));
+      for (const f of inc.filter || []) prefixes.push(normalise(inc.system, f.value));
     }
+    sets[vs.url] = { codes, prefixes, imports: vs.compose.include.flatMap((i) => i.valueSet || []) };
   }
   const flat = (url) => { const s = sets[url]; return s.imports.reduce((acc, u) => { const f = flat(u); return { codes: [...acc.codes, ...f.codes], prefixes: [...acc.prefixes, ...f.prefixes] }; }, { codes: s.codes, prefixes: s.prefixes }); };
   return Object.fromEntries(Object.keys(sets).map((url) => { const f = flat(url); return [url, new PolicyValueSet(url, f.codes, f.prefixes)]; }));
@@ -93,10 +92,32 @@ function normaliseValue(value) {
   return String(value);
 }
 
-const elm = (name) => JSON.parse(fs.readFileSync(path.join(root, "cql", "elm", `${name}.json`)));
-const codeService = new PolicyCodeService(loadValueSets());
+function policyDirOf(library) {
+  const parent = path.join(root, "policies");
+  const found = fs.readdirSync(parent).find((id) => fs.existsSync(path.join(parent, id, "cql", "elm", `${library}.json`)));
+  if (!found) throw new Error(`no policy folder holds the library ${library}`);
+  return path.join(parent, found);
+}
+
+// A library's ELM: from the policy's own cql/elm, else from the shared cql/elm.
+function elmIn(policyDir, name) {
+  for (const dir of [path.join(policyDir, "cql", "elm"), path.join(root, "cql", "elm")]) {
+    const file = path.join(dir, `${name}.json`);
+    if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file));
+  }
+  throw new Error(`no ELM for ${name}`);
+}
+
+const codeServices = new Map();
+function codeServiceOf(policyDir) {
+  if (!codeServices.has(policyDir)) codeServices.set(policyDir, new PolicyCodeService(loadValueSets(policyDir)));
+  return codeServices.get(policyDir);
+}
 
 async function run(input) {
+  const policyDir = input.policyDir || policyDirOf(input.library);
+  const elm = (name) => elmIn(policyDir, name);
+  const codeService = codeServiceOf(policyDir);
   const main = elm(input.library);
   const library = new cql.Library(main, new cql.Repository({ FHIRHelpers: elm("FHIRHelpers") }));
   // Every declared parameter is passed, null when not given: an unset parameter without a

@@ -1,6 +1,9 @@
-// Translates every cql/*.cql with the official CQL-to-ELM translator (@cqframework/cql) into
-// cql/elm/<Library>.json. Zero errors are required; warnings are listed. `--check` translates
-// into memory and fails when the committed ELM differs (the freshness check CI runs).
+// Translates every CQL library with the official CQL-to-ELM translator (@cqframework/cql) into the
+// `elm/` folder beside it: the shared libraries in cql/ (FHIRHelpers) and each policy's own in
+// policies/<id>/cql/ (and the test policies' in tests/policies/<id>/cql/). A policy library
+// includes from its own folder first, then from cql/. Zero errors are required; warnings are
+// listed. `--check` translates into memory and fails when the committed ELM differs (the
+// freshness check CI runs).
 //
 // Options: locators and result types (the Python bridge reports file:line and reads types),
 // annotations off (the ELM stays small and stable), list demotion/promotion disabled (the CQL must
@@ -25,8 +28,12 @@ import { SystemModelInfoProvider } from "@cqframework/cql/cql";
 const require = createRequire(import.meta.url);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..", "..");
-const cqlDir = path.join(root, "cql");
-const elmDir = path.join(cqlDir, "elm");
+const sharedDir = path.join(root, "cql");
+const policyCqlDirs = (parent) =>
+  fs.existsSync(parent)
+    ? fs.readdirSync(parent).sort().map((id) => path.join(parent, id, "cql")).filter((d) => fs.existsSync(d))
+    : [];
+const cqlDirs = [sharedDir, ...policyCqlDirs(path.join(root, "policies")), ...policyCqlDirs(path.join(root, "tests", "policies"))];
 const check = process.argv.includes("--check");
 
 const modelInfoDir = path.join(path.dirname(require.resolve("cql-exec-fhir")), "modelInfos");
@@ -39,10 +46,13 @@ function modelInfoProvider() {
   });
 }
 
-function librarySourceProvider() {
+function librarySourceProvider(ownDir) {
   return createLibrarySourceProvider((id) => {
-    const file = path.join(cqlDir, `${id}.cql`);
-    return fs.existsSync(file) ? stringAsSource(fs.readFileSync(file, "utf8")) : null;
+    for (const dir of [ownDir, sharedDir]) {
+      const file = path.join(dir, `${id}.cql`);
+      if (fs.existsSync(file)) return stringAsSource(fs.readFileSync(file, "utf8"));
+    }
+    return null;
   });
 }
 
@@ -87,7 +97,7 @@ function translate(file) {
   modelManager.modelInfoLoader.registerModelInfoProvider(new SystemModelInfoProvider());
   modelManager.modelInfoLoader.registerModelInfoProvider(modelInfoProvider());
   const libraryManager = new LibraryManager(modelManager, options(), null, ucumService());
-  libraryManager.librarySourceLoader.registerProvider(librarySourceProvider());
+  libraryManager.librarySourceLoader.registerProvider(librarySourceProvider(path.dirname(file)));
   const translator = CqlTranslator.fromText(fs.readFileSync(file, "utf8"), libraryManager);
   const rel = path.relative(root, file);
   const errors = translator.errors.asJsReadonlyArrayView().map((e) => describe(e, rel));
@@ -97,20 +107,24 @@ function translate(file) {
 }
 
 let failed = false;
-for (const name of fs.readdirSync(cqlDir).filter((f) => f.endsWith(".cql")).sort()) {
-  const { errors, warnings, text, name: library } = translate(path.join(cqlDir, name));
-  for (const w of warnings) console.warn(`warning ${w}`);
-  for (const e of errors) console.error(`error ${e}`);
-  if (errors.length) { failed = true; continue; }
-  const target = path.join(elmDir, `${library}.json`);
-  if (check) {
-    const committed = fs.existsSync(target) ? fs.readFileSync(target, "utf8") : "";
-    if (committed !== text) { console.error(`stale: ${path.relative(root, target)} (run make cql)`); failed = true; }
-  } else {
-    fs.mkdirSync(elmDir, { recursive: true });
-    fs.writeFileSync(target, text);
-    console.log(`translated ${name} -> ${path.relative(root, target)} (${errors.length} errors, ${warnings.length} warnings)`);
+for (const cqlDir of cqlDirs) {
+  const elmDir = path.join(cqlDir, "elm");
+  for (const name of fs.readdirSync(cqlDir).filter((f) => f.endsWith(".cql")).sort()) {
+    const file = path.join(cqlDir, name);
+    const { errors, warnings, text, name: library } = translate(file);
+    for (const w of warnings) console.warn(`warning ${w}`);
+    for (const e of errors) console.error(`error ${e}`);
+    if (errors.length) { failed = true; continue; }
+    const target = path.join(elmDir, `${library}.json`);
+    if (check) {
+      const committed = fs.existsSync(target) ? fs.readFileSync(target, "utf8") : "";
+      if (committed !== text) { console.error(`stale: ${path.relative(root, target)} (run make cql)`); failed = true; }
+    } else {
+      fs.mkdirSync(elmDir, { recursive: true });
+      fs.writeFileSync(target, text);
+      console.log(`translated ${path.relative(root, file)} -> ${path.relative(root, target)} (${errors.length} errors, ${warnings.length} warnings)`);
+    }
   }
 }
-if (check && !failed) console.log("cql/elm is fresh: it is what cql/*.cql translates to");
+if (check && !failed) console.log("every elm/ is fresh: it is what the .cql beside it translates to");
 process.exit(failed ? 1 : 0);

@@ -1311,18 +1311,20 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
 
 def bundle(scenario: Scenario) -> Resource:
     resources = [patient(scenario.birth), *payer(), *scenario.resources, scenario.order]
-    namespace = uuid.UUID("0b5c6a50-1d0f-4d0e-9d6b-6a1c8f0e2b11")
+    return collection(scenario.name, resources, uuid.UUID("0b5c6a50-1d0f-4d0e-9d6b-6a1c8f0e2b11"))
+
+
+def collection(name: str, resources: list[Resource], namespace: uuid.UUID) -> Resource:
+    """A scenario's record as a collection Bundle, with full URLs stable from run to run."""
+
+    def full_url(r: Resource) -> str:
+        return f"urn:uuid:{uuid.uuid5(namespace, name + r['resourceType'] + r['id'])}"
+
     return {
         "resourceType": "Bundle",
-        "id": scenario.name,
+        "id": name,
         "type": "collection",
-        "entry": [
-            {
-                "fullUrl": f"urn:uuid:{uuid.uuid5(namespace, scenario.name + r['resourceType'] + r['id'])}",
-                "resource": r,
-            }
-            for r in resources
-        ],
+        "entry": [{"fullUrl": full_url(r), "resource": r} for r in resources],
     }
 
 

@@ -21,6 +21,9 @@ const QR_PROFILE = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-q
 const QR_CONTEXT = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context";
 const INTENDED_USE = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/intendedUse";
 const FHIR_JSON = "application/fhir+json";
+// The order types a CRD hook may name (CDS Hooks order-sign draftOrders): the first in the
+// launch's fhirContext is the order the form is about.
+const ORDER_TYPES = ["MedicationRequest", "ServiceRequest", "DeviceRequest", "NutritionOrder", "VisionPrescription", "CommunicationRequest"];
 // The record pre-fill may not hold the form back for longer than this.
 const RECORD_PREFILL_TIMEOUT_MS = 20000;
 
@@ -53,7 +56,7 @@ async function main() {
   const app = parseAppContext(token.appContext);
 
   session.patient = await client.patient.read();
-  const orderRef = context.MedicationRequest || app.order;
+  const orderRef = ORDER_TYPES.map((type) => context[type]).find(Boolean) || app.order;
   if (!orderRef) throw new Error("The EHR launched the form without an order in context.");
   session.order = await client.request(orderRef);
   const launch = launchContext(context, app, session.order);
@@ -66,12 +69,14 @@ async function main() {
   session.questionnaire = entries.find((r) => r.resourceType === "Questionnaire");
   const prefilled = entries.filter((r) => r.resourceType === "QuestionnaireResponse").pop();
   if (!session.questionnaire || !prefilled) throw new Error("The payer sent no questionnaire.");
+  showTitle(session.questionnaire);
   session.questionnaireLinkIds = linkIds(session.questionnaire.item);
   session.displays = new Map(
     entries
       .filter((r) => r.resourceType === "ValueSet")
       .flatMap((v) => (v.expansion?.contains || []).map((c) => [c.code, c.display])),
   );
+  showHeader(); // the order's name may come from the package's ValueSets
   session.canonical = prefilled.questionnaire;
   // What the documentation is for (DTR intendedUse), as the payer said it in the package.
   session.intendedUse = (prefilled.extension || []).filter((e) => e.url === INTENDED_USE);
@@ -300,7 +305,7 @@ function packageBundle(parameters) {
 async function savedDraft(named) {
   const client = session.client;
   if (named) return client.request(named);
-  const orderRef = `MedicationRequest/${session.order.id}`;
+  const orderRef = reference(session.order);
   const bundle = await client.request(
     `QuestionnaireResponse?subject=Patient/${session.patient.id}&status=in-progress&_sort=-_lastUpdated`,
   );
@@ -312,14 +317,41 @@ async function savedDraft(named) {
   );
 }
 
+function reference(resource) {
+  return `${resource.resourceType}/${resource.id}`;
+}
+
 function showHeader() {
   const p = session.patient;
   const name = p.name?.[0];
   const shown = name ? [name.given?.join(" "), name.family].filter(Boolean).join(" ") : `Patient ${p.id}`;
   $("patient").textContent = `${shown} · born ${p.birthDate || "unknown"} · ${p.gender || ""}`;
-  const dosage = session.order.dosageInstruction?.[0]?.text || "no dose given on the order";
-  $("order").textContent = `Blincyto (blinatumomab): ${dosage}`;
-  $("title").textContent = "Prior authorization: blinatumomab";
+  $("order").textContent = `${orderedThing(session.order)}: ${orderedAmount(session.order)}`;
+}
+
+// What the order asks for, in its own words (the code's text or a display), else as the payer's
+// ValueSets name its code, once the package has come.
+function orderedThing(order) {
+  const concept = order.medicationCodeableConcept || order.code || order.codeCodeableConcept || {};
+  const codings = concept.coding || [];
+  const named = codings.find((c) => c.display)?.display || codings.map((c) => session.displays?.get(c.code)).find(Boolean);
+  return concept.text || named || "The order";
+}
+
+function orderedAmount(order) {
+  const dosage = order.dosageInstruction?.[0]?.text;
+  if (dosage) return dosage;
+  const quantity = order.quantityQuantity;
+  if (quantity?.value !== undefined) return `${number(quantity.value)} ${quantity.unit || quantity.code || ""}`.trim();
+  return "no amount given on the order";
+}
+
+// The form's title, once the payer's Questionnaire is known.
+function showTitle(questionnaire) {
+  const title = questionnaire.title || questionnaire.name;
+  if (!title) return;
+  $("title").textContent = title;
+  document.title = title;
 }
 
 function currentResponse(status) {
@@ -336,7 +368,7 @@ function currentResponse(status) {
   qr.meta = { profile: [QR_PROFILE] };
   if (session.assertionId) qr.meta.tag = [{ system: ASSERTION_TAG, code: session.assertionId }];
   qr.extension = [
-    { url: QR_CONTEXT, valueReference: { reference: `MedicationRequest/${session.order.id}` } },
+    { url: QR_CONTEXT, valueReference: { reference: reference(session.order) } },
   ];
   if (session.coverage) {
     qr.extension.push({ url: QR_CONTEXT, valueReference: { reference: `Coverage/${session.coverage.id}` } });
@@ -389,11 +421,9 @@ function parameters(body) {
   return {
     outcome: value(list.find((p) => p.name === "outcome") || {}),
     criteria: list.filter((p) => p.name === "criterion").map(parts),
-    doseLimit: value(list.find((p) => p.name === "doseLimit") || {}),
-    stepDoseLimit: value(list.find((p) => p.name === "stepDoseLimit") || {}),
-    basis: value(list.find((p) => p.name === "doseLimitBasis") || {}),
-    maxCycles: value(list.find((p) => p.name === "maxCycles") || {}),
-    years: value(list.find((p) => p.name === "coveragePeriodYears") || {}),
+    // Each limit the policy declares, in its order: {id, kind, criterion, label, unit, value,
+    // count, period, length, ordered, basis} (OperationDefinition/QuestionnaireResponse-evaluate).
+    limits: list.filter((p) => p.name === "limit").map(parts),
   };
 }
 
@@ -416,27 +446,7 @@ function showEvaluation(body) {
   outcome.append(element("h2", words));
   if (unmet.length) outcome.append(element("p", `Not met: ${unmet.join("; ")}.`));
 
-  const dose = $("dose");
-  dose.innerHTML = "";
-  dose.append(element("h2", "Covered dose for this patient"));
-  if (found.doseLimit) {
-    const step = found.stepDoseLimit ? ` (days 1 to 7: up to ${number(found.stepDoseLimit.value)} mcg/day)` : "";
-    const limit = element("p", `Up to ${number(found.doseLimit.value)} mcg/day${step}.`);
-    limit.className = "limit";
-    limit.dataset.limit = String(found.doseLimit.value);
-    dose.append(limit);
-  } else if (found.basis?.startsWith("unknown: ")) {
-    // The policy's own reason, e.g. "unknown: the treatment phase is not known".
-    const reason = found.basis.slice("unknown: ".length);
-    dose.append(element("p", `Not known yet: ${reason}.`));
-  } else {
-    dose.append(element("p", "Enter the weight (and the height under 45 kg) to see the limit."));
-  }
-  if (found.basis && found.doseLimit) dose.append(element("p", found.basis, "muted"));
-  if (found.maxCycles) {
-    const period = found.years ? ` within ${found.years} year${found.years > 1 ? "s" : ""} of the first cycle` : "";
-    dose.append(element("p", `Up to ${found.maxCycles} cycles in this phase${period}.`, "muted"));
-  }
+  showLimits(found);
 
   const list = $("criteria");
   list.innerHTML = "";
@@ -444,8 +454,8 @@ function showEvaluation(body) {
     const item = document.createElement("li");
     item.dataset.criterion = criterion.id;
     item.dataset.status = criterion.status;
-    // A yes/no criterion that does not apply (infant ALL for an adult), or one the policy is met
-    // without (BSA at 45 kg or more), is neither a tick nor a gap.
+    // A yes/no criterion that does not apply (its value is False), or one the policy is met
+    // without (unknown while the outcome is already met), is neither a tick nor a gap.
     const negative = criterion.value === "False";
     const unneeded = criterion.status === "unknown" && found.outcome === "criteria-met";
     item.className = negative || unneeded ? "neutral" : criterion.status;
@@ -453,14 +463,55 @@ function showEvaluation(body) {
     const shown = shownValue(criterion.value);
     const state = negative ? "no" : unneeded ? "not needed" : STATUS_WORDS[criterion.status];
     item.append(mark, element("span", `${criterion.label}${shown ? `: ${shown}` : ""}`), element("span", state, "state"));
-    // The record disagrees with itself here (a recorded BSA far from Mosteller): the payer says
-    // what to check, as its card does.
+    // The record disagrees with itself here: the payer says what to check, as its card does.
     if (criterion.flag) {
       item.dataset.flag = "true";
       item.append(element("p", `Flag: ${criterion.flag}`, "flag"));
     }
     list.append(item);
   }
+}
+
+// What the policy covers for this patient, limit by limit, in the policy's own words; the first
+// quantity limit known leads (`.limit`, with its value in data-limit).
+function showLimits(found) {
+  const box = $("dose");
+  box.innerHTML = "";
+  box.append(element("h2", "What the policy covers for this patient"));
+  let lead = false;
+  const bases = new Set();
+  for (const limit of found.limits) {
+    const text = limitText(limit);
+    if (!text) continue;
+    const line = element("p", text, lead || limit.kind !== "quantity" ? "muted" : "");
+    line.dataset.limitId = limit.id;
+    if (!lead && limit.kind === "quantity") {
+      lead = true;
+      line.className = "limit";
+      line.dataset.limit = String(limit.value.value);
+    }
+    box.append(line);
+    if (limit.kind === "quantity" && limit.basis && !bases.has(limit.basis)) {
+      bases.add(limit.basis);
+      box.append(element("p", limit.basis, "muted"));
+    }
+  }
+  if (lead) return;
+  // No quantity limit known yet: the policy's own reason when it gives one ("unknown: ...").
+  const reason = found.limits.map((l) => l.basis).find((b) => b?.startsWith("unknown: "));
+  box.append(element("p", reason ? `Not known yet: ${reason.slice("unknown: ".length)}.` : "Answer the open questions to see the limit."));
+}
+
+function limitText(limit) {
+  const label = limit.label.charAt(0).toUpperCase() + limit.label.slice(1);
+  if (limit.kind === "quantity" && limit.value) return `${label}: up to ${number(limit.value.value)} ${limit.unit}.`;
+  if (limit.kind === "count" && limit.count !== undefined) return `${label}: up to ${limit.count}.`;
+  if (limit.kind === "period" && limit.period) return `${label}: ${limit.period.start} to ${limit.period.end}.`;
+  if (limit.kind === "period" && limit.length) {
+    const years = limit.length.value;
+    return `${label}: ${years} year${years > 1 ? "s" : ""} from its start.`;
+  }
+  return null;
 }
 
 function showEvaluationProblem(text) {
@@ -656,7 +707,8 @@ function showDone(found, ehrCopy, payerCopy) {
     for (const c of unmet) list.append(element("li", `${c.label}: not met`));
     done.append(list);
   }
-  if (found.doseLimit) done.append(element("p", `Covered dose for this patient: up to ${number(found.doseLimit.value)} mcg/day.`));
+  const lead = found.limits.find((l) => l.kind === "quantity" && l.value);
+  if (lead) done.append(element("p", `Covered ${lead.label} for this patient: up to ${number(lead.value.value)} ${lead.unit}.`));
   const refs = element("p", `Saved in the patient's record as QuestionnaireResponse/${ehrCopy.id}; payer reference ${payerCopy.id}.`, "muted");
   refs.id = "references";
   refs.dataset.ehr = ehrCopy.id;

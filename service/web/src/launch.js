@@ -3,10 +3,10 @@
 // to index.html with the code.
 import FHIR from "fhirclient";
 
-// What the form needs from the EHR: the patient, the order and coverage in context, the prescriber,
-// the record the package's CQL reads to pre-fill what the payer left open (conditions,
-// observations, medication orders and administrations, medications), and QuestionnaireResponse
-// read/write for saving drafts and the completed form.
+// What the form needs from the EHR: the patient, the order (of any type a CRD hook names) and
+// coverage in context, the prescriber, the record the package's CQL reads to pre-fill what the
+// payer left open (conditions, observations, orders, administrations, medications), and
+// QuestionnaireResponse read/write for saving drafts and the completed form.
 const SCOPE = [
   "launch",
   "launch/patient",
@@ -14,6 +14,8 @@ const SCOPE = [
   "fhirUser",
   "patient/Patient.rs",
   "patient/MedicationRequest.rs",
+  "patient/ServiceRequest.rs",
+  "patient/DeviceRequest.rs",
   "patient/Coverage.rs",
   "patient/Condition.rs",
   "patient/Observation.rs",

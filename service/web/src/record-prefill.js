@@ -4,10 +4,19 @@
 // something is left to answer.
 import { answerValues, prefillDefines, withAnswers } from "./responses.js";
 
-// The resource types the policy's CQL retrieves (and the Medications its orders may reference),
-// searched by patient: searches every FHIR server supports.
-const SEARCHED = ["Condition", "Observation", "MedicationRequest", "MedicationAdministration"];
 const PAGE_SIZE = 200;
+
+// The resource types the package's CQL retrieves, as its Libraries declare them
+// (Library.dataRequirement, DTR: what a client must query), searched by patient: searches every
+// FHIR server supports. The Patient is read from the launch; Medications follow the orders'
+// references.
+export function searchedTypes(resources) {
+  const types = resources
+    .filter((r) => r.resourceType === "Library")
+    .flatMap((library) => (library.dataRequirement || []).map((d) => d.type))
+    .filter((type) => type && !["Patient", "Medication"].includes(type));
+  return [...new Set(types)].sort();
+}
 
 // `prefilled` with the items it leaves unanswered answered from the record where the CQL can.
 // Rejects when the EHR refuses a search or the engine fails: the caller keeps `prefilled`.
@@ -18,7 +27,7 @@ export async function recordPrefill({ client, patient, order, resources, prefill
   if (!open.length) return { response: prefilled, filled: [] };
   const [{ packagePrefill }, patientBundle] = await Promise.all([
     import("./cql.js"),
-    patientData(client, patient, order),
+    patientData(client, patient, order, searchedTypes(resources)),
   ]);
   const answers = await packagePrefill({ resources, patientBundle, orderId: order.id, today });
   return withAnswers(prefilled, new Map([...answers].filter(([linkId]) => open.includes(linkId))));
@@ -26,12 +35,12 @@ export async function recordPrefill({ client, patient, order, resources, prefill
 
 // The patient's record as one collection Bundle: the Patient, the order, every resource of the
 // searched types for this patient (all pages), and the Medications the orders reference.
-export async function patientData(client, patient, order) {
+export async function patientData(client, patient, order, searched) {
   const found = new Map();
   const keep = (resource) => resource?.id && found.set(`${resource.resourceType}/${resource.id}`, resource);
   keep(patient);
   keep(order);
-  const searches = SEARCHED.map((type) =>
+  const searches = searched.map((type) =>
     client.request(`${type}?patient=Patient/${patient.id}&_count=${PAGE_SIZE}`, { pageLimit: 0, flat: true }),
   );
   for (const resources of await Promise.all(searches)) {

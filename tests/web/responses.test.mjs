@@ -1,4 +1,4 @@
-// Unit tests of the app's response helpers: `node --test service/web/src/` (run by `make test`).
+// Unit tests of the app's response helpers (service/web/src/responses.js): `node --test tests/web/` (run by `make test`).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
@@ -14,7 +14,7 @@ import {
   prefillDefines,
   sameValue,
   withAnswers,
-} from "./responses.js";
+} from "../../service/web/src/responses.js";
 
 const CS = "https://payer.example.org/fhir/CodeSystem/blinatumomab-pa";
 const origin = (answer) =>

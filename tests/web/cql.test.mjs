@@ -1,4 +1,4 @@
-// Unit tests of the client-side CQL pre-fill (cql.js): `node --test service/web/src/`. The
+// Unit tests of the client-side CQL pre-fill (service/web/src/cql.js): `node --test tests/web/`. The
 // package is built here from the repository's own content (Questionnaire, ELM, ValueSets as the
 // policy folder writes them, without expansions), the record is an example patient's.
 import assert from "node:assert/strict";
@@ -6,14 +6,15 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { PackageCodeService, elmLibraries, mainLibraryName, missingValueSets, packagePrefill } from "./cql.js";
+import { PackageCodeService, elmLibraries, mainLibraryName, missingValueSets, packagePrefill } from "../../service/web/src/cql.js";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const json = (...parts) => JSON.parse(fs.readFileSync(path.join(root, ...parts), "utf8"));
 const ICD = "http://hl7.org/fhir/sid/icd-10-cm";
 
 function library(name) {
-  const elm = fs.readFileSync(path.join(root, "cql", "elm", `${name}.json`));
+  const own = path.join(root, "policies", "blinatumomab", "cql", "elm", `${name}.json`);
+  const elm = fs.readFileSync(fs.existsSync(own) ? own : path.join(root, "cql", "elm", `${name}.json`));
   const version = JSON.parse(elm).library.identifier.version;
   return {
     resourceType: "Library",

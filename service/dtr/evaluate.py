@@ -1,0 +1,123 @@
+"""`QuestionnaireResponse/$evaluate`: a response's answers evaluated by the policy engine CRD
+uses, answered as Parameters (`OperationDefinition/QuestionnaireResponse-evaluate`): the outcome,
+each criterion with the policy's words, its value, evidence and flag, each indication path, and
+each limit the policy declares, with the ordered value and how the limit was set.
+
+The pre-filled answers carry what the record showed, and answers override record evidence, so
+the answers alone are evaluated (on an empty record). What the record showed that no answer
+carries, its own disagreements (a criterion's `discrepancy`), comes from the evaluation stored
+with the coverage assertion, flagged on the form as on the card.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from service.dtr.response_profile import named_order
+from service.dtr.responses import answers_of
+from service.errors import UnprocessableEntity
+from service.fhir.record import PatientRecord
+from service.policy.contract import LimitKind
+from service.policy.engine import PolicyEngine
+from service.policy.evaluation import Evaluation, LimitResult
+from service.policy.folder import Policy
+from service.storage.tables import CoverageAssertion
+from service.types import JsonObject, Resource
+
+UCUM = "http://unitsofmeasure.org"
+
+
+def evaluate_response(
+    engine: PolicyEngine,
+    response: Resource,
+    questionnaire: Resource,
+    assertion: CoverageAssertion | None,
+    today: date,
+) -> JsonObject:
+    order = assertion.order_ref if assertion is not None else named_order(response)
+    if order is None:
+        raise UnprocessableEntity(
+            "the response names no order: tag it with its coverage-assertion-id or name the "
+            "order in a qr-context extension"
+        )
+    evaluation = engine.evaluate(
+        PatientRecord([]), order, today, answers_of(response, questionnaire)
+    )
+    flagged = _flagged(assertion.evaluation) if assertion is not None else set()
+    return evaluation_parameters(evaluation, engine.policy, flagged)
+
+
+def _flagged(stored: dict[str, Any]) -> set[str]:
+    criteria = stored.get("criteria") or {}
+    return {c for c, r in criteria.items() if isinstance(r, dict) and r.get("discrepancy")}
+
+
+def evaluation_parameters(
+    evaluation: Evaluation, policy: Policy, flagged: set[str] | None = None
+) -> JsonObject:
+    parameters: list[JsonObject] = [{"name": "outcome", "valueCode": evaluation.outcome.value}]
+    for criterion in evaluation.criteria.values():
+        parts: list[JsonObject] = [
+            {"name": "id", "valueString": criterion.id},
+            {"name": "label", "valueString": policy.criterion_label(criterion.id)},
+            {"name": "status", "valueCode": criterion.status.value},
+        ]
+        if criterion.value is not None:
+            parts.append({"name": "value", "valueString": _text(criterion.value)})
+        parts += [{"name": "evidence", "valueString": e} for e in criterion.evidence]
+        if criterion.discrepancy or criterion.id in (flagged or set()):
+            parts.append({"name": "flag", "valueString": policy.discrepancy_note(criterion.id)})
+        parameters.append({"name": "criterion", "part": parts})
+    for path in evaluation.paths.values():
+        parameters.append(
+            {
+                "name": "path",
+                "part": [
+                    {"name": "id", "valueString": path.id},
+                    {"name": "status", "valueCode": path.status.value},
+                ],
+            }
+        )
+    parameters += [_limit(limit, policy) for limit in evaluation.limits]
+    return {"resourceType": "Parameters", "parameter": parameters}
+
+
+def _limit(limit: LimitResult, policy: Policy) -> JsonObject:
+    parts: list[JsonObject] = [
+        {"name": "id", "valueString": limit.id},
+        {"name": "kind", "valueCode": limit.kind.value},
+        {"name": "criterion", "valueString": limit.criterion},
+        {"name": "label", "valueString": limit.label},
+    ]
+    if limit.kind is LimitKind.QUANTITY and limit.unit is not None:
+        display = policy.evaluation.units[limit.unit].display
+        parts.append({"name": "unit", "valueString": display})
+        if isinstance(limit.value, Decimal):
+            parts.append({"name": "value", "valueQuantity": _quantity(limit.value, limit.unit)})
+        if limit.ordered is not None:
+            parts.append({"name": "ordered", "valueQuantity": _quantity(limit.ordered, limit.unit)})
+    elif limit.kind is LimitKind.COUNT and limit.value is not None:
+        parts.append({"name": "count", "valueInteger": int(limit.value)})
+    elif limit.kind is LimitKind.PERIOD:
+        if limit.value is not None:
+            years = {"value": int(limit.value), "unit": "year", "system": UCUM, "code": "a"}
+            parts.append({"name": "length", "valueQuantity": years})
+        period = limit.period()
+        if period is not None:
+            value = {"start": period[0].isoformat(), "end": period[1].isoformat()}
+            parts.append({"name": "period", "valuePeriod": value})
+    if limit.basis is not None:
+        parts.append({"name": "basis", "valueString": limit.basis})
+    return {"name": "limit", "part": parts}
+
+
+def _quantity(value: Decimal, unit: str) -> JsonObject:
+    return {"value": float(value), "unit": unit, "system": UCUM, "code": unit}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("code"))
+    return str(value)

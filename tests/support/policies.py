@@ -1,0 +1,40 @@
+"""The first policy's engine as the service builds it (service/policy/registry.py), for tests
+that evaluate it directly."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from service.cql.engine import CqlEngine
+from service.policy.engine import PolicyEngine
+from service.policy.evaluation import Evaluation
+from service.policy.folder import Policy, load_policies
+from service.policy.registry import compile_policies
+from service.settings import PROJECT_ROOT
+
+SHARED_CQL = PROJECT_ROOT / "cql"
+FIRST_POLICY = PROJECT_ROOT / "policies" / "blinatumomab"
+# The shared libraries' folder and the first policy's own.
+CQL_DIRS = (SHARED_CQL, FIRST_POLICY / "cql")
+
+
+def the_policy(policy_dir: Path = PROJECT_ROOT / "policies") -> Policy:
+    (policy,) = load_policies(policy_dir)
+    return policy
+
+
+def policy_engine(policy: Policy | None = None) -> PolicyEngine:
+    chosen = policy or the_policy()
+    return compile_policies([chosen], SHARED_CQL)[chosen.id]
+
+
+def cql_engine() -> CqlEngine:
+    return CqlEngine(CQL_DIRS)
+
+
+def limit_value(evaluation: Evaluation, limit_id: str) -> Decimal | int | None:
+    """A declared limit's value for the evaluated order (the limit itself must be there)."""
+    found = evaluation.limit(limit_id)
+    assert found is not None, f"the evaluation has no limit {limit_id!r}"
+    return found.value
