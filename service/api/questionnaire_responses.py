@@ -4,14 +4,11 @@ answers evaluated by the same policy engine as CRD, answers overriding record ev
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
 from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -28,7 +25,8 @@ from service.openapi_bodies import QUESTIONNAIRE_RESPONSE, request_body
 from service.runtime import Runtime, get_runtime
 from service.storage.commits import Work
 from service.storage.crd_answers import find_assertion
-from service.storage.tables import CoverageAssertion, StoredResponse
+from service.storage.responses import Sender, read_response, save_response, search_responses
+from service.storage.tables import CoverageAssertion
 from service.types import Resource
 
 router = APIRouter(prefix="/fhir/QuestionnaireResponse")
@@ -87,21 +85,12 @@ async def submit(
     return _fhir(stored, 201 if created else 200, {"Location": location})
 
 
-def _identifier(response: Resource) -> str | None:
-    identifier = response.get("identifier")
-    if isinstance(identifier, dict) and isinstance(identifier.get("value"), str):
-        return f"{identifier.get('system', '')}|{identifier['value']}"
-    return None
-
-
 def _store(
     response: Resource, subject: str | None, caller: Caller
 ) -> Work[tuple[Resource, bool, str | None]]:
-    """The unit of work for the writer, committed before acknowledging; the same identifier again
-    from the same client returns what was stored. The response is bound to the caller, and to its
-    assertion's patient. (Two workers racing on one identifier: the loser's batch fails on the
-    unique constraint, a 503, and its retry gets the stored response.)"""
-    identifier = _identifier(response)
+    """The unit of work for the writer, committed before acknowledging. The response is bound to
+    the caller, and to its assertion's patient. (Two workers racing on one identifier: the
+    loser's batch fails on the unique constraint, a 503, and its retry gets the stored one.)"""
     assertion_id = assertion_of(response)
 
     def work(session: Session) -> tuple[Resource, bool, str | None]:
@@ -111,31 +100,12 @@ def _store(
         mismatched = binding_issues(response, assertion) if assertion is not None else []
         if mismatched:
             raise UnprocessableEntity("the response is not about its assertion", issues=mismatched)
-        if identifier is not None:
-            existing = session.scalars(
-                select(StoredResponse).where(
-                    StoredResponse.client_id == caller.client_id,
-                    StoredResponse.identifier == identifier,
-                )
-            ).first()
-            if existing is not None:
-                return dict(existing.resource), False, existing.patient_id
-        patient = caller.patient or (assertion.patient_id if assertion else None) or subject
-        stored = {**response, "id": str(uuid.uuid4())}
-        session.add(
-            StoredResponse(
-                id=stored["id"],
-                identifier=identifier,
-                client_id=caller.client_id,
-                fhir_server=caller.fhir_server or (assertion.fhir_server if assertion else None),
-                patient_id=patient,
-                assertion_id=assertion_id,
-                status=str(response["status"]),
-                received_at=datetime.now(UTC),
-                resource=stored,
-            )
+        sender = Sender(
+            client_id=caller.client_id,
+            fhir_server=caller.fhir_server or (assertion.fhir_server if assertion else None),
+            patient_id=caller.patient or (assertion.patient_id if assertion else None) or subject,
         )
-        return stored, True, patient
+        return save_response(session, response, sender, assertion_id)
 
     return work
 
@@ -202,21 +172,8 @@ async def search(
 def _search(
     runtime: Runtime, caller: Caller, patient: str | None, status: str | None
 ) -> list[Resource]:
-    statement = select(StoredResponse).order_by(StoredResponse.received_at.desc()).limit(100)
-    if not caller.unrestricted:
-        statement = statement.where(StoredResponse.client_id == caller.client_id)
-    if caller.patient is not None:
-        statement = statement.where(StoredResponse.patient_id == caller.patient)
-    if patient is not None:
-        statement = statement.where(StoredResponse.patient_id == patient)
-    if status is not None:
-        statement = statement.where(StoredResponse.status == status)
     with runtime.sessions() as session:
-        return [
-            dict(row.resource)
-            for row in session.scalars(statement)
-            if caller.may_see(row.client_id, row.patient_id, row.fhir_server)
-        ]
+        return search_responses(session, caller, patient, status)
 
 
 @router.get("/{response_id}")
@@ -225,10 +182,7 @@ async def read(
 ) -> Response:
     def load() -> tuple[Resource, str | None] | None:
         with runtime.sessions() as session:
-            row = session.get(StoredResponse, response_id[:64])
-            if row is None or not caller.may_see(row.client_id, row.patient_id, row.fhir_server):
-                return None  # unknown, or not this caller's: the same answer
-            return dict(row.resource), row.patient_id
+            return read_response(session, response_id, caller)  # unknown or not ours: None
 
     found = await run_in_threadpool(load)
     if found is None:
