@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from itertools import count
-from typing import Any
+from typing import cast
 
 from service.cql import operators as op
 from service.cql import value_handlers as values_
@@ -30,6 +30,7 @@ from service.cql.operator_handlers import OPERATORS
 from service.cql.paths import fhir_type, property_accessor
 from service.cql.runtime import THIS, Frame, Thunk, Types
 from service.cql.sorting import compiled_sort
+from service.cql.values import CqlValue
 from service.errors import CqlRuntimeError
 
 # Already constant or cached: wrapping them would only add a lookup.
@@ -45,14 +46,13 @@ _NOT_CACHED = {
     "CodeRef",
     "ConceptRef",
 }
-_MISSING = object()
 
 
 class Compiler:
     def __init__(self, libraries: Mapping[str, ElmLibrary]) -> None:
         self.libraries = libraries
         self.defines: dict[tuple[str, str], Thunk] = {}
-        self._functions: dict[int, Callable[[Frame, list[Any]], Any]] = {}
+        self._functions: dict[int, Callable[[Frame, list[CqlValue]], CqlValue]] = {}
         # While a function body is compiled in place: its operands -> the arguments' thunks,
         # and whether each argument is closed (`_closed`).
         self._inlined: dict[str, Thunk] = {}
@@ -71,7 +71,7 @@ class Compiler:
         key = (library.name, name)
         body = self.node(library, statement["expression"], {})
 
-        def evaluate(frame: Frame) -> Any:
+        def evaluate(frame: Frame) -> CqlValue:
             if key not in frame.cache:
                 frame.cache[key] = body(
                     Frame(frame.context, frame.cache, navigated=frame.navigated)
@@ -127,10 +127,10 @@ class Compiler:
     def _per_evaluation(self, thunk: Thunk) -> Thunk:
         key = ("", f"#{next(self._cache_keys)}")  # a define's library name is never empty
 
-        def cached(frame: Frame) -> Any:
-            value = frame.cache.get(key, _MISSING)
-            if value is _MISSING:
-                value = frame.cache[key] = thunk(frame)
+        def cached(frame: Frame) -> CqlValue:
+            if key in frame.cache:
+                return frame.cache[key]
+            value = frame.cache[key] = thunk(frame)
             return value
 
         return cached
@@ -199,7 +199,9 @@ class Compiler:
             raise library.error(node, f"no function {node['name']}/{count} in {target.name}")
         return chosen[0]
 
-    def _function(self, library: ElmLibrary, definition: Node) -> Callable[[Frame, list[Any]], Any]:
+    def _function(
+        self, library: ElmLibrary, definition: Node
+    ) -> Callable[[Frame, list[CqlValue]], CqlValue]:
         compiled = self._functions.get(id(definition))
         if compiled is not None:
             return compiled
@@ -213,7 +215,7 @@ class Compiler:
         with self._compiling(repeated=self._repeated + 1, inlined={}, closed_operands={}):
             body = self.node(library, definition["expression"], operand_types)
 
-        def call(frame: Frame, arguments: list[Any]) -> Any:
+        def call(frame: Frame, arguments: list[CqlValue]) -> CqlValue:
             return body(
                 Frame(
                     frame.context,
@@ -235,7 +237,7 @@ class Compiler:
         )
         name = node["name"]
 
-        def value(frame: Frame) -> Any:
+        def value(frame: Frame) -> CqlValue:
             given = frame.context.parameters.get(name)
             if given is None and default is not None:
                 return default(frame)
@@ -262,7 +264,8 @@ class Compiler:
             if codes.get("type") != "ValueSetRef":
                 raise library.error(node, "a retrieve filters by a value set only")
             value_set = self._value_set(library, codes)
-        return lambda frame: frame.context.data.retrieve(resource_type, value_set)
+        # Resources are FHIR JSON, CQL values as they are (CqlValue's dict).
+        return lambda frame: cast(CqlValue, frame.context.data.retrieve(resource_type, value_set))
 
     def _value_set(self, library: ElmLibrary, node: Node) -> str:
         target = self._library(library, node)
@@ -346,13 +349,13 @@ class Compiler:
             )
         unique = bool(returned.get("distinct", True)) if returned else False
 
-        def run(frame: Frame) -> Any:
+        def run(frame: Frame) -> CqlValue:
             value = source(frame)
             single = not isinstance(value, list)
-            if single and value is None:
+            if value is None:
                 return None
-            results = []
-            for item in [value] if single else value:
+            results: list[CqlValue] = []
+            for item in value if isinstance(value, list) else [value]:
                 scoped = frame.bind({alias: item})
                 if where is not None and where(scoped) is not True:
                     continue
@@ -407,7 +410,7 @@ class Compiler:
         ]
         otherwise = self.node(library, node["else"], types)
 
-        def run(frame: Frame) -> Any:
+        def run(frame: Frame) -> CqlValue:
             subject = comparand(frame) if comparand is not None else None
             for when, then in items:
                 hit = op.equal(subject, when(frame)) if comparand is not None else when(frame)
@@ -421,9 +424,9 @@ class Compiler:
         operands = self.operands(library, node, types)
         listed = len(operands) == 1 and is_list(node["operand"][0])
 
-        def run(frame: Frame) -> Any:
+        def run(frame: Frame) -> CqlValue:
             if listed:
-                return next((x for x in operands[0](frame) or [] if x is not None), None)
+                return next((x for x in _listed(operands[0](frame)) if x is not None), None)
             for operand in operands:
                 value = operand(frame)
                 if value is not None:
@@ -436,8 +439,8 @@ class Compiler:
         operand = self.node(library, node["operand"], types)
         where = library.where(node)
 
-        def run(frame: Frame) -> Any:
-            items = operand(frame)
+        def run(frame: Frame) -> CqlValue:
+            items = _listed(operand(frame))
             if not items:
                 return None
             if len(items) > 1:
@@ -445,6 +448,16 @@ class Compiler:
             return items[0]
 
         return run
+
+
+def _listed(value: CqlValue) -> list[CqlValue]:
+    """A List operand's value: null is the empty list (CQL: list operators skip nulls); the
+    translator makes sure anything else is a list."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise CqlRuntimeError(f"a list was expected, not {type(value).__name__}")
+    return value
 
 
 _HANDLERS: dict[str, Callable[[Compiler, ElmLibrary, Node, Types], Thunk]] = {

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from service.cql.compiler import Compiler
 from service.cql.library import load_libraries
 from service.cql.runtime import EvaluationContext, Frame
+from service.cql.values import CqlValue
 from service.errors import CqlLoadError
 
 
@@ -50,7 +50,7 @@ class CqlEngine:
 
     def evaluate(
         self, library: str, names: Sequence[str], context: EvaluationContext
-    ) -> dict[str, Any]:
+    ) -> dict[str, CqlValue]:
         frame = Frame(context)
         defines = self._compiler.defines
         return {name: defines[(library, name)](frame) for name in names}

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from service.cql import operators as op
 from service.cql.library import ElmLibrary, Node
 from service.cql.runtime import Frame, Thunk, Types
-from service.cql.values import Quantity, decimal_of
+from service.cql.values import CqlValue, Quantity, decimal_of
 
 
 class NodeCompiler(Protocol):
@@ -53,7 +53,7 @@ def short_circuit(decisive: bool, combine: op.Binary) -> Handler:
     def handler(compiler: NodeCompiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
         left, right = compiler.operands(library, node, types)
 
-        def run(frame: Frame) -> Any:
+        def run(frame: Frame) -> CqlValue:
             a = left(frame)
             return decisive if a is decisive else combine(a, right(frame))
 
@@ -81,9 +81,11 @@ def convert_quantity(
 ) -> Thunk:
     quantity, unit = compiler.operands(library, node, types)
 
-    def run(frame: Frame) -> Any:
+    def run(frame: Frame) -> CqlValue:
         value, target = quantity(frame), unit(frame)
-        converted = None if value is None or target is None else value.to(target)
+        if not isinstance(value, Quantity) or not isinstance(target, str):
+            return None  # null in, null out; the translator types the operands
+        converted = value.to(target)
         return None if converted is None else Quantity(op.scaled(converted.value), converted.unit)
 
     return run

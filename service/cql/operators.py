@@ -1,5 +1,10 @@
 """CQL 1.5 operators on runtime values, null-propagating as the specification says. Pure
-functions of values; the compiler wires them to ELM nodes."""
+functions of values; the compiler wires them to ELM nodes.
+
+Their operands are typed `Any` on purpose: each operator checks at run time the kinds it takes
+(CQL is typed by the translator, and an operator must give null, not fail, on the mixes the
+specification allows), and the compiled nodes that call them return `CqlValue`
+(service/cql/values.py), the bridge's one named type for what it computes with."""
 
 from __future__ import annotations
 

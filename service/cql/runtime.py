@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
+from service.cql.values import CqlValue
 from service.types import Resource
 
 
@@ -23,24 +24,24 @@ class Terminology(Protocol):
 class EvaluationContext:
     data: DataSource
     terminology: Terminology
-    parameters: Mapping[str, object]
+    parameters: Mapping[str, CqlValue]
     today: date
 
 
 @dataclass
 class Frame:
     context: EvaluationContext
-    cache: dict[tuple[str, str], object] = field(default_factory=dict)
-    scope: Mapping[str, object] = field(default_factory=dict)
+    cache: dict[tuple[str, str], CqlValue] = field(default_factory=dict)
+    scope: Mapping[str, CqlValue] = field(default_factory=dict)
     # Property navigation already done in this evaluation (service.cql.paths.Navigated).
     navigated: dict[tuple[int, int], tuple[Any, list[Any]]] = field(default_factory=dict)
 
-    def bind(self, names: Mapping[str, object]) -> Frame:
+    def bind(self, names: Mapping[str, CqlValue]) -> Frame:
         return Frame(self.context, self.cache, {**self.scope, **names}, self.navigated)
 
 
 # A compiled ELM node: called with the evaluation's frame, it gives the node's value.
-Thunk = Callable[[Frame], Any]
+Thunk = Callable[[Frame], CqlValue]
 # Names in scope -> their ELM type name ({ns}Name), if known.
 Types = Mapping[str, str | None]
 # The scope name of the element a sort expression reads (CQL `$this`).

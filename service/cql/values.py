@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import TypeAlias, Union
 
 from service.terminology.units import convert, ucum_code
 
@@ -47,6 +48,28 @@ class Interval:
     high: object
     low_closed: bool = True
     high_closed: bool = True
+
+
+# A value the bridge computes with or returns: a System type above, a list of values (a CQL List),
+# a Tuple (a dict of named values), or FHIR data as its JSON (a resource or an element: a dict, a
+# string, a Decimal) until FHIRHelpers converts it. Every compiled node returns one; a define's
+# result, read by the policy engine, is one. The operators take and give these dynamically and
+# check the kinds they need (CQL is typed by the translator, not by Python).
+CqlValue: TypeAlias = Union[  # noqa: UP007 (a recursive alias needs the string form)
+    None,
+    bool,
+    int,
+    Decimal,
+    str,
+    date,
+    datetime,
+    Quantity,
+    Code,
+    Concept,
+    Interval,
+    "list[CqlValue]",
+    "dict[str, CqlValue]",
+]
 
 
 def parse_date(text: str) -> date | None:

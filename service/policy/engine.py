@@ -16,7 +16,7 @@ from typing import Any
 
 from service.cql.engine import CqlEngine
 from service.cql.runtime import EvaluationContext
-from service.cql.values import Code, decimal_of, parse_date
+from service.cql.values import Code, CqlValue, decimal_of, parse_date
 from service.errors import ConfigurationError, CqlRuntimeError
 from service.fhir.record import PatientRecord
 from service.policy.contract import (
@@ -78,7 +78,7 @@ class PolicyEngine:
     ) -> Evaluation:
         """`order`: the order's reference in the record ("ServiceRequest/abc"); the library is
         given its id."""
-        parameters: dict[str, object] = {
+        parameters: dict[str, CqlValue] = {
             self.contract.order_parameter: order.rpartition("/")[2],
             self.contract.date_parameter: today,
         }
