@@ -4,8 +4,8 @@ pre-filled from, in this order of preference:
 
 - `context`, a CRD coverage-assertion-id: the evaluation stored with it (or the newest
   continuation of it), bound to the client and patient it was given to;
-- an `order` (MedicationRequest or ServiceRequest) with its `coverage`: evaluated now on what the
-  two say;
+- an `order` (of a type some policy's trigger names: MedicationRequest, ServiceRequest ...) with
+  its `coverage`: evaluated now on what the two say;
 - `coverage` with `questionnaire` only (dtr-1 allows it): nothing pre-filled, the form empty.
 
 A requested Questionnaire we do not have is a 200 with a warning in the outcome (oper-9), and a
@@ -43,7 +43,6 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 FHIR_JSON = "application/fhir+json"
 # The package carries the patient's pre-filled answers: a token is needed.
 PACKAGE_SCOPE = requires("Questionnaire", "r")
-ORDER_TYPES = ("MedicationRequest", "ServiceRequest")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,10 +151,11 @@ def _stored_prefill(runtime: Runtime, assertion_id: str, caller: Caller) -> _Pre
 
 def _fresh_prefill(runtime: Runtime, parameters: list[JsonObject], caller: Caller) -> _Prefill:
     """Without a CRD context: what the given order and coverage alone allow."""
+    # The order types our policies' triggers name; the first such order given is the one.
+    kinds = runtime.policy_registry.order_types()
     orders = [p.get("resource") for p in parameters if p.get("name") == "order"]
     order = next(
-        (o for o in orders if isinstance(o, dict) and o.get("resourceType") in ORDER_TYPES),
-        None,
+        (o for o in orders if isinstance(o, dict) and o.get("resourceType") in kinds), None
     )
     coverage = _single(parameters, "coverage", "resource")
     if coverage is not None and not (
@@ -164,8 +164,8 @@ def _fresh_prefill(runtime: Runtime, parameters: list[JsonObject], caller: Calle
         raise BadRequest("coverage must be a Coverage resource")
     if order is None and coverage is None:
         raise BadRequest(
-            "give a context (coverage-assertion-id), an order (MedicationRequest or "
-            "ServiceRequest), or a coverage with the questionnaire"
+            f"give a context (coverage-assertion-id), an order ({' or '.join(kinds)}), or a "
+            "coverage with the questionnaire"
         )
     if order is not None and not isinstance(order.get("id"), str):
         raise BadRequest("the order needs an id")

@@ -36,6 +36,10 @@ class PolicyRegistry:
     def by_id(self, policy_id: str) -> Policy | None:
         return self._by_id.get(policy_id)
 
+    def order_types(self) -> tuple[str, ...]:
+        """Every order type some policy's trigger names (MedicationRequest, ServiceRequest ...)."""
+        return tuple(sorted({kind for p in self._policies for kind in p.triggers}))
+
     def engine(self, policy: Policy) -> PolicyEngine:
         return self.engines[policy.id]
 

@@ -267,3 +267,27 @@ def _items(items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     for item in items:
         yield item
         yield from _items(item.get("item", []))
+
+
+def test_the_package_for_the_order_alone_is_the_second_policys(client: TestClient) -> None:
+    """No CRD context: the order (a ServiceRequest, the type this policy's trigger names) and its
+    coverage pick the policy and pre-fill what they say."""
+    bundle, order, _ = _example(EXAMPLES[0])
+    (coverage,) = [
+        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Coverage"
+    ]
+    parameters = [{"name": "order", "resource": order}, {"name": "coverage", "resource": coverage}]
+    answer = client.post(PACKAGE, json={"resourceType": "Parameters", "parameter": parameters})
+    assert answer.status_code == 200, answer.text
+    (parameter,) = answer.json()["parameter"]
+    resources = [e["resource"] for e in parameter["resource"]["entry"]]
+    (questionnaire,) = [r for r in resources if r["resourceType"] == "Questionnaire"]
+    assert questionnaire["id"] == "exemplumab-pa"
+    (response,) = [r for r in resources if r["resourceType"] == "QuestionnaireResponse"]
+    answers = {i["linkId"]: i["answer"][0] for i in _items(response["item"]) if "answer" in i}
+    assert answers["dose-mg"]["valueDecimal"] == 700
+    assert "weight-kg" not in answers  # the order and coverage say nothing of the weight
+
+
+def test_the_registry_knows_every_order_type_its_policies_name(registry: PolicyRegistry) -> None:
+    assert registry.order_types() == ("MedicationRequest", "ServiceRequest")
