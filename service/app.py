@@ -15,6 +15,7 @@ from service.api.auth import router as auth_router
 from service.api.cds_hooks import router as cds_hooks_router
 from service.api.dtr_operations import router as operations_router
 from service.api.fhir_content import router as dtr_router
+from service.api.pas import router as pas_router
 from service.api.policy_documents import router as policy_documents_router
 from service.api.questionnaire_package import router as package_router
 from service.api.questionnaire_responses import router as response_router
@@ -65,6 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(policy_documents_router)
     app.include_router(response_router)
     app.include_router(package_router)
+    app.include_router(pas_router)
     app.include_router(operations_router)  # before dtr_router: its /{type}/{id} would match
     app.include_router(dtr_router)
     app.include_router(supported_payers_router)  # before the /dtr mount

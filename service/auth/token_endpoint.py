@@ -33,7 +33,8 @@ ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 # FHIR R4 id: what a launch's patient must look like before it goes into a URL.
 _FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
-SYSTEM_SCOPES = ("system/Questionnaire.rs", "system/QuestionnaireResponse.crs")
+# Claim.c: PAS Claim/$submit; Claim.r: Claim/$inquire.
+SYSTEM_SCOPES = ("system/Questionnaire.rs", "system/QuestionnaireResponse.crs", "system/Claim.cr")
 LAUNCH_SCOPES = ("patient/Questionnaire.rs", "patient/QuestionnaireResponse.crs")
 SCOPES_SUPPORTED = (*SYSTEM_SCOPES, *LAUNCH_SCOPES)
 # Whether a jti is new (and now recorded): the shared replay store.

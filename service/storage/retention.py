@@ -18,8 +18,12 @@ from service.storage.tables import (
     FeedbackEntry,
     HookAnswer,
     JwtReplay,
+    PriorAuthDecision,
+    PriorAuthRequest,
     QuestionnaireErrorReport,
+    ReviewerSession,
     StoredResponse,
+    StoredSubscription,
 )
 
 # Each table and the column that dates its rows.
@@ -31,6 +35,13 @@ DATED: tuple[tuple[type[Base], InstrumentedAttribute[datetime]], ...] = (
     (StoredResponse, StoredResponse.received_at),
     (DtrAccess, DtrAccess.at),
     (QuestionnaireErrorReport, QuestionnaireErrorReport.received_at),
+    # A request and its decisions by their own dates: a decision outlives its request by at
+    # most the review time.
+    (PriorAuthRequest, PriorAuthRequest.received_at),
+    (PriorAuthDecision, PriorAuthDecision.at),
+    (StoredSubscription, StoredSubscription.created_at),
+    # Sessions end after hours and signing in clears the expired ones; prune takes any left.
+    (ReviewerSession, ReviewerSession.expires_at),
 )
 
 

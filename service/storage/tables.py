@@ -150,3 +150,80 @@ class QuestionnaireErrorReport(Base):
     client_id: Mapped[str] = mapped_column(String(255))
     questionnaire: Mapped[str] = mapped_column(String(512), index=True)
     outcome: Mapped[dict[str, object]] = mapped_column(JSON)
+
+
+class PriorAuthRequest(Base):
+    """One Da Vinci PAS request (`Claim/$submit`), as received, with what the policy engine made of
+    it at receipt (`summary`: the same evaluation CRD and DTR use) and its current state. The
+    decisions that moved it are `PriorAuthDecision` rows, append-only; `status`, `preauth_ref`
+    and `claim_response` repeat the newest one for the queue and `$inquire`."""
+
+    __tablename__ = "prior_auth_request"
+    # Idempotent per client: the same Claim identifier again is the same request.
+    __table_args__ = (
+        UniqueConstraint("client_id", "identifier", name="uq_prior_auth_request_client"),
+        Index("ix_prior_auth_request_queue", "status", "due_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(255))
+    client_id: Mapped[str] = mapped_column(String(255), default=NO_CLIENT)
+    fhir_server: Mapped[str | None] = mapped_column(String(512))
+    patient_id: Mapped[str | None] = mapped_column(String(255))
+    policy_id: Mapped[str | None] = mapped_column(String(64))
+    order_ref: Mapped[str | None] = mapped_column(String(255))
+    priority: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(32))
+    preauth_ref: Mapped[str | None] = mapped_column(String(64))
+    bundle: Mapped[dict[str, object]] = mapped_column(JSON)
+    summary: Mapped[dict[str, object]] = mapped_column(JSON)
+    claim_response: Mapped[dict[str, object]] = mapped_column(JSON)
+
+
+class PriorAuthDecision(Base):
+    """One step of a request, append-only: pended at receipt, approved, denied, more information
+    asked, updated or cancelled by the submitter; who, when, why, and the ClaimResponse sent."""
+
+    __tablename__ = "prior_auth_decision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    by: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(32))
+    reason_code: Mapped[str | None] = mapped_column(String(64))
+    reason_text: Mapped[str | None] = mapped_column(String(2000))
+    details: Mapped[dict[str, object]] = mapped_column(JSON)
+    claim_response: Mapped[dict[str, object]] = mapped_column(JSON)
+
+
+class ReviewerSession(Base):
+    """A reviewer's signed-in session: the SHA-256 of the cookie's random token (the token itself
+    is never stored), the form token its POSTs must carry, and when it ends."""
+
+    __tablename__ = "reviewer_session"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reviewer: Mapped[str] = mapped_column(String(255))
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class StoredSubscription(Base):
+    """An R4 Subscription (Subscriptions R5 Backport, rest-hook, full resource) a client made to
+    hear of its prior-authorization decisions; notifications go only about its own requests."""
+
+    __tablename__ = "subscription"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(255), index=True)
+    topic: Mapped[str] = mapped_column(String(512))
+    endpoint: Mapped[str] = mapped_column(String(1024))
+    headers: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    events: Mapped[int] = mapped_column(Integer, default=0)
+    resource: Mapped[dict[str, object]] = mapped_column(JSON)

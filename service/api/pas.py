@@ -1,0 +1,139 @@
+"""Da Vinci PAS STU 2.0.1, the payer's side: `Claim/$submit` takes a PAS request Bundle and
+answers synchronously with the PAS response Bundle (ClaimResponse first), pended for clinical
+review; `Claim/$inquire` answers with the request's current state. Both need a SMART Backend
+Services token (`system/Claim.c` to submit, `system/Claim.r` to inquire, from the one client
+registry DTR uses); a client reaches only its own requests, and an unknown request and another
+client's read the same. Every request is committed, with its first decision, before the answer
+leaves; the same Claim identifier again from the same client is the same request (the stored
+answer, no second case)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from service.auth.callers import Caller, requires
+from service.dtr.access_log import record_access
+from service.errors import BadRequest, Forbidden, NotFound
+from service.openapi_bodies import request_body
+from service.pas.cases import due_at, evaluate_submission
+from service.pas.claim_response import Decision, claim_response, response_bundle
+from service.pas.submission import Submission, read_submission
+from service.runtime import Runtime, get_runtime
+from service.storage.commits import Work
+from service.storage.prior_auth import Received, add_request, existing_request
+from service.types import Resource
+
+router = APIRouter(prefix="/fhir/Claim")
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+PAS_BUNDLE = {"type": "object", "description": "A Da Vinci PAS request Bundle (FHIR R4)"}
+
+
+def _fhir(content: object, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(content), status_code, media_type="application/fhir+json")
+
+
+async def _bundle(request: Request) -> object:
+    """The Bundle, sent as the body or as the operation's `resource` parameter."""
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as error:
+        raise BadRequest(f"request body is not JSON: {error}") from None
+    if isinstance(body, dict) and body.get("resourceType") == "Parameters":
+        given = [p.get("resource") for p in body.get("parameter") or [] if isinstance(p, dict)]
+        return given[0] if len(given) == 1 else None
+    return body
+
+
+def _patient_of(submission: Submission) -> str | None:
+    patient = submission.patient or {}
+    return str(patient["id"]) if patient.get("id") else None
+
+
+@router.post("/$submit", openapi_extra=request_body(PAS_BUNDLE, "application/fhir+json"))
+async def submit(
+    request: Request, runtime: RuntimeDep, caller: Annotated[Caller, requires("Claim", "c")]
+) -> Response:
+    submission = read_submission(await _bundle(request))
+    patient = _patient_of(submission)
+    if caller.patient is not None and patient != caller.patient:
+        raise Forbidden("this token reaches only its launch's patient")
+    received = datetime.now(UTC)
+    policy, summary = await run_in_threadpool(
+        evaluate_submission,
+        runtime.policy_registry,
+        submission,
+        lambda canonical: runtime.content.by_url("Questionnaire", canonical),
+        runtime.settings.today(),
+    )
+    request_id = str(uuid.uuid4())
+    base = runtime.settings.base_url.rstrip("/")
+    pended = claim_response(
+        submission,
+        request_id,
+        base,
+        Decision("pended", note="Pended for clinical review: every request is reviewed."),
+        received,
+    )
+    stored = Received(
+        id=request_id,
+        identifier=submission.identifier,
+        client_id=caller.client_id,
+        fhir_server=caller.fhir_server,
+        patient_id=caller.patient or patient,
+        policy_id=policy.id if policy else None,
+        order_ref=summary.get("order"),
+        priority=submission.priority,
+        received_at=received,
+        due_at=due_at(received, submission.priority),
+        bundle=submission.bundle,
+        summary=summary,
+        claim_response=pended,
+    )
+    answer = await runtime.committer.commit(_receive(stored))
+    record_access(runtime.audit, runtime.audit_key, caller, "pas-submit", patient, answer["id"])
+    return _fhir(response_bundle(submission, answer, base))
+
+
+def _receive(stored: Received) -> Work[Resource]:
+    """Committed before the answer leaves; a repeated identifier gets the stored answer."""
+
+    def work(session: Session) -> Resource:
+        existing = existing_request(session, stored.client_id, stored.identifier)
+        if existing is not None:
+            return dict(existing.claim_response)
+        add_request(session, stored)
+        return stored.claim_response
+
+    return work
+
+
+@router.post("/$inquire", openapi_extra=request_body(PAS_BUNDLE, "application/fhir+json"))
+async def inquire(
+    request: Request, runtime: RuntimeDep, caller: Annotated[Caller, requires("Claim", "r")]
+) -> Response:
+    inquiry = read_submission(await _bundle(request), inquiry=True)
+
+    def load() -> tuple[Resource, Resource] | None:
+        with runtime.sessions() as session:
+            row = existing_request(session, caller.client_id, inquiry.identifier)
+            if row is None or not caller.may_see(row.client_id, row.patient_id, row.fhir_server):
+                return None
+            return dict(row.claim_response), dict(row.bundle)
+
+    found = await run_in_threadpool(load)
+    patient = _patient_of(inquiry)
+    if found is None:
+        record_access(runtime.audit, runtime.audit_key, caller, "pas-inquire", patient, None, 404)
+        raise NotFound(f"no prior-authorization request {inquiry.identifier!r} of yours")
+    current, original = found
+    record_access(runtime.audit, runtime.audit_key, caller, "pas-inquire", patient, current["id"])
+    submitted = read_submission(original)
+    return _fhir(response_bundle(submitted, current, runtime.settings.base_url.rstrip("/")))

@@ -1,0 +1,131 @@
+"""A prior-authorization case: what the payer makes of a PAS request when it arrives, and the
+decisions that follow.
+
+At receipt the request is evaluated by the same policy engine CRD and DTR use, on what the
+request carries (the order, the Coverage, the Patient, the DTR QuestionnaireResponse's answers
+overriding record evidence): the criteria with their evidence, the limits and their arithmetic,
+the indication paths. Every request is then pended for clinical review (policy section 2); a
+reviewer approves, denies or asks for more. Due: 72 hours from receipt for an expedited request,
+7 calendar days for a standard one (CMS-0057-F).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from service.dtr.responses import answered, answers_of
+from service.fhir.record import PatientRecord
+from service.pas.submission import Submission
+from service.policy.evaluation import Evaluation
+from service.policy.folder import Policy
+from service.policy.registry import PolicyRegistry
+from service.types import JsonObject, Resource
+
+DUE = {"expedited": timedelta(hours=72), "standard": timedelta(days=7)}
+INFORMATION_ORIGIN = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/information-origin"
+# A reference's alphabet: no 0/O or 1/I/L to misread on the phone.
+_REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def due_at(received: datetime, priority: str) -> datetime:
+    return received + DUE[priority]
+
+
+def new_preauth_ref(on: date) -> str:
+    """An authorization number: PA, the day, six random characters."""
+    tail = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(6))
+    return f"PA{on:%Y%m%d}-{tail}"
+
+
+def evaluate_submission(
+    registry: PolicyRegistry,
+    submission: Submission,
+    questionnaire_of: Callable[[str], Resource | None],
+    today: date,
+) -> tuple[Policy | None, JsonObject]:
+    """The policy the request is about and the pre-review summary; (None, {...}) when no policy
+    of ours is about the ordered service (the reviewer still sees the request)."""
+    record = PatientRecord([(r, None) for r in submission.resources()])
+    response = submission.response
+    questionnaire = questionnaire_of(str(response.get("questionnaire"))) if response else None
+    order = submission.order
+    policy = registry.for_order(order, record) if order is not None else None
+    if policy is None and questionnaire is not None:
+        policy = registry.by_questionnaire(str(questionnaire.get("url")))
+    summary: JsonObject = {
+        "order": _reference(order),
+        "orderText": _ordered(order),
+        "response": _reference(response),
+        "answers": _answers(response, questionnaire),
+    }
+    if policy is None or order is None:
+        return None, summary | {"evaluation": None}
+    answers = answers_of(response, questionnaire) if response and questionnaire else {}
+    evaluation: Evaluation = registry.engine(policy).evaluate(
+        record, _reference(order) or "", today, answers
+    )
+    return policy, summary | {"policy": policy.id, "evaluation": evaluation.as_json()}
+
+
+def _reference(resource: Resource | None) -> str | None:
+    if resource is None:
+        return None
+    return f"{resource.get('resourceType')}/{resource.get('id')}"
+
+
+def _ordered(order: Resource | None) -> str | None:
+    if order is None:
+        return None
+    concept = order.get("medicationCodeableConcept") or order.get("code") or {}
+    codings = concept.get("coding") or []
+    named = concept.get("text") or next(
+        (c.get("display") for c in codings if c.get("display")), None
+    )
+    return str(named) if named else None
+
+
+def _answers(response: Resource | None, questionnaire: Resource | None) -> JsonObject:
+    """linkId -> {text, value, origin}: what the prescriber's form said, and where each answer came
+    from (auto: the record; override: the prescriber changed what the record gave; manual)."""
+    if response is None:
+        return {}
+    texts = _item_texts(questionnaire.get("item") or []) if questionnaire else {}
+    found: JsonObject = {}
+    for link_id, answer in answered(response):
+        found[link_id] = {
+            "text": texts.get(link_id, link_id),
+            "value": _shown(answer),
+            "origin": _origin(answer),
+        }
+    return found
+
+
+def _item_texts(items: list[Any]) -> dict[str, str]:
+    texts: dict[str, str] = {}
+    for item in items:
+        if isinstance(item, dict):
+            texts[str(item.get("linkId"))] = str(item.get("text") or item.get("linkId"))
+            texts.update(_item_texts(item.get("item") or []))
+    return texts
+
+
+def _shown(answer: JsonObject) -> str:
+    for key, value in answer.items():
+        if not key.startswith("value"):
+            continue
+        if isinstance(value, dict):
+            return str(value.get("display") or value.get("code") or value.get("value") or value)
+        return str(value)
+    return ""
+
+
+def _origin(answer: JsonObject) -> str | None:
+    for extension in answer.get("extension") or []:
+        if extension.get("url") == INFORMATION_ORIGIN:
+            for part in extension.get("extension") or []:
+                if part.get("url") == "source":
+                    return str(part.get("valueCode"))
+    return None

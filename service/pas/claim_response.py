@@ -1,0 +1,164 @@
+"""The payer's answer to a PAS request, shaped by PAS STU 2.0.1 (profile-claimresponse inside
+profile-pas-response-bundle): the ClaimResponse first, then the resources it references, copied
+from the request with their fullUrls (the Patient, the insurer, the requestor).
+
+Each item's adjudication carries the reviewAction extension with its X12 306 action code: A4
+pended (every request goes to clinical review, policy section 2), A1 certified in total
+(approved: the authorization number in preAuthRef and in the action's number, the period in
+preAuthPeriod and the item's itemPreAuthPeriod), A3 not certified (denied: the reason, tied to the
+policy's criterion, in the adjudication's reason, the disposition and a process note).
+`outcome` is `queued` while a decision is pending and `complete` once one is made; a cancelled
+request is `cancelled`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from service.pas.submission import PAS, Submission
+from service.types import JsonObject, Resource
+
+CLAIM_RESPONSE = f"{PAS}/StructureDefinition/profile-claimresponse"
+RESPONSE_BUNDLE = f"{PAS}/StructureDefinition/profile-pas-response-bundle"
+REVIEW_ACTION = f"{PAS}/StructureDefinition/extension-reviewAction"
+REVIEW_ACTION_CODE = f"{PAS}/StructureDefinition/extension-reviewActionCode"
+ITEM_PREAUTH_PERIOD = f"{PAS}/StructureDefinition/extension-itemPreAuthPeriod"
+ITEM_PREAUTH_ISSUE_DATE = f"{PAS}/StructureDefinition/extension-itemPreAuthIssueDate"
+X12_306 = "https://codesystem.x12.org/005010/306"
+ADJUDICATION = "http://terminology.hl7.org/CodeSystem/adjudication"
+# Action code and display, per state.
+ACTIONS = {
+    "pended": ("A4", "Pended"),
+    "more-info": ("A4", "Pended"),
+    "approved": ("A1", "Certified in total"),
+    "denied": ("A3", "Not Certified"),
+    "cancelled": ("C", "Cancelled"),
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Where a request stands, as the ClaimResponse tells it."""
+
+    state: str  # pended | more-info | approved | denied | cancelled
+    note: str | None = None
+    preauth_ref: str | None = None
+    period: tuple[date, date] | None = None
+    # Denial: the payer's reason code (its system and code) and the words for it.
+    reason: tuple[str, str, str] | None = None
+    # What more information is asked for (more-info), each a line of text.
+    asks: tuple[str, ...] = field(default_factory=tuple)
+
+
+def claim_response(
+    submission: Submission, response_id: str, base_url: str, decision: Decision, at: datetime
+) -> Resource:
+    claim = submission.claim
+    outcome = {"approved": "complete", "denied": "complete", "cancelled": "cancelled"}
+    built: Resource = {
+        "resourceType": "ClaimResponse",
+        "id": response_id,
+        "meta": {"profile": [CLAIM_RESPONSE]},
+        "identifier": [{"system": f"{base_url}/fhir/ClaimResponse", "value": response_id}],
+        "status": "active",
+        "type": claim["type"],
+        "use": "preauthorization",
+        "patient": claim["patient"],
+        "created": at.isoformat(timespec="seconds"),
+        "insurer": claim["insurer"],
+        "requestor": claim["provider"],
+        "request": {"identifier": claim["identifier"][0]},
+        "outcome": outcome.get(decision.state, "queued"),
+        "item": [_item(item, decision, at) for item in claim["item"]],
+    }
+    if decision.preauth_ref:
+        built["preAuthRef"] = decision.preauth_ref
+    if decision.period:
+        built["preAuthPeriod"] = _period(decision.period)
+    notes = [decision.note] if decision.note else []
+    notes += list(decision.asks)
+    if notes:
+        built["processNote"] = [
+            {"number": n, "type": "display", "text": text} for n, text in enumerate(notes, 1)
+        ]
+    built["disposition"] = _disposition(decision)
+    return built
+
+
+def response_bundle(submission: Submission, response: Resource, base_url: str) -> Resource:
+    """The ClaimResponse first, then what it references, as the request carried them."""
+    wanted = {
+        reference
+        for element in ("patient", "insurer", "requestor")
+        if isinstance(reference := (response.get(element) or {}).get("reference"), str)
+    }
+    entries: list[JsonObject] = [
+        {"fullUrl": f"{base_url}/fhir/ClaimResponse/{response['id']}", "resource": response}
+    ]
+    for entry in submission.bundle.get("entry") or []:
+        resource = entry["resource"]
+        names = {entry["fullUrl"], f"{resource.get('resourceType')}/{resource.get('id')}"}
+        if names & wanted:
+            entries.append({"fullUrl": entry["fullUrl"], "resource": resource})
+    return {
+        "resourceType": "Bundle",
+        "meta": {"profile": [RESPONSE_BUNDLE]},
+        "identifier": {"system": f"{base_url}/fhir/Bundle", "value": response["id"]},
+        "type": "collection",
+        "timestamp": response["created"],
+        "entry": entries,
+    }
+
+
+def _item(item: Resource, decision: Decision, at: datetime) -> Resource:
+    code, display = ACTIONS[decision.state]
+    action: list[JsonObject] = [
+        {
+            "url": "code",
+            "valueCodeableConcept": {
+                "coding": [{"system": X12_306, "code": code, "display": display}]
+            },
+        }
+    ]
+    if decision.preauth_ref:
+        action.insert(0, {"url": "number", "valueString": decision.preauth_ref})
+    adjudication: Resource = {
+        "extension": [{"url": REVIEW_ACTION, "extension": action}],
+        "category": {"coding": [{"system": ADJUDICATION, "code": "submitted"}]},
+    }
+    if decision.reason:
+        # The payer's own reason, tied to the policy's criterion. reviewAction.reasonCode is
+        # bound (required) to X12's HCR reason codes, which are licensed and not ours to guess;
+        # the adjudication's reason takes any code system.
+        system, reason_code, words = decision.reason
+        adjudication["reason"] = {
+            "coding": [{"system": system, "code": reason_code}],
+            "text": words,
+        }
+    built: Resource = {"itemSequence": item["sequence"], "adjudication": [adjudication]}
+    if decision.state == "approved":
+        extensions: list[JsonObject] = [
+            {"url": ITEM_PREAUTH_ISSUE_DATE, "valueDate": at.date().isoformat()}
+        ]
+        if decision.period:
+            extensions.append({"url": ITEM_PREAUTH_PERIOD, "valuePeriod": _period(decision.period)})
+        built["extension"] = extensions
+    return built
+
+
+def _period(period: tuple[date, date]) -> JsonObject:
+    return {"start": period[0].isoformat(), "end": period[1].isoformat()}
+
+
+def _disposition(decision: Decision) -> str:
+    if decision.state == "approved":
+        return f"Approved: authorization {decision.preauth_ref}."
+    if decision.state == "denied":
+        reason = decision.reason[2] if decision.reason else "see the note"
+        return f"Denied: {reason}."
+    if decision.state == "more-info":
+        return "Pended: more information is needed; see the notes."
+    if decision.state == "cancelled":
+        return "Cancelled at the submitter's request."
+    return "Pended for clinical review."

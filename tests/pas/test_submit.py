@@ -1,0 +1,158 @@
+"""Claim/$submit and Claim/$inquire (Da Vinci PAS STU 2.0.1): a PAS request Bundle carrying the
+order and the completed DTR form is pended for clinical review at once, with the same evaluation
+CRD and DTR made, kept before the answer leaves, idempotent on the Claim identifier; a wrong
+Bundle is a 4xx OperationOutcome naming what is wrong; $inquire answers with the current state;
+nobody reaches another client's request."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from service.settings import Settings
+from tests.dtr.test_responses import _completed
+from tests.policy.test_scenarios import SCENARIOS
+from tests.support.pas_requests import inquiry_bundle, pas_bundle
+
+SUBMIT, INQUIRE = "/fhir/Claim/$submit", "/fhir/Claim/$inquire"
+REVIEW_ACTION = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-reviewAction"
+
+
+def _action(claim_response: dict[str, Any]) -> str:
+    (item,) = claim_response["item"]
+    (adjudication,) = item["adjudication"]
+    (review,) = [e for e in adjudication["extension"] if e["url"] == REVIEW_ACTION]
+    (code,) = [p for p in review["extension"] if p["url"] == "code"]
+    return str(code["valueCodeableConcept"]["coding"][0]["code"])
+
+
+def _submitted(client: TestClient, **given: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    bundle = pas_bundle(SCENARIOS[0], _completed(client), **given)
+    answer = client.post(SUBMIT, json=bundle)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("application/fhir+json")
+    return bundle, answer.json()
+
+
+def test_a_request_is_pended_for_review_with_its_evaluation(
+    settings: Settings, client: TestClient
+) -> None:
+    _, answer = _submitted(client)
+    assert answer["resourceType"] == "Bundle" and answer["type"] == "collection"
+    first = answer["entry"][0]["resource"]
+    assert first["resourceType"] == "ClaimResponse"
+    assert (first["use"], first["status"], first["outcome"]) == (
+        "preauthorization",
+        "active",
+        "queued",
+    )
+    assert _action(first) == "A4"  # pended
+    assert "preAuthRef" not in first
+    referenced = {e["fullUrl"].split("/fhir/")[-1] for e in answer["entry"][1:]}
+    assert {first["patient"]["reference"], first["insurer"]["reference"]} <= referenced
+    engine = create_engine(settings.database_url)
+    with engine.connect() as connection:
+        row = connection.execute(
+            text("select status, priority, received_at, due_at, summary from prior_auth_request")
+        ).one()
+        decisions = connection.execute(text("select action, by from prior_auth_decision")).all()
+    engine.dispose()
+    assert (row.status, row.priority) == ("pended", "standard")
+    summary = row.summary if isinstance(row.summary, dict) else json.loads(row.summary)
+    assert summary["policy"] == "blinatumomab"
+    evaluation = summary["evaluation"]
+    assert evaluation["outcome"] == "criteria-met"  # scenario 01 completed on path a
+    assert evaluation["criteria"]["PHASE"]["evidence"] == ["answer:phase"]
+    assert summary["answers"]["phase"]["origin"] == "manual"
+    due = _utc(row.due_at) - _utc(row.received_at)
+    assert due == timedelta(days=7)
+    assert [tuple(d) for d in decisions] == [("pend", "system")]
+
+
+def _utc(value: Any) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def test_an_expedited_request_is_due_in_72_hours(settings: Settings, client: TestClient) -> None:
+    _submitted(client, priority="stat")
+    engine = create_engine(settings.database_url)
+    with engine.connect() as connection:
+        row = connection.execute(text("select received_at, due_at from prior_auth_request")).one()
+    engine.dispose()
+    assert _utc(row.due_at) - _utc(row.received_at) == timedelta(hours=72)
+
+
+def test_the_same_claim_again_is_the_same_request(settings: Settings, client: TestClient) -> None:
+    bundle, first = _submitted(client)
+    again = client.post(SUBMIT, json=bundle).json()
+    assert again["entry"][0]["resource"]["id"] == first["entry"][0]["resource"]["id"]
+    engine = create_engine(settings.database_url)
+    with engine.connect() as connection:
+        count = connection.execute(text("select count(*) from prior_auth_request")).scalar()
+    engine.dispose()
+    assert count == 1
+
+
+def test_inquire_answers_with_the_current_state(client: TestClient) -> None:
+    bundle, first = _submitted(client)
+    answer = client.post(INQUIRE, json=inquiry_bundle(bundle))
+    assert answer.status_code == 200, answer.text
+    current = answer.json()["entry"][0]["resource"]
+    assert current["id"] == first["entry"][0]["resource"]["id"]
+    assert current["outcome"] == "queued"
+    unknown = inquiry_bundle(pas_bundle(SCENARIOS[0], None, identifier="never-sent"))
+    missing = client.post(INQUIRE, json=unknown)
+    assert missing.status_code == 404
+    assert missing.json()["resourceType"] == "OperationOutcome"
+
+
+def _broken(change: Any) -> dict[str, Any]:
+    bundle = pas_bundle(SCENARIOS[0], None)
+    changed = copy.deepcopy(bundle)
+    change(changed)
+    return changed
+
+
+def _claim(bundle: dict[str, Any]) -> dict[str, Any]:
+    claim: dict[str, Any] = bundle["entry"][0]["resource"]
+    return claim
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "mentions"),
+    [
+        pytest.param(lambda b: _claim(b).update(use="claim"), 422, "Claim.use", id="use"),
+        pytest.param(lambda b: _claim(b).pop("identifier"), 422, "Claim.identifier", id="id"),
+        pytest.param(lambda b: _claim(b).pop("item"), 422, "Claim.item", id="no-items"),
+        pytest.param(
+            lambda b: _claim(b).update(patient={"reference": "Patient/elsewhere"}),
+            422,
+            "Claim.patient",
+            id="patient-not-in-bundle",
+        ),
+        pytest.param(
+            lambda b: _claim(b)["insurance"][0].update(focal=False),
+            422,
+            "focal",
+            id="no-focal-insurance",
+        ),
+        pytest.param(lambda b: b["entry"].reverse(), 422, "first entry", id="claim-not-first"),
+        pytest.param(lambda b: b.update(type="transaction"), 422, "Bundle.type", id="type"),
+        pytest.param(lambda b: b.update(resourceType="Patient"), 400, "PAS request", id="not"),
+    ],
+)
+def test_a_wrong_request_is_a_4xx_saying_what_is_wrong(
+    client: TestClient, change: Any, status: int, mentions: str
+) -> None:
+    answer = client.post(SUBMIT, json=_broken(change))
+    assert answer.status_code == status, answer.text
+    outcome = answer.json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert mentions in str(outcome)
