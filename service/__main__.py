@@ -1,6 +1,7 @@
 """`python -m service migrate` brings the database up to date; `python -m service serve` does
 that and serves on HOST:PORT; `python -m service prune` deletes what is older than
-RETENTION_DAYS (run it daily, from cron or a scheduler)."""
+RETENTION_DAYS (run it daily, from cron or a scheduler); `python -m service hash-password` reads
+a reviewer's password from stdin and prints its Argon2id hash for REVIEWERS_FILE."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 
 import uvicorn
 
+from service.auth.reviewers import hash_password
 from service.logs import configure_logging
 from service.settings import DatabaseSettings, get_settings
 from service.storage.db import make_engine, session_factory
@@ -17,9 +19,19 @@ from service.storage.retention import prune
 
 def main(argv: list[str]) -> int:
     command = argv[1] if len(argv) > 1 else "serve"
-    if command not in ("migrate", "serve", "prune"):
-        print(f"usage: python -m service [migrate|serve|prune], not {command!r}", file=sys.stderr)
+    if command not in ("migrate", "serve", "prune", "hash-password"):
+        print(
+            f"usage: python -m service [migrate|serve|prune|hash-password], not {command!r}",
+            file=sys.stderr,
+        )
         return 2
+    if command == "hash-password":
+        password = sys.stdin.readline().rstrip("\n")
+        if not password:
+            print("give the password on stdin", file=sys.stderr)
+            return 2
+        print(hash_password(password))
+        return 0
     # Migrating needs the database and nothing else: `EVALUATION_DATE=... make run` must not
     # stop here on a setting only serving checks.
     storage = DatabaseSettings()

@@ -19,6 +19,7 @@ from service.auth.clients import ClientRegistry, load_registry
 from service.auth.keys import KeyStore
 from service.auth.launch import EhrLaunchCheck
 from service.auth.replay import InMemoryReplayCache, claim
+from service.auth.reviewers import ReviewerAccounts, load_reviewers
 from service.auth.signed_jwt import SignedJwtVerifier
 from service.auth.token_endpoint import TokenEndpoint
 from service.cdshooks.client_auth import ClientIdentity, JwtVerifier, time_rules
@@ -58,6 +59,7 @@ class Runtime:
     token_endpoint: TokenEndpoint
     hook_environment: HookEnvironment
     content: ContentStore
+    reviewers: ReviewerAccounts
 
     @property
     def audit_key(self) -> bytes:
@@ -133,6 +135,7 @@ def build_runtime(settings: Settings) -> Runtime:
             launch_lifetime_s=settings.app_token_lifetime_s,
         ),
         hook_environment=HookEnvironment(settings, policies, fhir, policy_registry.engines),
+        reviewers=load_reviewers(settings.reviewers_file),
         content=load_content(policies, settings.cql_dir, published_base(settings.base_url)),
     )
 

@@ -56,6 +56,9 @@ class Settings(DatabaseSettings):
     # `client_id`) take their trust. The three JWT_* settings below still work: each trusted
     # issuer becomes a client whose client_id is its `iss`.
     smart_clients_file: Path | None = None
+    # The clinical reviewers who may sign in to the workbench at /review (auth/reviewers.py):
+    # {"reviewers": [{"username", "name", "passwordHash"}]}. Unset: nobody can sign in.
+    reviewers_file: Path | None = None
     jwt_trusted_issuers: CommaList = Field(default_factory=list)
     jwt_jku_allowlist: CommaList = Field(default_factory=list)
     # A JWK Set agreed out of band (CDS Hooks: when the client sends no `jku`).

@@ -17,6 +17,12 @@ export BASE_URL=${BASE_URL:-http://$HOST:$PORT}
 mkdir -p var
 .venv/bin/python -m tools.sandbox_client "http://$HOST:$SANDBOX_PORT" > var/smart-clients.json
 export SMART_CLIENTS_FILE=${SMART_CLIENTS_FILE:-$PWD/var/smart-clients.json}
+# One clinical reviewer for the workbench at /review: the password is REVIEWER_PASSWORD, or a
+# new random one each start, printed below.
+REVIEWER_PASSWORD=${REVIEWER_PASSWORD:-$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(12))')}
+hash=$(printf '%s\n' "$REVIEWER_PASSWORD" | .venv/bin/python -m service hash-password)
+printf '{"reviewers": [{"username": "reviewer", "name": "Sandbox reviewer", "passwordHash": "%s"}]}\n' "$hash" > var/reviewers.json
+export REVIEWERS_FILE=${REVIEWERS_FILE:-$PWD/var/reviewers.json}
 # The sandbox EHR's pages may call the payer from the browser (CORS); nobody else's.
 export CORS_ALLOWED_ORIGINS=${CORS_ALLOWED_ORIGINS:-http://$HOST:$SANDBOX_PORT}
 
@@ -36,6 +42,8 @@ cat <<MSG
     http://$HOST:$SANDBOX_PORT/launch/32
 
   One that needs the prescriber's answers: http://$HOST:$SANDBOX_PORT/launch/01
+
+  Clinical reviewers' workbench: $BASE_URL/review   (user "reviewer", password $REVIEWER_PASSWORD)
 
 MSG
 HOST=$HOST PORT=$PORT .venv/bin/python -m service serve

@@ -27,10 +27,11 @@ ITEM_PREAUTH_PERIOD = f"{PAS}/StructureDefinition/extension-itemPreAuthPeriod"
 ITEM_PREAUTH_ISSUE_DATE = f"{PAS}/StructureDefinition/extension-itemPreAuthIssueDate"
 X12_306 = "https://codesystem.x12.org/005010/306"
 ADJUDICATION = "http://terminology.hl7.org/CodeSystem/adjudication"
-# Action code and display, per state.
+# Action code and display, per state (A1, A3, A4 as the IG and its test kit use them; C is X12's
+# cancel).
 ACTIONS = {
-    "pended": ("A4", "Pended"),
-    "more-info": ("A4", "Pended"),
+    "pended": ("A4", "Pending"),
+    "more-info": ("A4", "Pending"),
     "approved": ("A1", "Certified in total"),
     "denied": ("A3", "Not Certified"),
     "cancelled": ("C", "Cancelled"),
@@ -115,7 +116,8 @@ def _item(item: Resource, decision: Decision, at: datetime) -> Resource:
     code, display = ACTIONS[decision.state]
     action: list[JsonObject] = [
         {
-            "url": "code",
+            # The code's slice is an extension of its own, named by its absolute URL.
+            "url": REVIEW_ACTION_CODE,
             "valueCodeableConcept": {
                 "coding": [{"system": X12_306, "code": code, "display": display}]
             },

@@ -71,12 +71,7 @@ class LimitResult:
         """A period limit's first and last covered day, when its start is known."""
         if self.kind is not LimitKind.PERIOD or self.start is None or self.value is None:
             return None
-        years = int(self.value)
-        try:
-            end = self.start.replace(year=self.start.year + years)
-        except ValueError:  # 29 February
-            end = date(self.start.year + years, 2, 28)
-        return self.start, end
+        return self.start, years_after(self.start, int(self.value))
 
 
 @dataclass(frozen=True)
@@ -105,6 +100,14 @@ class Evaluation:
 
     def unknown_criteria(self) -> list[str]:
         return [c.id for c in self.criteria.values() if c.status is Status.UNKNOWN]
+
+
+def years_after(day: date, years: int) -> date:
+    """The same day `years` later (28 February for a 29 February in a common year)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return date(day.year + years, 2, 28)
 
 
 def _decimal(value: object) -> str:

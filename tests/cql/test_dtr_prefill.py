@@ -7,7 +7,6 @@ service/web/src/cql.js, the module the SMART app runs, through tools/cql/run-dtr
 from __future__ import annotations
 
 import json
-import subprocess
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +21,7 @@ from service.storage.migrate import upgrade
 from tests.conftest import make_settings
 from tests.dtr.test_package import _answers, _assertion_id, _package_for
 from tests.policy.test_scenarios import SCENARIOS
+from tests.support.node_tools import run_json
 
 TODAY = date(2026, 11, 24)  # EVALUATION_DATE of the examples (tools/run.sh)
 INITIAL_EXPRESSION = (
@@ -70,16 +70,8 @@ def _case(folder: Path, package: dict[str, Any]) -> dict[str, Any]:
 def client_prefill(packages: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per scenario: linkId -> answer, as the official engine pre-fills it on the client."""
     payload = [_case(f, packages[f.name]) for f in SCENARIOS]
-    completed = subprocess.run(
-        ["node", str(PROJECT_ROOT / "tools" / "cql" / "run-dtr-prefill.mjs")],
-        input=json.dumps(payload),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    results: list[dict[str, Any]] = json.loads(completed.stdout)
+    tool = PROJECT_ROOT / "tools" / "cql" / "run-dtr-prefill.mjs"
+    results: list[dict[str, Any]] = run_json(["node", tool], payload)
     return {f.name: r for f, r in zip(SCENARIOS, results, strict=True)}
 
 

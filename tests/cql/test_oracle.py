@@ -4,7 +4,6 @@ bridge agree, define by define, on every fhir_examples scenario, with and withou
 from __future__ import annotations
 
 import json
-import subprocess
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -20,6 +19,7 @@ from service.policy.engine import PolicyEngine
 from service.policy.folder import load_policies
 from service.settings import PROJECT_ROOT
 from tests.policy.test_scenarios import SCENARIOS
+from tests.support.node_tools import run_json
 from tests.support.policies import CQL_DIRS
 
 LIBRARY = "BlinatumomabPA"
@@ -81,16 +81,8 @@ def oracle(engines: tuple[CqlEngine, PolicyEngine]) -> list[dict[str, Any]]:
 
 def run_oracle(payload: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The official engine over each case (tools/cql/run-oracle.mjs): define -> value."""
-    completed = subprocess.run(
-        ["node", str(PROJECT_ROOT / "tools" / "cql" / "run-oracle.mjs")],
-        input=json.dumps(payload),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    results: list[dict[str, Any]] = json.loads(completed.stdout)
+    tool = PROJECT_ROOT / "tools" / "cql" / "run-oracle.mjs"
+    results: list[dict[str, Any]] = run_json(["node", tool], payload)
     return results
 
 

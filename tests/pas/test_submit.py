@@ -18,6 +18,8 @@ from sqlalchemy import create_engine, text
 from service.settings import Settings
 from tests.dtr.test_responses import _completed
 from tests.policy.test_scenarios import SCENARIOS
+from tests.support.pas_profiles import PAS as PAS_PROFILES
+from tests.support.pas_profiles import profile_issues
 from tests.support.pas_requests import inquiry_bundle, pas_bundle
 
 SUBMIT, INQUIRE = "/fhir/Claim/$submit", "/fhir/Claim/$inquire"
@@ -28,7 +30,7 @@ def _action(claim_response: dict[str, Any]) -> str:
     (item,) = claim_response["item"]
     (adjudication,) = item["adjudication"]
     (review,) = [e for e in adjudication["extension"] if e["url"] == REVIEW_ACTION]
-    (code,) = [p for p in review["extension"] if p["url"] == "code"]
+    (code,) = [p for p in review["extension"] if p["url"] == f"{REVIEW_ACTION}Code"]
     return str(code["valueCodeableConcept"]["coding"][0]["code"])
 
 
@@ -156,3 +158,21 @@ def test_a_wrong_request_is_a_4xx_saying_what_is_wrong(
     outcome = answer.json()
     assert outcome["resourceType"] == "OperationOutcome"
     assert mentions in str(outcome)
+
+
+def test_request_and_response_meet_the_pas_profiles(client: TestClient) -> None:
+    """Checked as the PAS kit checks them, against the IG package's snapshots: the request our
+    tests send (the EHR's side), the response Bundle, its ClaimResponse and what it references."""
+    bundle, answer = _submitted(client)
+    claim_response = answer["entry"][0]["resource"]
+    pairs = [
+        (bundle, f"{PAS_PROFILES}profile-pas-request-bundle"),
+        (answer, f"{PAS_PROFILES}profile-pas-response-bundle"),
+        (claim_response, f"{PAS_PROFILES}profile-claimresponse"),
+    ]
+    problems = profile_issues(pairs)
+    assert problems == [[], [], []]
+    # The check can fail: a pended answer without its outcome is not a PAS ClaimResponse.
+    broken = {k: v for k, v in claim_response.items() if k != "outcome"}
+    (issues,) = profile_issues([(broken, f"{PAS_PROFILES}profile-claimresponse")])
+    assert any("outcome" in i["expression"] for i in issues)

@@ -1,0 +1,278 @@
+"""The clinical reviewers' workbench, `/review`: sign in, the queue of open prior-authorization
+requests by due time, a case with its evidence, and the decision (approve, deny, ask for more).
+
+Server-rendered pages (Jinja2, autoescaped), no script. Only a signed-in reviewer sees a case
+(service/auth/reviewers.py): anyone else is sent to the sign-in page, and a case id not known
+reads the same to a reviewer as any other missing page. Every POST carries the session's form
+token. Pages with PHI are not cached and may not be framed. Each case opened and each decision is
+audited under the reviewer's name; a decision is committed, with its ClaimResponse, before the
+page answers, and the submitter's Subscriptions are notified at once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.orm import Session
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+from service.auth.reviewers import (
+    COOKIE,
+    SESSION_LIFETIME,
+    SignedIn,
+    close_session,
+    find_session,
+    open_session,
+    same_token,
+)
+from service.errors import BadRequest, NotFound, UnprocessableEntity
+from service.pas.casefile import case_view
+from service.pas.decisions import Choice, decide
+from service.runtime import Runtime, get_runtime
+from service.settings import PROJECT_ROOT
+from service.storage.audit import patient_hash
+from service.storage.prior_auth import (
+    decisions_of,
+    recently_decided,
+    record_decision,
+    request_for_review,
+    review_queue,
+)
+from service.storage.tables import DtrAccess
+
+router = APIRouter(prefix="/review", include_in_schema=False)
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+PAGES = PROJECT_ROOT / "service" / "web" / "review"
+_TEMPLATES = Environment(
+    loader=FileSystemLoader(PAGES), autoescape=select_autoescape(["html"]), auto_reload=False
+)
+_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+WORDS = {
+    "outcome_words": {
+        "criteria-met": "meets the criteria",
+        "criteria-not-met": "does not meet the criteria",
+        "incomplete": "incomplete",
+    },
+    "state_words": {
+        "pended": "pended for review",
+        "more-info": "waiting for more information",
+        "approved": "approved",
+        "denied": "denied",
+        "cancelled": "cancelled",
+    },
+    "action_words": {
+        "pend": "pended",
+        "approve": "approved",
+        "deny": "denied",
+        "more-info": "asked for more information",
+        "cancel": "cancelled",
+    },
+}
+
+
+def _page(name: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+    html = _TEMPLATES.get_template(name).render(**WORDS, **values)
+    return HTMLResponse(html, status_code, headers=_HEADERS)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    try:
+        pairs = parse_qsl(
+            (await request.body()).decode(), keep_blank_values=True, strict_parsing=False
+        )
+    except UnicodeDecodeError:
+        raise BadRequest("the form is not UTF-8") from None
+    return dict(pairs)
+
+
+async def _signed_in(request: Request, runtime: Runtime) -> SignedIn | None:
+    token = request.cookies.get(COOKIE)
+
+    def look() -> SignedIn | None:
+        with runtime.sessions() as session:
+            return find_session(session, token, _now())
+
+    return await run_in_threadpool(look) if token else None
+
+
+def _to_sign_in() -> Response:
+    return RedirectResponse("/review/login", status_code=303, headers=_HEADERS)
+
+
+def _audit(runtime: Runtime, who: SignedIn, action: str, patient: str | None, case: str) -> None:
+    runtime.audit.store(
+        DtrAccess,
+        {
+            "at": _now(),
+            "client_id": f"reviewer:{who.reviewer}",
+            "action": action,
+            "patient_hash": patient_hash(patient, runtime.audit_key),
+            "target": case,
+            "status_code": 200,
+        },
+    )
+
+
+@router.get("/static/review.css")
+async def stylesheet() -> Response:
+    return FileResponse(PAGES / "review.css", media_type="text/css")
+
+
+@router.get("/login")
+async def login_page(request: Request, runtime: RuntimeDep) -> Response:
+    if await _signed_in(request, runtime):
+        return RedirectResponse("/review", status_code=303)
+    return _page("login.html", reviewer=None)
+
+
+@router.post("/login")
+async def login(request: Request, runtime: RuntimeDep) -> Response:
+    form = await _form(request)
+    username, password = form.get("username", ""), form.get("password", "")
+    found = await run_in_threadpool(runtime.reviewers.check, username, password)
+    if found is None:
+        # The same words for an unknown name and a wrong password.
+        return _page(
+            "login.html", 401, reviewer=None, problem="That username and password do not match."
+        )
+    token, _ = await runtime.committer.commit(
+        lambda session: open_session(session, found.username, _now())
+    )
+    answer = RedirectResponse("/review", status_code=303, headers=_HEADERS)
+    answer.set_cookie(
+        COOKIE,
+        token,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        path="/review",
+        secure=runtime.settings.base_url.startswith("https://"),
+        httponly=True,
+        samesite="strict",
+    )
+    return answer
+
+
+@router.post("/logout")
+async def logout(request: Request, runtime: RuntimeDep) -> Response:
+    who = await _signed_in(request, runtime)
+    form = await _form(request)
+    if who is not None and same_token(form.get("csrf"), who.csrf):
+        token = request.cookies.get(COOKIE)
+        await runtime.committer.commit(lambda session: close_session(session, token))
+    answer = _to_sign_in()
+    answer.delete_cookie(COOKIE, path="/review")
+    return answer
+
+
+@router.get("")
+async def queue(request: Request, runtime: RuntimeDep) -> Response:
+    who = await _signed_in(request, runtime)
+    if who is None:
+        return _to_sign_in()
+    now = _now()
+
+    def load() -> tuple[list[Any], list[Any]]:
+        with runtime.sessions() as session:
+            views = [
+                [
+                    case_view(row, runtime.policy_registry.by_id(row.policy_id or ""), [], now)
+                    for row in rows
+                ]
+                for rows in (review_queue(session), recently_decided(session))
+            ]
+            return views[0], views[1]
+
+    open_cases, decided = await run_in_threadpool(load)
+    return _page(
+        "queue.html", reviewer=who.reviewer, csrf=who.csrf, open=open_cases, decided=decided
+    )
+
+
+@router.get("/cases/{case_id}")
+async def case(case_id: str, request: Request, runtime: RuntimeDep) -> Response:
+    who = await _signed_in(request, runtime)
+    if who is None:
+        return _to_sign_in()
+    return await _case_page(runtime, who, case_id)
+
+
+async def _case_page(
+    runtime: Runtime, who: SignedIn, case_id: str, problem: str | None = None
+) -> Response:
+    def load() -> Any:
+        with runtime.sessions() as session:
+            row = request_for_review(session, case_id)
+            if row is None:
+                return None
+            policy = runtime.policy_registry.by_id(row.policy_id or "")
+            return case_view(row, policy, decisions_of(session, row.id), _now()), row.patient_id
+
+    found = await run_in_threadpool(load)
+    if found is None:
+        raise NotFound(f"no case {case_id!r}")
+    view, patient = found
+    _audit(runtime, who, "review-case", patient, view.id)
+    status = 422 if problem else 200
+    return _page(
+        "case.html", status, reviewer=who.reviewer, csrf=who.csrf, case=view, problem=problem
+    )
+
+
+@router.post("/cases/{case_id}")
+async def decision(case_id: str, request: Request, runtime: RuntimeDep) -> Response:
+    who = await _signed_in(request, runtime)
+    if who is None:
+        return _to_sign_in()
+    form = await _form(request)
+    if not same_token(form.get("csrf"), who.csrf):
+        raise BadRequest("the form is stale: open the case again")
+    try:
+        choice = Choice(
+            action=form.get("action", ""),
+            note=form.get("note", "")[:2000],
+            reason=form.get("reason", ""),
+            start=_day(form.get("start")),
+            end=_day(form.get("end")),
+        )
+        patient = await runtime.committer.commit(_decide(runtime, case_id, choice, who.reviewer))
+    except UnprocessableEntity as problem:
+        return await _case_page(runtime, who, case_id, problem.message)
+    _audit(runtime, who, f"review-{choice.action}", patient, case_id)
+    return RedirectResponse(f"/review/cases/{case_id}", status_code=303, headers=_HEADERS)
+
+
+def _decide(
+    runtime: Runtime, case_id: str, choice: Choice, reviewer: str
+) -> Callable[[Session], str | None]:
+    def work(session: Session) -> str | None:
+        row = request_for_review(session, case_id)
+        if row is None:
+            raise NotFound(f"no case {case_id!r}")
+        policy = runtime.policy_registry.by_id(row.policy_id or "")
+        base = runtime.settings.base_url.rstrip("/")
+        record_decision(session, row, decide(row, policy, choice, reviewer, base, _now()))
+        return row.patient_id
+
+    return work
+
+
+def _day(text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UnprocessableEntity(f"{text!r} is not a date") from None

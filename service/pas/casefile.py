@@ -1,0 +1,230 @@
+"""What a clinical reviewer sees of a case, built from the stored request alone: the patient and
+the order, when it is due, the policy's criteria in the policy's words with the evidence behind
+each (an answer of the prescriber's form with its origin, or a resource the request carried),
+the indication paths, the limits with their arithmetic, what the prescriber changed from what
+the record gave, and every decision so far. Nothing here knows a drug: the words are the
+policy's contract."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from service.pas.decisions import covered, default_period, reasons
+from service.policy.folder import Policy
+from service.storage.tables import PriorAuthDecision, PriorAuthRequest
+from service.types import JsonObject, Resource
+
+STATUS_WORDS = {"met": "met", "not-met": "not met", "unknown": "not shown"}
+ORIGIN_WORDS = {
+    "auto": "from the record",
+    "override": "changed by the prescriber from what the record gave",
+    "manual": "entered by the prescriber",
+}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    kind: str  # answer | record
+    text: str
+    value: str = ""
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class CriterionView:
+    id: str
+    label: str
+    status: str
+    words: str
+    value: str
+    evidence: list[Evidence]
+    flag: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseView:
+    id: str
+    status: str
+    priority: str
+    received_at: datetime
+    due_at: datetime
+    overdue: bool
+    patient: str
+    born: str
+    order: str
+    policy_title: str
+    outcome: str | None
+    criteria: list[CriterionView]
+    paths: list[tuple[str, str]]
+    limits: list[str]
+    overridden: list[Evidence]
+    decisions: list[PriorAuthDecision]
+    reasons: dict[str, str]
+    period: tuple[date, date]
+    covered: list[str]
+    preauth_ref: str | None
+
+
+def case_view(
+    row: PriorAuthRequest,
+    policy: Policy | None,
+    decisions: list[PriorAuthDecision],
+    now: datetime,
+) -> CaseView:
+    summary: JsonObject = dict(row.summary)
+    evaluation: JsonObject = summary.get("evaluation") or {}
+    answers: JsonObject = summary.get("answers") or {}
+    resources = _resources(row.bundle)
+    patient = _patient(resources)
+    criteria = [
+        _criterion(criterion_id, result, policy, answers, resources)
+        for criterion_id, result in (evaluation.get("criteria") or {}).items()
+    ]
+    overridden = [
+        Evidence("answer", str(a.get("text")), str(a.get("value")), ORIGIN_WORDS["override"])
+        for a in answers.values()
+        if a.get("origin") == "override"
+    ]
+    due = _aware(row.due_at)
+    return CaseView(
+        id=row.id,
+        status=row.status,
+        priority=row.priority,
+        received_at=_aware(row.received_at),
+        due_at=due,
+        overdue=row.status in ("pended", "more-info") and due < now,
+        patient=_name(patient),
+        born=str(patient.get("birthDate") or "unknown"),
+        order=str(summary.get("orderText") or summary.get("order") or "not named"),
+        policy_title=policy.title if policy else "no policy of this payer is about the order",
+        outcome=evaluation.get("outcome"),
+        criteria=criteria,
+        paths=[
+            (str(p.get("id")), STATUS_WORDS.get(str(p.get("status")), str(p.get("status"))))
+            for p in (evaluation.get("paths") or {}).values()
+        ],
+        limits=[_limit_text(limit, policy) for limit in evaluation.get("limits") or []],
+        overridden=overridden,
+        decisions=decisions,
+        reasons=reasons(policy),
+        period=default_period(summary, now.date()),
+        covered=[_covered_text(c, policy) for c in covered(summary)],
+        preauth_ref=row.preauth_ref,
+    )
+
+
+def _criterion(
+    criterion_id: str,
+    result: JsonObject,
+    policy: Policy | None,
+    answers: JsonObject,
+    resources: dict[str, Resource],
+) -> CriterionView:
+    status = str(result.get("status"))
+    evidence = []
+    for reference in result.get("evidence") or []:
+        text = str(reference)
+        if text.startswith("answer:"):
+            answer = answers.get(text.removeprefix("answer:")) or {}
+            evidence.append(
+                Evidence(
+                    "answer",
+                    str(answer.get("text") or text),
+                    str(answer.get("value") or ""),
+                    ORIGIN_WORDS.get(str(answer.get("origin")), "origin not given"),
+                )
+            )
+        else:
+            evidence.append(Evidence("record", _resource_text(text, resources.get(text))))
+    flag = None
+    if result.get("discrepancy") and policy is not None:
+        flag = policy.discrepancy_note(criterion_id)
+    return CriterionView(
+        id=criterion_id,
+        label=policy.criterion_label(criterion_id) if policy else criterion_id,
+        status=status,
+        words=STATUS_WORDS.get(status, status),
+        value=_value_text(result.get("value")),
+        evidence=evidence,
+        flag=flag,
+    )
+
+
+def _limit_text(limit: JsonObject, policy: Policy | None) -> str:
+    label = str(limit.get("label") or limit.get("id")).capitalize()
+    value = limit.get("value")
+    unit = _unit(limit, policy)
+    basis = f" ({limit['basis']})" if limit.get("basis") else ""
+    if limit.get("kind") == "quantity":
+        ordered = f"; ordered {_number(limit['ordered'])} {unit}" if limit.get("ordered") else ""
+        shown = f"up to {_number(value)} {unit}" if value is not None else "not known yet"
+        return f"{label}: {shown}{ordered}{basis}"
+    if limit.get("kind") == "count":
+        return f"{label}: up to {value}" if value is not None else f"{label}: not known yet"
+    if value is None:
+        return f"{label}: not known yet"
+    start = f" from {limit['start']}" if limit.get("start") else " from its start"
+    return f"{label}: {value} year{'s' if int(value) != 1 else ''}{start}"
+
+
+def _covered_text(limit: JsonObject, policy: Policy | None) -> str:
+    unit = _unit(limit, policy) if limit.get("kind") == "quantity" else ""
+    return f"{str(limit.get('label')).capitalize()}: up to {_number(limit.get('value'))} {unit}"
+
+
+def _unit(limit: JsonObject, policy: Policy | None) -> str:
+    code = str(limit.get("unit") or "")
+    if policy is not None and code in policy.evaluation.units:
+        return policy.evaluation.units[code].display
+    return code
+
+
+def _number(value: Any) -> str:
+    try:
+        return f"{Decimal(str(value)).quantize(Decimal('0.01')).normalize():f}"
+    except ArithmeticError:
+        return str(value)
+
+
+def _value_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return str(value.get("code") or value)
+    return str(value)
+
+
+def _resources(bundle: JsonObject) -> dict[str, Resource]:
+    found = {}
+    for entry in bundle.get("entry") or []:
+        resource = entry.get("resource") or {}
+        found[f"{resource.get('resourceType')}/{resource.get('id')}"] = resource
+    return found
+
+
+def _patient(resources: dict[str, Resource]) -> Resource:
+    return next((r for r in resources.values() if r.get("resourceType") == "Patient"), {})
+
+
+def _name(patient: Resource) -> str:
+    name = (patient.get("name") or [{}])[0]
+    words = [*(name.get("given") or []), name.get("family") or ""]
+    return " ".join(w for w in words if w) or f"Patient {patient.get('id', '')}".strip()
+
+
+def _resource_text(reference: str, resource: Resource | None) -> str:
+    if resource is None:
+        return f"{reference} (in the EHR's record at signing, not in this request)"
+    concept = resource.get("code") or resource.get("medicationCodeableConcept") or {}
+    codings = concept.get("coding") or []
+    named = concept.get("text") or ", ".join(
+        str(c.get("display") or c.get("code")) for c in codings if c.get("code")
+    )
+    return f"{reference}: {named}" if named else reference
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

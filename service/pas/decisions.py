@@ -1,0 +1,136 @@
+"""A reviewer's decision on a pended request, turned into the ClaimResponse the submitter gets:
+
+- approve: a new authorization number, the authorized period (by default the policy's coverage
+  period from its start, else a year from the decision), and what is covered (the policy's
+  limits as the evaluation found them: the dose, the cycles);
+- deny: a reason tied to one of the policy's criteria (or a general one), with the reviewer's
+  words, as CMS-0057-F requires a specific reason;
+- more information: what is asked, in the reviewer's words; the request stays pended and the
+  prescriber can answer through DTR again.
+
+Only an open request (pended, or waiting for more information) can be decided; decisions are
+appended, never changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from service.errors import UnprocessableEntity
+from service.pas.cases import new_preauth_ref
+from service.pas.claim_response import Decision, claim_response
+from service.pas.submission import read_submission
+from service.policy.evaluation import years_after
+from service.policy.folder import Policy
+from service.storage.prior_auth import OPEN_STATES, Decided
+from service.storage.tables import PriorAuthRequest
+from service.types import JsonObject
+
+# Reasons not tied to one criterion.
+GENERAL_REASONS = {
+    "not-medically-necessary": "Not medically necessary for this patient",
+    "insufficient-information": "The information given does not support the request",
+    "not-covered": "Not a covered benefit under the member's plan",
+}
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the reviewer entered on the case page."""
+
+    action: str  # approve | deny | more-info
+    note: str = ""
+    reason: str = ""  # deny: a criterion id of the policy, or a GENERAL_REASONS key
+    start: date | None = None  # approve: the authorized period
+    end: date | None = None
+
+
+def reason_system(base_url: str, policy: Policy | None) -> str:
+    """The payer's code system for review reasons: the policy's criteria and the general ones."""
+    name = policy.id if policy else "general"
+    return f"{base_url}/fhir/CodeSystem/{name}-review-reasons"
+
+
+def reasons(policy: Policy | None) -> dict[str, str]:
+    """code -> words: each criterion not met, then the general reasons."""
+    found = {c.id: f"{c.label}: not met" for c in policy.evaluation.criteria} if policy else {}
+    return found | GENERAL_REASONS
+
+
+def default_period(summary: JsonObject, today: date) -> tuple[date, date]:
+    """The policy's coverage period when the evaluation knows its start; else one year."""
+    evaluation = summary.get("evaluation") or {}
+    for limit in evaluation.get("limits") or []:
+        if limit.get("kind") == "period" and limit.get("start") and limit.get("value"):
+            start = date.fromisoformat(str(limit["start"]))
+            return start, years_after(start, int(limit["value"]))
+    return today, years_after(today, 1) - timedelta(days=1)
+
+
+def covered(summary: JsonObject) -> list[JsonObject]:
+    """The limits the evaluation set, as the authorization covers them."""
+    evaluation = summary.get("evaluation") or {}
+    return [
+        {k: limit.get(k) for k in ("id", "kind", "label", "value", "unit")}
+        for limit in evaluation.get("limits") or []
+        if limit.get("value") is not None and limit.get("kind") in ("quantity", "count")
+    ]
+
+
+def decide(
+    row: PriorAuthRequest,
+    policy: Policy | None,
+    choice: Choice,
+    reviewer: str,
+    base_url: str,
+    at: datetime,
+) -> Decided:
+    if row.status not in OPEN_STATES:
+        raise UnprocessableEntity(f"this request is already {row.status}; decisions are final")
+    submission = read_submission(row.bundle)
+    note = choice.note.strip() or None
+    details: dict[str, Any] = {}
+    if choice.action == "approve":
+        start, end = _period(choice, row.summary, at.date())
+        reference = new_preauth_ref(at.date())
+        details = {"period": [start.isoformat(), end.isoformat()], "covered": covered(row.summary)}
+        decision = Decision("approved", note=note, preauth_ref=reference, period=(start, end))
+        state, reason_code, reason_text = "approved", None, note
+    elif choice.action == "deny":
+        known = reasons(policy)
+        if choice.reason not in known:
+            raise UnprocessableEntity("a denial needs a reason: a criterion or a general reason")
+        words = known[choice.reason]
+        system = reason_system(base_url, policy)
+        decision = Decision("denied", note=note, reason=(system, choice.reason, words))
+        state, reference, reason_code, reason_text = "denied", None, choice.reason, note or words
+        details = {"reason": words}
+    elif choice.action == "more-info":
+        if not note:
+            raise UnprocessableEntity("say what more information is needed")
+        decision = Decision("more-info", asks=(note,))
+        state, reference, reason_code, reason_text = "more-info", None, None, note
+    else:
+        raise UnprocessableEntity(f"unknown action {choice.action!r}")
+    response = claim_response(submission, row.id, base_url, decision, at)
+    return Decided(
+        by=reviewer,
+        at=at,
+        action=choice.action,
+        state=state,
+        reason_code=reason_code,
+        reason_text=reason_text,
+        details=details,
+        preauth_ref=reference,
+        claim_response=response,
+    )
+
+
+def _period(choice: Choice, summary: JsonObject, today: date) -> tuple[date, date]:
+    start, end = default_period(summary, today)
+    start, end = choice.start or start, choice.end or end
+    if end < start:
+        raise UnprocessableEntity("the authorized period ends before it starts")
+    return start, end

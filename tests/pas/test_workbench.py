@@ -1,0 +1,191 @@
+"""The clinical reviewers' workbench: only a signed-in reviewer sees the queue and a case; the case
+shows the policy's criteria with their evidence and origins, the limits and what the prescriber
+changed; an approval, a denial with a reason tied to a criterion, or a request for more
+information becomes the ClaimResponse `$inquire` returns, appended to the case's history."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.auth.reviewers import hash_password
+from service.settings import Settings
+from tests.conftest import make_settings
+from tests.dtr.test_responses import _completed, answer
+from tests.pas.test_submit import INQUIRE, SUBMIT, _action
+from tests.policy.test_scenarios import SCENARIOS
+from tests.support.pas_requests import inquiry_bundle, pas_bundle
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def reviewers_file(tmp_path: Path) -> Path:
+    path = tmp_path / "reviewers.json"
+    reviewers = [
+        {"username": "rn.lee", "name": "R. Lee, RN", "passwordHash": hash_password(PASSWORD)}
+    ]
+    path.write_text(json.dumps({"reviewers": reviewers}))
+    return path
+
+
+@pytest.fixture
+def client(database_url: str, reviewers_file: Path) -> Iterator[TestClient]:
+    from service.app import create_app
+
+    settings: Settings = make_settings(database_url, reviewers_file=reviewers_file)
+    # https: the service's BASE_URL is https, so its session cookie is Secure.
+    app = create_app(settings)
+    with TestClient(
+        app, base_url="https://testserver", raise_server_exceptions=False
+    ) as test_client:
+        yield test_client
+
+
+def _sign_in(client: TestClient, password: str = PASSWORD, username: str = "rn.lee") -> Any:
+    return client.post(
+        "/review/login",
+        content=f"username={username}&password={password.replace(' ', '+')}",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        follow_redirects=False,
+    )
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found is not None
+    return found.group(1)
+
+
+def _submit(
+    client: TestClient, identifier: str = "claim-1", **changes: Any
+) -> tuple[dict[str, Any], str]:
+    response = _completed(client)
+    for link_id, value in changes.items():
+        answer(response, link_id, value)
+    bundle = pas_bundle(SCENARIOS[0], response, identifier=identifier)
+    sent = client.post(SUBMIT, json=bundle)
+    assert sent.status_code == 200, sent.text
+    return bundle, str(sent.json()["entry"][0]["resource"]["id"])
+
+
+def _decide(client: TestClient, case_id: str, **form: str) -> Any:
+    page = client.get(f"/review/cases/{case_id}").text
+    body = "&".join(f"{k}={v.replace(' ', '+')}" for k, v in {"csrf": _csrf(page), **form}.items())
+    return client.post(
+        f"/review/cases/{case_id}",
+        content=body,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        follow_redirects=False,
+    )
+
+
+def test_nobody_sees_a_case_without_signing_in(client: TestClient) -> None:
+    _, case_id = _submit(client)
+    for path in ("/review", f"/review/cases/{case_id}"):
+        answer_ = client.get(path, follow_redirects=False)
+        assert (answer_.status_code, answer_.headers["location"]) == (303, "/review/login")
+    posted = client.post(
+        f"/review/cases/{case_id}", content="action=approve", follow_redirects=False
+    )
+    assert posted.status_code == 303
+
+
+def test_a_wrong_password_and_an_unknown_name_read_the_same(client: TestClient) -> None:
+    wrong, unknown = _sign_in(client, "guess"), _sign_in(client, PASSWORD, "nobody")
+    assert wrong.status_code == unknown.status_code == 401
+    assert "do not match" in wrong.text and "do not match" in unknown.text
+    assert "set-cookie" not in wrong.headers
+
+
+def test_the_session_cookie_is_http_only_strict_and_scoped(client: TestClient) -> None:
+    signed = _sign_in(client)
+    assert signed.status_code == 303
+    cookie = signed.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/review" in cookie
+    assert "secure" in cookie
+
+
+def test_the_queue_and_the_case_show_the_policys_criteria_and_evidence(client: TestClient) -> None:
+    _, case_id = _submit(client)
+    _sign_in(client)
+    queue = client.get("/review")
+    assert queue.status_code == 200
+    assert f'data-case="{case_id}"' in queue.text
+    assert queue.headers["cache-control"] == "no-store"
+    assert "frame-ancestors 'none'" in queue.headers["content-security-policy"]
+    case = client.get(f"/review/cases/{case_id}").text
+    assert 'data-criterion="PHASE" data-status="met"' in case
+    assert "Treatment phase" in case  # the policy's words for it
+    assert "entered by the prescriber" in case  # the answer's origin
+    assert "from the record" in case
+    assert "Daily dose: up to 28 mcg/day" in case  # the limit and its unit, from the contract
+
+
+def test_an_approval_reaches_inquire_with_its_number_and_period(client: TestClient) -> None:
+    bundle, case_id = _submit(client)
+    _sign_in(client)
+    decided = _decide(client, case_id, action="approve", start="2026-11-01", end="2027-10-31")
+    assert decided.status_code == 303
+    current = client.post(INQUIRE, json=inquiry_bundle(bundle)).json()["entry"][0]["resource"]
+    assert current["outcome"] == "complete"
+    assert _action(current) == "A1"
+    assert re.fullmatch(r"PA\d{8}-[2-9A-Z]{6}", current["preAuthRef"])
+    assert current["preAuthPeriod"] == {"start": "2026-11-01", "end": "2027-10-31"}
+    case = client.get(f"/review/cases/{case_id}").text
+    assert current["preAuthRef"] in case
+    assert 'data-action="approve"' in case and 'data-action="pend"' in case  # the history
+    again = _decide(client, case_id, action="deny", reason="DOSE")
+    assert again.status_code == 422  # decided is final
+    assert "already approved" in again.text
+
+
+def test_a_denial_names_its_criterion(client: TestClient) -> None:
+    bundle, case_id = _submit(client)
+    _sign_in(client)
+    decided = _decide(client, case_id, action="deny", reason="CYCLES", note="Cycle 5 of 4.")
+    assert decided.status_code == 303
+    current = client.post(INQUIRE, json=inquiry_bundle(bundle)).json()["entry"][0]["resource"]
+    assert _action(current) == "A3"
+    reason = current["item"][0]["adjudication"][0]["reason"]
+    assert reason["coding"][0]["code"] == "CYCLES"
+    assert "Cycle within the covered number and period: not met" == reason["text"]
+    assert "Cycle 5 of 4." in json.dumps(current["processNote"])
+
+
+def test_a_denial_without_a_reason_is_refused(client: TestClient) -> None:
+    _, case_id = _submit(client)
+    _sign_in(client)
+    refused = _decide(client, case_id, action="deny", reason="")
+    assert refused.status_code == 422
+    assert "needs a reason" in refused.text
+
+
+def test_more_information_keeps_it_pended_and_says_what_is_needed(client: TestClient) -> None:
+    bundle, case_id = _submit(client)
+    _sign_in(client)
+    assert (
+        _decide(client, case_id, action="more-info", note="Send the latest MRD result.").status_code
+        == 303
+    )
+    current = client.post(INQUIRE, json=inquiry_bundle(bundle)).json()["entry"][0]["resource"]
+    assert (current["outcome"], _action(current)) == ("queued", "A4")
+    assert "Send the latest MRD result." in json.dumps(current["processNote"])
+    assert f'data-case="{case_id}"' in client.get("/review").text  # still waiting
+
+
+def test_a_post_without_the_form_token_is_refused(client: TestClient) -> None:
+    _, case_id = _submit(client)
+    _sign_in(client)
+    forged = client.post(
+        f"/review/cases/{case_id}",
+        content="action=approve&csrf=forged",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert forged.status_code == 400
