@@ -4,6 +4,8 @@ Nothing here holds request state."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from service.crd.discovery import discovery_document
 from service.dtr.content import ContentStore, load_content
 from service.errors import ConfigurationError
 from service.fhir.ehr_client import FhirClient
+from service.pas.notifier import Notifier
 from service.policy.canonical import published, published_base
 from service.policy.folder import Policy, load_policies
 from service.policy.registry import PolicyRegistry, compile_policies
@@ -60,6 +63,7 @@ class Runtime:
     hook_environment: HookEnvironment
     content: ContentStore
     reviewers: ReviewerAccounts
+    notifier: Notifier
 
     @property
     def audit_key(self) -> bytes:
@@ -75,6 +79,9 @@ class Runtime:
         return await self.verifier.verify(request.headers.get("authorization"), audience)
 
     async def close(self) -> None:
+        # Notifications under way are given a moment; $inquire has every decision regardless.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.notifier.wait(), timeout=5)
         self.committer.close()  # the audit log's writer too: flushes what is queued
         await self.http.aclose()
         self.engine.dispose()
@@ -136,6 +143,7 @@ def build_runtime(settings: Settings) -> Runtime:
         ),
         hook_environment=HookEnvironment(settings, policies, fhir, policy_registry.engines),
         reviewers=load_reviewers(settings.reviewers_file),
+        notifier=Notifier(http, sessions, writer, settings.base_url),
         content=load_content(policies, settings.cql_dir, published_base(settings.base_url)),
     )
 

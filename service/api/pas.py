@@ -28,10 +28,10 @@ from service.pas.claim_response import Decision, claim_response, response_bundle
 from service.pas.submission import Submission, read_submission
 from service.runtime import Runtime, get_runtime
 from service.storage.commits import Work
-from service.storage.prior_auth import Received, add_request, existing_request
+from service.storage.prior_auth import Received, add_request, existing_request, viewable_request
 from service.types import Resource
 
-router = APIRouter(prefix="/fhir/Claim")
+router = APIRouter(prefix="/fhir")
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 PAS_BUNDLE = {"type": "object", "description": "A Da Vinci PAS request Bundle (FHIR R4)"}
 
@@ -57,7 +57,7 @@ def _patient_of(submission: Submission) -> str | None:
     return str(patient["id"]) if patient.get("id") else None
 
 
-@router.post("/$submit", openapi_extra=request_body(PAS_BUNDLE, "application/fhir+json"))
+@router.post("/Claim/$submit", openapi_extra=request_body(PAS_BUNDLE, "application/fhir+json"))
 async def submit(
     request: Request, runtime: RuntimeDep, caller: Annotated[Caller, requires("Claim", "c")]
 ) -> Response:
@@ -115,7 +115,7 @@ def _receive(stored: Received) -> Work[Resource]:
     return work
 
 
-@router.post("/$inquire", openapi_extra=request_body(PAS_BUNDLE, "application/fhir+json"))
+@router.post("/Claim/$inquire", openapi_extra=request_body(PAS_BUNDLE, "application/fhir+json"))
 async def inquire(
     request: Request, runtime: RuntimeDep, caller: Annotated[Caller, requires("Claim", "r")]
 ) -> Response:
@@ -137,3 +137,22 @@ async def inquire(
     record_access(runtime.audit, runtime.audit_key, caller, "pas-inquire", patient, current["id"])
     submitted = read_submission(original)
     return _fhir(response_bundle(submitted, current, runtime.settings.base_url.rstrip("/")))
+
+
+@router.get("/ClaimResponse/{response_id}")
+async def read_claim_response(
+    response_id: str, runtime: RuntimeDep, caller: Annotated[Caller, requires("ClaimResponse", "r")]
+) -> Response:
+    """The current ClaimResponse of a request (a notification's focus); a ClaimResponse's id is
+    its request's."""
+
+    def load() -> tuple[Resource, str | None] | None:
+        with runtime.sessions() as session:
+            row = viewable_request(session, response_id, caller)
+            return (dict(row.claim_response), row.patient_id) if row is not None else None
+
+    found = await run_in_threadpool(load)
+    if found is None:
+        raise NotFound(f"ClaimResponse/{response_id} is not known here")
+    record_access(runtime.audit, runtime.audit_key, caller, "pas-read", found[1], response_id)
+    return _fhir(found[0])

@@ -251,6 +251,7 @@ async def decision(case_id: str, request: Request, runtime: RuntimeDep) -> Respo
     except UnprocessableEntity as problem:
         return await _case_page(runtime, who, case_id, problem.message)
     _audit(runtime, who, f"review-{choice.action}", patient, case_id)
+    runtime.notifier.decided(case_id)  # the submitter hears at once (service/pas/notifier.py)
     return RedirectResponse(f"/review/cases/{case_id}", status_code=303, headers=_HEADERS)
 
 

@@ -33,8 +33,15 @@ ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 # FHIR R4 id: what a launch's patient must look like before it goes into a URL.
 _FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
-# Claim.c: PAS Claim/$submit; Claim.r: Claim/$inquire.
-SYSTEM_SCOPES = ("system/Questionnaire.rs", "system/QuestionnaireResponse.crs", "system/Claim.cr")
+# Claim.c: PAS Claim/$submit; Claim.r: Claim/$inquire; ClaimResponse.r: a notification's focus;
+# Subscription.crd: subscribing to decisions.
+SYSTEM_SCOPES = (
+    "system/Questionnaire.rs",
+    "system/QuestionnaireResponse.crs",
+    "system/Claim.cr",
+    "system/ClaimResponse.r",
+    "system/Subscription.crd",
+)
 LAUNCH_SCOPES = ("patient/Questionnaire.rs", "patient/QuestionnaireResponse.crs")
 SCOPES_SUPPORTED = (*SYSTEM_SCOPES, *LAUNCH_SCOPES)
 # Whether a jti is new (and now recorded): the shared replay store.

@@ -221,6 +221,9 @@ class StoredSubscription(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     client_id: Mapped[str] = mapped_column(String(255), index=True)
     topic: Mapped[str] = mapped_column(String(512))
+    # The requesting organization's identifier its filter names, and the payload content.
+    organization: Mapped[str] = mapped_column(String(255))
+    content: Mapped[str] = mapped_column(String(16))
     endpoint: Mapped[str] = mapped_column(String(1024))
     headers: Mapped[list[str]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16))

@@ -7,45 +7,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
-from service.auth.reviewers import hash_password
-from service.settings import Settings
-from tests.conftest import make_settings
 from tests.dtr.test_responses import _completed, answer
+from tests.pas.conftest import PASSWORD
 from tests.pas.test_submit import INQUIRE, SUBMIT, _action
 from tests.policy.test_scenarios import SCENARIOS
 from tests.support.pas_requests import inquiry_bundle, pas_bundle
-
-PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def reviewers_file(tmp_path: Path) -> Path:
-    path = tmp_path / "reviewers.json"
-    reviewers = [
-        {"username": "rn.lee", "name": "R. Lee, RN", "passwordHash": hash_password(PASSWORD)}
-    ]
-    path.write_text(json.dumps({"reviewers": reviewers}))
-    return path
-
-
-@pytest.fixture
-def client(database_url: str, reviewers_file: Path) -> Iterator[TestClient]:
-    from service.app import create_app
-
-    settings: Settings = make_settings(database_url, reviewers_file=reviewers_file)
-    # https: the service's BASE_URL is https, so its session cookie is Secure.
-    app = create_app(settings)
-    with TestClient(
-        app, base_url="https://testserver", raise_server_exceptions=False
-    ) as test_client:
-        yield test_client
 
 
 def _sign_in(client: TestClient, password: str = PASSWORD, username: str = "rn.lee") -> Any:

@@ -75,16 +75,23 @@ def _not_found() -> dict[str, Any]:
 
 
 @contextmanager
-def loopback_fhir() -> Iterator[LoopbackFhir]:
-    state = LoopbackFhir()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
+    """`handler` served on 127.0.0.1 in a thread; yields the port."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    state.base_url = f"http://127.0.0.1:{server.server_address[1]}/fhir"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield state
+        yield int(server.server_address[1])
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@contextmanager
+def loopback_fhir() -> Iterator[LoopbackFhir]:
+    state = LoopbackFhir()
+    with serving(_handler(state)) as port:
+        state.base_url = f"http://127.0.0.1:{port}/fhir"
+        yield state

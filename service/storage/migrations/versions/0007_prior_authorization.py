@@ -67,6 +67,8 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=64), primary_key=True),
         sa.Column("client_id", sa.String(length=255), nullable=False),
         sa.Column("topic", sa.String(length=512), nullable=False),
+        sa.Column("organization", sa.String(length=255), nullable=False),
+        sa.Column("content", sa.String(length=16), nullable=False),
         sa.Column("endpoint", sa.String(length=1024), nullable=False),
         sa.Column("headers", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),

@@ -1,0 +1,123 @@
+"""`/fhir/Subscription`: a client subscribes to its prior-authorization decisions (service/pas/
+subscriptions.py), reads its Subscriptions back and ends them. SMART Backend Services token with
+`system/Subscription` scopes; a client reaches only its own, another's reads as unknown. A new
+Subscription is acknowledged only after its handshake has been sent: `active` when the endpoint
+took it, `error` when it did not (the client fixes the endpoint and subscribes again)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from service.auth.callers import Caller, requires
+from service.errors import BadRequest, NotFound
+from service.openapi_bodies import request_body
+from service.pas.subscriptions import PAS_TOPIC, origin_of, read_subscription, stored_subscription
+from service.runtime import Runtime, get_runtime
+from service.storage.tables import StoredSubscription
+from service.types import Resource
+
+router = APIRouter(prefix="/fhir/Subscription")
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+SUBSCRIPTION = {"type": "object", "description": "An R4 Subscription (Subscriptions Backport)"}
+
+
+def _fhir(
+    content: object, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(orjson.dumps(content), status_code, headers, media_type="application/fhir+json")
+
+
+def _allowed_origins(runtime: Runtime, caller: Caller) -> tuple[str, ...] | None:
+    """Where this client may be notified: its registered FHIR servers' origins; anywhere only
+    when client authentication is off (development)."""
+    if runtime.settings.auth_mode == "off":
+        return None
+    client = runtime.registry.by_client_id(caller.client_id)
+    servers = client.fhir_servers if client is not None else ()
+    return tuple(sorted({origin_of(server) for server in servers}))
+
+
+@router.post("", openapi_extra=request_body(SUBSCRIPTION, "application/fhir+json"))
+async def create(
+    request: Request, runtime: RuntimeDep, caller: Annotated[Caller, requires("Subscription", "c")]
+) -> Response:
+    try:
+        resource = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as error:
+        raise BadRequest(f"request body is not JSON: {error}") from None
+    asked = read_subscription(resource, _allowed_origins(runtime, caller))
+    row = StoredSubscription(
+        id=str(uuid.uuid4()),
+        client_id=caller.client_id,
+        topic=PAS_TOPIC,
+        organization=asked.organization,
+        content=asked.content,
+        endpoint=asked.endpoint,
+        headers=list(asked.headers),
+        status="requested",
+        created_at=datetime.now(UTC),
+        events=0,
+        resource=stored_subscription(resource, "", "requested"),
+    )
+    delivered = await runtime.notifier.handshake(row)
+    status = "active" if delivered else "error"
+    stored = stored_subscription(resource, row.id, status)
+    row.status, row.resource = status, _without_headers(stored)
+    await runtime.committer.commit(lambda session: session.add(row))
+    location = f"{runtime.settings.base_url.rstrip('/')}/fhir/Subscription/{row.id}"
+    return _fhir(_without_headers(stored), 201, {"Location": location})
+
+
+def _without_headers(subscription: Resource) -> Resource:
+    """Channel headers may carry the client's secret: kept for delivery, never sent back."""
+    channel = {k: v for k, v in (subscription.get("channel") or {}).items() if k != "header"}
+    return {**subscription, "channel": channel}
+
+
+def _own(runtime: Runtime, caller: Caller, subscription_id: str) -> StoredSubscription | None:
+    with runtime.sessions() as session:
+        row = session.get(StoredSubscription, subscription_id[:64])
+        if row is None or not caller.may_see(row.client_id, None, None):
+            return None
+        session.expunge(row)
+        return row
+
+
+@router.get("/{subscription_id}")
+async def read(
+    subscription_id: str,
+    runtime: RuntimeDep,
+    caller: Annotated[Caller, requires("Subscription", "r")],
+) -> Response:
+    row = await run_in_threadpool(_own, runtime, caller, subscription_id)
+    if row is None:
+        raise NotFound(f"Subscription/{subscription_id} is not known here")
+    return _fhir({**dict(row.resource), "status": row.status})
+
+
+@router.delete("/{subscription_id}")
+async def end(
+    subscription_id: str,
+    runtime: RuntimeDep,
+    caller: Annotated[Caller, requires("Subscription", "d")],
+) -> Response:
+    """The Subscription is switched off (kept, for the record); nothing more is sent to it."""
+    row = await run_in_threadpool(_own, runtime, caller, subscription_id)
+    if row is None:
+        raise NotFound(f"Subscription/{subscription_id} is not known here")
+
+    def off(session: Session) -> None:
+        found = session.get(StoredSubscription, row.id)
+        if found is not None:
+            found.status = "off"
+
+    await runtime.committer.commit(off)
+    return Response(status_code=204)

@@ -1,0 +1,201 @@
+"""Subscriptions to prior-authorization decisions: R4 Subscriptions in the shape of the
+Subscriptions R5 Backport IG (backport-subscription), on PAS's topic, delivered by rest-hook.
+
+A Subscription names the PAS topic in `criteria`, exactly one filter (`org-identifier=<the
+requesting organization's identifier>`; PAS 2.0.1's `identifier = <id>` reads the same), a
+rest-hook `channel.endpoint` and its payload content: `id-only` (what PAS 2.0.1 requires a payer
+to support, and its default here) or `full-resource` (PAS 2.2, and what this payer sends when
+asked: the notification then carries the ClaimResponse itself). The endpoint must be on the
+origin of one of the client's registered FHIR servers (service/auth/clients.py): a payer that
+posted PHI to any URL a client named would be an open relay.
+
+Notifications are Bundles of type `history` (backport-subscription-notification-r4): a
+subscription-status Parameters first (its events-since-subscription-start and the
+notification-event with the ClaimResponse as focus), then the ClaimResponse's entry (with the
+resource for full-resource).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from service.errors import Issue, UnprocessableEntity
+from service.types import JsonObject, Resource
+
+BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition"
+SUBSCRIPTION_PROFILE = f"{BACKPORT}/backport-subscription"
+FILTER_CRITERIA = f"{BACKPORT}/backport-filter-criteria"
+PAYLOAD_CONTENT = f"{BACKPORT}/backport-payload-content"
+NOTIFICATION = f"{BACKPORT}/backport-subscription-notification-r4"
+STATUS = f"{BACKPORT}/backport-subscription-status-r4"
+PAS_TOPIC = "http://hl7.org/fhir/us/davinci-pas/SubscriptionTopic/PASSubscriptionTopic"
+CONTENTS = ("id-only", "full-resource")
+_FILTER = re.compile(r"^\s*(?:org-identifier\s*=|identifier\s*=)\s*(\S+)\s*$")
+
+
+@dataclass(frozen=True)
+class SubscriptionRequest:
+    endpoint: str
+    headers: tuple[str, ...]
+    content: str
+    organization: str  # the requesting organization's identifier (value, or system|value)
+
+
+def read_subscription(
+    resource: object, allowed_origins: tuple[str, ...] | None
+) -> SubscriptionRequest:
+    """`allowed_origins`: where the client may be notified; None (development, no client
+    authentication): anywhere on http(s)."""
+    if not isinstance(resource, dict) or resource.get("resourceType") != "Subscription":
+        raise UnprocessableEntity("the body must be a Subscription")
+    issues: list[Issue] = []
+    if resource.get("criteria") != PAS_TOPIC:
+        issues.append(
+            Issue(
+                f"criteria must be the PAS topic {PAS_TOPIC}", expression=("Subscription.criteria",)
+            )
+        )
+    filters = [
+        e.get("valueString")
+        for e in (resource.get("_criteria") or {}).get("extension") or []
+        if isinstance(e, dict) and e.get("url") == FILTER_CRITERIA
+    ]
+    organization = None
+    if len(filters) != 1 or not isinstance(filters[0], str) or not _FILTER.match(filters[0]):
+        issues.append(
+            Issue(
+                "one filter-criteria is needed: "
+                "org-identifier=<the requesting organization's identifier>",
+                expression=("Subscription.criteria.extension",),
+            )
+        )
+    else:
+        match = _FILTER.match(filters[0])
+        assert match is not None
+        organization = match.group(1)
+    channel = resource.get("channel") or {}
+    if channel.get("type") != "rest-hook":
+        issues.append(
+            Issue("channel.type must be rest-hook", expression=("Subscription.channel.type",))
+        )
+    endpoint = channel.get("endpoint")
+    if not isinstance(endpoint, str) or not _allowed(endpoint, allowed_origins):
+        issues.append(
+            Issue(
+                "channel.endpoint must be an https URL (http in development) on the origin of one "
+                "of this client's registered FHIR servers",
+                expression=("Subscription.channel.endpoint",),
+            )
+        )
+    content = next(
+        (
+            e.get("valueCode")
+            for e in (channel.get("_payload") or {}).get("extension") or []
+            if isinstance(e, dict) and e.get("url") == PAYLOAD_CONTENT
+        ),
+        "id-only",
+    )
+    if content not in CONTENTS:
+        issues.append(Issue(f"payload content must be one of {', '.join(CONTENTS)}"))
+    if channel.get("payload", "application/fhir+json") != "application/fhir+json":
+        issues.append(Issue("channel.payload must be application/fhir+json"))
+    headers = channel.get("header") or []
+    if not isinstance(headers, list) or not all(isinstance(h, str) and ":" in h for h in headers):
+        issues.append(Issue("channel.header must be a list of 'Name: value' strings"))
+    if issues:
+        raise UnprocessableEntity("the Subscription cannot be accepted", issues=issues)
+    assert isinstance(endpoint, str) and organization is not None
+    return SubscriptionRequest(endpoint, tuple(headers), str(content), organization)
+
+
+def _allowed(endpoint: str, origins: tuple[str, ...] | None) -> bool:
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("https", "http") or not parts.netloc or parts.username:
+        return False
+    if origins is None:
+        return True
+    return f"{parts.scheme}://{parts.netloc}" in origins
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def organization_matches(wanted: str, organization: Resource | None) -> bool:
+    """Whether the filter's identifier is the organization's (`value` or `system|value`)."""
+    for identifier in (organization or {}).get("identifier") or []:
+        value, system = identifier.get("value"), identifier.get("system")
+        if wanted in (value, f"{system}|{value}"):
+            return True
+    return False
+
+
+def stored_subscription(resource: Resource, subscription_id: str, status: str) -> Resource:
+    return {
+        **resource,
+        "id": subscription_id,
+        "meta": {"profile": [SUBSCRIPTION_PROFILE]},
+        "status": status,
+    }
+
+
+def notification(
+    base_url: str,
+    subscription_id: str,
+    kind: str,
+    events: int,
+    at: datetime,
+    focus: Resource | None = None,
+    content: str = "id-only",
+) -> Resource:
+    """A handshake (`kind` handshake, no focus) or an event notification about `focus`."""
+    subscription_url = f"{base_url}/fhir/Subscription/{subscription_id}"
+    parameters: list[JsonObject] = [
+        {"name": "subscription", "valueReference": {"reference": subscription_url}},
+        {"name": "topic", "valueCanonical": PAS_TOPIC},
+        {"name": "status", "valueCode": "active"},
+        {"name": "type", "valueCode": kind},
+        {"name": "events-since-subscription-start", "valueString": str(events)},
+    ]
+    entries: list[JsonObject] = []
+    if focus is not None:
+        focus_url = f"{base_url}/fhir/ClaimResponse/{focus['id']}"
+        parameters.append(
+            {
+                "name": "notification-event",
+                "part": [
+                    {"name": "event-number", "valueString": str(events)},
+                    {"name": "timestamp", "valueInstant": at.isoformat(timespec="seconds")},
+                    {"name": "focus", "valueReference": {"reference": focus_url}},
+                ],
+            }
+        )
+        entry: JsonObject = {
+            "fullUrl": focus_url,
+            "request": {"method": "PUT", "url": f"ClaimResponse/{focus['id']}"},
+            "response": {"status": "200"},
+        }
+        if content == "full-resource":
+            entry["resource"] = focus
+        entries.append(entry)
+    status_entry: JsonObject = {
+        "fullUrl": f"{subscription_url}/$status",
+        "resource": {
+            "resourceType": "Parameters",
+            "meta": {"profile": [STATUS]},
+            "parameter": parameters,
+        },
+        "request": {"method": "GET", "url": f"{subscription_url}/$status"},
+        "response": {"status": "200"},
+    }
+    return {
+        "resourceType": "Bundle",
+        "meta": {"profile": [NOTIFICATION]},
+        "type": "history",
+        "timestamp": at.isoformat(timespec="seconds"),
+        "entry": [status_entry, *entries],
+    }

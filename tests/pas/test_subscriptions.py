@@ -1,0 +1,158 @@
+"""Subscriptions to prior-authorization decisions (Subscriptions Backport on PAS's topic,
+rest-hook): a handshake before the Subscription is acknowledged, an event notification to the
+submitter when a reviewer decides, id-only by default (PAS 2.0.1) or with the ClaimResponse
+(full-resource); the endpoint may only be on the client's own registered origin; headers are kept
+for delivery and never read back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.pas.subscriptions import FILTER_CRITERIA, PAS_TOPIC, PAYLOAD_CONTENT
+from tests.conftest import make_settings
+from tests.pas.test_submit import _action
+from tests.pas.test_workbench import _decide, _sign_in, _submit
+from tests.support.clients import BASE, EHR_A, bearer, registry_file, system_token
+from tests.support.receiver import Receiver, receiver
+
+CLINIC_NPI = "1234567893"  # the requesting organization of tests/support/pas_requests.py
+
+
+def subscription(
+    endpoint: str, content: str = "id-only", organization: str = CLINIC_NPI
+) -> dict[str, Any]:
+    return {
+        "resourceType": "Subscription",
+        "status": "requested",
+        "reason": "Prior-authorization decisions for the clinic",
+        "criteria": PAS_TOPIC,
+        "_criteria": {
+            "extension": [{"url": FILTER_CRITERIA, "valueString": f"org-identifier={organization}"}]
+        },
+        "channel": {
+            "type": "rest-hook",
+            "endpoint": endpoint,
+            "payload": "application/fhir+json",
+            "_payload": {"extension": [{"url": PAYLOAD_CONTENT, "valueCode": content}]},
+            "header": ["Authorization: Bearer clinic-secret"],
+        },
+    }
+
+
+@pytest.fixture
+def hook() -> Iterator[Receiver]:
+    with receiver() as started:
+        yield started
+
+
+def _parameters(notification: dict[str, Any]) -> dict[str, Any]:
+    status = notification["entry"][0]["resource"]
+    return {p["name"]: p for p in status["parameter"]}
+
+
+def test_a_subscription_is_acknowledged_after_its_handshake(
+    client: TestClient, hook: Receiver
+) -> None:
+    made = client.post("/fhir/Subscription", json=subscription(hook.url))
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert body["status"] == "active"
+    assert "header" not in body["channel"]  # the secret stays with us
+    ((headers, handshake),) = hook.wait_for(1)
+    assert headers["authorization"] == "Bearer clinic-secret"
+    assert handshake["type"] == "history"
+    assert _parameters(handshake)["type"]["valueCode"] == "handshake"
+    read = client.get(f"/fhir/Subscription/{body['id']}").json()
+    assert read["status"] == "active" and "header" not in read["channel"]
+
+
+def test_an_endpoint_that_refuses_the_handshake_is_an_error(
+    client: TestClient, hook: Receiver
+) -> None:
+    hook.status = 500
+    made = client.post("/fhir/Subscription", json=subscription(hook.url))
+    assert made.status_code == 201
+    assert made.json()["status"] == "error"
+
+
+@pytest.mark.parametrize("content", ["id-only", "full-resource"])
+def test_a_decision_is_notified_to_the_submitter(
+    client: TestClient, hook: Receiver, content: str
+) -> None:
+    assert (
+        client.post("/fhir/Subscription", json=subscription(hook.url, content)).status_code == 201
+    )
+    _, case_id = _submit(client)
+    _sign_in(client)
+    assert _decide(client, case_id, action="approve").status_code == 303
+    (_, notification) = hook.wait_for(2)[1]
+    parameters = _parameters(notification)
+    assert parameters["type"]["valueCode"] == "event-notification"
+    event = {p["name"]: p for p in parameters["notification-event"]["part"]}
+    assert event["focus"]["valueReference"]["reference"].endswith(f"/fhir/ClaimResponse/{case_id}")
+    assert event["event-number"]["valueString"] == "1"
+    (focus,) = notification["entry"][1:]
+    if content == "id-only":
+        assert "resource" not in focus
+        read = client.get(f"/fhir/ClaimResponse/{case_id}").json()
+    else:
+        read = focus["resource"]
+    assert _action(read) == "A1" and read["preAuthRef"]
+
+
+def test_another_organizations_subscription_hears_nothing(
+    client: TestClient, hook: Receiver
+) -> None:
+    client.post("/fhir/Subscription", json=subscription(hook.url, organization="another-npi"))
+    _, case_id = _submit(client)
+    _sign_in(client)
+    _decide(client, case_id, action="deny", reason="DOSE")
+    assert len(hook.wait_for(2, within_s=1.0)) == 1  # the handshake only
+
+
+@pytest.mark.parametrize(
+    ("change", "mentions"),
+    [
+        (lambda s: s.update(criteria="http://example.org/other-topic"), "PAS topic"),
+        (lambda s: s.pop("_criteria"), "filter-criteria"),
+        (lambda s: s["channel"].update(type="websocket"), "rest-hook"),
+        (lambda s: s["channel"].update(endpoint="ftp://x"), "endpoint"),
+        (lambda s: s["channel"]["_payload"]["extension"][0].update(valueCode="empty"), "payload"),
+    ],
+)
+def test_a_wrong_subscription_is_a_422(client: TestClient, change: Any, mentions: str) -> None:
+    asked = subscription("https://ehr.example.org/notify")
+    change(asked)
+    answer = client.post("/fhir/Subscription", json=asked)
+    assert answer.status_code == 422
+    assert mentions in json.dumps(answer.json())
+
+
+def test_a_client_is_notified_only_on_its_own_origin(database_url: str, tmp_path: Path) -> None:
+    from service.app import create_app
+
+    settings = make_settings(
+        database_url,
+        auth_mode="jwt",
+        base_url=BASE,
+        smart_clients_file=registry_file(tmp_path, EHR_A),
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as secured:
+        token = system_token(secured, EHR_A, "system/Subscription.crd")
+        elsewhere = secured.post(
+            "/fhir/Subscription",
+            json=subscription("https://attacker.example.net/x"),
+            headers=bearer(token),
+        )
+        assert elsewhere.status_code == 422
+        assert "registered FHIR servers" in elsewhere.text
+        nobody = secured.post(
+            "/fhir/Subscription", json=subscription("https://attacker.example.net/x")
+        )
+        assert nobody.status_code == 401
