@@ -113,7 +113,7 @@ class Signer:
             token_url,
             data={
                 "grant_type": "client_credentials",
-                "scope": "system/Questionnaire.rs system/QuestionnaireResponse.crs",
+                "scope": "system/Questionnaire.rs system/QuestionnaireResponse.crs system/Claim.cr",
                 "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
                 "client_assertion": assertion,
             },
@@ -439,6 +439,54 @@ def assertion_and_response(
     return assertion, response
 
 
+PAS_REQUESTS = 300
+
+
+def pas_submit(svc: Service, bearer: str, database: str, response: dict[str, Any]) -> Measure:
+    """Claim/$submit, each request a new one (its own Claim identifier: a repeat would be the
+    idempotent answer), sequential on one keep-alive connection: the time from submit to the
+    pended answer, the request evaluated and committed with its first decision."""
+    from tests.support.pas_requests import pas_bundle
+
+    folder = ROOT / "fhir_examples" / "31-large-record-relapsed"
+    bodies = [
+        json.dumps(pas_bundle(folder, response, identifier=f"bench-{uuid.uuid4()}"))
+        for _ in range(PAS_REQUESTS + 30)
+    ]
+    headers = {"Authorization": f"Bearer {bearer}", "Content-Type": "application/fhir+json"}
+    samples, errors = [], 0
+    before = host_check_ms()
+    started = time.perf_counter()
+    with httpx.Client(base_url=svc.url, headers=headers, timeout=30) as client:
+        for index, body in enumerate(bodies):
+            at = time.perf_counter()
+            answer = client.post("/fhir/Claim/$submit", content=body)
+            if index >= 30:  # the first 30 warm up
+                samples.append((time.perf_counter() - at) * 1000)
+                errors += answer.status_code != 200
+    seconds = time.perf_counter() - started
+    samples.sort()
+
+    def pick(q: float) -> float:
+        return samples[min(len(samples) - 1, int(q * len(samples)))]
+
+    measured = Measure(
+        "PAS $submit, new request each",
+        database,
+        1,
+        len(samples),
+        seconds,
+        errors,
+        pick(0.5),
+        pick(0.95),
+        pick(0.99),
+        len(bodies) / seconds,
+    )
+    measured.extra["host_check_ms"] = [before, host_check_ms()]
+    print(_line(measured), flush=True)
+    return measured
+
+
 def on_database(
     database: str, url: str, signer: Signer, work: Path, load: Load, today: date
 ) -> tuple[list[Measure], list[float]]:
@@ -487,6 +535,7 @@ def on_database(
                 bearer=bearer,
             )
         )
+        measures.append(pas_submit(svc, bearer, database, response))
         peaks = svc.worker_peaks_mb()
     return measures, peaks
 

@@ -181,7 +181,9 @@ indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json'));
 // The types the example records hold, as the server loads them, plus the prescriber it adds to
 // each and the types it declares with or without data.
 function typesDeclared() {
-  const types = new Set(['Medication', 'MedicationAdministration', 'Practitioner', 'QuestionnaireResponse']);
+  // What the EHR serves beyond the examples: drafts and forms, the prior-authorization Claims and
+  // ClaimResponses it keeps (pas.mjs), the prescriber, Medications.
+  const types = new Set(['Claim', 'ClaimResponse', 'Medication', 'MedicationAdministration', 'Practitioner', 'QuestionnaireResponse']);
   for (const folder of fs.readdirSync(EXAMPLES_DIR)) {
     const file = path.join(EXAMPLES_DIR, folder, 'bundle.json');
     if (!/^\d{2}-/.test(folder) || !fs.existsSync(file)) continue;

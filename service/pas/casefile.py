@@ -172,7 +172,8 @@ def _limit_text(limit: JsonObject, policy: Policy | None) -> str:
 
 def _covered_text(limit: JsonObject, policy: Policy | None) -> str:
     unit = _unit(limit, policy) if limit.get("kind") == "quantity" else ""
-    return f"{str(limit.get('label')).capitalize()}: up to {_number(limit.get('value'))} {unit}"
+    amount = f"{_number(limit.get('value'))} {unit}".strip()
+    return f"{str(limit.get('label')).capitalize()}: up to {amount}"
 
 
 def _unit(limit: JsonObject, policy: Policy | None) -> str:
@@ -192,6 +193,8 @@ def _number(value: Any) -> str:
 def _value_text(value: Any) -> str:
     if value is None:
         return ""
+    if value in (True, False, "True", "False"):
+        return "yes" if value in (True, "True") else "no"
     if isinstance(value, dict):
         return str(value.get("code") or value)
     return str(value)

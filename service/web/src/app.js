@@ -684,7 +684,7 @@ async function submit() {
 
 const NEXT_STEPS = {
   "criteria-met":
-    "The answers meet the policy's criteria. The payer's prior-authorization review now has them; nothing needs faxing. Keep the order as signed; you will hear back through your usual prior-authorization channel.",
+    "The answers meet the policy's criteria. The payer's prior-authorization review now has them; nothing needs faxing. Keep the order as signed; the payer's decision appears below when it is made.",
   "criteria-not-met":
     "The answers do not meet the policy's criteria. The request still goes to the payer's clinical review, where it may be denied: a letter of medical necessity or a peer-to-peer review can support it.",
   incomplete:
@@ -714,7 +714,87 @@ function showDone(found, ehrCopy, payerCopy) {
   refs.dataset.ehr = ehrCopy.id;
   refs.dataset.payer = payerCopy.id;
   done.append(refs);
+  const request = element("section", "");
+  request.id = "pa";
+  request.className = "pa";
+  request.dataset.status = "sending";
+  request.append(element("h3", "Prior-authorization request"), element("p", "The EHR is sending the request to the payer…"));
+  done.append(request);
   document.body.dataset.state = "submitted";
+  followRequest(ehrCopy.id);
+}
+
+// ---------------------------------------------------------------- the prior-authorization request
+
+const REVIEW_ACTION = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-reviewAction";
+const REVIEW_ACTION_CODE = `${REVIEW_ACTION}Code`;
+const X12_306 = "https://codesystem.x12.org/005010/306";
+const REQUEST_STATES = { A1: "approved", A3: "denied", A4: "pended", C: "cancelled" };
+const FOLLOW_EVERY_MS = 2000;
+
+// The EHR submits the completed form to the payer (Da Vinci PAS) and keeps the Claim and the
+// payer's ClaimResponse in the record; the app reads them from there, and again until the payer
+// has decided: the EHR replaces the ClaimResponse when the payer's notification arrives.
+async function followRequest(responseId) {
+  const client = session.client;
+  let final = false;
+  while (!final) {
+    try {
+      const claims = await client.request(`Claim?patient=Patient/${session.patient.id}`, { flat: true });
+      const claim = (claims || []).find((c) =>
+        (c.supportingInfo || []).some((i) => i.valueReference?.reference === `QuestionnaireResponse/${responseId}`),
+      );
+      if (claim) {
+        const answers = await client.request(`ClaimResponse?request=Claim/${claim.id}`, { flat: true });
+        const current = (answers || []).sort((a, b) => String(b.meta?.lastUpdated).localeCompare(String(a.meta?.lastUpdated)))[0];
+        if (current) final = showRequest(current);
+      }
+    } catch (error) {
+      console.warn("prior-authorization status not read:", error);
+    }
+    if (!final) await new Promise((resolve) => setTimeout(resolve, FOLLOW_EVERY_MS));
+  }
+}
+
+function reviewCode(claimResponse) {
+  for (const item of claimResponse.item || []) {
+    for (const adjudication of item.adjudication || []) {
+      const action = (adjudication.extension || []).find((e) => e.url === REVIEW_ACTION);
+      const code = (action?.extension || []).find((e) => e.url === REVIEW_ACTION_CODE);
+      const coding = (code?.valueCodeableConcept?.coding || []).find((c) => c.system === X12_306);
+      if (coding) return { code: coding.code, reason: adjudication.reason?.text };
+    }
+  }
+  return { code: null };
+}
+
+// Shows the request's state; true once it is final (approved, denied, cancelled).
+function showRequest(claimResponse) {
+  const { code, reason } = reviewCode(claimResponse);
+  const state = REQUEST_STATES[code] || "pended";
+  const box = $("pa");
+  box.dataset.status = state;
+  box.innerHTML = "";
+  box.append(element("h3", "Prior-authorization request"));
+  const notes = (claimResponse.processNote || []).map((n) => n.text).filter(Boolean);
+  if (state === "approved") {
+    const period = claimResponse.preAuthPeriod;
+    const ref = element("strong", claimResponse.preAuthRef || "");
+    ref.id = "pa-ref";
+    const line = element("p", "Approved: authorization ");
+    line.append(ref, document.createTextNode(period ? `, valid ${period.start} to ${period.end}.` : "."));
+    box.append(line);
+  } else if (state === "denied") {
+    const line = element("p", `Denied: ${reason || claimResponse.disposition || "see the payer's note"}.`);
+    line.id = "pa-reason";
+    box.append(line);
+  } else if (state === "cancelled") {
+    box.append(element("p", "Cancelled."));
+  } else {
+    box.append(element("p", "Pended for the payer's clinical review. This page updates when the payer decides."));
+  }
+  for (const note of notes) box.append(element("p", note, "muted"));
+  return state !== "pended";
 }
 
 function when(instant) {

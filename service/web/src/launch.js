@@ -5,8 +5,9 @@ import FHIR from "fhirclient";
 
 // What the form needs from the EHR: the patient, the order (of any type a CRD hook names) and
 // coverage in context, the prescriber, the record the package's CQL reads to pre-fill what the
-// payer left open (conditions, observations, orders, administrations, medications), and
-// QuestionnaireResponse read/write for saving drafts and the completed form.
+// payer left open (conditions, observations, orders, administrations, medications),
+// QuestionnaireResponse read/write for saving drafts and the completed form, and the Claim and
+// ClaimResponse the EHR keeps of the prior-authorization request.
 const SCOPE = [
   "launch",
   "launch/patient",
@@ -17,6 +18,8 @@ const SCOPE = [
   "patient/ServiceRequest.rs",
   "patient/DeviceRequest.rs",
   "patient/Coverage.rs",
+  "patient/Claim.rs",
+  "patient/ClaimResponse.rs",
   "patient/Condition.rs",
   "patient/Observation.rs",
   "patient/MedicationAdministration.rs",

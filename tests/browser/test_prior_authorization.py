@@ -1,0 +1,112 @@
+"""The whole chain in Chromium, as `make run` has it: the sandbox EHR signs the order (CRD), the
+prescriber's form opens pre-filled (DTR) and is submitted; the EHR sends the PAS request
+(Claim/$submit) and the app shows it pended; a clinical reviewer signs in to the workbench, sees
+the case with its evidence and approves it; the payer notifies the EHR (Subscription, id-only),
+the EHR asks Claim/$inquire, and the app shows the authorization number and period. A second case
+is denied with a reason tied to the policy's criterion, and the reason reaches the app."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from service.auth.reviewers import hash_password
+from tests.browser.conftest import ARTIFACTS, Stack, running_stack
+from tests.browser.test_prescriber_form import Form, answer_the_aml_form
+
+REVIEWER, PASSWORD = "reviewer", "browser-test-reviewer-password"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    work = tmp_path_factory.mktemp("prior-authorization")
+    reviewers = work / "reviewers.json"
+    account = {
+        "username": REVIEWER,
+        "name": "Browser reviewer",
+        "passwordHash": hash_password(PASSWORD),
+    }
+    reviewers.write_text(json.dumps({"reviewers": [account]}))
+    with running_stack(work, payer_extra={"REVIEWERS_FILE": str(reviewers)}) as started:
+        yield started
+
+
+def _review(page: Page, stack: Stack) -> Page:
+    """The reviewer's own tab, signed in to the payer's workbench."""
+    review = page.context.new_page()
+    review.goto(f"{stack.payer}/review")
+    review.fill('input[name="username"]', REVIEWER)
+    review.fill('input[name="password"]', PASSWORD)
+    review.click('button[type="submit"]')
+    expect(review.locator("h1")).to_contain_text("Waiting for a decision")
+    return review
+
+
+def _open_newest_case(review: Page, stack: Stack) -> None:
+    """The queue is by due time; every request here is standard, so the newest is the last."""
+    review.goto(f"{stack.payer}/review")
+    review.locator("table.queue tbody tr").last.locator("a").click()
+    expect(review.locator("#state")).to_have_text("pended for review")
+
+
+def _ehr_claim_response(stack: Stack, patient: str) -> dict[str, Any]:
+    found = stack.ehr_read(f"ClaimResponse?patient=Patient/{patient}").json()
+    responses = [e["resource"] for e in found.get("entry", [])]
+    assert responses, "the EHR keeps no ClaimResponse"
+    newest: dict[str, Any] = max(responses, key=lambda r: r["meta"]["lastUpdated"])
+    return newest
+
+
+def test_submit_review_approve_and_the_prescriber_sees_the_authorization(
+    page: Page, stack: Stack
+) -> None:
+    form = Form(page, stack, "32-relapsed-complete-from-record")
+    form.launch()
+    form.submit()
+    expect(page.locator("#pa")).to_have_attribute("data-status", "pended", timeout=20000)
+    form.shot("pended")
+
+    review = _review(page, stack)
+    _open_newest_case(review, stack)
+    expect(review.locator('[data-criterion="DX"]')).to_have_attribute("data-status", "met")
+    expect(review.locator(".evidence").first).to_be_visible()
+    review.screenshot(path=str(ARTIFACTS / f"{form.scenario}-review-case.png"), full_page=True)
+    review.locator("#approve button[type=submit]").click()
+    expect(review.locator("#state")).to_have_text("approved")
+    reference = review.locator("#preauth-ref").inner_text()
+    assert reference.startswith("PA")
+
+    expect(page.locator("#pa")).to_have_attribute("data-status", "approved", timeout=30000)
+    expect(page.locator("#pa-ref")).to_have_text(reference)
+    form.shot("approved")
+    kept = _ehr_claim_response(stack, "32-pat")  # what the EHR got back from $inquire
+    assert kept["preAuthRef"] == reference
+    assert kept["preAuthPeriod"]["start"] and kept["preAuthPeriod"]["end"]
+    assert kept["outcome"] == "complete"
+
+
+def test_a_denial_and_its_reason_reach_the_prescriber(page: Page, stack: Stack) -> None:
+    form = Form(page, stack, "03-other-malignancy-aml")
+    form.launch()
+    answer_the_aml_form(form)
+    form.submit()
+    expect(page.locator("#pa")).to_have_attribute("data-status", "pended", timeout=20000)
+
+    review = _review(page, stack)
+    _open_newest_case(review, stack)
+    expect(review.locator('[data-criterion="DX"]')).to_have_attribute("data-status", "not-met")
+    review.select_option('#deny select[name="reason"]', "DX")
+    review.fill("#deny textarea", "AML is outside the policy's indications.")
+    review.locator("#deny button[type=submit]").click()
+    expect(review.locator("#state")).to_have_text("denied")
+
+    expect(page.locator("#pa")).to_have_attribute("data-status", "denied", timeout=30000)
+    expect(page.locator("#pa-reason")).to_contain_text(
+        "Diagnosis is acute lymphoblastic leukemia: not met"
+    )
+    expect(page.locator("#pa")).to_contain_text("AML is outside the policy's indications.")
+    form.shot("denied")
