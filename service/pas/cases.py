@@ -77,6 +77,8 @@ def _reference(resource: Resource | None) -> str | None:
 
 
 def _ordered(order: Resource | None) -> str | None:
+    """What the order asks for, in its words: its code's text or display (else its reference),
+    and its dosage text or quantity."""
     if order is None:
         return None
     concept = order.get("medicationCodeableConcept") or order.get("code") or {}
@@ -84,7 +86,13 @@ def _ordered(order: Resource | None) -> str | None:
     named = concept.get("text") or next(
         (c.get("display") for c in codings if c.get("display")), None
     )
-    return str(named) if named else None
+    what = str(named) if named else _reference(order)
+    dosages = order.get("dosageInstruction") or []
+    quantity = order.get("quantityQuantity") or {}
+    amount = dosages[0].get("text") if dosages and isinstance(dosages[0], dict) else None
+    if not amount and quantity.get("value") is not None:
+        amount = f"{quantity['value']} {quantity.get('unit') or quantity.get('code') or ''}".strip()
+    return f"{what}: {amount}" if amount else what
 
 
 def _answers(response: Resource | None, questionnaire: Resource | None) -> JsonObject:

@@ -96,6 +96,7 @@ def test_the_queue_and_the_case_show_the_policys_criteria_and_evidence(client: T
     assert "entered by the prescriber" in case  # the answer's origin
     assert "from the record" in case
     assert "Daily dose: up to 28 mcg/day" in case  # the limit and its unit, from the contract
+    assert "28 ug/d continuous IV infusion" in case  # what the order asks for, in its words
 
 
 def test_an_approval_reaches_inquire_with_its_number_and_period(client: TestClient) -> None:
