@@ -12,6 +12,7 @@ day). Signing out deletes it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import secrets
@@ -29,9 +30,17 @@ from service.storage.tables import ReviewerSession
 
 SESSION_LIFETIME = timedelta(hours=8)
 COOKIE = "review_session"
+# argon2-cffi's defaults (RFC 9106's second recommendation: 64 MiB, 3 passes, 4 lanes): each
+# check briefly takes 64 MiB, only when someone signs in.
 _HASHER = PasswordHasher()
-# Checked when the username is unknown, so an unknown name costs what a wrong password does.
-_DECOY = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _decoy() -> str:
+    """Checked when the username is unknown, so an unknown name costs what a wrong password
+    does. Made on first use: hashing takes Argon2's memory, which no worker should hold from
+    start-up on."""
+    return _HASHER.hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)
@@ -55,7 +64,7 @@ class ReviewerAccounts:
         """The reviewer when the password is theirs; None otherwise, alike for unknown names."""
         found = self._by_name.get(username)
         try:
-            _HASHER.verify(found.password_hash if found else _DECOY, password)
+            _HASHER.verify(found.password_hash if found else _decoy(), password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return None
         return found
