@@ -4,8 +4,8 @@ review; `Claim/$inquire` answers with the request's current state. Both need a S
 Services token (`system/Claim.c` to submit, `system/Claim.r` to inquire, from the one client
 registry DTR uses); a client reaches only its own requests, and an unknown request and another
 client's read the same. Every request is committed, with its first decision, before the answer
-leaves; the same Claim identifier again from the same client is the same request (the stored
-answer, no second case)."""
+leaves; the same Claim identifier again from the same client is the same request, and an update
+or a cancellation of it changes that request (service/pas/intake.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from service.auth.callers import Caller, requires
@@ -25,10 +24,10 @@ from service.errors import BadRequest, Forbidden, NotFound
 from service.openapi_bodies import request_body
 from service.pas.cases import due_at, evaluate_submission
 from service.pas.claim_response import Decision, claim_response, response_bundle
+from service.pas.intake import receive
 from service.pas.submission import Submission, read_submission
 from service.runtime import Runtime, get_runtime
-from service.storage.commits import Work
-from service.storage.prior_auth import Received, add_request, existing_request, viewable_request
+from service.storage.prior_auth import Received, existing_request, viewable_request
 from service.types import Resource
 
 router = APIRouter(prefix="/fhir")
@@ -97,22 +96,11 @@ async def submit(
         summary=summary,
         claim_response=pended,
     )
-    answer = await runtime.committer.commit(_receive(stored))
+    answer = await runtime.committer.commit(
+        lambda session: receive(session, stored, submission, base, received)
+    )
     record_access(runtime.audit, runtime.audit_key, caller, "pas-submit", patient, answer["id"])
     return _fhir(response_bundle(submission, answer, base))
-
-
-def _receive(stored: Received) -> Work[Resource]:
-    """Committed before the answer leaves; a repeated identifier gets the stored answer."""
-
-    def work(session: Session) -> Resource:
-        existing = existing_request(session, stored.client_id, stored.identifier)
-        if existing is not None:
-            return dict(existing.claim_response)
-        add_request(session, stored)
-        return stored.claim_response
-
-    return work
 
 
 @router.post("/Claim/$inquire", openapi_extra=request_body(PAS_BUNDLE, "application/fhir+json"))

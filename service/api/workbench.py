@@ -75,7 +75,9 @@ WORDS = {
         "approve": "approved",
         "deny": "denied",
         "more-info": "asked for more information",
-        "cancel": "cancelled",
+        "cancel": "cancelled by the submitter",
+        "update": "updated by the submitter",
+        "replace": "replaced by the submitter",
     },
 }
 

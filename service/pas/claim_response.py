@@ -7,8 +7,8 @@ pended (every request goes to clinical review, policy section 2), A1 certified i
 (approved: the authorization number in preAuthRef and in the action's number, the period in
 preAuthPeriod and the item's itemPreAuthPeriod), A3 not certified (denied: the reason, tied to the
 policy's criterion, in the adjudication's reason, the disposition and a process note).
-`outcome` is `queued` while a decision is pending and `complete` once one is made; a cancelled
-request is `cancelled`.
+`outcome` is `queued` while a decision is pending and `complete` once one is made (a cancellation
+too: X12 306 C).
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ def claim_response(
     submission: Submission, response_id: str, base_url: str, decision: Decision, at: datetime
 ) -> Resource:
     claim = submission.claim
-    outcome = {"approved": "complete", "denied": "complete", "cancelled": "cancelled"}
+    # remittance-outcome has no "cancelled": a cancellation is a complete answer (action C).
+    outcome = {"approved": "complete", "denied": "complete", "cancelled": "complete"}
     built: Resource = {
         "resourceType": "ClaimResponse",
         "id": response_id,

@@ -6,8 +6,14 @@ extension) and the DTR QuestionnaireResponse (a supportingInfo of category addit
 whose value references it). What is wrong is said, all of it, in one OperationOutcome (422); a
 Bundle that is not one at all is a 400.
 
-PAS 2.0.1 is the baseline. STU 2.1 and 2.2 keep these elements; they add Claim-update rules and
-a subscription topic of their own, not read here.
+An update (profile-claim-update) is the same Claim again, its identifier the original's, with
+the changes marked: items or supportingInfo with infoChanged (changed, added), items with the
+infoCancelled modifier extension or certificationType 3 (cancel). A Claim whose `related` names
+the one it replaces (relationship `replaces` or `prior`) updates that one. Every item cancelled
+cancels the request.
+
+PAS 2.0.1 is the baseline. STU 2.1 and 2.2 keep these elements; they add a subscription topic of
+their own, not read here.
 """
 
 from __future__ import annotations
@@ -21,6 +27,10 @@ PAS = "http://hl7.org/fhir/us/davinci-pas"
 REQUEST_BUNDLE = f"{PAS}/StructureDefinition/profile-pas-request-bundle"
 INQUIRY_BUNDLE = f"{PAS}/StructureDefinition/profile-pas-inquiry-request-bundle"
 REQUESTED_SERVICE = f"{PAS}/StructureDefinition/extension-requestedService"
+INFO_CHANGED = f"{PAS}/StructureDefinition/extension-infoChanged"
+INFO_CANCELLED = f"{PAS}/StructureDefinition/modifierextension-infoCancelled"
+CERTIFICATION_TYPE = f"{PAS}/StructureDefinition/extension-certificationType"
+X12_1322 = "https://codesystem.x12.org/005010/1322"
 PAS_TEMP_CODES = f"{PAS}/CodeSystem/PASTempCodes"
 PRIORITY = "http://terminology.hl7.org/CodeSystem/processpriority"
 # What a priority is reviewed as: `stat` is an expedited request (a decision within 72 hours),
@@ -39,6 +49,15 @@ class Submission:
     response: Resource | None
     coverage: Resource | None
     priority: str  # "expedited" | "standard"
+    # An update: the changes it marks, the request it replaces (`system|value`; None: the one
+    # under its own identifier), whether every item is cancelled.
+    marks_changes: bool = False
+    replaces: str | None = None
+    cancels_all: bool = False
+
+    @property
+    def is_update(self) -> bool:
+        return self.marks_changes or self.replaces is not None
 
     def resources(self) -> list[Resource]:
         return [e["resource"] for e in self.bundle.get("entry") or [] if "resource" in e]
@@ -84,6 +103,9 @@ def read_submission(bundle: object, *, inquiry: bool = False) -> Submission:
         response=_questionnaire_response(claim, index),
         coverage=index.resolve(_focal_insurance(claim)["coverage"]),
         priority=_priority(claim),
+        marks_changes=_marks_changes(claim),
+        replaces=_replaces(claim),
+        cancels_all=all(_cancelled(item) for item in claim["item"]),
     )
 
 
@@ -195,6 +217,33 @@ def _questionnaire_response(claim: Resource, index: _Index) -> Resource | None:
         target = index.resolve(info.get("valueReference"))
         if target is not None and target.get("resourceType") == "QuestionnaireResponse":
             return target
+    return None
+
+
+def _marks_changes(claim: Resource) -> bool:
+    parts = [*(claim.get("item") or []), *(claim.get("supportingInfo") or [])]
+    return any(
+        isinstance(part, dict) and (_extension(part, INFO_CHANGED) or _cancelled(part))
+        for part in parts
+    )
+
+
+def _cancelled(item: Resource) -> bool:
+    flagged = any(
+        e.get("url") == INFO_CANCELLED and e.get("valueBoolean") is True
+        for e in item.get("modifierExtension") or []
+    )
+    certification = _extension(item, CERTIFICATION_TYPE) or {}
+    codings = (certification.get("valueCodeableConcept") or {}).get("coding") or []
+    return flagged or any(c.get("system") == X12_1322 and c.get("code") == "3" for c in codings)
+
+
+def _replaces(claim: Resource) -> str | None:
+    for related in claim.get("related") or []:
+        codes = {c.get("code") for c in (related.get("relationship") or {}).get("coding") or []}
+        identifier = (related.get("claim") or {}).get("identifier") or {}
+        if codes & {"replaces", "prior"} and isinstance(identifier.get("value"), str):
+            return f"{identifier.get('system', '')}|{identifier['value']}"
     return None
 
 

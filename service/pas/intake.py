@@ -1,0 +1,113 @@
+"""What a PAS request does to the requests already kept, in the writer's transaction:
+
+- a new identifier (for this client): a new request, pended;
+- the same Claim again, unchanged: the same request (the stored answer, no second case);
+- the same identifier with changes marked (an update): the request is reviewed again from the
+  changed Claim, pended, its due time counted from now; what it was is kept in the decision;
+- every item cancelled: the request is cancelled;
+- a Claim that replaces another (`related`): the other is closed as replaced, the new one pended.
+
+A denied or cancelled request is final: changing it is a 422 (PAS: submit a new request).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from service.errors import UnprocessableEntity
+from service.pas.claim_response import Decision, claim_response
+from service.pas.submission import Submission, read_submission
+from service.storage.prior_auth import (
+    Decided,
+    Received,
+    add_request,
+    existing_request,
+    record_decision,
+)
+from service.storage.tables import PriorAuthRequest
+from service.types import Resource
+
+FINAL = ("denied", "cancelled")
+
+
+def receive(
+    session: Session, received: Received, submission: Submission, base_url: str, at: datetime
+) -> Resource:
+    """The ClaimResponse to answer with."""
+    key = submission.replaces or submission.identifier
+    existing = existing_request(session, received.client_id, key)
+    if existing is None:
+        if submission.replaces is not None:
+            raise UnprocessableEntity(f"the request this one replaces ({key}) is not known")
+        if submission.cancels_all:
+            raise UnprocessableEntity(f"nothing to cancel: no request {key} is known")
+        add_request(session, received)
+        return received.claim_response
+    if not submission.is_update:
+        return dict(existing.claim_response)
+    if existing.status in FINAL:
+        raise UnprocessableEntity(
+            f"this request is {existing.status}, which is final: submit a new request"
+        )
+    by = f"submitter:{received.client_id or 'development'}"
+    if submission.cancels_all:
+        return _close(existing, "cancel", "cancelled at the submitter's request", by, base_url, at)
+    if submission.replaces is not None:
+        _close(existing, "replace", f"replaced by {submission.identifier}", by, base_url, at)
+        add_request(session, received)
+        return received.claim_response
+    pended = claim_response(
+        submission,
+        existing.id,
+        base_url,
+        Decision("pended", note="Updated by the submitter: pended for clinical review again."),
+        at,
+    )
+    record_decision(
+        session,
+        existing,
+        Decided(
+            by=by,
+            at=at,
+            action="update",
+            state="pended",
+            reason_code=None,
+            reason_text="updated by the submitter",
+            details={"before": {"bundle": existing.bundle, "summary": existing.summary}},
+            preauth_ref=None,
+            claim_response=pended,
+        ),
+    )
+    existing.bundle, existing.summary = received.bundle, received.summary
+    existing.policy_id, existing.order_ref = received.policy_id, received.order_ref
+    existing.priority, existing.due_at = received.priority, received.due_at
+    return pended
+
+
+def _close(
+    row: PriorAuthRequest, action: str, why: str, by: str, base_url: str, at: datetime
+) -> Resource:
+    original = read_submission(row.bundle)
+    response = claim_response(
+        original, row.id, base_url, Decision("cancelled", note=why.capitalize() + "."), at
+    )
+    session = Session.object_session(row)
+    assert session is not None
+    record_decision(
+        session,
+        row,
+        Decided(
+            by=by,
+            at=at,
+            action=action,
+            state="cancelled",
+            reason_code=None,
+            reason_text=why,
+            details={},
+            preauth_ref=row.preauth_ref,
+            claim_response=response,
+        ),
+    )
+    return response
