@@ -36,6 +36,8 @@ from service.openapi_bodies import PARAMETERS, request_body
 from service.policy.folder import Policy
 from service.runtime import Runtime, get_runtime
 from service.storage.crd_answers import current_evaluation, find_assertion
+from service.storage.prior_auth import viewable_request
+from service.storage.tables import PriorAuthRequest
 from service.types import JsonObject, Resource
 
 router = APIRouter(prefix="/fhir")
@@ -132,12 +134,18 @@ def _changed_since(parameters: list[JsonObject]) -> datetime | None:
 
 
 def _stored_prefill(runtime: Runtime, assertion_id: str, caller: Caller) -> _Prefill:
+    """`context` is a CRD coverage-assertion-id, or a PAS request's id (its ClaimResponse's): DTR
+    relaunched because the reviewer asked for more, pre-filled from that request's evaluation."""
     with runtime.sessions() as session:
         row = find_assertion(session, assertion_id, caller)
         evaluation = current_evaluation(session, row) if row is not None else {}
+        request = viewable_request(session, assertion_id, caller) if row is None else None
+    if row is None and request is not None:
+        return _prior_auth_prefill(runtime, request)
     if row is None:  # unknown, or another client's or patient's: the same answer
         raise NotFound(
-            f"no coverage assertion {assertion_id!r}: sign the order again or omit context"
+            f"no coverage assertion or prior-authorization request {assertion_id!r}: sign the "
+            "order again or omit context"
         )
     about = ResponseContext(
         subject=f"Patient/{row.patient_id}" if row.patient_id else None,
@@ -147,6 +155,22 @@ def _stored_prefill(runtime: Runtime, assertion_id: str, caller: Caller) -> _Pre
     )
     policy = runtime.policy_registry.by_id(row.policy_id)
     return _Prefill(dict(evaluation.get("prefill") or {}), about, policy)
+
+
+def _prior_auth_prefill(runtime: Runtime, request: PriorAuthRequest) -> _Prefill:
+    entries: list[JsonObject] = list(request.bundle.get("entry") or [])  # type: ignore[call-overload]
+    claim: JsonObject = (entries[0].get("resource") if entries else None) or {}
+    focal: JsonObject = next(
+        (i for i in claim.get("insurance") or [] if i.get("focal") is True), {}
+    )
+    about = ResponseContext(
+        subject=f"Patient/{request.patient_id}" if request.patient_id else None,
+        coverage=(focal.get("coverage") or {}).get("reference"),
+        order=request.order_ref,
+    )
+    evaluation = request.summary.get("evaluation") or {}
+    prefill = dict(evaluation.get("prefill") or {}) if isinstance(evaluation, dict) else {}
+    return _Prefill(prefill, about, runtime.policy_registry.by_id(request.policy_id or ""))
 
 
 def _fresh_prefill(runtime: Runtime, parameters: list[JsonObject], caller: Caller) -> _Prefill:

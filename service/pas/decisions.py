@@ -110,7 +110,11 @@ def decide(
     elif choice.action == "more-info":
         if not note:
             raise UnprocessableEntity("say what more information is needed")
-        decision = Decision("more-info", asks=(note,))
+        relaunch = (
+            "Answer through the prior-authorization form: DTR's $questionnaire-package with "
+            f"context {row.id} opens it again, then submit the request again as an update."
+        )
+        decision = Decision("more-info", asks=(note, relaunch))
         state, reference, reason_code, reason_text = "more-info", None, None, note
     else:
         raise UnprocessableEntity(f"unknown action {choice.action!r}")

@@ -149,6 +149,19 @@ def test_more_information_keeps_it_pended_and_says_what_is_needed(client: TestCl
     assert (current["outcome"], _action(current)) == ("queued", "A4")
     assert "Send the latest MRD result." in json.dumps(current["processNote"])
     assert f'data-case="{case_id}"' in client.get("/review").text  # still waiting
+    # DTR relaunched with the PAS request as its context: the form again, pre-filled.
+    package = client.post(
+        "/fhir/Questionnaire/$questionnaire-package",
+        json={
+            "resourceType": "Parameters",
+            "parameter": [{"name": "context", "valueString": case_id}],
+        },
+    )
+    assert package.status_code == 200, package.text
+    resources = [e["resource"] for e in package.json()["parameter"][0]["resource"]["entry"]]
+    (response,) = [r for r in resources if r["resourceType"] == "QuestionnaireResponse"]
+    assert response["subject"] == {"reference": "Patient/pat"}
+    assert response["item"]  # what the record answered is there again
 
 
 def test_a_post_without_the_form_token_is_refused(client: TestClient) -> None:
