@@ -86,3 +86,19 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(database_url)
     yield session_factory(engine)
     engine.dispose()
+
+
+@pytest.fixture
+def secured(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
+    """The app with client authentication on and one registered EHR (EHR_A)."""
+    from service.app import create_app
+    from tests.support.clients import BASE, EHR_A, registry_file
+
+    settings = make_settings(
+        database_url,
+        auth_mode="jwt",
+        base_url=BASE,
+        smart_clients_file=registry_file(tmp_path, EHR_A),
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        yield test_client

@@ -65,18 +65,18 @@ def add_request(session: Session, received: Received) -> None:
             claim_response=received.claim_response,
         )
     )
-    session.add(
-        PriorAuthDecision(
-            request_id=received.id,
-            at=received.received_at,
-            by="system",
-            action="pend",
-            reason_code=None,
-            reason_text="every request is reviewed clinically (policy section 2)",
-            details={},
-            claim_response=received.claim_response,
-        )
+    pend = Decided(
+        by="system",
+        at=received.received_at,
+        action="pend",
+        state="pended",
+        reason_code=None,
+        reason_text="every request is reviewed clinically (policy section 2)",
+        details={},
+        preauth_ref=None,
+        claim_response=received.claim_response,
     )
+    session.add(_decision_row(received.id, pend))
 
 
 def viewable_request(session: Session, request_id: str, viewer: Viewer) -> PriorAuthRequest | None:
@@ -136,18 +136,20 @@ class Decided:
 
 def record_decision(session: Session, row: PriorAuthRequest, decided: Decided) -> None:
     """The decision appended; the request's current state follows it."""
-    session.add(
-        PriorAuthDecision(
-            request_id=row.id,
-            at=decided.at,
-            by=decided.by,
-            action=decided.action,
-            reason_code=decided.reason_code,
-            reason_text=decided.reason_text,
-            details=decided.details,
-            claim_response=decided.claim_response,
-        )
-    )
+    session.add(_decision_row(row.id, decided))
     row.status = decided.state
     row.preauth_ref = decided.preauth_ref
     row.claim_response = decided.claim_response
+
+
+def _decision_row(request_id: str, decided: Decided) -> PriorAuthDecision:
+    return PriorAuthDecision(
+        request_id=request_id,
+        at=decided.at,
+        by=decided.by,
+        action=decided.action,
+        reason_code=decided.reason_code,
+        reason_text=decided.reason_text,
+        details=decided.details,
+        claim_response=decided.claim_response,
+    )

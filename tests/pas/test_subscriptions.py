@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from service.pas.subscriptions import FILTER_CRITERIA, PAS_TOPIC, PAYLOAD_CONTENT
-from tests.conftest import make_settings
 from tests.pas.test_submit import _action
 from tests.pas.test_workbench import _decide, _sign_in, _submit
-from tests.support.clients import BASE, EHR_A, bearer, registry_file, system_token
+from tests.support.clients import EHR_A, bearer, system_token
 from tests.support.receiver import Receiver, receiver
 
 CLINIC_NPI = "1234567893"  # the requesting organization of tests/support/pas_requests.py
@@ -134,25 +132,14 @@ def test_a_wrong_subscription_is_a_422(client: TestClient, change: Any, mentions
     assert mentions in json.dumps(answer.json())
 
 
-def test_a_client_is_notified_only_on_its_own_origin(database_url: str, tmp_path: Path) -> None:
-    from service.app import create_app
-
-    settings = make_settings(
-        database_url,
-        auth_mode="jwt",
-        base_url=BASE,
-        smart_clients_file=registry_file(tmp_path, EHR_A),
+def test_a_client_is_notified_only_on_its_own_origin(secured: TestClient) -> None:
+    token = system_token(secured, EHR_A, "system/Subscription.crd")
+    elsewhere = secured.post(
+        "/fhir/Subscription",
+        json=subscription("https://attacker.example.net/x"),
+        headers=bearer(token),
     )
-    with TestClient(create_app(settings), raise_server_exceptions=False) as secured:
-        token = system_token(secured, EHR_A, "system/Subscription.crd")
-        elsewhere = secured.post(
-            "/fhir/Subscription",
-            json=subscription("https://attacker.example.net/x"),
-            headers=bearer(token),
-        )
-        assert elsewhere.status_code == 422
-        assert "registered FHIR servers" in elsewhere.text
-        nobody = secured.post(
-            "/fhir/Subscription", json=subscription("https://attacker.example.net/x")
-        )
-        assert nobody.status_code == 401
+    assert elsewhere.status_code == 422
+    assert "registered FHIR servers" in elsewhere.text
+    nobody = secured.post("/fhir/Subscription", json=subscription("https://attacker.example.net/x"))
+    assert nobody.status_code == 401
