@@ -15,14 +15,14 @@ appended, never changed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from service.errors import UnprocessableEntity
 from service.pas.cases import new_preauth_ref
 from service.pas.claim_response import Decision, claim_response
 from service.pas.submission import read_submission
-from service.policy.evaluation import years_after
+from service.policy.evaluation import covered_period
 from service.policy.folder import Policy
 from service.storage.prior_auth import OPEN_STATES, Decided
 from service.storage.tables import PriorAuthRequest
@@ -64,9 +64,8 @@ def default_period(summary: JsonObject, today: date) -> tuple[date, date]:
     evaluation = summary.get("evaluation") or {}
     for limit in evaluation.get("limits") or []:
         if limit.get("kind") == "period" and limit.get("start") and limit.get("value"):
-            start = date.fromisoformat(str(limit["start"]))
-            return start, years_after(start, int(limit["value"]))
-    return today, years_after(today, 1) - timedelta(days=1)
+            return covered_period(date.fromisoformat(str(limit["start"])), int(limit["value"]))
+    return covered_period(today, 1)
 
 
 def covered(summary: JsonObject) -> list[JsonObject]:

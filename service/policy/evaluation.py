@@ -10,7 +10,7 @@ object. It knows no drug: what the criteria, paths and limits are is the policy'
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
@@ -71,7 +71,7 @@ class LimitResult:
         """A period limit's first and last covered day, when its start is known."""
         if self.kind is not LimitKind.PERIOD or self.start is None or self.value is None:
             return None
-        return self.start, years_after(self.start, int(self.value))
+        return covered_period(self.start, int(self.value))
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,12 @@ class Evaluation:
 
     def unknown_criteria(self) -> list[str]:
         return [c.id for c in self.criteria.values() if c.status is Status.UNKNOWN]
+
+
+def covered_period(start: date, years: int) -> tuple[date, date]:
+    """`years` from `start` as a FHIR Period, whose end is inclusive: the last covered day is the
+    day before the same date `years` later (a policy's "within N years of the first cycle")."""
+    return start, years_after(start, years) - timedelta(days=1)
 
 
 def years_after(day: date, years: int) -> date:

@@ -173,3 +173,13 @@ def test_a_post_without_the_form_token_is_refused(client: TestClient) -> None:
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
     assert forged.status_code == 400
+
+
+def test_the_default_period_is_the_policys_coverage_period_inclusive(client: TestClient) -> None:
+    """Scenario 01 completed: consolidation from a first cycle on 2026-11-01, covered for a year
+    (the CQL: before 2027-11-01), so the FHIR Period, whose end is inclusive, ends 2027-10-31."""
+    bundle, case_id = _submit(client)
+    _sign_in(client)
+    assert _decide(client, case_id, action="approve").status_code == 303
+    current = client.post(INQUIRE, json=inquiry_bundle(bundle)).json()["entry"][0]["resource"]
+    assert current["preAuthPeriod"] == {"start": "2026-11-01", "end": "2027-10-31"}
