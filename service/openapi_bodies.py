@@ -86,28 +86,40 @@ FEEDBACK: dict[str, Any] = {
     },
 }
 
-PARAMETERS: dict[str, Any] = {
-    "type": "object",
-    "description": "FHIR Parameters: context (coverage-assertion-id), or order (+ coverage); "
-    "optionally questionnaire (canonical).",
-    "required": ["resourceType"],
-    "properties": {
-        "resourceType": {"const": "Parameters"},
-        "parameter": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["name"],
-                "properties": {
-                    "name": {"enum": ["context", "order", "coverage", "questionnaire"]},
-                    "valueString": {"type": "string"},
-                    "valueCanonical": {"type": "string"},
-                    "resource": _RESOURCE,
+
+def _parameters(
+    description: str, names: list[str], values: dict[str, Any], required: list[str]
+) -> dict[str, Any]:
+    """A FHIR Parameters body whose parameters are among `names`, each with one of `values`."""
+    return {
+        "type": "object",
+        "description": description,
+        "required": required,
+        "properties": {
+            "resourceType": {"const": "Parameters"},
+            "parameter": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name"],
+                    "properties": {"name": {"enum": names}, **values},
                 },
             },
         },
+    }
+
+
+PARAMETERS = _parameters(
+    "FHIR Parameters: context (coverage-assertion-id), or order (+ coverage); "
+    "optionally questionnaire (canonical).",
+    ["context", "order", "coverage", "questionnaire"],
+    {
+        "valueString": {"type": "string"},
+        "valueCanonical": {"type": "string"},
+        "resource": _RESOURCE,
     },
-}
+    ["resourceType"],
+)
 
 _ITEM: dict[str, Any] = {
     "type": "object",
@@ -138,54 +150,21 @@ def request_body(schema: dict[str, Any], media_type: str = "application/json") -
     return {"requestBody": {"required": True, "content": {media_type: {"schema": schema}}}}
 
 
-EXPAND_PARAMETERS: dict[str, Any] = {
-    "type": "object",
-    "description": "FHIR Parameters for ValueSet/$expand: url (+ valueSetVersion), filter, "
-    "count, offset.",
-    "required": ["resourceType"],
-    "properties": {
-        "resourceType": {"const": "Parameters"},
-        "parameter": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["name"],
-                "properties": {
-                    "name": {"enum": ["url", "valueSetVersion", "filter", "count", "offset"]},
-                    "valueUri": {"type": "string"},
-                    "valueString": {"type": "string"},
-                    "valueInteger": {"type": "integer", "minimum": 0},
-                },
-            },
-        },
+EXPAND_PARAMETERS = _parameters(
+    "FHIR Parameters for ValueSet/$expand: url (+ valueSetVersion), filter, count, offset.",
+    ["url", "valueSetVersion", "filter", "count", "offset"],
+    {
+        "valueUri": {"type": "string"},
+        "valueString": {"type": "string"},
+        "valueInteger": {"type": "integer", "minimum": 0},
     },
-}
+    ["resourceType"],
+)
 
-LOG_ERRORS_PARAMETERS: dict[str, Any] = {
-    "type": "object",
-    "description": "FHIR Parameters for Questionnaire/$log-questionnaire-errors (DTR 2.0.1): "
+LOG_ERRORS_PARAMETERS = _parameters(
+    "FHIR Parameters for Questionnaire/$log-questionnaire-errors (DTR 2.0.1): "
     "the Questionnaire's canonical and an OperationOutcome.",
-    "required": ["resourceType", "parameter"],
-    "properties": {
-        "resourceType": {"const": "Parameters"},
-        "parameter": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["name"],
-                "properties": {
-                    "name": {
-                        "enum": [
-                            "Questionnaire",
-                            "questionnaire",
-                            "OperationOutcome",
-                            "operationOutcome",
-                        ]
-                    },
-                    "valueCanonical": {"type": "string"},
-                    "resource": _RESOURCE,
-                },
-            },
-        },
-    },
-}
+    ["Questionnaire", "questionnaire", "OperationOutcome", "operationOutcome"],
+    {"valueCanonical": {"type": "string"}, "resource": _RESOURCE},
+    ["resourceType", "parameter"],
+)
