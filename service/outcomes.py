@@ -43,9 +43,15 @@ def operation_outcome(issues: list[Issue]) -> JsonObject:
     return {"resourceType": "OperationOutcome", "issue": rendered}
 
 
+def fhir_response(
+    content: object, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """A FHIR JSON answer (orjson: decimals and dates as the resources hold them)."""
+    return Response(orjson.dumps(content), status_code, headers, media_type=FHIR_JSON)
+
+
 def outcome_response(status_code: int, issues: list[Issue]) -> Response:
-    body = orjson.dumps(operation_outcome(issues))
-    return Response(body, status_code=status_code, media_type=FHIR_JSON)
+    return fhir_response(operation_outcome(issues), status_code)
 
 
 async def _request_error(_: Request, exc: Exception) -> Response:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
@@ -27,7 +26,7 @@ from service.dtr.questionnaire_errors import error_report, log_report, store_rep
 from service.errors import Issue, NotFound
 from service.fhir.parameters import parameters_of
 from service.openapi_bodies import EXPAND_PARAMETERS, LOG_ERRORS_PARAMETERS, request_body
-from service.outcomes import operation_outcome
+from service.outcomes import fhir_response, operation_outcome
 from service.policy.canonical import published_base
 from service.runtime import Runtime, get_runtime
 
@@ -40,17 +39,13 @@ FHIR_JSON = "application/fhir+json"
 ERRORS_SCOPE = requires("Questionnaire", "r")
 
 
-def _fhir(content: object) -> Response:
-    return Response(orjson.dumps(content), media_type=FHIR_JSON)
-
-
 def _canonical_base(runtime: Runtime) -> str:
     return published_base(runtime.settings.base_url)
 
 
 @router.get("/metadata")
 async def metadata(request: Request, runtime: RuntimeDep) -> Response:
-    return _fhir(
+    return fhir_response(
         capability_statement(
             runtime.settings, runtime.content, _canonical_base(runtime), request.app.version
         )
@@ -62,7 +57,7 @@ async def operation_definition(definition_id: str, runtime: RuntimeDep) -> Respo
     base = _canonical_base(runtime)
     ours = definitions(base)
     if definition_id in ours:
-        return _fhir(ours[definition_id])
+        return fhir_response(ours[definition_id])
     published = [
         o.definition for o in operations(base) if o.definition.rpartition("/")[2] == definition_id
     ]
@@ -92,7 +87,7 @@ async def _expand(request: Request, runtime: Runtime, value_set_id: str | None) 
     else:
         wanted = request_from_query(request.query_params.multi_items())
     value_set = value_set_to_expand(runtime.content, wanted, value_set_id)
-    return _fhir(expanded(value_set, wanted, datetime.now(UTC)))
+    return fhir_response(expanded(value_set, wanted, datetime.now(UTC)))
 
 
 @router.post(
@@ -107,7 +102,9 @@ async def log_questionnaire_errors(
     log_report(report, caller, report_id)
     count = len(report.outcome["issue"])
     recorded = f"{count} issue(s) about {report.url} recorded"
-    return _fhir(operation_outcome([Issue(recorded, code="informational", severity="information")]))
+    return fhir_response(
+        operation_outcome([Issue(recorded, code="informational", severity="information")])
+    )
 
 
 @router.post("/Questionnaire/$next-question")

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from service.dtr.content import TYPES
 from service.errors import NotFound
+from service.outcomes import fhir_response
 from service.runtime import Runtime, get_runtime
 
 router = APIRouter(prefix="/fhir")
@@ -21,16 +21,12 @@ FHIR_JSON = "application/fhir+json"
 # canonical URL before any token exists.
 
 
-def _fhir(content: object, status_code: int = 200) -> Response:
-    return Response(orjson.dumps(content), status_code=status_code, media_type=FHIR_JSON)
-
-
 @router.get("/{resource_type}/{resource_id}")
 async def read(resource_type: str, resource_id: str, runtime: RuntimeDep) -> Response:
     resource = runtime.content.read(resource_type, resource_id) if resource_type in TYPES else None
     if resource is None:
         raise NotFound(f"{resource_type}/{resource_id} is not known here")
-    return _fhir(resource)
+    return fhir_response(resource)
 
 
 @router.get("/{resource_type}")
@@ -43,7 +39,7 @@ async def search(resource_type: str, request: Request, runtime: RuntimeDep) -> R
         matches = [found] if found is not None else []
     else:
         matches = runtime.content.all(resource_type)
-    return _fhir(
+    return fhir_response(
         {
             "resourceType": "Bundle",
             "type": "searchset",

@@ -22,6 +22,7 @@ from service.auth.callers import Caller, requires
 from service.dtr.access_log import record_access
 from service.errors import BadRequest, Forbidden, NotFound
 from service.openapi_bodies import request_body
+from service.outcomes import fhir_response
 from service.pas.cases import due_at, evaluate_submission
 from service.pas.claim_response import Decision, claim_response, response_bundle
 from service.pas.intake import receive
@@ -33,10 +34,6 @@ from service.types import Resource
 router = APIRouter(prefix="/fhir")
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 PAS_BUNDLE = {"type": "object", "description": "A Da Vinci PAS request Bundle (FHIR R4)"}
-
-
-def _fhir(content: object, status_code: int = 200) -> Response:
-    return Response(orjson.dumps(content), status_code, media_type="application/fhir+json")
 
 
 async def _bundle(request: Request) -> object:
@@ -100,7 +97,7 @@ async def submit(
         lambda session: receive(session, stored, submission, base, received)
     )
     record_access(runtime.audit, runtime.audit_key, caller, "pas-submit", patient, answer["id"])
-    return _fhir(response_bundle(submission, answer, base))
+    return fhir_response(response_bundle(submission, answer, base))
 
 
 @router.post("/Claim/$inquire", openapi_extra=request_body(PAS_BUNDLE, "application/fhir+json"))
@@ -124,7 +121,7 @@ async def inquire(
     current, original = found
     record_access(runtime.audit, runtime.audit_key, caller, "pas-inquire", patient, current["id"])
     submitted = read_submission(original)
-    return _fhir(response_bundle(submitted, current, runtime.settings.base_url.rstrip("/")))
+    return fhir_response(response_bundle(submitted, current, runtime.settings.base_url.rstrip("/")))
 
 
 @router.get("/ClaimResponse/{response_id}")
@@ -143,4 +140,4 @@ async def read_claim_response(
     if found is None:
         raise NotFound(f"ClaimResponse/{response_id} is not known here")
     record_access(runtime.audit, runtime.audit_key, caller, "pas-read", found[1], response_id)
-    return _fhir(found[0])
+    return fhir_response(found[0])

@@ -18,7 +18,6 @@ import dataclasses
 from datetime import datetime
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -33,6 +32,7 @@ from service.fhir.parameters import named, parameters_resource, single_value
 from service.fhir.record import PatientRecord
 from service.fhir.validation import check_resources
 from service.openapi_bodies import PARAMETERS, request_body
+from service.outcomes import fhir_response
 from service.policy.folder import Policy
 from service.runtime import Runtime, get_runtime
 from service.storage.crd_answers import current_evaluation, find_assertion
@@ -76,10 +76,12 @@ async def questionnaire_package(
     questionnaire = runtime.content.by_url("Questionnaire", canonical)
     if questionnaire is None:  # oper-9: a warning in the outcome, not an error
         warning = f"no Questionnaire {canonical} is published here"
-        return _fhir(package_parameters(None, version, [("warning", "not-found", warning)]))
+        return fhir_response(package_parameters(None, version, [("warning", "not-found", warning)]))
     if since is not None and changed_at(runtime.content, questionnaire) <= since:
         note = f"nothing in the package of {canonical} changed since {since.isoformat()}"
-        return _fhir(package_parameters(None, version, [("information", "informational", note)]))
+        return fhir_response(
+            package_parameters(None, version, [("information", "informational", note)])
+        )
     patient = prefill.about.subject.removeprefix("Patient/") if prefill.about.subject else None
     record_access(
         runtime.audit, runtime.audit_key, caller, "questionnaire-package", patient, context
@@ -91,11 +93,7 @@ async def questionnaire_package(
         intended_use=policy.prior_authorization.doc_purpose if policy else None,
     )
     bundle = package_bundle(runtime.content, questionnaire, prefill.answers, about)
-    return _fhir(package_parameters(bundle, version, []))
-
-
-def _fhir(content: object, status_code: int = 200) -> Response:
-    return Response(orjson.dumps(content), status_code=status_code, media_type=FHIR_JSON)
+    return fhir_response(package_parameters(bundle, version, []))
 
 
 def _single(parameters: list[JsonObject], name: str, key: str) -> Any:

@@ -22,6 +22,7 @@ from service.dtr.versions import declared_version
 from service.errors import BadRequest, Forbidden, NotFound, UnprocessableEntity
 from service.fhir.validation import check_resources
 from service.openapi_bodies import QUESTIONNAIRE_RESPONSE, request_body
+from service.outcomes import fhir_response
 from service.runtime import Runtime, get_runtime
 from service.storage.commits import Work
 from service.storage.crd_answers import find_assertion
@@ -32,12 +33,6 @@ from service.types import Resource
 router = APIRouter(prefix="/fhir/QuestionnaireResponse")
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 QR = "QuestionnaireResponse"
-
-
-def _fhir(
-    content: object, status_code: int = 200, headers: dict[str, str] | None = None
-) -> Response:
-    return Response(orjson.dumps(content), status_code, headers, media_type="application/fhir+json")
 
 
 async def _response_and_questionnaire(
@@ -82,7 +77,7 @@ async def submit(
         runtime.audit, runtime.audit_key, caller, "response-create", patient, stored["id"]
     )
     location = f"{runtime.settings.base_url}/fhir/QuestionnaireResponse/{stored['id']}"
-    return _fhir(stored, 201 if created else 200, {"Location": location})
+    return fhir_response(stored, 201 if created else 200, {"Location": location})
 
 
 def _store(
@@ -127,7 +122,7 @@ async def evaluate(
         raise UnprocessableEntity(f"no policy of ours reads {questionnaire['url']}")
     engine = runtime.policy_registry.engine(policy)
     today = runtime.settings.today()
-    return _fhir(evaluate_response(engine, response, questionnaire, assertion, today))
+    return fhir_response(evaluate_response(engine, response, questionnaire, assertion, today))
 
 
 def _assertion(
@@ -152,7 +147,7 @@ async def search(
     patient = patient_of(query.get("subject")) or query.get("patient")
     rows = await run_in_threadpool(_search, runtime, caller, patient, query.get("status"))
     record_access(runtime.audit, runtime.audit_key, caller, "response-search", patient, None)
-    return _fhir(
+    return fhir_response(
         {
             "resourceType": "Bundle",
             "type": "searchset",
@@ -188,4 +183,4 @@ async def read(
     if found is None:
         raise NotFound(f"QuestionnaireResponse/{response_id} is not known here")
     record_access(runtime.audit, runtime.audit_key, caller, "response-read", found[1], response_id)
-    return _fhir(found[0])
+    return fhir_response(found[0])

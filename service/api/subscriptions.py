@@ -19,6 +19,7 @@ from starlette.responses import Response
 from service.auth.callers import Caller, requires
 from service.errors import BadRequest, NotFound
 from service.openapi_bodies import request_body
+from service.outcomes import fhir_response
 from service.pas.subscriptions import PAS_TOPIC, origin_of, read_subscription, stored_subscription
 from service.runtime import Runtime, get_runtime
 from service.storage.tables import StoredSubscription
@@ -27,12 +28,6 @@ from service.types import Resource
 router = APIRouter(prefix="/fhir/Subscription")
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SUBSCRIPTION = {"type": "object", "description": "An R4 Subscription (Subscriptions Backport)"}
-
-
-def _fhir(
-    content: object, status_code: int = 200, headers: dict[str, str] | None = None
-) -> Response:
-    return Response(orjson.dumps(content), status_code, headers, media_type="application/fhir+json")
 
 
 def _allowed_origins(runtime: Runtime, caller: Caller) -> tuple[str, ...] | None:
@@ -73,7 +68,7 @@ async def create(
     row.status, row.resource = status, _without_headers(stored)
     await runtime.committer.commit(lambda session: session.add(row))
     location = f"{runtime.settings.base_url.rstrip('/')}/fhir/Subscription/{row.id}"
-    return _fhir(_without_headers(stored), 201, {"Location": location})
+    return fhir_response(_without_headers(stored), 201, {"Location": location})
 
 
 def _without_headers(subscription: Resource) -> Resource:
@@ -100,7 +95,7 @@ async def read(
     row = await run_in_threadpool(_own, runtime, caller, subscription_id)
     if row is None:
         raise NotFound(f"Subscription/{subscription_id} is not known here")
-    return _fhir({**dict(row.resource), "status": row.status})
+    return fhir_response({**dict(row.resource), "status": row.status})
 
 
 @router.delete("/{subscription_id}")
