@@ -16,7 +16,7 @@ from service.policy.evaluation import Evaluation
 from service.policy.folder import load_policies
 from service.settings import PROJECT_ROOT
 from service.types import Resource
-from tests.support.policies import CQL_DIRS, limit_value
+from tests.support.policies import CQL_DIRS, first_policy_patient, limit_value
 
 TODAY = date(2026, 11, 24)
 UCUM = "http://unitsofmeasure.org"
@@ -42,40 +42,7 @@ def _observation(oid: str, loinc: str, when: str, value: float, unit: str) -> Re
 def _record(
     *extra: Resource, birth: str = "1980-01-01", onset: str = "2026-01-01"
 ) -> PatientRecord:
-    resources: list[Resource] = [
-        {"resourceType": "Patient", "id": "p", "birthDate": birth},
-        {
-            "resourceType": "Condition",
-            "id": "all",
-            "onsetDateTime": onset,
-            "clinicalStatus": {
-                "coding": [
-                    {
-                        "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                        "code": "active",
-                    }
-                ]
-            },
-            "code": {
-                "coding": [
-                    {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C91.01"},
-                    {"system": "http://snomed.info/sct", "code": "277571004"},
-                ]
-            },
-        },
-        {
-            "resourceType": "MedicationRequest",
-            "id": "o",
-            "status": "draft",
-            "intent": "order",
-            "medicationCodeableConcept": {
-                "coding": [
-                    {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1597262"}
-                ]
-            },
-        },
-        *extra,
-    ]
+    resources: list[Resource] = [*first_policy_patient(birth, onset), *extra]
     return PatientRecord((r, None) for r in resources)
 
 

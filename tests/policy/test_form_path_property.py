@@ -26,7 +26,7 @@ from service.policy.evaluation import Evaluation
 from service.policy.folder import Policy, load_policies
 from service.settings import PROJECT_ROOT
 from service.types import Resource
-from tests.support.policies import CQL_DIRS, limit_value
+from tests.support.policies import CQL_DIRS, first_policy_patient, limit_value
 
 TODAY = date(2026, 11, 24)
 UCUM = "http://unitsofmeasure.org"
@@ -72,38 +72,7 @@ def _record(case: dict[str, Any]) -> PatientRecord:
         }
     ]
     resources: list[Resource] = [
-        {"resourceType": "Patient", "id": "p", "birthDate": birth.isoformat()},
-        {
-            "resourceType": "Condition",
-            "id": "all",
-            "onsetDateTime": "2026-03-01",
-            "clinicalStatus": {
-                "coding": [
-                    {
-                        "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                        "code": "active",
-                    }
-                ]
-            },
-            "code": {
-                "coding": [
-                    {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C91.01"},
-                    {"system": "http://snomed.info/sct", "code": "277571004"},
-                ]
-            },
-        },
-        {
-            "resourceType": "MedicationRequest",
-            "id": "o",
-            "status": "draft",
-            "intent": "order",
-            "medicationCodeableConcept": {
-                "coding": [
-                    {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1597262"}
-                ]
-            },
-            "dosageInstruction": dosages,
-        },
+        *first_policy_patient(birth.isoformat(), "2026-03-01", dosages),
         _quantity("w", "29463-7", case["weight"], case["weight_unit"]),
     ]
     if case["height"] is not None:

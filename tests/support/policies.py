@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from service.cql.engine import CqlEngine
 from service.policy.engine import PolicyEngine
@@ -38,3 +39,44 @@ def limit_value(evaluation: Evaluation, limit_id: str) -> Decimal | int | None:
     found = evaluation.limit(limit_id)
     assert found is not None, f"the evaluation has no limit {limit_id!r}"
     return found.value
+
+
+def first_policy_patient(
+    birth: str, onset: str, dosages: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """A record the first policy reads: the Patient, an active B-ALL in remission (C91.01) with
+    its onset, and a draft order `o` for the drug (with `dosages` when given)."""
+    order: dict[str, Any] = {
+        "resourceType": "MedicationRequest",
+        "id": "o",
+        "status": "draft",
+        "intent": "order",
+        "medicationCodeableConcept": {
+            "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1597262"}]
+        },
+    }
+    if dosages is not None:
+        order["dosageInstruction"] = dosages
+    return [
+        {"resourceType": "Patient", "id": "p", "birthDate": birth},
+        {
+            "resourceType": "Condition",
+            "id": "all",
+            "onsetDateTime": onset,
+            "clinicalStatus": {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                        "code": "active",
+                    }
+                ]
+            },
+            "code": {
+                "coding": [
+                    {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C91.01"},
+                    {"system": "http://snomed.info/sct", "code": "277571004"},
+                ]
+            },
+        },
+        order,
+    ]
