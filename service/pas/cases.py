@@ -14,9 +14,9 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Any
 
-from service.dtr.responses import answered, answers_of
+from service.dtr.prefill import INFORMATION_ORIGIN
+from service.dtr.responses import answered, answers_of, questions
 from service.fhir.record import PatientRecord
 from service.pas.submission import Submission
 from service.policy.evaluation import Evaluation
@@ -25,7 +25,6 @@ from service.policy.registry import PolicyRegistry
 from service.types import JsonObject, Resource
 
 DUE = {"expedited": timedelta(hours=72), "standard": timedelta(days=7)}
-INFORMATION_ORIGIN = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/information-origin"
 # A reference's alphabet: no 0/O or 1/I/L to misread on the phone.
 _REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
@@ -100,24 +99,15 @@ def _answers(response: Resource | None, questionnaire: Resource | None) -> JsonO
     from (auto: the record; override: the prescriber changed what the record gave; manual)."""
     if response is None:
         return {}
-    texts = _item_texts(questionnaire.get("item") or []) if questionnaire else {}
+    asked = questions(questionnaire) if questionnaire else {}
     found: JsonObject = {}
     for link_id, answer in answered(response):
         found[link_id] = {
-            "text": texts.get(link_id, link_id),
+            "text": str((asked.get(link_id) or {}).get("text") or link_id),
             "value": _shown(answer),
             "origin": _origin(answer),
         }
     return found
-
-
-def _item_texts(items: list[Any]) -> dict[str, str]:
-    texts: dict[str, str] = {}
-    for item in items:
-        if isinstance(item, dict):
-            texts[str(item.get("linkId"))] = str(item.get("text") or item.get("linkId"))
-            texts.update(_item_texts(item.get("item") or []))
-    return texts
 
 
 def _shown(answer: JsonObject) -> str:

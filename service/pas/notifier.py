@@ -22,6 +22,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.pas.submission import read_submission
 from service.pas.subscriptions import notification, organization_matches
 from service.storage.commits import GroupCommitter
 from service.storage.tables import PriorAuthRequest, StoredSubscription
@@ -88,7 +89,7 @@ class Notifier:
         row = session.get(PriorAuthRequest, request_id)
         if row is None:
             return []
-        organization = _requesting_organization(dict(row.bundle))
+        organization = read_submission(dict(row.bundle)).provider
         found = []
         statement = select(StoredSubscription).where(
             StoredSubscription.client_id == row.client_id, StoredSubscription.status == "active"
@@ -133,20 +134,6 @@ class Notifier:
             return True
         log.warning("notification refused: HTTP %s", answer.status_code)
         return False
-
-
-def _requesting_organization(bundle: Resource) -> Resource | None:
-    entries = bundle.get("entry") or []
-    if not entries:
-        return None
-    claim = entries[0].get("resource") or {}
-    reference = (claim.get("provider") or {}).get("reference")
-    for entry in entries:
-        resource = entry.get("resource") or {}
-        names = {entry.get("fullUrl"), f"{resource.get('resourceType')}/{resource.get('id')}"}
-        if reference in names:
-            return resource
-    return None
 
 
 def _mark_error(session: Session, subscription_id: str) -> None:

@@ -45,6 +45,8 @@ class Submission:
     # `system|value` of Claim.identifier: the request's key for its submitter.
     identifier: str
     patient: Resource | None
+    # The requesting provider (Claim.provider): whose Subscriptions hear of the decision.
+    provider: Resource | None
     order: Resource | None
     response: Resource | None
     coverage: Resource | None
@@ -99,6 +101,7 @@ def read_submission(bundle: object, *, inquiry: bool = False) -> Submission:
         claim=claim,
         identifier=_identifier(claim),
         patient=index.resolve(claim["patient"]),
+        provider=index.resolve(claim["provider"]),
         order=order,
         response=_questionnaire_response(claim, index),
         coverage=index.resolve(_focal_insurance(claim)["coverage"]),
