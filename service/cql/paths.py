@@ -88,8 +88,16 @@ def fhirpath_expression(path: str, of_type: str | None) -> str:
 
 
 def property_accessor(
-    source_type: str | None, path: str, of_type: str | None, many: bool, result_type: str | None
+    source_type: str | None,
+    path: str,
+    of_type: str | None,
+    many: bool,
+    result_type: str | None,
+    *,
+    fast: bool = True,
 ) -> Accessor:
+    """`fast`: with the shortcut for one element whose member is a single plain value (tests
+    turn it off to compare)."""
     # Raw results: the engine's own nodes, unwrapped here by its get_data, instead of its default
     # deep copy of every element it returns (the record is never modified during an evaluation).
     evaluate = fhirpathpy.compile(
@@ -101,7 +109,8 @@ def property_accessor(
 
     base = element_path(source_type) if source_type else None
     primitive = _primitive_converter(result_type) if path == "value" else None
-    member = _member_step(base, path, of_type, compiled) if base else None
+    candidates = _candidates(base, path, of_type, compiled) if base else None
+    member = _member(candidates) if candidates is not None else None
 
     def by_engine(element: dict[str, Any], seen: Navigated) -> list[Any]:
         """Paths left to the engine run once per (path, element) per evaluation: the defines of
@@ -135,12 +144,68 @@ def property_accessor(
             return list(found)
         return found[0] if found else None
 
+    if not fast or base is None or candidates is None:
+        return access
+    return _shortcut(access, base, candidates, many, primitive)
+
+
+def _shortcut(
+    general: Accessor,
+    base: str,
+    candidates: Candidates,
+    many: bool,
+    primitive: Callable[[Any], Any] | None,
+) -> Accessor:
+    """What `general` gives, without its steps, for the shapes most reads meet: one element of
+    the source type whose member is a string, a boolean, an integer or an object (not only an
+    extension), with no `_` extension; and a FHIR primitive's `value`. Anything else goes to
+    `general` (a list, a float, an extension, another resource type)."""
+
+    def access(value: Any, seen: Navigated) -> Any:
+        kind = value.__class__
+        if kind is dict:
+            if value.get("resourceType", base) != base:
+                return general(value, seen)
+            for key, extension_key, kept in candidates:
+                found = value.get(key)
+                if value.get(extension_key) is not None:
+                    return general(value, seen)
+                if found is None:
+                    continue
+                if not kept:
+                    return [] if many else None
+                kind = found.__class__
+                if (
+                    kind is str
+                    or kind is bool
+                    or kind is int
+                    or (kind is dict and not (len(found) == 1 and "extension" in found))
+                ):
+                    return [found] if many else found
+                return general(value, seen)
+            return [] if many else None
+        if kind is str and primitive is not None:
+            converted = primitive(value)
+            return [converted] if many else converted
+        return general(value, seen)
+
     return access
+
+
+# A member step's JSON keys, in the model's order: (key, its `_` extension key, kept by ofType).
+Candidates = tuple[tuple[str, str, bool], ...]
 
 
 def _member_step(
     base: str, path: str, of_type: str | None, engine: Callable[[Any], list[Any]]
 ) -> Callable[[dict[str, Any]], list[Any]] | None:
+    candidates = _candidates(base, path, of_type, engine)
+    return None if candidates is None else _member(candidates)
+
+
+def _candidates(
+    base: str, path: str, of_type: str | None, engine: Callable[[Any], list[Any]]
+) -> Candidates | None:
     """The engine's member step for one generated path on elements of one type, resolved once
     at load (docs/decisions/0003-member-steps-resolved-at-load.md).
 
@@ -158,13 +223,16 @@ def _member_step(
     if choices is None:
         if of_type is not None:
             return None
-        candidates: tuple[tuple[str, str, bool], ...] = ((path, f"_{path}", True),)
+        candidates: Candidates = ((path, f"_{path}", True),)
     else:
         candidates = tuple(
             (f"{path}{name}", f"_{path}{name}", of_type is None or _kept(engine, base, path, name))
             for name in choices
         )
+    return candidates
 
+
+def _member(candidates: Candidates) -> Callable[[dict[str, Any]], list[Any]]:
     def member(element: dict[str, Any]) -> list[Any]:
         for key, extension_key, kept in candidates:
             value = element.get(key)

@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.records import record
-from service.cql.paths import _member_step, fhirpath_expression
+from service.cql.paths import _member_step, fhirpath_expression, property_accessor
 from service.settings import PROJECT_ROOT
 
 MODEL = models["r4"]
@@ -161,15 +161,22 @@ def _keys(base: str, path: str) -> list[str]:
     return names + [f"_{name}" for name in names]
 
 
-@settings(max_examples=300, derandomize=True, deadline=None)
+def odd_element(data: st.DataObject, base: str, path: str) -> dict[str, Any]:
+    """An element holding some of the path's JSON keys (choices, `_` extensions), odd values."""
+    keys = data.draw(st.lists(st.sampled_from(_keys(base, path)), max_size=4, unique=True))
+    return {key: data.draw(VALUE) for key in keys}
+
+
+ODDLY = settings(max_examples=300, derandomize=True, deadline=None)
+
+
+@ODDLY
 @given(data=st.data(), which=st.sampled_from(POLICY_PATHS))
 def test_odd_elements_navigate_as_in_the_engine(
     data: st.DataObject, which: tuple[str, str, str | None]
 ) -> None:
     base, path, of_type = which
-    keys = data.draw(st.lists(st.sampled_from(_keys(base, path)), max_size=4, unique=True))
-    element = {key: data.draw(VALUE) for key in keys}
-    assert agree(base, path, of_type, element)
+    assert agree(base, path, of_type, odd_element(data, base, path))
 
 
 @pytest.mark.parametrize(("base", "path", "of_type"), POLICY_PATHS)
@@ -180,6 +187,53 @@ def test_the_policy_paths_are_resolved_at_load(base: str, path: str, of_type: st
 def test_a_path_the_member_step_does_not_cover_stays_with_the_engine() -> None:
     # ofType on an element that is not a choice: the engine filters by the value's type.
     assert _member_step("Observation", "code", "CodeableConcept", engine("code", None)) is None
+
+
+def _accessors(base: str, path: str, of_type: str | None, many: bool) -> tuple[Any, Any]:
+    """The accessor with its shortcut and without, for elements typed `base` (an element
+    path: `Dosage.doseAndRate`, model info's `Dosage.DoseAndRate`)."""
+    head, *rest = base.split(".")
+    source = ".".join([head, *(part[:1].upper() + part[1:] for part in rest)])
+    result = "{urn:hl7-org:elm-types:r1}Decimal" if path == "value" else None
+    return tuple(  # type: ignore[return-value]
+        property_accessor(source, path, of_type, many, result, fast=fast) for fast in (True, False)
+    )
+
+
+def shortcut_agrees(base: str, path: str, of_type: str | None, element: Any) -> None:
+    for many in (True, False):
+        fast, general = _accessors(base, path, of_type, many)
+        found, expected = fast(element, {}), general(element, {})
+        assert type(found) is type(expected) and found == expected, (base, path, many, element)
+        if many:
+            assert typed(found) == typed(expected)
+
+
+def test_the_shortcut_reads_every_example_element_as_the_general_step() -> None:
+    bases = {base for base, _, _ in POLICY_PATHS}
+    compared = 0
+    for document in documents():
+        for base, element in elements(document, "Bundle"):
+            if base in bases:
+                for policy_base, path, of_type in POLICY_PATHS:
+                    if policy_base == base:
+                        shortcut_agrees(base, path, of_type, element)
+                        compared += 1
+    assert compared > 2_000, compared
+
+
+@ODDLY
+@given(data=st.data(), which=st.sampled_from(POLICY_PATHS))
+def test_the_shortcut_reads_odd_elements_as_the_general_step(
+    data: st.DataObject, which: tuple[str, str, str | None]
+) -> None:
+    """Also a value where an element was expected (a list, a primitive, null), and an element
+    of another resource type."""
+    base, path, of_type = which
+    element = data.draw(st.one_of(VALUE, st.just(odd_element(data, base, path))))
+    if data.draw(st.booleans()) and isinstance(element, dict):
+        element["resourceType"] = data.draw(st.sampled_from([base, "Other"]))
+    shortcut_agrees(base, path, of_type, element)
 
 
 def test_conformance_material_is_there() -> None:
