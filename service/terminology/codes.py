@@ -55,6 +55,9 @@ def normalize_ndc(code: str) -> str:
     return code.strip()
 
 
+# Pure, and asked again for the same few codes on every call (each record's codings, each value
+# set check); bounded, so a caller sending new codes cannot grow it.
+@lru_cache(maxsize=4096)
 def normalize_code(system: str, code: str) -> CodeKey:
     canonical = canonical_system(system)
     if canonical == NDC:
