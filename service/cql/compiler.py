@@ -21,31 +21,33 @@ from service.cql.conversions import (
     READ_CONCEPTS_ON_JSON,
     SYSTEM_TYPES,
     checked,
+    codes_in,
     concept_in,
     system_property,
 )
-from service.cql.elm_nodes import elm_nodes, inlinable, is_list, result_type, scoped, type_name
+from service.cql.elm_nodes import (
+    NOT_CACHED,
+    elm_nodes,
+    inlinable,
+    is_list,
+    is_to_concept,
+    operand_nodes,
+    overload,
+    query_source,
+    result_type,
+    retrieved,
+    scoped,
+    sort_property,
+    target_library,
+    type_name,
+    value_set_url,
+)
 from service.cql.library import ElmLibrary, Node
 from service.cql.operator_handlers import OPERATORS
 from service.cql.paths import fhir_type, property_accessor
-from service.cql.runtime import THIS, Frame, Thunk, Types
+from service.cql.runtime import Frame, Thunk, Types
 from service.cql.sorting import compiled_sort
 from service.cql.values import CqlValue
-from service.errors import CqlRuntimeError
-
-# Already constant or cached: wrapping them would only add a lookup.
-_NOT_CACHED = {
-    "Literal",
-    "Null",
-    "Quantity",
-    "ExpressionRef",
-    "ParameterRef",
-    "OperandRef",
-    "ValueSetRef",
-    "CodeSystemRef",
-    "CodeRef",
-    "ConceptRef",
-}
 
 
 class Compiler:
@@ -85,7 +87,7 @@ class Compiler:
         handler = _HANDLERS.get(str(kind))
         if handler is None:
             raise library.error(node, f"ELM node {kind!r} is not supported by the bridge")
-        if not self._repeated or kind in _NOT_CACHED or not self._closed(node):
+        if not self._repeated or kind in NOT_CACHED or not self._closed(node):
             return handler(self, library, node, types)
         # Runs once per element or call but has the same value for the whole evaluation (the
         # window's start, a list of codes): computed once per evaluation. Its own parts then
@@ -136,28 +138,20 @@ class Compiler:
         return cached
 
     def operands(self, library: ElmLibrary, node: Node, types: Types) -> list[Thunk]:
-        operand = node.get("operand")
-        items = operand if isinstance(operand, list) else [operand]
-        return [self.node(library, item, types) for item in items if item is not None]
+        return [self.node(library, item, types) for item in operand_nodes(node)]
 
     # -- refs and definitions
     def expression_ref(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
-        target = self._library(library, node)
+        target = target_library(self.libraries, library, node)
         key = (target.name, node["name"])
         if node["name"] not in target.defines:
             raise library.error(node, f"no define {node['name']!r} in {target.name}")
         defines = self.defines
         return lambda frame: defines[key](frame)
 
-    def _library(self, library: ElmLibrary, node: Node) -> ElmLibrary:
-        local = node.get("libraryName")
-        if not local:
-            return library
-        return self.libraries[library.includes[local]]
-
     def function_ref(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
-        target = self._library(library, node)
-        definition = self._overload(library, target, node)
+        target = target_library(self.libraries, library, node)
+        definition = overload(library, target, node)
         arguments = self.operands(library, node, types)
         if inlinable(definition):
             closed = [self._closed(o) for o in node.get("operand") or []]
@@ -183,21 +177,6 @@ class Compiler:
             closed_operands={o["name"]: c for o, c in zip(operands, closed, strict=True)},
         ):
             return self.node(library, definition["expression"], types)
-
-    def _overload(self, library: ElmLibrary, target: ElmLibrary, node: Node) -> Node:
-        candidates = target.functions.get(node["name"], ())
-        count = len(node.get("operand") or [])
-        wanted = [s.get("name") for s in node.get("signature") or []]
-        if not wanted:
-            wanted = [result_type(o) for o in node.get("operand") or []]
-        fitting = [c for c in candidates if len(c.get("operand") or []) == count]
-        exact = [
-            c for c in fitting if [type_name(o, "operandType") for o in c["operand"]] == wanted
-        ]
-        chosen = exact or fitting
-        if not chosen:
-            raise library.error(node, f"no function {node['name']}/{count} in {target.name}")
-        return chosen[0]
 
     def _function(
         self, library: ElmLibrary, definition: Node
@@ -255,23 +234,9 @@ class Compiler:
 
     # -- data
     def retrieve(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
-        resource_type = fhir_type(node.get("dataType"))
-        if resource_type is None or node.get("dateRange") or node.get("context"):
-            raise library.error(node, "only FHIR retrieves without date range or context")
-        codes = node.get("codes")
-        value_set = None
-        if codes is not None:
-            if codes.get("type") != "ValueSetRef":
-                raise library.error(node, "a retrieve filters by a value set only")
-            value_set = self._value_set(library, codes)
+        resource_type, value_set = retrieved(self.libraries, library, node)
         # Resources are FHIR JSON, CQL values as they are (CqlValue's dict).
         return lambda frame: cast(CqlValue, frame.context.data.retrieve(resource_type, value_set))
-
-    def _value_set(self, library: ElmLibrary, node: Node) -> str:
-        target = self._library(library, node)
-        if node["name"] not in target.value_sets:
-            raise library.error(node, f"no valueset {node['name']!r}")
-        return target.value_sets[node["name"]]
 
     def property(
         self, library: ElmLibrary, node: Node, types: Types, as_type: str | None = None
@@ -302,16 +267,7 @@ class Compiler:
     def identifier_ref(
         self, library: ElmLibrary, node: Node, types: Types, as_type: str | None = None
     ) -> Thunk:
-        """An identifier inside `sort by`: a property of the element being sorted."""
-        if THIS not in types:
-            raise library.error(node, f"identifier {node['name']!r} outside a sort clause")
-        synthetic = {
-            "type": "Property",
-            "path": node["name"],
-            "scope": THIS,
-            **{k: v for k, v in node.items() if k in ("resultTypeName", "resultTypeSpecifier")},
-        }
-        return self.property(library, synthetic, types, as_type)
+        return self.property(library, sort_property(library, node, types), types, as_type)
 
     def as_(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
         target = type_name(node, "asType")
@@ -327,14 +283,7 @@ class Compiler:
         return lambda frame: checked(value(frame), check)
 
     def query(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
-        if (
-            len(node["source"]) != 1
-            or node.get("relationship")
-            or node.get("let")
-            or node.get("aggregate")
-        ):
-            raise library.error(node, "only single-source queries without let/with/aggregate")
-        (source_node,) = node["source"]
+        source_node = query_source(library, node)
         alias = source_node["alias"]
         source = self.node(library, source_node["expression"], types)
         inner = {**types, alias: result_type(source_node["expression"])}
@@ -351,7 +300,6 @@ class Compiler:
 
         def run(frame: Frame) -> CqlValue:
             value = source(frame)
-            single = not isinstance(value, list)
             if value is None:
                 return None
             results: list[CqlValue] = []
@@ -364,34 +312,18 @@ class Compiler:
                 results = op.distinct(results)
             if sort is not None:
                 results = sort(frame, results)
-            return (results[0] if results else None) if single else results
+            return cast(CqlValue, op.query_result(value, results))
 
         return run
 
     def in_value_set(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
-        url = self._value_set(library, node["valueset"])
-        if READ_CONCEPTS_ON_JSON and self._is_to_concept(library, node.get("code")):
+        url = value_set_url(self.libraries, library, node["valueset"])
+        if READ_CONCEPTS_ON_JSON and is_to_concept(self.libraries, library, node.get("code")):
             raw = self.node(library, node["code"]["operand"][0], types)
             return lambda frame: concept_in(raw(frame), frame.context.terminology, url)
         code = self.node(library, node["code"] if "code" in node else node["codes"], types)
 
-        def member(frame: Frame) -> bool:
-            terminology = frame.context.terminology
-            return any(
-                c.system is not None and terminology.in_value_set(c.system, c.code, url)
-                for c in op.codes_of(code(frame))
-            )
-
-        return member
-
-    def _is_to_concept(self, library: ElmLibrary, node: Node | None) -> bool:
-        return (
-            isinstance(node, dict)
-            and node.get("type") == "FunctionRef"
-            and node.get("name") == "ToConcept"
-            and len(node.get("operand") or []) == 1
-            and self._library(library, node).name == "FHIRHelpers"
-        )
+        return lambda frame: codes_in(code(frame), frame.context.terminology, url)
 
     # -- control flow
     def if_(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
@@ -424,9 +356,11 @@ class Compiler:
         operands = self.operands(library, node, types)
         listed = len(operands) == 1 and is_list(node["operand"][0])
 
+        if listed:
+            (items,) = operands
+            return lambda frame: op.coalesce_list(items(frame))
+
         def run(frame: Frame) -> CqlValue:
-            if listed:
-                return next((x for x in _listed(operands[0](frame)) if x is not None), None)
             for operand in operands:
                 value = operand(frame)
                 if value is not None:
@@ -439,25 +373,7 @@ class Compiler:
         operand = self.node(library, node["operand"], types)
         where = library.where(node)
 
-        def run(frame: Frame) -> CqlValue:
-            items = _listed(operand(frame))
-            if not items:
-                return None
-            if len(items) > 1:
-                raise CqlRuntimeError(f"{where}: singleton from a list of {len(items)}")
-            return items[0]
-
-        return run
-
-
-def _listed(value: CqlValue) -> list[CqlValue]:
-    """A List operand's value: null is the empty list (CQL: list operators skip nulls); the
-    translator makes sure anything else is a list."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise CqlRuntimeError(f"a list was expected, not {type(value).__name__}")
-    return value
+        return lambda frame: op.singleton_from(operand(frame), where)
 
 
 _HANDLERS: dict[str, Callable[[Compiler, ElmLibrary, Node, Types], Thunk]] = {

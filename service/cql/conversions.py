@@ -8,6 +8,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from service.cql.operators import codes_of
 from service.cql.paths import SYSTEM
 from service.cql.values import Code, Concept, Quantity, decimal_of
 from service.fhir.record import codings
@@ -77,6 +78,14 @@ def concept_in(concept: Any, terminology: Any, url: str) -> bool:
     Concept failed on the first and read the second one way for medications and another for
     observation values)."""
     return any(terminology.in_value_set(c["system"], c["code"], url) for c in codings(concept))
+
+
+def codes_in(value: Any, terminology: Any, url: str) -> bool:
+    """`code in "VS"` for a Code, a Concept or a list of them: any code of a system in it."""
+    return any(
+        c.system is not None and terminology.in_value_set(c.system, c.code, url)
+        for c in codes_of(value)
+    )
 
 
 def concept_of(e: dict[str, Any]) -> Concept:

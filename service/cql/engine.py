@@ -1,24 +1,37 @@
-"""The bridge's front: load every ELM library of the folders, compile once, evaluate defines."""
+"""The bridge's front: load every ELM library of the folders, compile once, evaluate defines.
+
+Defines run as generated Python (codegen.py). `reference=True` runs them through the closure
+compiler instead (compiler.py), the reference the generated code is tested against."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
+from service.cql.codegen import Generated, SourceCompiler
 from service.cql.compiler import Compiler
 from service.cql.library import load_libraries
-from service.cql.runtime import EvaluationContext, Frame
+from service.cql.paths import Navigated
+from service.cql.runtime import EvaluationContext, Frame, Thunk
 from service.cql.values import CqlValue
 from service.errors import CqlLoadError
 
 
 class CqlEngine:
-    def __init__(self, cql_dirs: Sequence[Path]) -> None:
+    def __init__(self, cql_dirs: Sequence[Path], *, reference: bool = False) -> None:
         """`cql_dirs`: folders of CQL sources, each with the ELM translated from them in `elm/`
         (the shared libraries' and every policy's own)."""
         self._libraries = load_libraries(cql_dirs)
-        self._compiler = Compiler(self._libraries)
-        self._compiler.compile_all()
+        self._reference: dict[tuple[str, str], Thunk] = {}
+        self._generated: dict[tuple[str, str], Generated] = {}
+        self.reference = reference
+        if reference:
+            compiler = Compiler(self._libraries)
+            compiler.compile_all()
+            self._reference = compiler.defines
+        else:
+            self.source_compiler = SourceCompiler(self._libraries)
+            self._generated = self.source_compiler.compile_all()
 
     def require(self, library: str, names: Sequence[str]) -> None:
         """Fail at load when a define the service reads is missing (the typed contract)."""
@@ -27,6 +40,9 @@ class CqlEngine:
         missing = [n for n in names if n not in self._libraries[library].defines]
         if missing:
             raise CqlLoadError(f"{self._libraries[library].source}: missing defines {missing}")
+
+    def defines(self, library: str) -> list[str]:
+        return list(self._libraries[library].defines)
 
     def result_type(self, library: str, name: str) -> str | None:
         """A define's declared result type: `Boolean`, `List<String>` ...; None if undeclared."""
@@ -51,6 +67,10 @@ class CqlEngine:
     def evaluate(
         self, library: str, names: Sequence[str], context: EvaluationContext
     ) -> dict[str, CqlValue]:
-        frame = Frame(context)
-        defines = self._compiler.defines
-        return {name: defines[(library, name)](frame) for name in names}
+        if self.reference:
+            frame = Frame(context)
+            return {name: self._reference[(library, name)](frame) for name in names}
+        cache: dict[object, CqlValue] = {}
+        navigated: Navigated = {}
+        generated = self._generated
+        return {name: generated[(library, name)](context, cache, navigated) for name in names}

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from service.cql import operators as op
 from service.cql.library import ElmLibrary, Node
 from service.cql.runtime import Frame, Thunk, Types
-from service.cql.values import CqlValue, Quantity, decimal_of
+from service.cql.values import CqlValue, decimal_of
 
 
 class NodeCompiler(Protocol):
@@ -76,21 +76,6 @@ def duration(compiler: NodeCompiler, library: ElmLibrary, node: Node, types: Typ
     return lambda frame: op.duration_between(precision, start(frame), end(frame))
 
 
-def convert_quantity(
-    compiler: NodeCompiler, library: ElmLibrary, node: Node, types: Types
-) -> Thunk:
-    quantity, unit = compiler.operands(library, node, types)
-
-    def run(frame: Frame) -> CqlValue:
-        value, target = quantity(frame), unit(frame)
-        if not isinstance(value, Quantity) or not isinstance(target, str):
-            return None  # null in, null out; the translator types the operands
-        converted = value.to(target)
-        return None if converted is None else Quantity(op.scaled(converted.value), converted.unit)
-
-    return run
-
-
 def null(compiler: NodeCompiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
     return lambda frame: None
 
@@ -99,46 +84,55 @@ def today(compiler: NodeCompiler, library: ElmLibrary, node: Node, types: Types)
     return lambda frame: frame.context.today
 
 
+# Operators that are a function of their operands' values (`operand`), and of their source's
+# (`source`): the table both compilers read (the closures here, the generated source in codegen).
+OPERAND_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "Not": op.not_,
+    "Implies": op.implies,
+    "Xor": op.xor,
+    "IsNull": lambda a: a is None,
+    "IsTrue": lambda a: a is True,
+    "IsFalse": lambda a: a is False,
+    "Equal": op.equal,
+    "Equivalent": op.equivalent,
+    "NotEqual": lambda a, b: op.not_(op.equal(a, b)),
+    "Less": op.less,
+    "LessOrEqual": op.less_or_equal,
+    "Greater": op.greater,
+    "GreaterOrEqual": op.greater_or_equal,
+    "In": op.in_,
+    "Add": op.add,
+    "Subtract": op.subtract,
+    "Multiply": op.multiply,
+    "Divide": op.divide,
+    "Power": op.power,
+    "Abs": op.abs_,
+    "Negate": op.negate,
+    "Concatenate": op.concatenate,
+    "ConvertQuantity": op.convert_quantity,
+    "ToDecimal": decimal_of,
+    "ToString": lambda a: None if a is None else str(a),
+    "ToList": lambda a: [] if a is None else [a],
+    "DateFrom": op.date_from,
+    "Exists": op.exists,
+    "Union": op.union,
+    "Flatten": op.flatten,
+}
+SOURCE_FUNCTIONS: dict[str, Callable[[Any], Any]] = {
+    "First": op.first,
+    "Last": op.last,
+    "Count": op.count,
+    "Min": op.minimum,
+    "Max": op.maximum,
+}
+
 OPERATORS: dict[str, Handler] = {
     "Null": null,
     "And": short_circuit(False, op.and_),
     "Or": short_circuit(True, op.or_),
-    "Not": nary(op.not_),
-    "Implies": nary(op.implies),
-    "Xor": nary(op.xor),
-    "IsNull": nary(lambda a: a is None),
-    "IsTrue": nary(lambda a: a is True),
-    "IsFalse": nary(lambda a: a is False),
-    "Equal": nary(op.equal),
-    "Equivalent": nary(op.equivalent),
-    "NotEqual": nary(lambda a, b: op.not_(op.equal(a, b))),
-    "Less": nary(op.less),
-    "LessOrEqual": nary(op.less_or_equal),
-    "Greater": nary(op.greater),
-    "GreaterOrEqual": nary(op.greater_or_equal),
-    "In": nary(op.in_),
-    "Add": nary(op.add),
-    "Subtract": nary(op.subtract),
-    "Multiply": nary(op.multiply),
-    "Divide": nary(op.divide),
-    "Power": nary(op.power),
     "Round": round_,
-    "Abs": nary(op.abs_),
-    "Negate": nary(op.negate),
-    "Concatenate": nary(op.concatenate),
-    "ConvertQuantity": convert_quantity,
-    "ToDecimal": nary(decimal_of),
-    "ToString": nary(lambda a: None if a is None else str(a)),
-    "ToList": nary(lambda a: [] if a is None else [a]),
-    "DateFrom": nary(op.date_from),
     "DurationBetween": duration,
     "Today": today,
-    "Exists": nary(op.exists),
-    "Union": nary(op.union),
-    "Flatten": nary(op.flatten),
-    "First": source(op.first),
-    "Last": source(op.last),
-    "Count": source(op.count),
-    "Min": source(op.minimum),
-    "Max": source(op.maximum),
+    **{kind: nary(function) for kind, function in OPERAND_FUNCTIONS.items()},
+    **{kind: source(function) for kind, function in SOURCE_FUNCTIONS.items()},
 }

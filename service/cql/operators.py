@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from service.cql.values import Code, Concept, Interval, Quantity, decimal_of
+from service.errors import CqlRuntimeError
 
 Binary = Callable[[Any, Any], Any]
 # CQL 1.5 System.Decimal: at most 8 digits after the decimal point.
@@ -231,6 +232,15 @@ def duration_between(precision: str, start: Any, end: Any) -> int | None:
     return None
 
 
+def convert_quantity(value: Any, target: Any) -> Quantity | None:
+    """`convert q to 'unit'`: null in, null out (the translator types the operands); a
+    conversion UCUM does not define is null."""
+    if not isinstance(value, Quantity) or not isinstance(target, str):
+        return None
+    converted = value.to(target)
+    return None if converted is None else Quantity(scaled(converted.value), converted.unit)
+
+
 # -- lists
 def first(items: Any) -> Any:
     return items[0] if items else None
@@ -279,6 +289,39 @@ def minimum(items: Any) -> Any:
 def maximum(items: Any) -> Any:
     values = [item for item in items or [] if item is not None]
     return max(values) if values else None
+
+
+def coalesce_list(items: Any) -> Any:
+    """`Coalesce` over one List operand: its first non-null element."""
+    return next((x for x in listed(items) if x is not None), None)
+
+
+def singleton_from(items: Any, where: str) -> Any:
+    """`singleton from`: null for none, the element for one, an error (at `where`, the CQL
+    file and line) for more."""
+    found = listed(items)
+    if not found:
+        return None
+    if len(found) > 1:
+        raise CqlRuntimeError(f"{where}: singleton from a list of {len(found)}")
+    return found[0]
+
+
+def listed(value: Any) -> list[Any]:
+    """A List operand's value: null is the empty list (CQL: list operators skip nulls); the
+    translator makes sure anything else is a list."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise CqlRuntimeError(f"a list was expected, not {type(value).__name__}")
+    return value
+
+
+def query_result(source: Any, results: list[Any]) -> Any:
+    """A query over a single value gives a single value (its first result, or null)."""
+    if isinstance(source, list):
+        return results
+    return results[0] if results else None
 
 
 def codes_of(value: Any) -> list[Code]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
+from service.cql import elm_nodes
 from service.cql.values import CqlValue
 from service.types import Resource
 
@@ -44,5 +45,4 @@ class Frame:
 Thunk = Callable[[Frame], CqlValue]
 # Names in scope -> their ELM type name ({ns}Name), if known.
 Types = Mapping[str, str | None]
-# The scope name of the element a sort expression reads (CQL `$this`).
-THIS = "$this"
+THIS = elm_nodes.THIS

@@ -38,21 +38,32 @@ def compiled_sort(
             raise library.error(by, f"sort {by['type']} is not supported")
 
     def sort(frame: Frame, items: list[Any]) -> list[Any]:
-        ordered = list(items)
-        for key, descending in reversed(keys):
-
-            def value(item: Any, key: Thunk | None = key) -> Any:
-                return item if key is None else key(frame.bind({THIS: item}))
-
-            decorated = [(value(item), item) for item in ordered]
-            present = sorted(
-                (d for d in decorated if d[0] is not None),
-                key=lambda d: sortable(d[0]),
-                reverse=descending,
-            )
-            absent = [d for d in decorated if d[0] is None]
-            # CQL: null sorts lowest.
-            ordered = [d[1] for d in (present + absent if descending else absent + present)]
-        return ordered
+        return sorted_by(
+            items,
+            [(None if key is None else _bound(frame, key), descending) for key, descending in keys],
+        )
 
     return sort
+
+
+def _bound(frame: Frame, key: Thunk) -> SortKey:
+    return lambda item: key(frame.bind({THIS: item}))
+
+
+# A sort key: the value to sort an element by (None: the element itself), and descending.
+SortKey = Callable[[Any], Any]
+
+
+def sorted_by(items: list[Any], keys: list[tuple[SortKey | None, bool]]) -> list[Any]:
+    """Stable sort by each key in turn, the last key first; nulls lowest (CQL "Sorting")."""
+    ordered = list(items)
+    for key, descending in reversed(keys):
+        decorated = [(item if key is None else key(item), item) for item in ordered]
+        present = sorted(
+            (d for d in decorated if d[0] is not None),
+            key=lambda d: sortable(d[0]),
+            reverse=descending,
+        )
+        absent = [d for d in decorated if d[0] is None]
+        ordered = [d[1] for d in (present + absent if descending else absent + present)]
+    return ordered

@@ -4,29 +4,18 @@ types in scope."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
 
 from service.cql.conversions import INSTANCES
+from service.cql.elm_nodes import literal_value
 from service.cql.library import ElmLibrary, Node
 from service.cql.operator_handlers import NodeCompiler
-from service.cql.paths import SYSTEM
 from service.cql.runtime import Thunk, Types
 from service.cql.values import Interval, Quantity
 
 
 def literal(compiler: NodeCompiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
-    value_type, text = node.get("valueType", ""), node.get("value")
-    converters: dict[str, Callable[[Any], Any]] = {
-        f"{SYSTEM}Integer": int,
-        f"{SYSTEM}Decimal": Decimal,
-        f"{SYSTEM}String": str,
-        f"{SYSTEM}Boolean": lambda v: str(v).lower() == "true",
-    }
-    if value_type not in converters:
-        raise library.error(node, f"literal of type {value_type} is not supported")
-    constant = None if text is None else converters[value_type](text)
+    constant = literal_value(library, node)
     return lambda frame: constant
 
 
