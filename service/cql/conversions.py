@@ -77,7 +77,7 @@ def concept_in(concept: Any, terminology: Any, url: str) -> bool:
     holds no codings, as in the index: a `coding` that is not an array, `_coding` (building the
     Concept failed on the first and read the second one way for medications and another for
     observation values)."""
-    return any(terminology.in_value_set(c["system"], c["code"], url) for c in codings(concept))
+    return any(terminology.in_value_set(system, code, url) for system, code in codings(concept))
 
 
 def codes_in(value: Any, terminology: Any, url: str) -> bool:

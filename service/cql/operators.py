@@ -69,9 +69,15 @@ def _comparable(a: Any, b: Any) -> tuple[Any, Any] | None:
     return a, b
 
 
+# Values of these types compare as Python compares them (the common case, answered first).
+_PLAIN = frozenset({str, int, bool, Decimal, date, datetime})
+
+
 def equal(a: Any, b: Any) -> bool | None:
     if a is None or b is None:
         return None
+    if a.__class__ is b.__class__ and a.__class__ in _PLAIN:
+        return bool(a == b)
     if isinstance(a, Code) and isinstance(b, Code):
         return a.code == b.code and a.system == b.system
     if isinstance(a, list) and isinstance(b, list):
@@ -120,6 +126,8 @@ def in_(element: Any, container: Any) -> bool | None:
         return and_(above, below)
     if element is None:
         return any(item is None for item in container)
+    if element.__class__ is str:  # equal(a string, x) is True only for that same string
+        return element in container
     return any(equal(element, item) is True for item in container)
 
 

@@ -66,8 +66,8 @@ class PatientRecord:
     def _codes_of(self, resource: Resource, paths: Sequence[str]) -> set[CodeKey]:
         keys = set()
         for path in paths:
-            for coding in codings(resource.get(path)):
-                keys.add(self._normalize(coding["system"], coding["code"]))
+            for system, code in codings(resource.get(path)):
+                keys.add(self._normalize(system, code))
         return keys
 
     def of_type(self, resource_type: str) -> Sequence[Resource]:
@@ -115,17 +115,19 @@ class PatientRecord:
         return sum(len(resources) for resources in self._by_type.values())
 
 
-def codings(concept: Any) -> list[dict[str, str]]:
-    """The codings of a CodeableConcept that have both a system and a code."""
+def codings(concept: Any) -> list[tuple[str, str]]:
+    """The (system, code) of each coding of a CodeableConcept that has both."""
     if not isinstance(concept, dict):
         return []
     listed = concept.get("coding")
+    if not isinstance(listed, list):  # not an array: invalid, no codes
+        return []
     found = []
-    for coding in listed if isinstance(listed, list) else ():  # not an array: invalid, no codes
+    for coding in listed:
         if isinstance(coding, dict):
             system, code = coding.get("system"), coding.get("code")
             if isinstance(system, str) and isinstance(code, str):
-                found.append({"system": system, "code": code})
+                found.append((system, code))
     return found
 
 

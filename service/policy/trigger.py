@@ -37,7 +37,7 @@ def order_codes(order: Resource, record: PatientRecord) -> list[tuple[str, str]]
         medication = record.resolve(medication_reference, within=order)
         if medication is not None:
             concepts.append(medication.get("code"))
-    return [(c["system"], c["code"]) for concept in concepts for c in codings(concept)]
+    return [coding for concept in concepts for coding in codings(concept)]
 
 
 def medication_references(orders: Iterable[Resource]) -> list[str]:
