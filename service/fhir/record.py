@@ -40,8 +40,8 @@ class PatientRecord:
         self._by_id: dict[tuple[str, str], Resource] = {}
         self._by_full_url: dict[str, Resource] = {}
         self._by_code: dict[CodeKey, list[Resource]] = defaultdict(list)
-        self._codes: dict[int, frozenset[CodeKey]] = {}
-        self._position: dict[int, int] = {}
+        # id(resource) -> its position in the record and its primary codes.
+        self._indexed: dict[int, tuple[int, frozenset[CodeKey]]] = {}
         for resource, full_url in entries:
             self._add(resource, full_url)
 
@@ -57,18 +57,19 @@ class PatientRecord:
         if full_url:
             self._by_full_url[full_url] = resource
         self._by_type[resource_type].append(resource)
-        keys = frozenset(self._codes_of(resource, PRIMARY_CODE_PATHS.get(resource_type, ())))
-        self._codes[id(resource)] = keys
-        self._position[id(resource)] = len(self._position)
+        paths = PRIMARY_CODE_PATHS.get(resource_type)
+        keys = self._codes_of(resource, paths) if paths else _NO_CODES
+        self._indexed[id(resource)] = (len(self._indexed), keys)
         for key in keys:
             self._by_code[key].append(resource)
 
-    def _codes_of(self, resource: Resource, paths: Sequence[str]) -> set[CodeKey]:
-        keys = set()
-        for path in paths:
-            for system, code in codings(resource.get(path)):
-                keys.add(self._normalize(system, code))
-        return keys
+    def _codes_of(self, resource: Resource, paths: Sequence[str]) -> frozenset[CodeKey]:
+        normalize = self._normalize
+        return frozenset(
+            normalize(system, code)
+            for path in paths
+            for system, code in codings(resource.get(path))
+        )
 
     def of_type(self, resource_type: str) -> Sequence[Resource]:
         return self._by_type.get(resource_type, ())
@@ -89,11 +90,12 @@ class PatientRecord:
             for resource in self._by_code.get(key, ()):
                 if resource["resourceType"] == resource_type:
                     seen.setdefault(id(resource), resource)
-        return sorted(seen.values(), key=lambda resource: self._position[id(resource)])
+        return sorted(seen.values(), key=lambda resource: self._indexed[id(resource)][0])
 
     def codes(self, resource: Resource) -> frozenset[CodeKey]:
         """The normalised codes of a resource's primary code path (empty if not in the record)."""
-        return self._codes.get(id(resource), frozenset())
+        indexed = self._indexed.get(id(resource))
+        return _NO_CODES if indexed is None else indexed[1]
 
     def resolve(self, reference: object, within: Resource | None = None) -> Resource | None:
         """The resource a FHIR Reference (or reference string) points at, if the record holds it."""
@@ -113,6 +115,9 @@ class PatientRecord:
 
     def __len__(self) -> int:
         return sum(len(resources) for resources in self._by_type.values())
+
+
+_NO_CODES: frozenset[CodeKey] = frozenset()
 
 
 def codings(concept: Any) -> list[tuple[str, str]]:
