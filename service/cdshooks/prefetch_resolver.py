@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 from urllib.parse import quote
 
 from service.errors import BadRequest, FetchError, FetchNotFound
@@ -51,8 +52,9 @@ class PrefetchTemplate:
     fetched: bool = True
 
 
-@dataclass(frozen=True)
-class ResolvedResource:
+class ResolvedResource(NamedTuple):
+    """One resource of the prefetch (a tuple: one is made per resource on every call)."""
+
     resource: Resource
     full_url: str | None
     source: str

@@ -4,7 +4,6 @@ writes them with its next transaction, within `audit_flush_interval_s` at the la
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -44,7 +43,7 @@ def patient_hash(patient_id: str | None, key: bytes) -> str | None:
     """A keyed hash: stable for correlation, useless for looking patients up without the key."""
     if not patient_id:
         return None
-    return hmac.new(key, patient_id.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(key, patient_id.encode(), "sha256").hex()
 
 
 # A queued row: its table and its column values. Plain values, not ORM objects: building a mapped
