@@ -187,8 +187,8 @@ def main() -> None:
         f"Linux {machine['kernel']}, Python {machine['python']}, {machine['wrk']}.",
         "",
         "Every request is signed with its own RS384 JWT (production settings check them and "
-        "refuse replays). The no-op baseline is `POST /bench/noop` with the same payload on the "
-        "same app. `$questionnaire-package` and `$evaluate` are measured on the record of 120. "
+        "refuse replays). The no-op baseline (the framework floor) is `POST /bench/noop` with the "
+        "same payload on the same app: the body read and parsed as JSON, an empty answer. `$questionnaire-package` and `$evaluate` are measured on the record of 120. "
         "Host check: a fixed pure-Python workload timed just before and after each case (this "
         "machine's cores are shared; a higher figure means a busier host during that case).",
         "",

@@ -6,8 +6,9 @@
 The service runs as users run it: `python -m service serve`, production settings (client JWTs
 checked, replayed `jti` refused), 2 uvicorn workers, on SQLite and, when a PostgreSQL server can be
 had, on PostgreSQL. wrk runs as a separate process on loopback; each request carries its own
-freshly signed RS384 JWT. Every figure is also taken on POST /bench/noop, the same app answering
-the same payload with no work (BENCH_MODE), and printed as a ratio to it.
+freshly signed RS384 JWT. Every figure is also taken on POST /bench/noop, the same app parsing the
+same payload as JSON and answering an empty response (BENCH_MODE; the framework floor), and
+printed as a ratio to it.
 
 One case is not production: order-sign without prefetch, where the service fetches the record from
 the sandbox EHR (a real FHIR server, Medplum's router). That server speaks plain http on loopback,

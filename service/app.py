@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
@@ -23,7 +24,7 @@ from service.api.subscriptions import router as subscriptions_router
 from service.api.supported_payers import router as supported_payers_router
 from service.api.workbench import router as workbench_router
 from service.body_limit import BodyLimitMiddleware
-from service.errors import NotFound
+from service.errors import BadRequest, NotFound
 from service.logs import configure_logging
 from service.outcomes import install_exception_handlers
 from service.request_ids import RequestIdMiddleware
@@ -81,11 +82,15 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def _add_bench_baseline(app: FastAPI) -> None:
-    """The benchmark's baseline: same app, middleware and payload; reads the body, does nothing."""
+    """The benchmark's framework floor: the same app, middleware and payload, the body read and
+    parsed as JSON as a hook call parses it, and an empty answer."""
 
     @app.post("/bench/noop", include_in_schema=False)
     async def noop(request: Request) -> Response:
-        await request.body()
+        try:
+            orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            raise BadRequest("request body is not JSON") from None
         return Response(b'{"cards":[]}', media_type="application/json")
 
 

@@ -13,8 +13,13 @@ def test_noop_is_absent_unless_bench_mode(database_url: str) -> None:
         assert client.post("/bench/noop", content=b"{}").status_code in (404, 405)
 
 
-def test_noop_reads_the_payload_and_answers_no_cards(database_url: str) -> None:
+def test_noop_parses_the_payload_and_answers_no_cards(database_url: str) -> None:
     settings = make_settings(database_url, bench_mode=True)
+    payload = (
+        b'{"hook": "order-sign", "prefetch": {"x": [' + b",".join([b'{"a": 1}'] * 1000) + b"]}}"
+    )
     with TestClient(create_app(settings)) as client:
-        answer = client.post("/bench/noop", content=b'{"hook": "order-sign"}' * 1000)
+        answer = client.post("/bench/noop", content=payload)
         assert answer.status_code == 200 and answer.json() == {"cards": []}
+        # The floor parses what it reads, as a hook call does: a body that is not JSON is refused.
+        assert client.post("/bench/noop", content=payload[:-1]).status_code == 400
