@@ -29,7 +29,7 @@ from service.cql.elm_nodes import (
 )
 from service.cql.library import ElmLibrary, Node
 from service.cql.operator_handlers import OPERAND_FUNCTIONS, SOURCE_FUNCTIONS
-from service.cql.paths import fhir_type, property_accessor
+from service.cql.paths import fhir_type, plain_read, property_accessor
 from service.cql.runtime import Types
 from service.cql.values import Interval, Quantity
 
@@ -55,6 +55,8 @@ class SourceCompiler(Protocol):
 
 
 CodeHandler = Callable[[SourceCompiler, ElmLibrary, Node, Types], str]
+# What a member read answers without the accessor (paths.PlainRead).
+_PLAIN = frozenset({str, bool, int})
 
 
 def _parameter(compiler: SourceCompiler, library: ElmLibrary, node: Node, types: Types) -> str:
@@ -92,13 +94,27 @@ def _property(
     path = node["path"]
     if not fhir_type(source_type):
         return f"{compiler.constant(system_property)}({source}, {path!r})"
+    shape = fhir_type(source_type), path, fhir_type(as_type), is_list(node), result_type(node)
     try:
-        access = property_accessor(
-            fhir_type(source_type), path, fhir_type(as_type), is_list(node), result_type(node)
-        )
+        access = compiler.constant(property_accessor(*shape))
     except ValueError as error:
         raise library.error(node, str(error)) from None
-    return f"{compiler.constant(access)}({source}, nav)"
+    read = plain_read(*shape)
+    if read is None:
+        return f"{access}({source}, nav)"
+    element = compiler.name("element")
+    if read.key is None:  # a FHIR primitive's value
+        value = element if read.convert is None else f"{compiler.constant(read.convert)}({element})"
+        return (
+            f"({value} if ({element} := {source}).__class__ is str else {access}({element}, nav))"
+        )
+    member = compiler.name("member")
+    return (
+        f"({member} if ({element} := {source}).__class__ is dict"
+        f" and {element}.get('resourceType', {read.base!r}) == {read.base!r}"
+        f" and ({member} := {element}.get({read.key!r})).__class__ in {compiler.constant(_PLAIN)}"
+        f" else {access}({element}, nav))"
+    )
 
 
 def _identifier(

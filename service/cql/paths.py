@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -192,6 +193,37 @@ def _shortcut(
     return access
 
 
+@dataclass(frozen=True)
+class PlainRead:
+    """A read the generated code makes itself before it calls the accessor (codegen_nodes): on
+    an element of `base` whose `key` holds a string, a boolean or an integer, that value (a
+    single read gives the member's first value; a `_key` extension comes after it); on a string
+    (a FHIR primitive's `value`), `convert` of it. Exactly what the accessor gives on those
+    shapes (tests/cql/test_codegen.py); anything else goes to it."""
+
+    base: str | None
+    key: str | None
+    convert: Callable[[Any], Any] | None
+
+
+def plain_read(
+    source_type: str | None, path: str, of_type: str | None, many: bool, result_type: str | None
+) -> PlainRead | None:
+    if many or not source_type or of_type is not None:
+        return None
+    base = element_path(source_type)
+    if base[:1].islower():  # a FHIR primitive type: `value` is the JSON value itself
+        if path != "value":
+            return None
+        convert = _primitive_converter(result_type)
+        kept = convert is _string or convert is _identity
+        return PlainRead(None, None, None if kept else convert)
+    child = f"{base}.{path}"
+    if _MODEL["choiceTypePaths"].get(_MODEL["pathsDefinedElsewhere"].get(child, child)):
+        return None
+    return PlainRead(base, path, None)
+
+
 # A member step's JSON keys, in the model's order: (key, its `_` extension key, kept by ofType).
 Candidates = tuple[tuple[str, str, bool], ...]
 
@@ -270,11 +302,15 @@ def _primitive_converter(result_type: str | None) -> Callable[[Any], Any] | None
         f"{SYSTEM}Decimal": decimal_of,
         f"{SYSTEM}Integer": lambda v: v if isinstance(v, int) and not isinstance(v, bool) else None,
         f"{SYSTEM}Boolean": lambda v: v if isinstance(v, bool) else None,
-        f"{SYSTEM}String": lambda v: v if isinstance(v, str) else None,
-        f"{SYSTEM}Time": lambda v: v if isinstance(v, str) else None,
+        f"{SYSTEM}String": _string,
+        f"{SYSTEM}Time": _string,
     }
     converter: Callable[[Any], Any] = converters.get(result_type or "", _identity)
     return converter
+
+
+def _string(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _identity(value: Any) -> Any:

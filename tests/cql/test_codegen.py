@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from service.cql.engine import CqlEngine
 from service.cql.runtime import EvaluationContext
@@ -21,6 +23,7 @@ from service.policy.engine import PolicyEngine
 from service.policy.folder import Policy, load_policies
 from service.settings import PROJECT_ROOT
 from tests.cql.test_compiler import _define_x, _evaluate_x, _library
+from tests.cql.test_paths import VALUE, odd_element
 from tests.support.policies import SHARED_CQL
 
 sys.path.insert(0, str(PROJECT_ROOT / "bench"))
@@ -66,9 +69,11 @@ def _cases(policy: Policy) -> Iterator[Any]:
             {},
             *(w["answers"] for w in expected.get("withAnswers", [])),
         ]
-        for index, given in enumerate(answers):
+        for index, given_answers in enumerate(answers):
             reference = f"{order['resourceType']}/{order['id']}"
-            yield pytest.param(policy, entries, reference, given, id=f"{folder.name}/{index}")
+            yield pytest.param(
+                policy, entries, reference, given_answers, id=f"{folder.name}/{index}"
+            )
 
 
 def _bench_cases(policy: Policy) -> Iterator[Any]:
@@ -141,3 +146,61 @@ INT = "{urn:hl7-org:elm-types:r1}Integer"
 
 def _one() -> dict[str, Any]:
     return {"type": "Literal", "valueType": INT, "value": "1"}
+
+
+FHIR = "{http://hl7.org/fhir}"
+SYSTEM = "{urn:hl7-org:elm-types:r1}"
+# (source type, path, result type): member reads on resources and elements, and a primitive's
+# value read as each System type (the shapes codegen reads without the accessor).
+READS = [
+    (f"{FHIR}Observation", "status", f"{FHIR}ObservationStatus"),
+    (f"{FHIR}Patient", "birthDate", f"{FHIR}date"),
+    (f"{FHIR}Coding", "code", f"{FHIR}code"),
+    (f"{FHIR}Quantity", "value", f"{FHIR}decimal"),
+    (f"{FHIR}Condition", "code", f"{FHIR}CodeableConcept"),
+    *((f"{FHIR}string", "value", f"{SYSTEM}{kind}") for kind in ("String", "DateTime", "Date")),
+    (f"{FHIR}integer", "value", f"{SYSTEM}Integer"),
+    (f"{FHIR}boolean", "value", f"{SYSTEM}Boolean"),
+]
+
+
+def _reading(tmp_path: Path, source_type: str, path: str, result: str) -> list[CqlEngine]:
+    """A library whose define X reads `path` of the parameter P, typed `source_type`."""
+    source = {"type": "ParameterRef", "name": "P", "resultTypeName": source_type}
+    define = _define_x(
+        {"type": "Property", "path": path, "source": source, "resultTypeName": result}
+    )
+    elm = {
+        "library": {
+            "identifier": {"id": "Tiny", "version": "1"},
+            "parameters": {"def": [{"name": "P", "parameterTypeSpecifier": {"name": source_type}}]},
+            "statements": {"def": [define]},
+        }
+    }
+    folder = tmp_path / "elm"
+    folder.mkdir(exist_ok=True)
+    (folder / "Tiny.json").write_text(json.dumps(elm))
+    return [CqlEngine([tmp_path], reference=reference) for reference in (False, True)]
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(data=st.data(), which=st.sampled_from(READS))
+def test_reads_the_generated_code_makes_itself_agree_with_the_accessor(
+    tmp_path_factory: pytest.TempPathFactory, data: st.DataObject, which: tuple[str, str, str]
+) -> None:
+    source_type, path, result = which
+    engines = _READERS.get(which)
+    if engines is None:
+        engines = _READERS[which] = _reading(tmp_path_factory.mktemp("reads"), *which)
+    base = source_type.removeprefix(FHIR)
+    element = data.draw(
+        st.one_of(VALUE, st.just(odd_element(data, base, path)) if base[:1].isupper() else VALUE)
+    )
+    if isinstance(element, dict) and data.draw(st.booleans()):
+        element = {**element, "resourceType": data.draw(st.sampled_from([base, "Other"]))}
+    context = EvaluationContext(None, None, {"P": element}, TODAY)  # type: ignore[arg-type]
+    generated, reference = (e.evaluate("Tiny", ["X"], context)["X"] for e in engines)
+    assert type(generated) is type(reference) and generated == reference, element
+
+
+_READERS: dict[tuple[str, str, str], list[CqlEngine]] = {}

@@ -232,7 +232,7 @@ def test_the_shortcut_reads_odd_elements_as_the_general_step(
     base, path, of_type = which
     element = data.draw(st.one_of(VALUE, st.just(odd_element(data, base, path))))
     if data.draw(st.booleans()) and isinstance(element, dict):
-        element["resourceType"] = data.draw(st.sampled_from([base, "Other"]))
+        element = {**element, "resourceType": data.draw(st.sampled_from([base, "Other"]))}
     shortcut_agrees(base, path, of_type, element)
 
 
