@@ -229,18 +229,36 @@ def _quantity(compiler: SourceCompiler, library: ElmLibrary, node: Node, types: 
     return compiler.constant(Quantity(Decimal(str(node["value"])), str(node.get("unit", "1"))))
 
 
-def _short_circuit(decisive: bool, combine: op.Binary) -> CodeHandler:
-    """And / Or: the right operand is not evaluated once the left one decides."""
+def _short_circuit(decisive: bool) -> CodeHandler:
+    """And (decisive False) / Or (decisive True), three-valued as operators.and_ / or_: the
+    right operand is not evaluated once the left one decides."""
 
     def handler(compiler: SourceCompiler, library: ElmLibrary, node: Node, types: Types) -> str:
         left, right = compiler.operands(library, node, types)
-        value = compiler.name("left")
+        a, b = compiler.name("left"), compiler.name("right")
+        undecided = f"(None if {a} is None or {b} is None else {not decisive})"
         return (
-            f"({decisive} if ({value} := {left}) is {decisive} "
-            f"else {compiler.constant(combine)}({value}, {right}))"
+            f"({decisive} if ({a} := {left}) is {decisive} "
+            f"else ({decisive} if ({b} := {right}) is {decisive} else {undecided}))"
         )
 
     return handler
+
+
+def _is(value: str) -> CodeHandler:
+    """IsNull, IsTrue, IsFalse: an identity test, never null."""
+
+    def handler(compiler: SourceCompiler, library: ElmLibrary, node: Node, types: Types) -> str:
+        (operand,) = compiler.operands(library, node, types)
+        return f"(({operand}) is {value})"
+
+    return handler
+
+
+def _not(compiler: SourceCompiler, library: ElmLibrary, node: Node, types: Types) -> str:
+    (operand,) = compiler.operands(library, node, types)
+    value = compiler.name("operand")
+    return f"(None if ({value} := {operand}) is None else not {value})"
 
 
 def _operator(function: Callable[..., object]) -> CodeHandler:
@@ -275,6 +293,8 @@ def _duration(compiler: SourceCompiler, library: ElmLibrary, node: Node, types: 
     return f"{compiler.constant(op.duration_between)}({node['precision']!r}, {start}, {end})"
 
 
+# Written as Python operators above, not as calls of operator_handlers' functions.
+_INLINED = {"IsNull", "IsTrue", "IsFalse", "Not"}
 # Refs, functions and queries are the compiler's own (codegen.py); these are the rest.
 CODE_HANDLERS: dict[str, CodeHandler] = {
     "ParameterRef": _parameter,
@@ -295,11 +315,15 @@ CODE_HANDLERS: dict[str, CodeHandler] = {
     "Coalesce": _coalesce,
     "SingletonFrom": _singleton,
     "Null": lambda c, library, node, types: "None",
-    "And": _short_circuit(False, op.and_),
-    "Or": _short_circuit(True, op.or_),
+    "And": _short_circuit(False),
+    "Or": _short_circuit(True),
+    "IsNull": _is("None"),
+    "IsTrue": _is("True"),
+    "IsFalse": _is("False"),
+    "Not": _not,
     "Round": _round,
     "DurationBetween": _duration,
     "Today": lambda c, library, node, types: "ctx.today",
-    **{kind: _operator(function) for kind, function in OPERAND_FUNCTIONS.items()},
+    **{k: _operator(f) for k, f in OPERAND_FUNCTIONS.items() if k not in _INLINED},
     **{kind: _of_source(function) for kind, function in SOURCE_FUNCTIONS.items()},
 }
