@@ -39,9 +39,11 @@ class PatientRecord:
         self._by_type: dict[str, list[Resource]] = defaultdict(list)
         self._by_id: dict[tuple[str, str], Resource] = {}
         self._by_full_url: dict[str, Resource] = {}
-        self._by_code: dict[CodeKey, list[Resource]] = defaultdict(list)
-        # id(resource) -> its position in the record and its primary codes.
-        self._indexed: dict[int, tuple[int, frozenset[CodeKey]]] = {}
+        self._position: dict[int, int] = {}
+        # Built per resource type when first asked for (most calls read the codes of a few
+        # types only): type -> code -> its resources in record order; id(resource) -> codes.
+        self._by_code: dict[str, dict[CodeKey, list[Resource]]] = {}
+        self._codes: dict[int, frozenset[CodeKey]] = {}
         for resource, full_url in entries:
             self._add(resource, full_url)
 
@@ -57,19 +59,29 @@ class PatientRecord:
         if full_url:
             self._by_full_url[full_url] = resource
         self._by_type[resource_type].append(resource)
-        paths = PRIMARY_CODE_PATHS.get(resource_type)
-        keys = self._codes_of(resource, paths) if paths else _NO_CODES
-        self._indexed[id(resource)] = (len(self._indexed), keys)
-        for key in keys:
-            self._by_code[key].append(resource)
+        self._position[id(resource)] = len(self._position)
 
-    def _codes_of(self, resource: Resource, paths: Sequence[str]) -> frozenset[CodeKey]:
+    def _coded(self, resource_type: str) -> dict[CodeKey, list[Resource]]:
+        index = self._by_code.get(resource_type)
+        if index is not None:
+            return index
+        index = self._by_code[resource_type] = defaultdict(list)
+        paths = PRIMARY_CODE_PATHS.get(resource_type)
         normalize = self._normalize
-        return frozenset(
-            normalize(system, code)
-            for path in paths
-            for system, code in codings(resource.get(path))
-        )
+        for resource in self._by_type.get(resource_type, ()):
+            keys = (
+                frozenset(
+                    normalize(system, code)
+                    for path in paths
+                    for system, code in codings(resource.get(path))
+                )
+                if paths
+                else _NO_CODES
+            )
+            self._codes[id(resource)] = keys
+            for key in keys:
+                index[key].append(resource)
+        return index
 
     def of_type(self, resource_type: str) -> Sequence[Resource]:
         return self._by_type.get(resource_type, ())
@@ -78,24 +90,27 @@ class PatientRecord:
         return self._by_id.get((resource_type, resource_id))
 
     def with_code(self, system: str, code: str, resource_type: str | None = None) -> list[Resource]:
-        found = self._by_code.get(self._normalize(system, code), [])
-        if resource_type is None:
-            return list(found)
-        return [resource for resource in found if resource["resourceType"] == resource_type]
+        key = self._normalize(system, code)
+        if resource_type is not None:
+            return list(self._coded(resource_type).get(key, ()))
+        found = [r for kind in list(self._by_type) for r in self._coded(kind).get(key, ())]
+        return sorted(found, key=lambda resource: self._position[id(resource)])
 
     def with_any_code(self, keys: Iterable[CodeKey], resource_type: str) -> list[Resource]:
         """Resources of a type with any of `keys` (normalised), once each, in record order."""
+        index = self._coded(resource_type)
         seen: dict[int, Resource] = {}
         for key in keys:
-            for resource in self._by_code.get(key, ()):
-                if resource["resourceType"] == resource_type:
-                    seen.setdefault(id(resource), resource)
-        return sorted(seen.values(), key=lambda resource: self._indexed[id(resource)][0])
+            for resource in index.get(key, ()):
+                seen.setdefault(id(resource), resource)
+        return sorted(seen.values(), key=lambda resource: self._position[id(resource)])
 
     def codes(self, resource: Resource) -> frozenset[CodeKey]:
         """The normalised codes of a resource's primary code path (empty if not in the record)."""
-        indexed = self._indexed.get(id(resource))
-        return _NO_CODES if indexed is None else indexed[1]
+        if id(resource) not in self._position:
+            return _NO_CODES
+        self._coded(str(resource.get("resourceType")))
+        return self._codes.get(id(resource), _NO_CODES)
 
     def resolve(self, reference: object, within: Resource | None = None) -> Resource | None:
         """The resource a FHIR Reference (or reference string) points at, if the record holds it."""
