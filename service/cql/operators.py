@@ -114,6 +114,8 @@ greater_or_equal = _ordered(lambda a, b: a >= b)
 
 
 def in_(element: Any, container: Any) -> bool | None:
+    if element.__class__ is str and container.__class__ is list:
+        return element in container  # equal(a string, x) is True only for that same string
     if container is None:
         return None if element is None else False
     if isinstance(container, Interval):
@@ -126,8 +128,6 @@ def in_(element: Any, container: Any) -> bool | None:
         return and_(above, below)
     if element is None:
         return any(item is None for item in container)
-    if element.__class__ is str:  # equal(a string, x) is True only for that same string
-        return element in container
     return any(equal(element, item) is True for item in container)
 
 
