@@ -102,19 +102,24 @@ def _property(
     read = plain_read(*shape)
     if read is None:
         return f"{access}({source}, nav)"
-    element = compiler.name("element")
-    if read.key is None:  # a FHIR primitive's value
-        value = element if read.convert is None else f"{compiler.constant(read.convert)}({element})"
+    element, member = compiler.name("element"), compiler.name("member")
+    # The source is computed once, in the first test made (the outermost condition).
+    subject, fallback = f"({element} := {source})", f"{access}({element}, nav)"
+    plain = compiler.constant(_PLAIN)
+
+    def member_read(first: str) -> str:
         return (
-            f"({value} if ({element} := {source}).__class__ is str else {access}({element}, nav))"
+            f"({member} if {first}.__class__ is dict"
+            f" and {element}.get('resourceType', {read.base!r}) == {read.base!r}"
+            f" and ({member} := {element}.get({read.key!r})).__class__ in {plain}"
+            f" else {fallback})"
         )
-    member = compiler.name("member")
-    return (
-        f"({member} if ({element} := {source}).__class__ is dict"
-        f" and {element}.get('resourceType', {read.base!r}) == {read.base!r}"
-        f" and ({member} := {element}.get({read.key!r})).__class__ in {compiler.constant(_PLAIN)}"
-        f" else {access}({element}, nav))"
-    )
+
+    if not read.primitive:
+        return member_read(subject)
+    value = element if read.convert is None else f"{compiler.constant(read.convert)}({element})"
+    otherwise = member_read(element) if read.key is not None else fallback
+    return f"({value} if {subject}.__class__ is str else {otherwise})"
 
 
 def _identifier(

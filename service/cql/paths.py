@@ -195,15 +195,17 @@ def _shortcut(
 
 @dataclass(frozen=True)
 class PlainRead:
-    """A read the generated code makes itself before it calls the accessor (codegen_nodes): on
-    an element of `base` whose `key` holds a string, a boolean or an integer, that value (a
-    single read gives the member's first value; a `_key` extension comes after it); on a string
-    (a FHIR primitive's `value`), `convert` of it. Exactly what the accessor gives on those
-    shapes (tests/cql/test_codegen.py); anything else goes to it."""
+    """Reads the generated code makes itself before it calls the accessor (codegen_nodes). On a
+    string, when `primitive` (the path is `value`: a FHIR primitive's value is the JSON value
+    itself), `convert` of it (None: the string as it is). On an element of `base` whose `key`
+    holds a string, a boolean or an integer, that value (a single read gives the member's first
+    value; a `_key` extension comes after it). Exactly what the accessor gives on those shapes
+    (tests/cql/test_codegen.py); anything else goes to it."""
 
+    primitive: bool
+    convert: Callable[[Any], Any] | None
     base: str | None
     key: str | None
-    convert: Callable[[Any], Any] | None
 
 
 def plain_read(
@@ -212,16 +214,16 @@ def plain_read(
     if many or not source_type or of_type is not None:
         return None
     base = element_path(source_type)
-    if base[:1].islower():  # a FHIR primitive type: `value` is the JSON value itself
-        if path != "value":
-            return None
-        convert = _primitive_converter(result_type)
-        kept = convert is _string or convert is _identity
-        return PlainRead(None, None, None if kept else convert)
+    convert = None
+    if path == "value":
+        found = _primitive_converter(result_type)
+        convert = None if found is _string or found is _identity else found
     child = f"{base}.{path}"
-    if _MODEL["choiceTypePaths"].get(_MODEL["pathsDefinedElsewhere"].get(child, child)):
+    choice = _MODEL["choiceTypePaths"].get(_MODEL["pathsDefinedElsewhere"].get(child, child))
+    member = not choice and not base[:1].islower()  # FHIR primitive types hold no members
+    if path != "value" and not member:
         return None
-    return PlainRead(base, path, None)
+    return PlainRead(path == "value", convert, base if member else None, path if member else None)
 
 
 # A member step's JSON keys, in the model's order: (key, its `_` extension key, kept by ofType).

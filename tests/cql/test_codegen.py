@@ -158,6 +158,8 @@ READS = [
     (f"{FHIR}Coding", "code", f"{FHIR}code"),
     (f"{FHIR}Quantity", "value", f"{FHIR}decimal"),
     (f"{FHIR}Condition", "code", f"{FHIR}CodeableConcept"),
+    (f"{FHIR}ObservationStatus", "value", f"{SYSTEM}String"),  # a code type's value
+    (f"{FHIR}Quantity", "value", f"{SYSTEM}Decimal"),
     *((f"{FHIR}string", "value", f"{SYSTEM}{kind}") for kind in ("String", "DateTime", "Date")),
     (f"{FHIR}integer", "value", f"{SYSTEM}Integer"),
     (f"{FHIR}boolean", "value", f"{SYSTEM}Boolean"),
