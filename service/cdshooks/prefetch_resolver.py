@@ -179,7 +179,13 @@ def _flatten(value: JsonObject, source: str) -> list[ResolvedResource]:
 
 
 def _missing_references(references: Sequence[str], present: list[ResolvedResource]) -> list[_Fetch]:
-    have = {f"{r.resource['resourceType']}/{r.resource.get('id')}" for r in present}
+    # Only the resources of the types referenced are looked at (a few orders among hundreds).
+    types = {reference.partition("/")[0] for reference in references}
+    have = {
+        f"{kind}/{r.resource.get('id')}"
+        for r in present
+        if (kind := r.resource["resourceType"]) in types
+    }
     wanted = []
     for reference in dict.fromkeys(references):
         if reference in have:
