@@ -49,8 +49,8 @@ class SignedJwtVerifier:
         self._clock = clock
 
     async def verify(self, token: str, audience: str, signer_of: SignerOf) -> VerifiedJwt:
-        header = _header(token)
-        client = signer_of(_claims(token, None, header["alg"], audience))
+        header, unverified = _unverified(token)
+        client = signer_of(unverified)
         if client is None:
             raise Unauthorized("iss is not a trusted client")
         key = await self._keys.key(client, header.get("jku"), header["kid"])
@@ -91,11 +91,18 @@ def bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
-def _header(token: str) -> dict[str, Any]:
+def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The header, checked, and the claims, not yet trusted (they name the signer whose keys
+    verify them), read in one pass."""
     try:
-        header = jwt.get_unverified_header(token)
+        decoded = jwt.api_jwt.decode_complete(token, options={"verify_signature": False})
     except jwt.DecodeError:
         raise Unauthorized("token is not a JWT") from None
+    except jwt.PyJWTError as error:
+        raise Unauthorized(f"token rejected: {type(error).__name__}") from None
+    header, claims = decoded["header"], decoded["payload"]
+    if not isinstance(claims, dict):
+        raise Unauthorized("claims are not an object")
     if header.get("alg") not in ALLOWED_ALGORITHMS:
         raise Unauthorized(f"alg {header.get('alg')!r} not accepted")
     if not isinstance(header.get("kid"), str) or not header["kid"]:
@@ -103,20 +110,15 @@ def _header(token: str) -> dict[str, Any]:
     jku = header.get("jku")
     if jku is not None and not isinstance(jku, str):
         raise Unauthorized("jku is not a string")
-    return header
+    return header, claims
 
 
-def _claims(token: str, key: jwt.PyJWK | None, algorithm: str, audience: str) -> dict[str, Any]:
-    """Signature (when a key is given) and audience; times are checked with our own clock."""
+def _claims(token: str, key: jwt.PyJWK, algorithm: str, audience: str) -> dict[str, Any]:
+    """Signature and audience; times are checked with our own clock."""
     audiences = [audience.rstrip("/"), audience.rstrip("/") + "/"]
     options: jwt.types.Options = {"verify_exp": False, "verify_nbf": False, "verify_iat": False}
     try:
-        if key is None:
-            claims = jwt.decode(token, options={"verify_signature": False})
-        else:
-            claims = jwt.decode(
-                token, key, algorithms=[algorithm], audience=audiences, options=options
-            )
+        claims = jwt.decode(token, key, algorithms=[algorithm], audience=audiences, options=options)
     except jwt.InvalidAudienceError:
         raise Unauthorized("aud is not this service") from None
     except jwt.MissingRequiredClaimError as error:
