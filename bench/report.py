@@ -29,6 +29,15 @@ def find(
     )
 
 
+# The last `make bench` before the policy was compiled to Python (2026-12-02 03:29 UTC, host
+# check 4.0 to 4.9 ms): the speed issue's targets are relative to it (50 clients up by a third,
+# memory per worker not above it).
+BEFORE_COMPILED = {
+    "sqlite": {"clients_50_per_s": 306, "peak_mb": 132},
+    "postgresql": {"clients_50_per_s": 345, "peak_mb": 140},
+}
+
+
 def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     measures = results["measures"]
     rows: list[tuple[str, str, bool | None]] = []
@@ -55,29 +64,32 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
                 one["ratio_p50"] <= 2.0,
             ),
         ]
+        before = BEFORE_COMPILED[database]
         if many:
+            wanted = before["clients_50_per_s"] * 4 / 3
             rows.append(
                 (
-                    f"{database}: 50 clients >= 300/s, no errors",
+                    f"{database}: 50 clients >= {wanted:.0f}/s (a third above "
+                    f"{before['clients_50_per_s']}/s), no errors",
                     f"{many['throughput']:.0f}/s, {many['errors']} errors",
-                    many["throughput"] >= 300 and many["errors"] == 0,
+                    many["throughput"] >= wanted and many["errors"] == 0,
                 )
             )
         if big:
             rows.append(
                 (
-                    f"{database}: order-sign 1000, p50 < 30 ms",
+                    f"{database}: order-sign 1000, p50 < 10 ms",
                     f"{big['p50_ms']:.2f} ms",
-                    big["p50_ms"] < 30,
+                    big["p50_ms"] < 10,
                 )
             )
         peaks = results["peak_rss_mb_per_worker"].get(database, [])
         if peaks:
             rows.append(
                 (
-                    f"{database}: peak memory per worker < 150 MB",
+                    f"{database}: peak memory per worker <= {before['peak_mb']} MB (before)",
                     ", ".join(f"{p:.0f} MB" for p in peaks),
-                    max(peaks) < 150,
+                    max(peaks) <= before["peak_mb"],
                 )
             )
     return rows
@@ -188,7 +200,8 @@ def main() -> None:
         "",
         "Every request is signed with its own RS384 JWT (production settings check them and "
         "refuse replays). The no-op baseline (the framework floor) is `POST /bench/noop` with the "
-        "same payload on the same app: the body read and parsed as JSON, an empty answer. `$questionnaire-package` and `$evaluate` are measured on the record of 120. "
+        "same payload on the same app: the body read and parsed as JSON, an empty answer. "
+        "`$questionnaire-package` and `$evaluate` are measured on the record of 120. "
         "Host check: a fixed pure-Python workload timed just before and after each case (this "
         "machine's cores are shared; a higher figure means a busier host during that case).",
         "",
