@@ -70,7 +70,9 @@ class SourceCompiler:
         self._numbers = count()
         self._constants: dict[str, Any] = {"MISSING": MISSING}
         self._constant_names: dict[tuple[type, object], str] = {}
-        self._module: list[str] = []
+        # The module's functions, each its source lines (compiled one at a time: compiling the
+        # whole module at once took 12 MB at its peak, which a worker's memory then kept).
+        self._module: list[list[str]] = []
         self._defines: dict[tuple[str, str], str] = {}
         self._functions: dict[int, str] = {}
         # Compile-time state, restored by `_state`: the names in scope (a query alias or a
@@ -91,10 +93,11 @@ class SourceCompiler:
             for name, statement in library.defines.items():
                 function = self._defines[(library.name, name)]
                 self._cached_function(function, library, statement["expression"], {}, {})
-        self.source = "\n".join(self._module) + "\n"
         namespace = dict(self._constants)
-        exec(compile(self.source, "<generated from ELM>", "exec"), namespace)  # noqa: S102
-        return {key: namespace[function] for key, function in self._defines.items()}
+        for lines in self._module:
+            exec(compile("\n".join(lines), "<generated from ELM>", "exec"), namespace)  # noqa: S102
+        self.source = "".join("\n".join(lines) + "\n" for lines in self._module)
+        return {key: namespace[name] for key, name in self._defines.items()}
 
     def name(self, kind: str) -> str:
         return f"{kind}_{next(self._numbers)}"
@@ -129,14 +132,16 @@ class SourceCompiler:
         with self.state(scope=scope, repeated=0, prelude=[]):
             value = self.expression(library, expression, types)
             prelude = self._prelude
-        self._module += [
-            f"def {function}(ctx, cache, nav):",
-            f"    value = cache.get({key}, MISSING)",
-            "    if value is MISSING:",
-            *_indented(prelude, 8),
-            f"        value = cache[{key}] = {value}",
-            "    return value",
-        ]
+        self._module.append(
+            [
+                f"def {function}(ctx, cache, nav):",
+                f"    value = cache.get({key}, MISSING)",
+                "    if value is MISSING:",
+                *_indented(prelude, 8),
+                f"        value = cache[{key}] = {value}",
+                "    return value",
+            ]
+        )
 
     @contextmanager
     def state(
@@ -242,11 +247,13 @@ class SourceCompiler:
             value = self.expression(library, definition["expression"], operand_types)
             prelude = self._prelude
         parameters = "".join(f", {local}" for local in locals_.values())
-        self._module += [
-            f"def {function}(ctx, cache, nav{parameters}):",
-            *_indented(prelude, 4),
-            f"    return {value}",
-        ]
+        self._module.append(
+            [
+                f"def {function}(ctx, cache, nav{parameters}):",
+                *_indented(prelude, 4),
+                f"    return {value}",
+            ]
+        )
         return function
 
     # -- queries
