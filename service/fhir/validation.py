@@ -9,6 +9,7 @@ more than it protects (the policy reads the rest defensively).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
@@ -16,11 +17,14 @@ from pydantic import ValidationError
 from service.errors import BadRequest, Issue
 from service.types import Resource
 
+# The library imports the model's module on every call (about 20 us); the names are few.
+_model_class = lru_cache(maxsize=256)(get_fhir_model_class)
+
 
 def resource_issues(resource: Resource, where: str) -> list[Issue]:
     resource_type = str(resource.get("resourceType"))
     try:
-        model = get_fhir_model_class(resource_type)
+        model = _model_class(resource_type)
     except ValueError:
         return [Issue(f"{where}: unknown resourceType {resource_type!r}", expression=(where,))]
     too_deep = _deeper_than(resource, MAX_DEPTH)
