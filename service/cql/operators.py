@@ -122,13 +122,16 @@ def in_(element: Any, container: Any) -> bool | None:
         if element is None:
             return None
         low_value, high_value = container.low, container.high
-        if element.__class__ is datetime and low_value.__class__ is high_value.__class__ is date:
-            # A dated event in a window of days (the common case): compared on its day, as
-            # _comparable compares a DateTime with a Date.
-            day = element.date()
+        kind = element.__class__
+        if (
+            kind is date or kind is datetime
+        ) and low_value.__class__ is high_value.__class__ is date:
+            # A day or a dated event in a window of days (the common case): compared on its day,
+            # as _comparable compares a DateTime with a Date.
+            day: date = element if kind is date else element.date()
             above = day >= low_value if container.low_closed else day > low_value
             below = day <= high_value if container.high_closed else day < high_value
-            return above and below
+            return bool(above and below)
         low = greater_or_equal if container.low_closed else greater
         high = less_or_equal if container.high_closed else less
         above = True if container.low is None else low(element, container.low)

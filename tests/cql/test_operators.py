@@ -33,9 +33,9 @@ def general_in(element: Any, window: Interval) -> bool | None:
     return op.and_(above, below)
 
 
-@given(MOMENTS, DAYS, DAYS, st.booleans(), st.booleans())
-def test_a_moment_in_a_window_of_days_is_compared_on_its_day(
-    moment: datetime, low: date, high: date, low_closed: bool, high_closed: bool
+@given(st.one_of(MOMENTS, DAYS), DAYS, DAYS, st.booleans(), st.booleans())
+def test_a_day_or_moment_in_a_window_of_days_is_compared_on_its_day(
+    moment: date, low: date, high: date, low_closed: bool, high_closed: bool
 ) -> None:
     window = Interval(low, high, low_closed, high_closed)
     assert op.in_(moment, window) is general_in(moment, window)
