@@ -213,5 +213,8 @@ def _drug(policy: Policy) -> str:
 
 def _shown(value: object) -> str:
     if isinstance(value, Decimal):
-        return f"{value.quantize(Decimal('0.01')).normalize():f}"
+        try:
+            return f"{value.quantize(Decimal('0.01')).normalize():f}"
+        except ArithmeticError:  # more digits than the decimal context holds: shown as it is
+            return f"{value:f}"
     return str(value)

@@ -267,3 +267,14 @@ def test_questionnaire_responses(client: TestClient, document: Any, evaluate: bo
 def test_the_service_still_answers_afterwards(client: TestClient) -> None:
     answer = client.post("/cds-services/crd-order-sign", json=hook_request(SCENARIOS[0]))
     assert answer.status_code == 200 and answer.json()["systemActions"]
+
+
+def test_a_weight_beyond_decimal_precision_is_answered(client: TestClient) -> None:
+    """Found by test_hook_calls: a weight of 1e26 kg reached a card's text, whose rounding to
+    two places needs more digits than Python's decimal context has (a 500)."""
+    document = hook_request(SCENARIOS[0])
+    for entry in document["prefetch"]["observations"]["entry"]:
+        quantity = entry["resource"].get("valueQuantity")
+        if quantity is not None:
+            quantity["value"] = 1e26
+    _post(client, "/cds-services/crd-order-sign", document)
