@@ -122,23 +122,13 @@ def _property(
     return f"({value} if {subject}.__class__ is str else {otherwise})"
 
 
-def _identifier(
-    compiler: SourceCompiler,
-    library: ElmLibrary,
-    node: Node,
-    types: Types,
-    as_type: str | None = None,
-) -> str:
-    return _property(compiler, library, sort_property(library, node, types), types, as_type)
-
-
 def _as(compiler: SourceCompiler, library: ElmLibrary, node: Node, types: Types) -> str:
     target = type_name(node, "asType")
     operand = node["operand"]
     if target and fhir_type(target) and operand.get("type") == "Property":
         return _property(compiler, library, operand, types, as_type=target)
     if target and fhir_type(target) and operand.get("type") == "IdentifierRef":
-        return _identifier(compiler, library, operand, types, as_type=target)
+        return _property(compiler, library, sort_property(library, operand, types), types, target)
     return compiler.checked(compiler.expression(library, operand, types), target)
 
 
@@ -303,7 +293,10 @@ _INLINED = {"IsNull", "IsTrue", "IsFalse", "Not"}
 # Refs, functions and queries are the compiler's own (codegen.py); these are the rest.
 CODE_HANDLERS: dict[str, CodeHandler] = {
     "ParameterRef": _parameter,
-    "IdentifierRef": _identifier,
+    # An identifier inside `sort by`: a property of the element sorted.
+    "IdentifierRef": lambda c, library, node, types: _property(
+        c, library, sort_property(library, node, types), types
+    ),
     "Retrieve": _retrieve,
     "Property": _property,
     "As": _as,
