@@ -75,7 +75,7 @@ class SourceCompiler:
         self._module: list[list[str]] = []
         self._defines: dict[tuple[str, str], str] = {}
         self._functions: dict[int, str] = {}
-        # Compile-time state, restored by `_state`: the names in scope (a query alias or a
+        # Compile-time state, restored by `state`: the names in scope (a query alias or a
         # function's operand -> its Python local, or an inlined function's argument), whether
         # what is compiled runs more than once per evaluation, the statements the current
         # function needs before its expression, and the depth of the expression being built.
