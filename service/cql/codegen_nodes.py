@@ -6,21 +6,22 @@ through `compiler.constant`. Meanings are compiler.py's, operator by operator.""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from decimal import Decimal
 from typing import Protocol
 
 from service.cql import operators as op
 from service.cql.conversions import (
-    INSTANCES,
     READ_CONCEPTS_ON_JSON,
     codes_in,
     concept_in,
+    instance_builder,
     system_property,
 )
 from service.cql.elm_nodes import (
     is_list,
     is_to_concept,
     literal_value,
+    parameter_definition,
+    quantity_value,
     result_type,
     retrieved,
     sort_property,
@@ -31,7 +32,7 @@ from service.cql.library import ElmLibrary, Node
 from service.cql.operator_handlers import OPERAND_FUNCTIONS, SOURCE_FUNCTIONS
 from service.cql.paths import fhir_type, plain_read, property_accessor
 from service.cql.runtime import Types
-from service.cql.values import Interval, Quantity
+from service.cql.values import Interval
 
 
 class SourceCompiler(Protocol):
@@ -60,9 +61,7 @@ _PLAIN = frozenset({str, bool, int})
 
 
 def _parameter(compiler: SourceCompiler, library: ElmLibrary, node: Node, types: Types) -> str:
-    definition = library.parameters.get(node["name"])
-    if definition is None:
-        raise library.error(node, f"no parameter {node['name']!r}")
+    definition = parameter_definition(library, node)
     given = f"ctx.parameters.get({node['name']!r})"
     if not definition.get("default"):
         return given
@@ -200,9 +199,7 @@ def _elements(compiler: SourceCompiler, library: ElmLibrary, node: Node, types: 
 
 
 def _instance(compiler: SourceCompiler, library: ElmLibrary, node: Node, types: Types) -> str:
-    build = INSTANCES.get(node.get("classType", ""))
-    if build is None:
-        raise library.error(node, f"instances of {node.get('classType')} are not supported")
+    build = instance_builder(library, node)
     return f"{compiler.constant(build)}({_elements(compiler, library, node, types)})"
 
 
@@ -221,7 +218,7 @@ def _interval(compiler: SourceCompiler, library: ElmLibrary, node: Node, types: 
 
 
 def _quantity(compiler: SourceCompiler, library: ElmLibrary, node: Node, types: Types) -> str:
-    return compiler.constant(Quantity(Decimal(str(node["value"])), str(node.get("unit", "1"))))
+    return compiler.constant(quantity_value(node))
 
 
 def _short_circuit(decisive: bool) -> CodeHandler:

@@ -33,6 +33,7 @@ from service.cql.elm_nodes import (
     is_to_concept,
     operand_nodes,
     overload,
+    parameter_definition,
     query_source,
     result_type,
     retrieved,
@@ -208,9 +209,7 @@ class Compiler:
         return call
 
     def parameter_ref(self, library: ElmLibrary, node: Node, types: Types) -> Thunk:
-        definition = library.parameters.get(node["name"])
-        if definition is None:
-            raise library.error(node, f"no parameter {node['name']!r}")
+        definition = parameter_definition(library, node)
         default = (
             self.node(library, definition["default"], {}) if definition.get("default") else None
         )

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from service.cql.library import ElmLibrary, Node
 from service.cql.operators import codes_of
 from service.cql.paths import SYSTEM
 from service.cql.values import Code, Concept, Quantity, decimal_of
@@ -98,3 +99,11 @@ INSTANCES: dict[str, Callable[[dict[str, Any]], Any]] = {
     f"{SYSTEM}Concept": concept_of,
     f"{SYSTEM}Ratio": dict,
 }
+
+
+def instance_builder(library: ElmLibrary, node: Node) -> Callable[[dict[str, Any]], Any]:
+    """What builds an Instance node's value from its elements' values."""
+    build = INSTANCES.get(node.get("classType", ""))
+    if build is None:
+        raise library.error(node, f"instances of {node.get('classType')} are not supported")
+    return build

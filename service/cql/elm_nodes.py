@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from service.cql.library import ElmLibrary, Node
 from service.cql.paths import SYSTEM, fhir_type
+from service.cql.values import Quantity
 
 Libraries = Mapping[str, ElmLibrary]
 # The scope name of the element a sort expression reads (CQL `$this`).
@@ -177,3 +178,16 @@ def sort_property(library: ElmLibrary, node: Node, types: Mapping[str, str | Non
         "scope": THIS,
         **{k: v for k, v in node.items() if k in ("resultTypeName", "resultTypeSpecifier")},
     }
+
+
+def parameter_definition(library: ElmLibrary, node: Node) -> Node:
+    """The ParameterDef a ParameterRef names."""
+    definition = library.parameters.get(node["name"])
+    if definition is None:
+        raise library.error(node, f"no parameter {node['name']!r}")
+    return definition
+
+
+def quantity_value(node: Node) -> Quantity:
+    """A Quantity literal's value."""
+    return Quantity(Decimal(str(node["value"])), str(node.get("unit", "1")))

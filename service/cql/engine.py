@@ -25,13 +25,16 @@ class CqlEngine:
         self._reference: dict[tuple[str, str], Thunk] = {}
         self._generated: dict[tuple[str, str], Generated] = {}
         self.reference = reference
+        # The generated program, one function per define (empty with the reference closures).
+        self.source = ""
         if reference:
             compiler = Compiler(self._libraries)
             compiler.compile_all()
             self._reference = compiler.defines
         else:
-            self.source_compiler = SourceCompiler(self._libraries)
-            self._generated = self.source_compiler.compile_all()
+            source_compiler = SourceCompiler(self._libraries)
+            self._generated = source_compiler.compile_all()
+            self.source = source_compiler.source
 
     def require(self, library: str, names: Sequence[str]) -> None:
         """Fail at load when a define the service reads is missing (the typed contract)."""

@@ -4,14 +4,12 @@ types in scope."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
-from service.cql.conversions import INSTANCES
-from service.cql.elm_nodes import literal_value
+from service.cql.conversions import instance_builder
+from service.cql.elm_nodes import literal_value, quantity_value
 from service.cql.library import ElmLibrary, Node
 from service.cql.operator_handlers import NodeCompiler
 from service.cql.runtime import Thunk, Types
-from service.cql.values import Interval, Quantity
+from service.cql.values import Interval
 
 
 def literal(compiler: NodeCompiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
@@ -20,9 +18,7 @@ def literal(compiler: NodeCompiler, library: ElmLibrary, node: Node, types: Type
 
 
 def instance(compiler: NodeCompiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
-    build = INSTANCES.get(node.get("classType", ""))
-    if build is None:
-        raise library.error(node, f"instances of {node.get('classType')} are not supported")
+    build = instance_builder(library, node)
     elements = {
         e["name"]: compiler.node(library, e["value"], types) for e in node.get("element") or []
     }
@@ -52,5 +48,5 @@ def interval(compiler: NodeCompiler, library: ElmLibrary, node: Node, types: Typ
 
 
 def quantity(compiler: NodeCompiler, library: ElmLibrary, node: Node, types: Types) -> Thunk:
-    constant = Quantity(Decimal(str(node["value"])), str(node.get("unit", "1")))
+    constant = quantity_value(node)
     return lambda frame: constant
