@@ -24,6 +24,7 @@ from service.policy.folder import Policy
 from service.types import Resource
 
 TYPES = ("Questionnaire", "Library", "ValueSet", "CodeSystem")
+CQF_LIBRARY = "http://hl7.org/fhir/StructureDefinition/cqf-library"
 
 
 @dataclass
@@ -77,7 +78,30 @@ def load_content(policies: Sequence[Policy], shared_cql_dir: Path, base: str) ->
     for cql_dir, rebase in libraries:
         for elm_path in sorted((cql_dir / "elm").glob("*.json")):
             store.add(_library(elm_path, cql_dir, rebase, store))
+    _check_cqf_libraries(store)
     return store
+
+
+def library_url(base: str, name: str, version: str | None) -> str:
+    """A Library's canonical URL names its version (docs/decisions/0009): each version is its own
+    resource at its own URL, so the Questionnaire's `cqf-library` is both version-specific (DTR
+    oper-16) and the very string in `Library.url`, which is how DTR clients and the DTR test kit
+    find the library in a package."""
+    return f"{base}/Library/{name}-{version}" if version else f"{base}/Library/{name}"
+
+
+def _check_cqf_libraries(store: ContentStore) -> None:
+    urls = {library["url"] for library in store.all("Library")}
+    for questionnaire in store.all("Questionnaire"):
+        for extension in questionnaire.get("extension", []):
+            if extension["url"] != CQF_LIBRARY:
+                continue
+            if extension.get("valueCanonical") not in urls:
+                raise ConfigurationError(
+                    f"Questionnaire {questionnaire['id']}: cqf-library "
+                    f"{extension.get('valueCanonical')!r} is not the url of a published Library "
+                    f"(one of {sorted(urls)})"
+                )
 
 
 def _content(resource: Resource) -> Resource:
@@ -136,10 +160,11 @@ def _library(elm_path: Path, cql_dir: Path, rebase: Rebase, store: ContentStore)
     cql_text = rebase.text(cql_path.read_text())
     includes = (elm.get("includes") or {}).get("def", [])
     value_sets = {d["name"]: d["id"] for d in (elm.get("valueSets") or {}).get("def", [])}
+    url = library_url(base, name, version)
     library: Resource = {
         "resourceType": "Library",
-        "id": name,
-        "url": f"{base}/Library/{name}",
+        "id": url.rpartition("/")[2],
+        "url": url,
         "version": version,
         "name": name,
         "status": "active",
@@ -152,10 +177,7 @@ def _library(elm_path: Path, cql_dir: Path, rebase: Rebase, store: ContentStore)
             ]
         },
         "relatedArtifact": [
-            *(
-                {"type": "depends-on", "resource": f"{base}/Library/{i['path']}|{i.get('version')}"}
-                for i in includes
-            ),
+            *({"type": "depends-on", "resource": _library_reference(base, i)} for i in includes),
             *(
                 {"type": "depends-on", "resource": _versioned(store, url)}
                 for url in value_sets.values()
@@ -173,6 +195,12 @@ def _library(elm_path: Path, cql_dir: Path, rebase: Rebase, store: ContentStore)
     if not library["dataRequirement"]:
         del library["dataRequirement"]
     return _stamped(library, cql_path, elm_path)
+
+
+def _library_reference(base: str, include: dict[str, Any]) -> str:
+    version = include.get("version")
+    url = library_url(base, include["path"], version)
+    return f"{url}|{version}" if version else url
 
 
 def _versioned(store: ContentStore, url: str) -> str:

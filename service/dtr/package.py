@@ -10,12 +10,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from service.dtr.content import ContentStore, last_updated
+from service.dtr.content import CQF_LIBRARY, ContentStore, last_updated
 from service.dtr.prefill import ResponseContext, prefilled_response
 from service.dtr.versions import DtrVersion
 from service.types import JsonObject, Resource
-
-CQF_LIBRARY = "http://hl7.org/fhir/StructureDefinition/cqf-library"
 
 
 def package_bundle(

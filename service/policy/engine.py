@@ -118,7 +118,7 @@ class PolicyEngine:
             paths={p: PathResult(p, _status(values[d])) for p, d in contract.paths.items()},
             outcome=Outcome(values[contract.outcome]),
             limits=tuple(_limit(limit, values) for limit in contract.limits),
-            prefill={link_id: _plain(values[d]) for link_id, d in contract.prefill.items()},
+            prefill={link_id: _prefilled(values[d]) for link_id, d in contract.prefill.items()},
         )
 
 
@@ -190,6 +190,15 @@ def _status(value: Any) -> Status:
 
 def _decimal(value: Any) -> Decimal | None:
     return None if value is None else Decimal(value)
+
+
+def _prefilled(value: Any) -> str | Decimal | bool | int | date | dict[str, str] | None:
+    """A pre-fill define's value, or a list of one: an initialExpression gives a collection (SDC),
+    and each question of the form takes one answer. More than one value settles nothing: the
+    question is left to the prescriber (no value is picked for them)."""
+    if isinstance(value, list):
+        return _plain(value[0]) if len(value) == 1 else None
+    return _plain(value)
 
 
 def _plain(value: Any) -> str | Decimal | bool | int | date | dict[str, str] | None:

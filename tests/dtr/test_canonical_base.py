@@ -43,9 +43,9 @@ def test_everything_published_is_under_base_url(elsewhere: TestClient) -> None:
     questionnaire = resources[0]
     assert questionnaire["url"] == f"{BASE}/fhir/Questionnaire/blinatumomab-pa"
     library = next(
-        r for r in resources if r["resourceType"] == "Library" and r["id"] == "BlinatumomabPA"
+        r for r in resources if r["resourceType"] == "Library" and r["name"] == "BlinatumomabPA"
     )
-    assert library["url"] == f"{BASE}/fhir/Library/BlinatumomabPA"
+    assert library["url"] == f"{BASE}/fhir/Library/BlinatumomabPA-2023.2.0"
     for resource in resources:
         assert AUTHORED not in str(resource), resource["resourceType"]
     for content in library["content"]:

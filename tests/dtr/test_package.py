@@ -65,8 +65,8 @@ def test_package_prefills_what_the_record_answers(client: TestClient, folder: Pa
     resources = [e["resource"] for e in bundle["entry"]]
     assert resources[0]["resourceType"] == "Questionnaire", "DTR oper-12: the Questionnaire first"
     assert {r["id"] for r in resources if r["resourceType"] == "Library"} == {
-        "BlinatumomabPA",
-        "FHIRHelpers",
+        "BlinatumomabPA-2023.2.0",
+        "FHIRHelpers-4.0.1",
     }
     for library in (r for r in resources if r["resourceType"] == "Library"):
         assert {c["contentType"] for c in library["content"]} == {
@@ -104,7 +104,7 @@ def test_the_package_parses_as_fhir_r4(client: TestClient) -> None:
     for entry in bundle["entry"]:
         get_fhir_model_class(entry["resource"]["resourceType"]).model_validate(entry["resource"])
     library = next(
-        e["resource"] for e in bundle["entry"] if e["resource"].get("id") == "BlinatumomabPA"
+        e["resource"] for e in bundle["entry"] if e["resource"].get("name") == "BlinatumomabPA"
     )
     cql = base64.b64decode(library["content"][0]["data"]).decode()
     assert cql.startswith("/*") and "library BlinatumomabPA" in cql
@@ -194,7 +194,7 @@ def test_reads_searches_and_metadata(client: TestClient) -> None:
     assert questionnaire["operation"][0]["name"] == "questionnaire-package"
     assert client.get("/fhir/Questionnaire/blinatumomab-pa").json()["url"] == QUESTIONNAIRE
     assert client.get("/fhir/CodeSystem/blinatumomab-pa").status_code == 200
-    assert client.get("/fhir/Library/FHIRHelpers").json()["version"] == "4.0.1"
+    assert client.get("/fhir/Library/FHIRHelpers-4.0.1").json()["version"] == "4.0.1"
     found = client.get(
         "/fhir/ValueSet", params={"url": "https://payer.example.org/fhir/ValueSet/phase-answers"}
     ).json()
@@ -332,7 +332,7 @@ def test_changedsince_after_the_last_change_returns_no_bundle(client: TestClient
 
 
 def test_the_library_says_what_it_reads_and_what_it_uses(client: TestClient) -> None:
-    library = client.get("/fhir/Library/BlinatumomabPA").json()
+    library = client.get("/fhir/Library/BlinatumomabPA-2023.2.0").json()
     kinds = {r["type"] for r in library["dataRequirement"]}
     assert {"Condition", "Observation", "MedicationRequest"} <= kinds
     filtered = [r for r in library["dataRequirement"] if r.get("codeFilter")]
@@ -345,17 +345,20 @@ def test_the_library_says_what_it_reads_and_what_it_uses(client: TestClient) -> 
     assert len(value_sets) >= 10 and all("|" in v for v in value_sets)
 
 
-def test_a_versioned_canonical_finds_its_library(client: TestClient) -> None:
-    """Decision 0006: references are `url|version` (oper-16); a search by the reference as the
-    Questionnaire writes it finds the Library, and another version finds nothing."""
+def test_the_cqf_library_is_the_library_url_and_names_its_version(client: TestClient) -> None:
+    """Decision 0009: the Questionnaire's cqf-library is the Library's url as written (DTR clients
+    and the DTR test kit compare the strings) and that url names one version (oper-16). A search
+    by it finds that Library; `url|version` finds it too, and another version finds nothing."""
     questionnaire = client.get("/fhir/Questionnaire/blinatumomab-pa").json()
     (reference,) = [
         e["valueCanonical"] for e in questionnaire["extension"] if e["url"].endswith("cqf-library")
     ]
-    assert "|" in reference
     found = client.get("/fhir/Library", params={"url": reference}).json()
-    assert [e["resource"]["id"] for e in found["entry"]] == ["BlinatumomabPA"]
-    other = reference.split("|")[0] + "|0.0.1"
+    (library,) = [e["resource"] for e in found["entry"]]
+    assert library["url"] == reference and reference.endswith(f"-{library['version']}")
+    versioned = client.get("/fhir/Library", params={"url": f"{reference}|{library['version']}"})
+    assert [e["resource"]["id"] for e in versioned.json()["entry"]] == [library["id"]]
+    other = f"{reference}|0.0.1"
     assert client.get("/fhir/Library", params={"url": other}).json()["total"] == 0
 
 

@@ -8,12 +8,15 @@ the package; nothing is fetched."""
 from __future__ import annotations
 
 import json
+import re
 import tarfile
 from collections import Counter
 from functools import lru_cache
 from typing import Any
 
 from service.settings import PROJECT_ROOT
+
+CQF_LIBRARY = "http://hl7.org/fhir/StructureDefinition/cqf-library"
 
 SHARED = PROJECT_ROOT.parent / "shared" / "conformance"
 DTR = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/"
@@ -131,12 +134,28 @@ def bundle_problems(bundle: dict[str, Any]) -> list[str]:
     present = {
         f"{r['url']}|{r.get('version')}" for r in resources if r.get("url") and r.get("version")
     }
+    # A canonical URL that names its version (".../Library/Name-1.2.3", version 1.2.3) is
+    # version-specific by itself (docs/decisions/0009).
+    present |= {
+        r["url"] for r in resources if r.get("version") and r["url"].endswith(f"-{r['version']}")
+    }
     for resource in resources:
         for canonical in _references(resource):
+            if canonical in present:
+                continue
             if "|" not in canonical:
                 problems.append(f"{resource['resourceType']} refers to {canonical} without version")
-            elif canonical not in present:
+            else:
                 problems.append(f"{canonical} is not in the package")
+        if resource["resourceType"] == "Questionnaire":
+            # The DTR test kit's library check: each cqf-library, as written, is the url of a
+            # Library in the package (a string comparison, no canonical matching).
+            urls = {r["url"] for r in resources if r["resourceType"] == "Library"}
+            for extension in resource.get("extension", []):
+                if extension["url"] == CQF_LIBRARY and extension["valueCanonical"] not in urls:
+                    problems.append(f"cqf-library {extension['valueCanonical']} is no Library url")
+            names = {r.get("name") for r in resources if r["resourceType"] == "Library"}
+            problems += _expression_problems(resource, names)
         if resource["resourceType"] == "Library":
             kinds = {c["contentType"] for c in resource.get("content", [])}
             if not {"text/cql", "application/elm+json"} <= kinds:
@@ -148,11 +167,31 @@ def bundle_problems(bundle: dict[str, Any]) -> list[str]:
     return problems
 
 
+# DTR "CQL constraints": an expression names a define as `"LibraryName".statementName`. The
+# statement is a plain identifier, so a client that splits at the dot and does not unquote
+# (the public reference app) finds it too; the DTR test kit checks the quoted library name.
+_DEFINE_REFERENCE = re.compile(r'^"([^"]+)"\.[A-Za-z_][A-Za-z0-9_]*$')
+
+
+def _expression_problems(questionnaire: dict[str, Any], libraries: set[Any]) -> list[str]:
+    problems = []
+    for item in _all_items(questionnaire):
+        for extension in item.get("extension", []):
+            expression = extension.get("valueExpression") or {}
+            if expression.get("language") != "text/cql":
+                continue
+            found = _DEFINE_REFERENCE.match(expression.get("expression", ""))
+            if found is None or found.group(1) not in libraries:
+                problems.append(
+                    f"{item['linkId']}: {expression.get('expression')!r} is not "
+                    '"LibraryName".statementName of a package library'
+                )
+    return problems
+
+
 def _references(resource: dict[str, Any]) -> list[str]:
     found = [
-        e["valueCanonical"]
-        for e in resource.get("extension", [])
-        if e.get("url") == "http://hl7.org/fhir/StructureDefinition/cqf-library"
+        e["valueCanonical"] for e in resource.get("extension", []) if e.get("url") == CQF_LIBRARY
     ]
     found += [
         a["resource"] for a in resource.get("relatedArtifact", []) if a.get("type") == "depends-on"

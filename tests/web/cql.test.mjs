@@ -6,7 +6,14 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { PackageCodeService, elmLibraries, mainLibraryName, missingValueSets, packagePrefill } from "../../service/web/src/cql.js";
+import {
+  PackageCodeService,
+  elmLibraries,
+  mainLibraryName,
+  missingValueSets,
+  packagePrefill,
+  prefillAnswers,
+} from "../../service/web/src/cql.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const json = (...parts) => JSON.parse(fs.readFileSync(path.join(root, ...parts), "utf8"));
@@ -19,7 +26,7 @@ function library(name) {
   return {
     resourceType: "Library",
     name,
-    url: `https://payer.example.org/fhir/Library/${name}`,
+    url: `https://payer.example.org/fhir/Library/${name}-${version}`,
     version,
     content: [{ contentType: "application/elm+json", data: elm.toString("base64") }],
   };
@@ -82,6 +89,17 @@ test("an example record pre-fills typed answers from the package's CQL", async (
   assert.deepEqual(answers.get("b-precursor"), { valueBoolean: true });
   assert.deepEqual(answers.get("weight-kg"), { valueDecimal: 72 });
   assert.ok(!answers.has("phase"), "the record does not say the phase");
+});
+
+test("a define's list of one is one answer; a longer list leaves the question to the prescriber", () => {
+  const questionnaire = {
+    item: ["one", "two", "none"].map((linkId) => ({ linkId, type: "open-choice" })),
+  };
+  const defines = new Map(["one", "two", "none"].map((linkId) => [linkId, { library: "PA", define: linkId }]));
+  const code = (c) => ({ isCode: true, system: ICD, code: c });
+  const answers = prefillAnswers(questionnaire, defines, { one: [code("C91.02")], two: [code("C91.00"), code("C91.02")], none: [] }, []);
+  assert.deepEqual(answers.get("one"), { valueCoding: { system: ICD, code: "C91.02" } });
+  assert.ok(!answers.has("two") && !answers.has("none"));
 });
 
 test("a package without ELM for the Questionnaire's library is an error, not an empty answer", async () => {

@@ -185,13 +185,21 @@ test("items name their CQL defines in initialExpression; other languages are not
         type: "group",
         item: [
           { linkId: "w", type: "decimal", extension: [expression("text/cql", '"PA"."Prefill Weight"')] },
+          { linkId: "h", type: "decimal", extension: [expression("text/cql", '"PA".PrefillHeight')] },
+          { linkId: "x", type: "decimal", extension: [expression("text/cql", '"PA".Prefill Height')] },
           { linkId: "f", type: "decimal", extension: [expression("text/fhirpath", "%patient.id")] },
           { linkId: "n", type: "decimal" },
         ],
       },
     ],
   };
-  assert.deepEqual([...prefillDefines(questionnaire)], [["w", { library: "PA", define: "Prefill Weight" }]]);
+  assert.deepEqual(
+    [...prefillDefines(questionnaire)],
+    [
+      ["w", { library: "PA", define: "Prefill Weight" }],
+      ["h", { library: "PA", define: "PrefillHeight" }],
+    ],
+  );
 });
 
 test("record answers fill only what the response leaves open, marked auto", () => {

@@ -141,7 +141,10 @@ export function prefillAnswers(questionnaire, defines, results, valueSets) {
   return answers;
 }
 
-function typedAnswer(item, value, valueSets) {
+function typedAnswer(item, result, valueSets) {
+  // A define may give a list of one (an initialExpression's collection); a question takes one
+  // answer, so more than one value leaves it to the prescriber, as the server does.
+  const value = Array.isArray(result) ? (result.length === 1 ? result[0] : null) : result;
   if (value === null || value === undefined) return null;
   switch (item.type) {
     case "decimal":

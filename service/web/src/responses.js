@@ -82,8 +82,9 @@ export function launchContext(context, app, order) {
 }
 
 const INITIAL_EXPRESSION = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-initialExpression";
-// `"Library"."Define"`, the form DTR uses to name a define of a package library.
-const DEFINE_REFERENCE = /^"([^"]+)"\."([^"]+)"$/;
+// `"Library".Define` (the form DTR's CQL constraints give) or `"Library"."Define"` (a define
+// name that is not a plain identifier), naming a define of a package library.
+const DEFINE_REFERENCE = /^"([^"]+)"\.(?:"([^"]+)"|([A-Za-z_][A-Za-z0-9_]*))$/;
 
 // linkId -> {library, define} for every item whose initialExpression is a CQL define reference.
 export function prefillDefines(questionnaire) {
@@ -92,7 +93,7 @@ export function prefillDefines(questionnaire) {
     for (const item of items || []) {
       const expression = (item.extension || []).find((e) => e.url === INITIAL_EXPRESSION)?.valueExpression;
       const named = expression?.language === "text/cql" && DEFINE_REFERENCE.exec(expression.expression || "");
-      if (named) found.set(item.linkId, { library: named[1], define: named[2] });
+      if (named) found.set(item.linkId, { library: named[1], define: named[2] ?? named[3] });
       walk(item.item);
     }
   };
