@@ -722,6 +722,21 @@ try {
     assert.equal((await get(`${BASE}/launch/01?resume=no-such-draft`)).status, 404);
   });
 
+  await check('a launch opens another registered app with ?app=, and no unregistered one', async () => {
+    const res = await get(`${BASE}/launch/01?app=${encodeURIComponent(`${OTHER_APP}launch`)}`);
+    assert.equal(res.status, 302);
+    const location = new URL(res.headers.get('location'));
+    assert.equal(`${location.origin}${location.pathname}`, `${OTHER_APP}launch`);
+    assert.equal(location.searchParams.get('iss'), FHIR);
+    const { challenge } = pkce();
+    const launch = location.searchParams.get('launch');
+    const authorized = await get(authorizeUrl({ launch, code_challenge: challenge, redirect_uri: `${OTHER_APP}index` }));
+    assert.equal(authorized.status, 302, 'the launch is one the authorization server knows');
+    for (const app of ['http://evil.example/launch', `${OTHER_APP}launch?x=1`, 'javascript:alert(1)', '']) {
+      assert.equal((await get(`${BASE}/launch/01?app=${encodeURIComponent(app)}`)).status, 400, app);
+    }
+  });
+
   await check('authorize refuses a bad redirect_uri, a wrong aud, a missing PKCE or an unknown launch', async () => {
     const launch = await launchOf('01');
     const { challenge } = pkce();

@@ -1107,9 +1107,16 @@ async function handleLaunch(req, res, nn, url) {
       console.warn(`order-sign before launching ${example.folder} failed, launching without it: ${error.message}`);
     }
   }
+  // `app`: the launch URL of another SMART app registered with this EHR (SANDBOX_APP_REDIRECTS),
+  // as a real EHR offers the DTR apps it has; our own app otherwise.
+  const app = url.searchParams.get('app');
+  if (app !== null && !(allowedRedirect(app) && !new URL(app).search)) {
+    return sendHtml(res, 400, errorPage('Not a registered app', 'This EHR launches only the apps registered with it.'));
+  }
   const launchId = randomId(16);
   launches.set(launchId, { nn, resume: resume || null, expires: Date.now() + LAUNCH_TTL_MS });
-  return redirect(res, `${PAYER}/dtr/launch.html?iss=${encodeURIComponent(FHIR_BASE)}&launch=${launchId}`);
+  const target = app ?? `${PAYER}/dtr/launch.html`;
+  return redirect(res, `${target}?iss=${encodeURIComponent(FHIR_BASE)}&launch=${launchId}`);
 }
 
 async function handle(req, res, url) {
