@@ -5,36 +5,73 @@ compiler instead (compiler.py), the reference the generated code is tested again
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from service.cql.codegen import Generated, SourceCompiler
 from service.cql.compiler import Compiler
-from service.cql.library import load_libraries
+from service.cql.library import ElmLibrary, load_libraries
 from service.cql.paths import Navigated
 from service.cql.runtime import EvaluationContext, Frame, Thunk
 from service.cql.values import CqlValue
 from service.errors import CqlLoadError
 
 
+@dataclass(frozen=True)
+class _Outline:
+    """What the engine answers about a library once it is compiled: its file, its defines with
+    their declared result types, its parameters with their ELM type names."""
+
+    source: Path
+    defines: Mapping[str, str | None]
+    parameters: Mapping[str, str]
+
+
+def _outline(library: ElmLibrary) -> _Outline:
+    return _Outline(
+        source=library.source,
+        defines={name: _result_type(node) for name, node in library.defines.items()},
+        parameters={
+            name: str((node.get("parameterTypeSpecifier") or {}).get("name", ""))
+            for name, node in library.parameters.items()
+        },
+    )
+
+
+def _result_type(node: Mapping[str, object]) -> str | None:
+    named = str(node.get("resultTypeName") or "").rpartition("}")[2]
+    if named:
+        return named
+    spec = node.get("resultTypeSpecifier") or {}
+    if isinstance(spec, Mapping) and spec.get("type") == "ListTypeSpecifier":
+        element_type = spec.get("elementType") or {}
+        name = element_type.get("name") if isinstance(element_type, Mapping) else None
+        return f"List<{str(name or '').rpartition('}')[2] or '?'}>"
+    return None
+
+
 class CqlEngine:
     def __init__(self, cql_dirs: Sequence[Path], *, reference: bool = False) -> None:
         """`cql_dirs`: folders of CQL sources, each with the ELM translated from them in `elm/`
         (the shared libraries' and every policy's own)."""
-        self._libraries = load_libraries(cql_dirs)
+        libraries = load_libraries(cql_dirs)
         self._reference: dict[tuple[str, str], Thunk] = {}
         self._generated: dict[tuple[str, str], Generated] = {}
         self.reference = reference
         # The generated program, one function per define (empty with the reference closures).
         self.source = ""
         if reference:
-            compiler = Compiler(self._libraries)
+            compiler = Compiler(libraries)
             compiler.compile_all()
             self._reference = compiler.defines
         else:
-            source_compiler = SourceCompiler(self._libraries)
+            source_compiler = SourceCompiler(libraries)
             self._generated = source_compiler.compile_all()
             self.source = source_compiler.source
+        # Only the outline is kept: the generated code does not read the ELM, and its parsed
+        # trees were 1.5 MB of every worker's memory (the reference closures keep their own).
+        self._libraries = {name: _outline(library) for name, library in libraries.items()}
 
     def require(self, library: str, names: Sequence[str]) -> None:
         """Fail at load when a define the service reads is missing (the typed contract)."""
@@ -49,23 +86,11 @@ class CqlEngine:
 
     def result_type(self, library: str, name: str) -> str | None:
         """A define's declared result type: `Boolean`, `List<String>` ...; None if undeclared."""
-        node = self._libraries[library].defines[name]
-        named = str(node.get("resultTypeName") or "").rpartition("}")[2]
-        if named:
-            return named
-        spec = node.get("resultTypeSpecifier") or {}
-        if spec.get("type") == "ListTypeSpecifier":
-            element = str((spec.get("elementType") or {}).get("name") or "").rpartition("}")[2]
-            return f"List<{element or '?'}>"
-        return None
+        return self._libraries[library].defines[name]
 
     def parameters(self, library: str) -> dict[str, str]:
         """Declared parameters and their ELM type names."""
-        declared = self._libraries[library].parameters
-        return {
-            name: str((node.get("parameterTypeSpecifier") or {}).get("name", ""))
-            for name, node in declared.items()
-        }
+        return dict(self._libraries[library].parameters)
 
     def evaluate(
         self, library: str, names: Sequence[str], context: EvaluationContext

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from service.cql.engine import CqlEngine
+from service.cql.library import load_libraries
 from service.cql.runtime import EvaluationContext
 from service.cql.values import Code, Concept, Quantity
 from service.fhir.record import PatientRecord
@@ -66,7 +67,7 @@ def _parameters(engine: PolicyEngine, case: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def oracle(engines: tuple[CqlEngine, PolicyEngine]) -> list[dict[str, Any]]:
     cql, engine = engines
-    defines = list(cql._libraries[LIBRARY].defines)  # every define, not only the ones we read
+    defines = cql.defines(LIBRARY)  # every define, not only the ones we read
     payload = [
         {
             "bundle": c["bundle"],
@@ -216,4 +217,5 @@ def test_a_client_that_sets_no_parameters_prefills_what_the_service_does(
     for name in names:
         assert agree(normalised(ours[name]), theirs[name]), name
         assert agree(normalised(named[name]), theirs[name]), name
-    assert cql._libraries[LIBRARY].parameters["Evaluation Date"]["default"]["type"] == "Today"
+    declared = load_libraries(CQL_DIRS)[LIBRARY].parameters
+    assert declared["Evaluation Date"]["default"]["type"] == "Today"

@@ -112,7 +112,7 @@ def test_the_registry_tells_the_two_policies_apart(registry: PolicyRegistry) -> 
 def oracle(engine: PolicyEngine) -> list[dict[str, Any]]:
     library = engine.policy.library
     cql = engine._cql
-    defines = list(cql._libraries[library].defines)  # every define, not only those read
+    defines = cql.defines(library)  # every define, not only those read
     payload = []
     for folder in EXAMPLES:
         bundle, order, _ = _example(folder)
