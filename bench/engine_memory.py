@@ -1,7 +1,8 @@
 """What the policy engine adds to a process's memory: resident size after loading and compiling
 the policy, after building the benchmark's 1000-resource record and evaluating it 30 times,
-and the process's peak. Deterministic enough to compare two code trees run one after the other (run it from each
-tree's root), which the per-worker peaks of `make bench` on a busy host are not.
+and the process's peak. Deterministic enough to compare two code trees run one after the other
+(run it from each tree's root), which the per-worker peaks of `make bench` on a busy host are
+not.
 
     .venv/bin/python bench/engine_memory.py
 """
