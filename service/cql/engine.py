@@ -11,7 +11,7 @@ from pathlib import Path
 
 from service.cql.codegen import Generated, SourceCompiler
 from service.cql.compiler import Compiler
-from service.cql.library import ElmLibrary, load_libraries
+from service.cql.library import ElmLibrary, Node, load_libraries
 from service.cql.paths import Navigated
 from service.cql.runtime import EvaluationContext, Frame, Thunk
 from service.cql.values import CqlValue
@@ -39,15 +39,14 @@ def _outline(library: ElmLibrary) -> _Outline:
     )
 
 
-def _result_type(node: Mapping[str, object]) -> str | None:
+def _result_type(node: Node) -> str | None:
     named = str(node.get("resultTypeName") or "").rpartition("}")[2]
     if named:
         return named
     spec = node.get("resultTypeSpecifier") or {}
-    if isinstance(spec, Mapping) and spec.get("type") == "ListTypeSpecifier":
-        element_type = spec.get("elementType") or {}
-        name = element_type.get("name") if isinstance(element_type, Mapping) else None
-        return f"List<{str(name or '').rpartition('}')[2] or '?'}>"
+    if spec.get("type") == "ListTypeSpecifier":
+        element = str((spec.get("elementType") or {}).get("name") or "").rpartition("}")[2]
+        return f"List<{element or '?'}>"
     return None
 
 
