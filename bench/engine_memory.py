@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from records import record as bench_record  # noqa: E402
+from records import entries as bench_entries  # noqa: E402
 
 from service.cql.engine import CqlEngine  # noqa: E402
 from service.fhir.record import PatientRecord  # noqa: E402
@@ -46,9 +46,7 @@ def main() -> None:
     gc.collect()
     loaded = resident_mb() - start
     today = date.today()
-    resources = bench_record(1000, today)
-    order = next(r["id"] for r in resources if r["resourceType"] == "MedicationRequest")
-    entries = [(r, None) for r in resources]
+    entries, order = bench_entries(1000, today)
     for _ in range(EVALUATIONS):
         engine.evaluate(PatientRecord(entries), f"MedicationRequest/{order}", today)
     gc.collect()

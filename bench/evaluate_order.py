@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from records import record as bench_record  # noqa: E402
+from records import entries as bench_entries  # noqa: E402
 
 from service.cql.engine import CqlEngine  # noqa: E402
 from service.fhir.record import PatientRecord  # noqa: E402
@@ -46,9 +46,7 @@ def main() -> None:
         order = json.loads((folder / "order.json").read_text())["id"]
         records[name] = ([(e["resource"], e.get("fullUrl")) for e in bundle["entry"]], order)
     for size in (120, 1000):
-        resources = bench_record(size, today)
-        order = next(r["id"] for r in resources if r["resourceType"] == "MedicationRequest")
-        records[f"bench record of {size}"] = ([(r, None) for r in resources], order)
+        records[f"bench record of {size}"] = bench_entries(size, today)
     for name, (entries, order) in records.items():
         day = date(2026, 11, 24) if name.startswith("0") or name.startswith("3") else today
         figures = []

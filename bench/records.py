@@ -190,6 +190,11 @@ def record(size: int, today: date) -> list[Resource]:
     return [*resources, order(today)]
 
 
+def entries(size: int, today: date) -> tuple[list[tuple[Resource, None]], str]:
+    """`record(size, today)` as a PatientRecord's entries (no fullUrls), and the order's id."""
+    return [(r, None) for r in record(size, today)], order(today)["id"]
+
+
 def _searchset(resources: list[Resource]) -> Resource:
     return {
         "resourceType": "Bundle",
