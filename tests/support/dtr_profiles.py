@@ -139,6 +139,9 @@ def bundle_problems(bundle: dict[str, Any]) -> list[str]:
     present |= {
         r["url"] for r in resources if r.get("version") and r["url"].endswith(f"-{r['version']}")
     }
+    libraries = [r for r in resources if r["resourceType"] == "Library"]
+    urls = {r["url"] for r in libraries}
+    names = {r.get("name") for r in libraries}
     for resource in resources:
         for canonical in _references(resource):
             if canonical in present:
@@ -150,11 +153,9 @@ def bundle_problems(bundle: dict[str, Any]) -> list[str]:
         if resource["resourceType"] == "Questionnaire":
             # The DTR test kit's library check: each cqf-library, as written, is the url of a
             # Library in the package (a string comparison, no canonical matching).
-            urls = {r["url"] for r in resources if r["resourceType"] == "Library"}
             for extension in resource.get("extension", []):
                 if extension["url"] == CQF_LIBRARY and extension["valueCanonical"] not in urls:
                     problems.append(f"cqf-library {extension['valueCanonical']} is no Library url")
-            names = {r.get("name") for r in resources if r["resourceType"] == "Library"}
             problems += _expression_problems(resource, names)
         if resource["resourceType"] == "Library":
             kinds = {c["contentType"] for c in resource.get("content", [])}
