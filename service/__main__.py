@@ -10,6 +10,7 @@ import sys
 import uvicorn
 
 from service.auth.reviewers import hash_password
+from service.clock import SYSTEM_CLOCK
 from service.logs import configure_logging
 from service.settings import DatabaseSettings, get_settings
 from service.storage.db import make_engine, session_factory
@@ -41,7 +42,8 @@ def main(argv: list[str]) -> int:
         return 0
     settings = get_settings()
     if command == "prune":
-        removed = prune(session_factory(make_engine(settings.database_url)), settings)
+        engine = make_engine(settings.database_url)
+        removed = prune(session_factory(engine), settings, SYSTEM_CLOCK.now())
         print(", ".join(f"{table}: {count}" for table, count in removed.items()))
         return 0
     uvicorn.run(

@@ -24,6 +24,7 @@ from service.api.subscriptions import router as subscriptions_router
 from service.api.supported_payers import router as supported_payers_router
 from service.api.workbench import router as workbench_router
 from service.body_limit import BodyLimitMiddleware
+from service.clock import SYSTEM_CLOCK, Clock
 from service.errors import BadRequest, NotFound
 from service.logs import configure_logging
 from service.outcomes import install_exception_handlers
@@ -34,8 +35,9 @@ from service.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings) -> FastAPI:
-    runtime = build_runtime(settings)
+def create_app(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
+    """`clock`: the time every time-based behaviour reads (tests pin or move it)."""
+    runtime = build_runtime(settings, clock)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -4,8 +4,12 @@ so tests and demos can pin or move it; only `SystemClock` reads the machine's cl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Protocol
+
+# A clock read in seconds since the epoch (`Clock.time`): what JWT arithmetic takes.
+Seconds = Callable[[], float]
 
 
 class Clock(Protocol):
@@ -30,6 +34,6 @@ SYSTEM_CLOCK: Clock = SystemClock()
 
 
 def today(clock: Clock, pinned: date | None = None) -> date:
-    """"Today" for the policy's criteria: the pinned date (EVALUATION_DATE, development only), else
+    """ "Today" for the policy's criteria: the pinned date (EVALUATION_DATE, development only), else
     the clock's date in UTC."""
     return pinned or clock.now().date()

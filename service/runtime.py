@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from dataclasses import dataclass
+from datetime import date
+from functools import partial
 
 import httpx
 from fastapi import Request
@@ -25,6 +26,7 @@ from service.auth.reviewers import ReviewerAccounts, load_reviewers
 from service.auth.signed_jwt import SignedJwtVerifier
 from service.auth.token_endpoint import TokenEndpoint
 from service.cdshooks.client_auth import ClientIdentity, JwtVerifier, time_rules
+from service.clock import SYSTEM_CLOCK, Clock, today
 from service.crd.calls import HookEnvironment
 from service.crd.discovery import discovery_document
 from service.dtr.content import ContentStore, load_content
@@ -64,6 +66,11 @@ class Runtime:
     content: ContentStore
     reviewers: ReviewerAccounts
     notifier: Notifier
+    clock: Clock
+
+    def today(self) -> date:
+        """ "Today" for the policy: EVALUATION_DATE where pinned (development), else the clock's."""
+        return today(self.clock, self.settings.evaluation_date)
 
     @property
     def audit_key(self) -> bytes:
@@ -97,7 +104,7 @@ def _refuse_unsafe_production(settings: Settings) -> None:
         raise ConfigurationError("PAYER_IDENTIFIERS must name this payer outside development")
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
     _refuse_unsafe_production(settings)
     policies = tuple(published(p, settings.base_url) for p in load_policies(settings.policy_dir))
     policy_registry = PolicyRegistry(policies, compile_policies(policies, settings.cql_dir))
@@ -106,12 +113,14 @@ def build_runtime(settings: Settings) -> Runtime:
     sessions = session_factory(engine)
     registry = load_registry(settings)
     fhir = FhirClient(http, settings)
-    tokens = _access_tokens(settings)
-    keys = KeyStore(http, settings.jwks_cache_ttl_s, time.time)
+    tokens = _access_tokens(settings, clock)
+    keys = KeyStore(http, settings.jwks_cache_ttl_s, clock.time)
     # The process's one writer: durable units and audit rows alike (service/storage/commits.py).
     writer_engine = make_engine(settings.database_url, sqlite_busy_timeout_s=0)
     writer = GroupCommitter(
-        session_factory(writer_engine), settings.audit_flush_interval_s, _prune_replays
+        session_factory(writer_engine),
+        settings.audit_flush_interval_s,
+        partial(_prune_replays, clock),
     )
     return Runtime(
         settings=settings,
@@ -121,7 +130,7 @@ def build_runtime(settings: Settings) -> Runtime:
         http=http,
         registry=registry,
         verifier=JwtVerifier(
-            settings, http, InMemoryReplayCache(time.time), time.time, registry, keys
+            settings, http, InMemoryReplayCache(clock.time), clock.time, registry, keys
         ),
         engine=engine,
         writer_engine=writer_engine,
@@ -132,9 +141,9 @@ def build_runtime(settings: Settings) -> Runtime:
         token_endpoint=TokenEndpoint(
             url=f"{settings.base_url.rstrip('/')}/auth/token",
             registry=registry,
-            verifier=SignedJwtVerifier(keys, time_rules(settings), time.time),
+            verifier=SignedJwtVerifier(keys, time_rules(settings), clock.time),
             first_use=lambda issuer, jti, expires_at: writer.commit(
-                claim(issuer, jti, expires_at, time.time)
+                claim(issuer, jti, expires_at, clock.time)
             ),
             tokens=tokens,
             launches=EhrLaunchCheck(fhir),
@@ -143,22 +152,23 @@ def build_runtime(settings: Settings) -> Runtime:
         ),
         hook_environment=HookEnvironment(settings, policies, fhir, policy_registry.engines),
         reviewers=load_reviewers(settings.reviewers_file),
-        notifier=Notifier(http, sessions, writer, settings.base_url),
+        notifier=Notifier(http, sessions, writer, settings.base_url, clock=clock.now),
         content=load_content(policies, settings.cql_dir, published_base(settings.base_url)),
+        clock=clock,
     )
 
 
-def _access_tokens(settings: Settings) -> AccessTokens:
+def _prune_replays(clock: Clock, session: Session) -> None:
+    prune_expired(session, clock.time())
+
+
+def _access_tokens(settings: Settings, clock: Clock) -> AccessTokens:
     base = settings.base_url.rstrip("/")
     key = settings.access_token_key.get_secret_value().encode()
     # Whoever knows the development key could mint our access tokens.
     if not settings.is_development and (key.startswith(b"development") or len(key) < 32):
         raise ConfigurationError("ACCESS_TOKEN_KEY must be a secret of 32 characters or more")
-    return AccessTokens(key, f"{base}/auth", f"{base}/fhir", time.time)
-
-
-def _prune_replays(session: Session) -> None:
-    prune_expired(session, time.time())
+    return AccessTokens(key, f"{base}/auth", f"{base}/fhir", clock.time)
 
 
 async def get_runtime(request: Request) -> Runtime:

@@ -5,7 +5,7 @@ Lists are comma-separated in the environment (`FHIR_SERVER_ALLOWLIST=https://ehr
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -114,9 +114,6 @@ class Settings(DatabaseSettings):
     @property
     def is_development(self) -> bool:
         return self.environment == "development"
-
-    def today(self) -> date:
-        return self.evaluation_date or datetime.now(UTC).date()
 
     @model_validator(mode="after")
     def _evaluation_date_only_in_development(self) -> Settings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, TypeVar
 
 import orjson
@@ -16,6 +16,7 @@ from service.auth.replay import claimed
 from service.cdshooks.client_auth import ClientIdentity
 from service.cdshooks.models import FeedbackRequest, HookRequest, json_object, parse_model
 from service.cdshooks.services import HookService, service_by_id
+from service.clock import Clock
 from service.crd.answers import OrderAnswers
 from service.crd.calls import HookCall
 from service.crd.configuration import configuration
@@ -69,7 +70,7 @@ async def call_service(service_id: str, request: Request, runtime: RuntimeDep) -
     body = json_object(await _json_body(request), "the hook request")
     hook_request = parse_model(HookRequest, body, "request")
     audit = _Audit(runtime, service, hook_request, client, started)
-    call = _call(service, hook_request, runtime.settings.today())
+    call = _call(service, hook_request, runtime.today())
     try:
         answer = await answer_order_hook(call, runtime.hook_environment)
     except RequestError as error:
@@ -77,7 +78,7 @@ async def call_service(service_id: str, request: Request, runtime: RuntimeDep) -
         raise
     try:
         # Kept before it is sent: DTR finds every assertion id we give out (CRD found-11/37).
-        await runtime.committer.commit(_kept(hook_request, call, identity, answer))
+        await runtime.committer.commit(_kept(hook_request, call, identity, answer, runtime.clock))
     except (Unauthorized, StorageUnavailable) as error:
         audit.write(answer.order_references, type(error).__name__, _status(error))
         raise
@@ -89,11 +90,11 @@ def _status(error: Exception) -> int:
     return 401 if isinstance(error, Unauthorized) else 503
 
 
-def _claimed(identity: ClientIdentity | None, work: Work[T]) -> Work[T]:
+def _claimed(identity: ClientIdentity | None, clock: Clock, work: Work[T]) -> Work[T]:
     """The work, with the durable claim of the caller's jti in the same transaction."""
     if identity is None:  # authentication off
         return work
-    return claimed(identity.issuer, identity.jti, identity.expires_at, time.time, work)
+    return claimed(identity.issuer, identity.jti, identity.expires_at, clock.time, work)
 
 
 def _kept(
@@ -101,6 +102,7 @@ def _kept(
     call: HookCall,
     identity: ClientIdentity | None,
     answer: OrderAnswers,
+    clock: Clock,
 ) -> Work[None]:
     patient = hook_request.context.get("patientId")
     asked_by = AskedBy(
@@ -127,7 +129,7 @@ def _kept(
         )
         for asserted in answer.evaluations
     ]
-    return _claimed(identity, store_answer(asked_by, row, assertions, datetime.now(UTC)))
+    return _claimed(identity, clock, store_answer(asked_by, row, assertions, clock.now()))
 
 
 def _call(service: HookService, hook_request: HookRequest, today: date) -> HookCall:
@@ -161,7 +163,7 @@ class _Audit:
         patient = self.request.context.get("patientId")
         self.runtime.audit.record(
             HookAudit(
-                at=datetime.now(UTC),
+                at=self.runtime.clock.now(),
                 hook=self.request.hook[:64],
                 hook_instance=self.request.hook_instance[:128],
                 service_id=self.service.id,
@@ -191,6 +193,8 @@ async def feedback(service_id: str, request: Request, runtime: RuntimeDep) -> Re
         )
         for item in body.feedback
     ]
-    stored = await runtime.committer.commit(_claimed(identity, store_feedback(service.id, items)))
+    stored = await runtime.committer.commit(
+        _claimed(identity, runtime.clock, store_feedback(service.id, items, runtime.clock.now()))
+    )
     log.info("feedback stored", extra={"service": service.id, "items": stored})
     return _json({})

@@ -7,7 +7,6 @@ Included before router.py's `/fhir/{type}/{id}` reads, which would otherwise tak
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -87,7 +86,7 @@ async def _expand(request: Request, runtime: Runtime, value_set_id: str | None) 
     else:
         wanted = request_from_query(request.query_params.multi_items())
     value_set = value_set_to_expand(runtime.content, wanted, value_set_id)
-    return fhir_response(expanded(value_set, wanted, datetime.now(UTC)))
+    return fhir_response(expanded(value_set, wanted, runtime.clock.now()))
 
 
 @router.post(
@@ -98,7 +97,7 @@ async def log_questionnaire_errors(
     request: Request, runtime: RuntimeDep, caller: Annotated[Caller, ERRORS_SCOPE]
 ) -> Response:
     report = error_report(parameters_of(await request.body()), runtime.content)
-    report_id = await runtime.committer.commit(store_report(report, caller, datetime.now(UTC)))
+    report_id = await runtime.committer.commit(store_report(report, caller, runtime.clock.now()))
     log_report(report, caller, report_id)
     count = len(report.outcome["issue"])
     recorded = f"{count} issue(s) about {report.url} recorded"

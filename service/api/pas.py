@@ -10,7 +10,6 @@ or a cancellation of it changes that request (service/pas/intake.py)."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated
 
 import orjson
@@ -61,13 +60,13 @@ async def submit(
     patient = _patient_of(submission)
     if caller.patient is not None and patient != caller.patient:
         raise Forbidden("this token reaches only its launch's patient")
-    received = datetime.now(UTC)
+    received = runtime.clock.now()
     policy, summary = await run_in_threadpool(
         evaluate_submission,
         runtime.policy_registry,
         submission,
         lambda canonical: runtime.content.by_url("Questionnaire", canonical),
-        runtime.settings.today(),
+        runtime.today(),
     )
     request_id = str(uuid.uuid4())
     base = runtime.settings.base_url.rstrip("/")

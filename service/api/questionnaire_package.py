@@ -92,7 +92,9 @@ async def questionnaire_package(
         version=version,
         intended_use=policy.prior_authorization.doc_purpose if policy else None,
     )
-    bundle = package_bundle(runtime.content, questionnaire, prefill.answers, about)
+    bundle = package_bundle(
+        runtime.content, questionnaire, prefill.answers, about, runtime.clock.now()
+    )
     return fhir_response(package_parameters(bundle, version, []))
 
 
@@ -216,7 +218,7 @@ def _evaluated(
         return {}, None
     engine = runtime.policy_registry.engine(policy)
     reference = f"{order['resourceType']}/{order['id']}"
-    evaluation = engine.evaluate(record, reference, runtime.settings.today())
+    evaluation = engine.evaluate(record, reference, runtime.today())
     return dict(evaluation.prefill), policy
 
 

@@ -4,6 +4,7 @@ answers evaluated by the same policy engine as CRD, answers overriding record ev
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import orjson
@@ -72,7 +73,9 @@ async def submit(
     subject = subject_patient(response)
     if caller.patient is not None and subject not in (None, caller.patient):
         raise Forbidden("this token reaches only its launch's patient")
-    stored, created, patient = await runtime.committer.commit(_store(response, subject, caller))
+    stored, created, patient = await runtime.committer.commit(
+        _store(response, subject, caller, runtime.clock.now())
+    )
     record_access(
         runtime.audit, runtime.audit_key, caller, "response-create", patient, stored["id"]
     )
@@ -81,7 +84,7 @@ async def submit(
 
 
 def _store(
-    response: Resource, subject: str | None, caller: Caller
+    response: Resource, subject: str | None, caller: Caller, received_at: datetime
 ) -> Work[tuple[Resource, bool, str | None]]:
     """The unit of work for the writer, committed before acknowledging. The response is bound to
     the caller, and to its assertion's patient. (Two workers racing on one identifier: the
@@ -100,7 +103,7 @@ def _store(
             fhir_server=caller.fhir_server or (assertion.fhir_server if assertion else None),
             patient_id=caller.patient or (assertion.patient_id if assertion else None) or subject,
         )
-        return save_response(session, response, sender, assertion_id)
+        return save_response(session, response, sender, assertion_id, received_at)
 
     return work
 
@@ -121,7 +124,7 @@ async def evaluate(
     if policy is None:
         raise UnprocessableEntity(f"no policy of ours reads {questionnaire['url']}")
     engine = runtime.policy_registry.engine(policy)
-    today = runtime.settings.today()
+    today = runtime.today()
     return fhir_response(evaluate_response(engine, response, questionnaire, assertion, today))
 
 

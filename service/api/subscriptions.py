@@ -7,7 +7,6 @@ took it, `error` when it did not (the client fixes the endpoint and subscribes a
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated
 
 import orjson
@@ -58,7 +57,7 @@ async def create(
         endpoint=asked.endpoint,
         headers=list(asked.headers),
         status="requested",
-        created_at=datetime.now(UTC),
+        created_at=runtime.clock.now(),
         events=0,
         resource=stored_subscription(resource, "", "requested"),
     )

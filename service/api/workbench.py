@@ -11,7 +11,7 @@ page answers, and the submitter's Subscriptions are notified at once."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
@@ -87,10 +87,6 @@ def _page(name: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     return HTMLResponse(html, status_code, headers=_HEADERS)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 async def _form(request: Request) -> dict[str, str]:
     try:
         pairs = parse_qsl(
@@ -106,7 +102,7 @@ async def _signed_in(request: Request, runtime: Runtime) -> SignedIn | None:
 
     def look() -> SignedIn | None:
         with runtime.sessions() as session:
-            return find_session(session, token, _now())
+            return find_session(session, token, runtime.clock.now())
 
     return await run_in_threadpool(look) if token else None
 
@@ -119,7 +115,7 @@ def _audit(runtime: Runtime, who: SignedIn, action: str, patient: str | None, ca
     runtime.audit.store(
         DtrAccess,
         {
-            "at": _now(),
+            "at": runtime.clock.now(),
             "client_id": f"reviewer:{who.reviewer}",
             "action": action,
             "patient_hash": patient_hash(patient, runtime.audit_key),
@@ -152,7 +148,7 @@ async def login(request: Request, runtime: RuntimeDep) -> Response:
             "login.html", 401, reviewer=None, problem="That username and password do not match."
         )
     token, _ = await runtime.committer.commit(
-        lambda session: open_session(session, found.username, _now())
+        lambda session: open_session(session, found.username, runtime.clock.now())
     )
     answer = RedirectResponse("/review", status_code=303, headers=_HEADERS)
     answer.set_cookie(
@@ -184,7 +180,7 @@ async def queue(request: Request, runtime: RuntimeDep) -> Response:
     who = await _signed_in(request, runtime)
     if who is None:
         return _to_sign_in()
-    now = _now()
+    now = runtime.clock.now()
 
     def load() -> tuple[list[Any], list[Any]]:
         with runtime.sessions() as session:
@@ -220,7 +216,9 @@ async def _case_page(
             if row is None:
                 return None
             policy = runtime.policy_registry.by_id(row.policy_id or "")
-            return case_view(row, policy, decisions_of(session, row.id), _now()), row.patient_id
+            return case_view(
+                row, policy, decisions_of(session, row.id), runtime.clock.now()
+            ), row.patient_id
 
     found = await run_in_threadpool(load)
     if found is None:
@@ -266,7 +264,9 @@ def _decide(
             raise NotFound(f"no case {case_id!r}")
         policy = runtime.policy_registry.by_id(row.policy_id or "")
         base = runtime.settings.base_url.rstrip("/")
-        record_decision(session, row, decide(row, policy, choice, reviewer, base, _now()))
+        record_decision(
+            session, row, decide(row, policy, choice, reviewer, base, runtime.clock.now())
+        )
         return row.patient_id
 
     return work

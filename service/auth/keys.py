@@ -5,21 +5,20 @@ per `REFETCH_INTERVAL_S` (key rotation without letting a stranger make us fetch 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 import httpx
 import jwt
 
 from service.auth.clients import RegisteredClient
+from service.clock import Seconds
 from service.errors import Unauthorized
 
 JWKS_MAX_BYTES = 1024 * 1024
 REFETCH_INTERVAL_S = 10.0
-Clock = Callable[[], float]
 
 
 class KeyStore:
-    def __init__(self, http: httpx.AsyncClient, cache_ttl_s: float, clock: Clock) -> None:
+    def __init__(self, http: httpx.AsyncClient, cache_ttl_s: float, clock: Seconds) -> None:
         self._http = http
         self._ttl = cache_ttl_s
         self._clock = clock

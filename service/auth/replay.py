@@ -19,10 +19,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningInsert
 
+from service.clock import Seconds
 from service.errors import Unauthorized
 from service.storage.tables import JwtReplay
 
-Clock = Callable[[], float]
 T = TypeVar("T")
 _TABLE: Table = JwtReplay.__table__  # type: ignore[assignment]
 
@@ -34,7 +34,7 @@ class InMemoryReplayCache:
     # lifetime of traffic (memory flat under steady load) instead of filling up to the maximum.
     PRUNE_INTERVAL_S = 10.0
 
-    def __init__(self, clock: Clock, max_entries: int = 100_000) -> None:
+    def __init__(self, clock: Seconds, max_entries: int = 100_000) -> None:
         self._clock = clock
         self._max = max_entries
         self._seen: dict[tuple[str, str], float] = {}
@@ -83,13 +83,13 @@ def _claim_statement(dialect: str) -> ReturningInsert[tuple[str]]:
     return upsert.returning(_TABLE.c.jti)
 
 
-def claim(issuer: str, jti: str, expires_at: float, clock: Clock) -> Callable[[Session], bool]:
+def claim(issuer: str, jti: str, expires_at: float, clock: Seconds) -> Callable[[Session], bool]:
     """A unit of work for the writer: the claim alone (the token endpoint)."""
     return lambda session: claim_jti(session, issuer, jti, expires_at, clock())
 
 
 def claimed(
-    issuer: str, jti: str, expires_at: float, clock: Clock, work: Callable[[Session], T]
+    issuer: str, jti: str, expires_at: float, clock: Seconds, work: Callable[[Session], T]
 ) -> Callable[[Session], T]:
     """`work`, once the jti is claimed in the same transaction; a replay writes nothing."""
 

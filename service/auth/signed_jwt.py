@@ -19,10 +19,10 @@ import jwt
 
 from service.auth.clients import RegisteredClient
 from service.auth.keys import KeyStore
+from service.clock import Seconds
 from service.errors import Unauthorized
 
 ALLOWED_ALGORITHMS = frozenset({"RS384", "ES384"})
-Clock = Callable[[], float]
 # From the unverified claims, the registered client that claims to have signed them (or None).
 SignerOf = Callable[[dict[str, Any]], RegisteredClient | None]
 
@@ -43,7 +43,7 @@ class TimeRules:
 
 
 class SignedJwtVerifier:
-    def __init__(self, keys: KeyStore, rules: TimeRules, clock: Clock) -> None:
+    def __init__(self, keys: KeyStore, rules: TimeRules, clock: Seconds) -> None:
         self._keys = keys
         self._rules = rules
         self._clock = clock
@@ -71,14 +71,15 @@ class SignedJwtVerifier:
             raise Unauthorized("token expired")
         if exp - now > self._rules.max_lifetime_s + leeway:
             raise Unauthorized("token lifetime too long")
-        if iat is not None and (not _number(iat) or iat > now + leeway):
+        if iat is not None and (not is_number(iat) or iat > now + leeway):
             raise Unauthorized("iat in the future")
-        if nbf is not None and (not _number(nbf) or nbf > now + leeway):
+        if nbf is not None and (not is_number(nbf) or nbf > now + leeway):
             raise Unauthorized("token not yet valid")
         return exp
 
 
-def _number(value: object) -> bool:
+def is_number(value: object) -> bool:
+    """A JSON number (a NumericDate), not a boolean."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

@@ -9,7 +9,6 @@ router claims the `jti` in the same transaction). The client only ever sees a ba
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -19,11 +18,11 @@ from service.auth.clients import ClientRegistry, RegisteredClient, load_registry
 from service.auth.keys import KeyStore
 from service.auth.replay import InMemoryReplayCache
 from service.auth.signed_jwt import SignedJwtVerifier, TimeRules, bearer_token
+from service.clock import Seconds
 from service.errors import Unauthorized
 from service.settings import Settings
 
 __all__ = ["ClientIdentity", "InMemoryReplayCache", "JwtVerifier", "ReplayCache"]
-Clock = Callable[[], float]
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ class JwtVerifier:
         settings: Settings,
         http: httpx.AsyncClient,
         replay: ReplayCache,
-        clock: Clock,
+        clock: Seconds,
         registry: ClientRegistry | None = None,
         keys: KeyStore | None = None,
     ) -> None:

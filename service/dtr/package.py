@@ -21,13 +21,14 @@ def package_bundle(
     questionnaire: Resource,
     prefill: Mapping[str, Any],
     about: ResponseContext,
+    authored: datetime,
 ) -> Resource:
     libraries = _libraries(store, questionnaire)
     resources = [
         questionnaire,
         *libraries,
         *_value_sets(store, questionnaire, libraries),
-        prefilled_response(questionnaire, prefill, store, about),
+        prefilled_response(questionnaire, prefill, store, about, authored),
     ]
     return {
         "resourceType": "Bundle",

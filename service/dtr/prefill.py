@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from service.dtr.content import ContentStore
@@ -45,6 +45,7 @@ def prefilled_response(
     prefill: Mapping[str, Any],
     store: ContentStore,
     context: ResponseContext,
+    authored: datetime,
 ) -> Resource:
     version = context.version
     response: Resource = {
@@ -53,7 +54,7 @@ def prefilled_response(
         "meta": {"profile": [QR_PROFILE]},
         "questionnaire": f"{questionnaire['url']}|{questionnaire['version']}",
         "status": "in-progress",
-        "authored": datetime.now(UTC).isoformat(timespec="seconds"),
+        "authored": authored.isoformat(timespec="seconds"),
         "item": _items(questionnaire.get("item", []), prefill, store, version.auto_origin),
     }
     extensions = _context_extensions(context)

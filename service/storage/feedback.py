@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -23,14 +23,15 @@ class FeedbackItem:
     detail: dict[str, Any]
 
 
-def store_feedback(service_id: str, items: Sequence[FeedbackItem]) -> Work[int]:
+def store_feedback(
+    service_id: str, items: Sequence[FeedbackItem], received_at: datetime
+) -> Work[int]:
     """The unit of work for the writer: every item of the request, as sent."""
 
     def work(session: Session) -> int:
-        now = datetime.now(UTC)
         session.add_all(
             FeedbackEntry(
-                received_at=now,
+                received_at=received_at,
                 service_id=service_id,
                 card_uuid=item.card,
                 outcome=item.outcome,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import select
@@ -50,7 +50,11 @@ def identifier_key(response: Resource) -> str | None:
 
 
 def save_response(
-    session: Session, response: Resource, sender: Sender, assertion_id: str | None
+    session: Session,
+    response: Resource,
+    sender: Sender,
+    assertion_id: str | None,
+    received_at: datetime,
 ) -> tuple[Resource, bool, str | None]:
     """(the stored response, whether it is new, its patient). The same identifier again from the
     same client returns what was stored."""
@@ -74,7 +78,7 @@ def save_response(
             patient_id=sender.patient_id,
             assertion_id=assertion_id,
             status=str(response["status"]),
-            received_at=datetime.now(UTC),
+            received_at=received_at,
             resource=stored,
         )
     )

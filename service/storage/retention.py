@@ -4,7 +4,7 @@ added without a retention rule fails its test (tests/storage/test_retention.py).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
@@ -45,11 +45,8 @@ DATED: tuple[tuple[type[Base], InstrumentedAttribute[datetime]], ...] = (
 )
 
 
-def prune(
-    sessions: sessionmaker[Session], settings: Settings, now: datetime | None = None
-) -> dict[str, int]:
+def prune(sessions: sessionmaker[Session], settings: Settings, moment: datetime) -> dict[str, int]:
     """Rows deleted per table."""
-    moment = now or datetime.now(UTC)
     cutoff = moment - timedelta(days=settings.retention_days)
     removed: dict[str, int] = {}
     with sessions.begin() as session:
