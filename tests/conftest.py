@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.settings import Settings
 from service.storage.db import make_engine, session_factory
 from service.storage.migrate import upgrade
+from tests.support.clock import EXAMPLES_DATE
 from tools import postgres
 
 # TEST_DATABASE=postgresql (make test-postgresql): every test that takes `database_url` gets a
@@ -68,15 +69,18 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "audit_flush_interval_s": 0.05,
         "prefetch_budget_ms": 1500,
     }
+    if overrides.get("environment", "development") == "development":
+        # The examples' "today" for the policy, also where a server runs on the system clock.
+        values["evaluation_date"] = EXAMPLES_DATE
     values.update(overrides)
     return Settings(**values)
 
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    from service.app import create_app
+    from tests.support.clock import examples_app
 
-    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+    with TestClient(examples_app(settings), raise_server_exceptions=False) as test_client:
         yield test_client
 
 
@@ -91,8 +95,8 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
 @pytest.fixture
 def secured(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
     """The app with client authentication on and one registered EHR (EHR_A)."""
-    from service.app import create_app
     from tests.support.clients import BASE, EHR_A, registry_file
+    from tests.support.clock import examples_app
 
     settings = make_settings(
         database_url,
@@ -100,5 +104,5 @@ def secured(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
         base_url=BASE,
         smart_clients_file=registry_file(tmp_path, EHR_A),
     )
-    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+    with TestClient(examples_app(settings), raise_server_exceptions=False) as test_client:
         yield test_client

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from service.app import create_app
 from tests.conftest import make_settings
+from tests.support.clock import examples_app
 
 
 def test_noop_is_absent_unless_bench_mode(database_url: str) -> None:
-    with TestClient(create_app(make_settings(database_url))) as client:
+    with TestClient(examples_app(make_settings(database_url))) as client:
         assert client.post("/bench/noop", content=b"{}").status_code in (404, 405)
 
 
@@ -18,7 +18,7 @@ def test_noop_parses_the_payload_and_answers_no_cards(database_url: str) -> None
     payload = (
         b'{"hook": "order-sign", "prefetch": {"x": [' + b",".join([b'{"a": 1}'] * 1000) + b"]}}"
     )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(examples_app(settings)) as client:
         answer = client.post("/bench/noop", content=payload)
         assert answer.status_code == 200 and answer.json() == {"cards": []}
         # The floor parses what it reads, as a hook call does: a body that is not JSON is refused.

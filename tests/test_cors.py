@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from service.app import create_app
 from tests.conftest import make_settings
+from tests.support.clock import examples_app
 
 ALLOWED = "http://127.0.0.1:8090"
 PREFLIGHT = {
@@ -17,7 +17,7 @@ PREFLIGHT = {
 
 def test_a_preflight_from_an_allowed_origin_passes(database_url: str) -> None:
     settings = make_settings(database_url, cors_allowed_origins=[ALLOWED])
-    with TestClient(create_app(settings)) as client:
+    with TestClient(examples_app(settings)) as client:
         answer = client.options(
             "/cds-services/crd-order-sign", headers={"Origin": ALLOWED, **PREFLIGHT}
         )
@@ -30,7 +30,7 @@ def test_a_preflight_from_an_allowed_origin_passes(database_url: str) -> None:
 
 def test_other_origins_get_no_cors_headers(database_url: str) -> None:
     settings = make_settings(database_url, cors_allowed_origins=[ALLOWED])
-    with TestClient(create_app(settings)) as client:
+    with TestClient(examples_app(settings)) as client:
         answer = client.options(
             "/cds-services/crd-order-sign", headers={"Origin": "https://evil.test", **PREFLIGHT}
         )

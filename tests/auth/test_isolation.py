@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from service.app import create_app
 from service.crd.coverage_information import EXTENSION_URL
 from tests.conftest import make_settings
 from tests.crd.test_answers import hook_request
 from tests.support.clients import BASE, EHR_A, EHR_B, Ehr, bearer, registry_file, system_token
+from tests.support.clock import examples_app
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "fhir_examples"
 ALL_PATIENT = EXAMPLES / "01-consolidation-adult-record"  # C91.01, B-ALL
@@ -35,7 +35,7 @@ def client(database_url: str, tmp_path: Path) -> TestClient:
         base_url=BASE,
         smart_clients_file=registry_file(tmp_path, EHR_A, EHR_B),
     )
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(examples_app(settings)) as test_client:
         yield test_client
 
 

@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.app import create_app
 from service.auth.replay import claim as claim_unit
 from service.auth.replay import claim_jti
+from service.clock import SYSTEM_CLOCK
 from service.settings import PROJECT_ROOT
 from service.storage.retention import prune_expired
 from service.storage.tables import CoverageAssertion, HookAnswer
@@ -26,6 +26,7 @@ from tests.conftest import make_settings
 from tests.crd.test_answers import hook_request
 from tests.policy.test_scenarios import SCENARIOS
 from tests.support.clients import EHR_A, bearer, registry_file
+from tests.support.clock import EXAMPLES_DATE, examples_app
 from tools.processes import free_port, stop, wait_until_up
 
 SIGN = "/cds-services/crd-order-sign"
@@ -52,7 +53,7 @@ def _replica(database_url: str, registry: Path) -> TestClient:
     settings = make_settings(
         database_url, auth_mode="jwt", base_url="http://testserver", smart_clients_file=registry
     )
-    return TestClient(create_app(settings))
+    return TestClient(examples_app(settings))
 
 
 def test_a_token_replayed_to_another_replica_is_refused(database_url: str, tmp_path: Path) -> None:
@@ -97,6 +98,7 @@ def two_workers(database_url: str, tmp_path: Path) -> Iterator[str]:
         "PORT": str(port),
         "BASE_URL": url,
         "WORKERS": "2",
+        "EVALUATION_DATE": EXAMPLES_DATE.isoformat(),
     }
     log = tmp_path / "service.log"
     with log.open("wb") as out:
@@ -115,7 +117,8 @@ def two_workers(database_url: str, tmp_path: Path) -> Iterator[str]:
 
 
 def test_a_token_replayed_to_the_other_worker_is_refused(two_workers: str) -> None:
-    token = EHR_A.hook_token(f"{two_workers}{SIGN}")
+    # A server process runs on the system clock: its tokens are signed by the same.
+    token = EHR_A.hook_token(f"{two_workers}{SIGN}", now=SYSTEM_CLOCK.time())
     request = hook_request(SCENARIOS[0])
     statuses = []
     # A new connection each time: the kernel hands them to either worker, and a per-worker cache
@@ -130,7 +133,7 @@ def test_a_token_replayed_to_the_other_worker_is_refused(two_workers: str) -> No
     fresh = httpx.post(
         f"{two_workers}{SIGN}",
         json=request,
-        headers=bearer(EHR_A.hook_token(f"{two_workers}{SIGN}")),
+        headers=bearer(EHR_A.hook_token(f"{two_workers}{SIGN}", now=SYSTEM_CLOCK.time())),
         timeout=30,
     )
     assert fresh.status_code == 200

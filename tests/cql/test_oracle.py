@@ -20,11 +20,12 @@ from service.policy.engine import PolicyEngine
 from service.policy.folder import load_policies
 from service.settings import PROJECT_ROOT
 from tests.policy.test_scenarios import SCENARIOS
+from tests.support.clock import EXAMPLES_DATE
 from tests.support.node_tools import run_json
 from tests.support.policies import CQL_DIRS
 
 LIBRARY = "BlinatumomabPA"
-TODAY = date(2026, 11, 24)
+TODAY = EXAMPLES_DATE
 
 
 def _cases() -> list[dict[str, Any]]:

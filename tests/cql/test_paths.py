@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import date
 from typing import Any
 
 import fhirpathpy
@@ -25,6 +24,7 @@ from hypothesis import strategies as st
 from bench.records import record
 from service.cql.paths import _member_step, fhirpath_expression, property_accessor
 from service.settings import PROJECT_ROOT
+from tests.support.clock import EXAMPLES_DATE
 
 MODEL = models["r4"]
 SHARED = PROJECT_ROOT.parent / "shared" / "conformance"
@@ -108,7 +108,7 @@ def documents() -> Iterator[Any]:
         for file in sorted(source.rglob("*.json")):
             yield json.loads(file.read_text())
     for size in (20, 120):
-        yield record(size, date(2026, 11, 24))
+        yield record(size, EXAMPLES_DATE)
 
 
 def test_every_element_of_the_examples_navigates_as_in_the_engine() -> None:

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from service.app import create_app
 from service.crd.coverage_information import EXTENSION_URL
 from tests.conftest import make_settings
+from tests.support.clock import examples_app
 from tests.support.loopback_fhir import LoopbackFhir, loopback_fhir
 from tests.support.resources import (
     blinatumomab_order,
@@ -35,7 +35,7 @@ def ehr() -> Iterator[LoopbackFhir]:
 @pytest.fixture
 def client(database_url: str) -> Iterator[TestClient]:
     settings = make_settings(database_url, payer_identifiers=[OURS])
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(examples_app(settings)) as test_client:
         yield test_client
 
 
@@ -101,7 +101,7 @@ def test_a_hanging_ehr_gets_technical_coverage_information(
             body["extension"] = {"davinci-crd.requestedVersion": version}
         else:
             body.pop("extension", None)
-        with TestClient(create_app(settings)) as client:
+        with TestClient(examples_app(settings)) as client:
             started = time.monotonic()
             answer = client.post(SIGN, json=body)
             elapsed = time.monotonic() - started

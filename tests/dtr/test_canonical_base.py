@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from service.app import create_app
 from tests.conftest import make_settings
 from tests.dtr.test_package import PACKAGE, _answers, _assertion_id
 from tests.dtr.test_responses import CONSOLIDATION_ANSWERS, answer
 from tests.policy.test_scenarios import SCENARIOS
+from tests.support.clock import examples_app
 
 BASE = "https://plan.example.com"
 AUTHORED = "https://payer.example.org/fhir"
@@ -24,7 +24,7 @@ AUTHORED = "https://payer.example.org/fhir"
 
 @pytest.fixture
 def elsewhere(database_url: str) -> Iterator[TestClient]:
-    with TestClient(create_app(make_settings(database_url, base_url=BASE))) as client:
+    with TestClient(examples_app(make_settings(database_url, base_url=BASE))) as client:
         yield client
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from service.app import create_app
 from tests.conftest import make_settings
 from tests.support.clients import EHR_A, registry_file
+from tests.support.clock import examples_app
 
 PAYERS = "/dtr/supported-payers"
 
@@ -37,7 +37,7 @@ def test_the_payer_is_listed_by_its_identifier(
     database_url: str, identifiers: list[str], expected: list[dict[str, str]]
 ) -> None:
     settings = make_settings(database_url, payer_name="Acme Health", payer_identifiers=identifiers)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(examples_app(settings)) as client:
         answer = client.get(PAYERS, headers={"Accept": "application/json"})
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "application/json"
@@ -52,7 +52,7 @@ def test_it_is_public_and_json_whatever_the_accept(database_url: str, tmp_path: 
         payer_identifiers=["urn:payer|P1"],
         smart_clients_file=registry_file(tmp_path, EHR_A),
     )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(examples_app(settings)) as client:
         for accept in ("application/json", "*/*", None):
             headers = {"Accept": accept} if accept else {}
             answer = client.get(PAYERS, headers=headers)

@@ -29,11 +29,11 @@ def reviewers_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def client(database_url: str, reviewers_file: Path) -> Iterator[TestClient]:
-    from service.app import create_app
+    from tests.support.clock import examples_app
 
     settings: Settings = make_settings(database_url, reviewers_file=reviewers_file)
     # https: the service's BASE_URL is https, so its session cookie is Secure.
-    app = create_app(settings)
+    app = examples_app(settings)
     with TestClient(
         app, base_url="https://testserver", raise_server_exceptions=False
     ) as test_client:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -28,10 +27,11 @@ from service.settings import PROJECT_ROOT
 from tests.conftest import make_settings
 from tests.cql.test_oracle import agree, normalised, run_oracle
 from tests.crd.test_answers import hook_request
+from tests.support.clock import EXAMPLES_DATE
 
 FOLDER = PROJECT_ROOT / "tests" / "policies" / "exemplumab"
 EXAMPLES = sorted(p for p in (FOLDER / "examples").iterdir() if (p / "expected.json").exists())
-TODAY = date(2026, 11, 24)
+TODAY = EXAMPLES_DATE
 PACKAGE = "/fhir/Questionnaire/$questionnaire-package"
 
 
@@ -156,14 +156,14 @@ def test_the_official_engine_agrees_define_by_define(
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    from service.app import create_app
     from service.storage.migrate import upgrade
+    from tests.support.clock import examples_app
 
     work = tmp_path_factory.mktemp("service")
     database = f"sqlite:///{work / 'db'}"
     upgrade(database)
     settings = make_settings(database, policy_dir=both_policies(work / "policies"))
-    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+    with TestClient(examples_app(settings), raise_server_exceptions=False) as test_client:
         yield test_client
 
 

@@ -3,7 +3,6 @@ dose-limit rounding, step dosing, cycle maxima and coverage periods, the infant 
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -16,9 +15,10 @@ from service.policy.evaluation import Evaluation
 from service.policy.folder import load_policies
 from service.settings import PROJECT_ROOT
 from service.types import Resource
+from tests.support.clock import EXAMPLES_DATE
 from tests.support.policies import CQL_DIRS, first_policy_patient, limit_value
 
-TODAY = date(2026, 11, 24)
+TODAY = EXAMPLES_DATE
 UCUM = "http://unitsofmeasure.org"
 
 

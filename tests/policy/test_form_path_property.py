@@ -26,9 +26,10 @@ from service.policy.evaluation import Evaluation
 from service.policy.folder import Policy, load_policies
 from service.settings import PROJECT_ROOT
 from service.types import Resource
+from tests.support.clock import EXAMPLES_DATE
 from tests.support.policies import CQL_DIRS, first_policy_patient, limit_value
 
-TODAY = date(2026, 11, 24)
+TODAY = EXAMPLES_DATE
 UCUM = "http://unitsofmeasure.org"
 LB_PER_KG = Decimal("2.20462262185")  # UCUM [lb_av] is 0.45359237 kg
 

@@ -4,7 +4,6 @@ the prescriber's answers."""
 from __future__ import annotations
 
 import json
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from service.policy.engine import PolicyEngine
 from service.policy.evaluation import Evaluation
 from service.policy.folder import load_policies
 from service.settings import PROJECT_ROOT
+from tests.support.clock import EXAMPLES_DATE
 from tests.support.policies import CQL_DIRS, limit_value
 
 EXAMPLES = PROJECT_ROOT / "fhir_examples"
@@ -43,7 +43,7 @@ def evaluate(engine: PolicyEngine, folder: Path, answers: dict[str, Any]) -> Eva
     bundle = json.loads((folder / "bundle.json").read_text())
     record = PatientRecord((e["resource"], e.get("fullUrl")) for e in bundle["entry"])
     order = json.loads((folder / "order.json").read_text())
-    return engine.evaluate(record, f"MedicationRequest/{order['id']}", date(2026, 11, 24), answers)
+    return engine.evaluate(record, f"MedicationRequest/{order['id']}", EXAMPLES_DATE, answers)
 
 
 def test_there_are_enough_scenarios() -> None:

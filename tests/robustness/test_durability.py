@@ -24,6 +24,7 @@ from service.settings import PROJECT_ROOT
 from tests.crd.test_answers import hook_request
 from tests.policy.test_scenarios import SCENARIOS
 from tests.robustness.test_mutated_requests import _response_bases
+from tests.support.clock import EXAMPLES_DATE
 from tools import postgres
 from tools.processes import free_port, stop, wait_until_up
 
@@ -55,6 +56,7 @@ class Service:
             # One public address across the restart, as a deployment has (the canonical URLs of
             # what it publishes hang on it: service/policy/canonical.py).
             "BASE_URL": "https://payer.example.org",
+            "EVALUATION_DATE": EXAMPLES_DATE.isoformat(),
         }
         self.log = log.open("ab")
         self.process = subprocess.Popen(

@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
-from service.app import create_app
 from tests.cdshooks.test_router import SIGN, _coverage_information, _valid
 from tests.conftest import make_settings
+from tests.support.clock import examples_app
 from tests.support.loopback_fhir import loopback_fhir
 from tests.support.resources import fhir_authorization
 
@@ -39,7 +39,7 @@ def test_order_sign_survives_the_ehr(
 ) -> None:
     settings = make_settings(database_url, prefetch_budget_ms=BUDGET_MS, fetch_max_bytes=512 * 1024)
     caplog.set_level(logging.DEBUG)
-    with loopback_fhir() as ehr, TestClient(create_app(settings)) as client:
+    with loopback_fhir() as ehr, TestClient(examples_app(settings)) as client:
         ehr.serve("Condition?patient=pat1", **FAULTS[fault])
         body = _valid()
         del body["prefetch"]["conditions"]

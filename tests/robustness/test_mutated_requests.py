@@ -20,7 +20,6 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.app import create_app
 from service.settings import PROJECT_ROOT
 from service.storage.migrate import upgrade
 from tests.cdshooks.test_conformance_replay import REQUESTS
@@ -28,6 +27,7 @@ from tests.conftest import make_settings
 from tests.crd.test_answers import hook_request
 from tests.dtr.test_responses import BY_PRESCRIBER
 from tests.policy.test_scenarios import SCENARIOS
+from tests.support.clock import examples_app
 
 SCALE = float(os.environ.get("HYPOTHESIS_EXAMPLES", "1"))
 PACKAGE = "/fhir/Questionnaire/$questionnaire-package"
@@ -141,7 +141,7 @@ def mutated(draw: st.DrawFn, bases: list[Any]) -> Any:
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     url = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'service.db'}"
     upgrade(url)
-    with TestClient(create_app(make_settings(url)), raise_server_exceptions=False) as test_client:
+    with TestClient(examples_app(make_settings(url)), raise_server_exceptions=False) as test_client:
         yield test_client
 
 

@@ -15,17 +15,17 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from service.app import create_app
 from service.storage.migrate import upgrade
 from tests.conftest import make_settings
 from tests.crd.test_answers import hook_request
 from tests.policy.test_scenarios import SCENARIOS
+from tests.support.clock import examples_app
 
 
 def _app(directory: Path) -> FastAPI:
     url = f"sqlite:///{directory / 'service.db'}"
     upgrade(url)
-    return create_app(make_settings(url))
+    return examples_app(make_settings(url))
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -9,11 +8,12 @@ from service.storage.audit import HookAudit, patient_hash
 from service.storage.commits import GroupCommitter
 from service.storage.db import make_engine, session_factory
 from service.storage.tables import AuditEntry, CoverageAssertion
+from tests.support.clock import EXAMPLES_NOON
 
 
 def _entry(instance: str) -> HookAudit:
     return HookAudit(
-        at=datetime.now(UTC),
+        at=EXAMPLES_NOON,
         hook="order-sign",
         hook_instance=instance,
         service_id="crd-order-sign",
@@ -68,7 +68,7 @@ def test_patient_hash_is_keyed_and_stable() -> None:
 def _assertion(assertion_id: str, outcome: str) -> dict[str, object]:
     return {
         "assertion_id": assertion_id,
-        "created_at": datetime.now(UTC),
+        "created_at": EXAMPLES_NOON,
         "policy_id": "blinatumomab",
         "order_ref": "MedicationRequest/mr1",
         "coverage_ref": "Coverage/cov1",

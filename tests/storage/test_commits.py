@@ -14,12 +14,12 @@ from service.errors import StorageUnavailable, Unauthorized
 from service.storage.commits import GroupCommitter
 from service.storage.db import make_engine, session_factory
 from service.storage.tables import DtrAccess
+from tests.support.clock import EXAMPLES_NOON
 
 
 def _row(action: str) -> dict[str, object]:
-    from datetime import UTC, datetime
 
-    return {"at": datetime.now(UTC), "client_id": "c", "action": action, "status_code": 200}
+    return {"at": EXAMPLES_NOON, "client_id": "c", "action": action, "status_code": 200}
 
 
 @pytest.fixture
@@ -104,15 +104,22 @@ def test_a_write_lock_held_elsewhere_is_waited_for_not_failed(
         database_url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False
     )
     holder.execute("BEGIN IMMEDIATE")  # the write lock, as another worker's commit holds it
-    release = threading.Timer(0.2, lambda: holder.execute("COMMIT"))
+    attempts: list[int] = []
+    tried = threading.Event()
+    # The lock is let go only once the writer has met it: no timer, so no race with the clock.
+    release = threading.Thread(target=lambda: (tried.wait(), holder.execute("COMMIT")))
     release.start()
 
     def unit(session: Session) -> str:
-        session.execute(insert(DtrAccess), [_row("waited")])
+        attempts.append(1)
+        try:
+            session.execute(insert(DtrAccess), [_row("waited")])
+        finally:
+            tried.set()
         return "stored"
 
     assert writer.commit_now(unit) == "stored"
     release.join()
     holder.close()
-    assert count() == 1
+    assert count() == 1 and len(attempts) >= 2, attempts
     writer.close()

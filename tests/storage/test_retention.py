@@ -55,7 +55,7 @@ def test_prune_deletes_only_what_is_older(
                 {"issuer": "i", "jti": "live", "expires_at": NOW.timestamp() + 60},
             ],
         )
-    removed = prune(sessions, settings, now=NOW)
+    removed = prune(sessions, settings, NOW)
     assert removed == {model.__tablename__: 1 for model, _ in DATED} | {"jwt_replay": 1}
     with sessions() as session:
         for model, dated in DATED:

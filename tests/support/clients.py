@@ -4,7 +4,6 @@ SMART Backend Services client assertions, and written to a SMART_CLIENTS_FILE.""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,9 +13,13 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 
+from tests.support.clock import EXAMPLES_NOON
+
 BASE = "https://payer.example.org"
 TOKEN_URL = f"{BASE}/auth/token"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+# When tokens are signed unless a test says otherwise: where the in-process apps' clock stands.
+SIGNED_AT = EXAMPLES_NOON.timestamp()
 
 
 @dataclass
@@ -43,8 +46,10 @@ class Ehr:
         headers = {"kid": self.kid, "typ": "JWT", **header}
         return jwt.encode(claims, key or self.key, algorithm="ES384", headers=headers)
 
-    def hook_token(self, audience: str, **claims: Any) -> str:
-        now = time.time()
+    def hook_token(self, audience: str, now: float | None = None, **claims: Any) -> str:
+        """Signed at `now`, by default the moment in-process apps stand at (EXAMPLES_NOON); a
+        test against a server process on the system clock gives `SYSTEM_CLOCK.time()`."""
+        now = SIGNED_AT if now is None else now
         payload = {
             "iss": self.iss,
             "aud": audience,
@@ -54,8 +59,8 @@ class Ehr:
         }
         return self.sign({**payload, **claims})
 
-    def assertion(self, **claims: Any) -> dict[str, Any]:
-        now = time.time()
+    def assertion(self, now: float | None = None, **claims: Any) -> dict[str, Any]:
+        now = SIGNED_AT if now is None else now
         payload = {
             "iss": self.client_id,
             "sub": self.client_id,
