@@ -109,7 +109,9 @@ def build_runtime(settings: Settings) -> Runtime:
     tokens = _access_tokens(settings)
     keys = KeyStore(http, settings.jwks_cache_ttl_s, time.time)
     # The process's one writer: durable units and audit rows alike (service/storage/commits.py).
-    writer_engine = make_engine(settings.database_url, sqlite_busy_timeout_s=0)
+    writer_engine = make_engine(
+        settings.database_url, sqlite_busy_timeout_s=0, sqlite_begin="BEGIN IMMEDIATE"
+    )
     writer = GroupCommitter(
         session_factory(writer_engine), settings.audit_flush_interval_s, _prune_replays
     )
