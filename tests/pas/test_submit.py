@@ -237,7 +237,9 @@ def test_one_clients_bad_claim_fails_only_itself(two_clients: TestClient) -> Non
     good = bearer(system_token(two_clients, EHR_A, "system/Claim.c"))
     bad = bearer(system_token(two_clients, EHR_B, "system/Claim.c"))
     sends = [(good, pas_bundle(SCENARIOS[0], None, f"good-{n}")) for n in range(GOOD_SUBMITS)]
-    sends.insert(GOOD_SUBMITS // 2, (bad, pas_bundle(SCENARIOS[0], None, "x" * 300)))
+    too_long = pas_bundle(SCENARIOS[0], None, "bad")
+    _claim(too_long)["identifier"][0]["value"] = "x" * 300
+    sends.insert(GOOD_SUBMITS // 2, (bad, too_long))
     with ThreadPoolExecutor(8) as pool:
         answers = list(
             pool.map(lambda sent: two_clients.post(SUBMIT, json=sent[1], headers=sent[0]), sends)
