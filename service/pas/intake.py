@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.errors import UnprocessableEntity
@@ -43,8 +44,7 @@ def receive(
             raise UnprocessableEntity(f"the request this one replaces ({key}) is not known")
         if submission.cancels_all:
             raise UnprocessableEntity(f"nothing to cancel: no request {key} is known")
-        add_request(session, received)
-        return received.claim_response
+        return _new_request(session, received)
     if not submission.is_update:
         return dict(existing.claim_response)
     if existing.status in FINAL:
@@ -84,6 +84,21 @@ def receive(
     existing.policy_id, existing.order_ref = received.policy_id, received.order_ref
     existing.priority, existing.due_at = received.priority, received.due_at
     return pended
+
+
+def _new_request(session: Session, received: Received) -> Resource:
+    """The request added; when another process added the same Claim first (its transaction was
+    not yet committed when this one looked), the one it stored: the same Claim identifier from
+    the same client is the same request (PAS), not a failure."""
+    try:
+        with session.begin_nested():
+            add_request(session, received)
+    except IntegrityError:
+        stored = existing_request(session, received.client_id, received.identifier)
+        if stored is None:
+            raise
+        return dict(stored.claim_response)
+    return received.claim_response
 
 
 def _close(
