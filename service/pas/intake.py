@@ -65,9 +65,11 @@ def receive(
         Decision("pended", note="Updated by the submitter: pended for clinical review again."),
         at,
     )
+    # Conditional on the state the update was made from: a reviewer's decision committed meanwhile
+    # is not overwritten unseen (a 409 says who decided; the submitter sends it again).
     record_decision(
         session,
-        existing,
+        existing.id,
         Decided(
             by=by,
             at=at,
@@ -79,10 +81,16 @@ def receive(
             preauth_ref=None,
             claim_response=pended,
         ),
+        expected=(existing.status,),
+        changes={
+            "bundle": received.bundle,
+            "summary": received.summary,
+            "policy_id": received.policy_id,
+            "order_ref": received.order_ref,
+            "priority": received.priority,
+            "due_at": received.due_at,
+        },
     )
-    existing.bundle, existing.summary = received.bundle, received.summary
-    existing.policy_id, existing.order_ref = received.policy_id, received.order_ref
-    existing.priority, existing.due_at = received.priority, received.due_at
     return pended
 
 
@@ -112,7 +120,7 @@ def _close(
     assert session is not None
     record_decision(
         session,
-        row,
+        row.id,
         Decided(
             by=by,
             at=at,
@@ -124,5 +132,6 @@ def _close(
             preauth_ref=row.preauth_ref,
             claim_response=response,
         ),
+        expected=(row.status,),
     )
     return response
