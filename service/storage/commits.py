@@ -160,7 +160,7 @@ class GroupCommitter:
         self, units: list[_Unit[Any]], rows: list[Row]
     ) -> list[tuple[_Unit[Any], Any, BaseException | None]]:
         """One transaction for the batch; run again from the start when another process holds
-        SQLite's write lock (the units decide before they write, so running again is safe)."""
+        SQLite's write lock (nothing of the first run was kept, so running again is safe)."""
         started = _now()
         pause = LOCKED_FIRST_PAUSE_S
         while True:
@@ -193,7 +193,7 @@ class GroupCommitter:
 
 def _isolated(session: Session, unit: _Unit[T]) -> tuple[_Unit[T], T | None, BaseException | None]:
     """The unit in its own savepoint: what it or the database refuses is undone and goes to its
-    caller alone (issue 28: one client's 300-character identifier failed another's submits)."""
+    caller alone: never a 503 for another caller's mistake."""
     try:
         with session.begin_nested():
             return unit, unit.work(session), None
