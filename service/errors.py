@@ -5,6 +5,7 @@ ServiceError
 │   ├── BadRequest            400: not JSON, not CDS Hooks, not FHIR (CRD hook-13)
 │   ├── UnprocessableEntity   422: valid FHIR that breaks a CRD rule (CRD hook-13)
 │   ├── NotFound              404
+│   ├── Conflict              409: the target changed first (a case another reviewer decided)
 │   ├── PayloadTooLarge       413
 │   └── PreconditionFailed    412: required data neither prefetched nor fetchable (CDS Hooks 2.0)
 ├── Unauthorized              401, an empty body on CDS Hooks (trust is all or nothing), a
@@ -81,6 +82,16 @@ class NotFound(RequestError):
     @property
     def default_issue_code(self) -> str:
         return "not-found"
+
+
+class Conflict(RequestError):
+    def __post_init__(self) -> None:
+        self.status_code = 409
+        super().__post_init__()
+
+    @property
+    def default_issue_code(self) -> str:
+        return "conflict"
 
 
 class PayloadTooLarge(RequestError):

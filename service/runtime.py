@@ -116,7 +116,9 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
     tokens = _access_tokens(settings, clock)
     keys = KeyStore(http, settings.jwks_cache_ttl_s, clock.time)
     # The process's one writer: durable units and audit rows alike (service/storage/commits.py).
-    writer_engine = make_engine(settings.database_url, sqlite_busy_timeout_s=0)
+    writer_engine = make_engine(
+        settings.database_url, sqlite_busy_timeout_s=0, sqlite_begin="BEGIN IMMEDIATE"
+    )
     writer = GroupCommitter(
         session_factory(writer_engine),
         settings.audit_flush_interval_s,

@@ -95,7 +95,9 @@ async def submit(
     answer = await runtime.committer.commit(
         lambda session: receive(session, stored, submission, base, received)
     )
-    record_access(runtime.audit, runtime.audit_key, caller, "pas-submit", patient, answer["id"])
+    record_access(
+        runtime.audit, runtime.audit_key, runtime.clock, caller, "pas-submit", patient, answer["id"]
+    )
     return fhir_response(response_bundle(submission, answer, base))
 
 
@@ -115,10 +117,27 @@ async def inquire(
     found = await run_in_threadpool(load)
     patient = _patient_of(inquiry)
     if found is None:
-        record_access(runtime.audit, runtime.audit_key, caller, "pas-inquire", patient, None, 404)
+        record_access(
+            runtime.audit,
+            runtime.audit_key,
+            runtime.clock,
+            caller,
+            "pas-inquire",
+            patient,
+            None,
+            404,
+        )
         raise NotFound(f"no prior-authorization request {inquiry.identifier!r} of yours")
     current, original = found
-    record_access(runtime.audit, runtime.audit_key, caller, "pas-inquire", patient, current["id"])
+    record_access(
+        runtime.audit,
+        runtime.audit_key,
+        runtime.clock,
+        caller,
+        "pas-inquire",
+        patient,
+        current["id"],
+    )
     submitted = read_submission(original)
     return fhir_response(response_bundle(submitted, current, runtime.settings.base_url.rstrip("/")))
 
@@ -138,5 +157,7 @@ async def read_claim_response(
     found = await run_in_threadpool(load)
     if found is None:
         raise NotFound(f"ClaimResponse/{response_id} is not known here")
-    record_access(runtime.audit, runtime.audit_key, caller, "pas-read", found[1], response_id)
+    record_access(
+        runtime.audit, runtime.audit_key, runtime.clock, caller, "pas-read", found[1], response_id
+    )
     return fhir_response(found[0])

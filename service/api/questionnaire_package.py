@@ -84,7 +84,13 @@ async def questionnaire_package(
         )
     patient = prefill.about.subject.removeprefix("Patient/") if prefill.about.subject else None
     record_access(
-        runtime.audit, runtime.audit_key, caller, "questionnaire-package", patient, context
+        runtime.audit,
+        runtime.audit_key,
+        runtime.clock,
+        caller,
+        "questionnaire-package",
+        patient,
+        context,
     )
     policy = prefill.policy or runtime.policy_registry.by_questionnaire(questionnaire["url"])
     about = dataclasses.replace(

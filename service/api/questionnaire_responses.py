@@ -77,7 +77,13 @@ async def submit(
         _store(response, subject, caller, runtime.clock.now())
     )
     record_access(
-        runtime.audit, runtime.audit_key, caller, "response-create", patient, stored["id"]
+        runtime.audit,
+        runtime.audit_key,
+        runtime.clock,
+        caller,
+        "response-create",
+        patient,
+        stored["id"],
     )
     location = f"{runtime.settings.base_url}/fhir/QuestionnaireResponse/{stored['id']}"
     return fhir_response(stored, 201 if created else 200, {"Location": location})
@@ -118,7 +124,13 @@ async def evaluate(
     assertion = await run_in_threadpool(_assertion, runtime, assertion_of(response), caller)
     patient = assertion.patient_id if assertion is not None else None
     record_access(
-        runtime.audit, runtime.audit_key, caller, "evaluate", patient, assertion_of(response)
+        runtime.audit,
+        runtime.audit_key,
+        runtime.clock,
+        caller,
+        "evaluate",
+        patient,
+        assertion_of(response),
     )
     policy = runtime.policy_registry.by_questionnaire(questionnaire["url"])
     if policy is None:
@@ -149,7 +161,9 @@ async def search(
         raise BadRequest(f"search parameters not supported: {', '.join(unknown)}")
     patient = patient_of(query.get("subject")) or query.get("patient")
     rows = await run_in_threadpool(_search, runtime, caller, patient, query.get("status"))
-    record_access(runtime.audit, runtime.audit_key, caller, "response-search", patient, None)
+    record_access(
+        runtime.audit, runtime.audit_key, runtime.clock, caller, "response-search", patient, None
+    )
     return fhir_response(
         {
             "resourceType": "Bundle",
@@ -185,5 +199,13 @@ async def read(
     found = await run_in_threadpool(load)
     if found is None:
         raise NotFound(f"QuestionnaireResponse/{response_id} is not known here")
-    record_access(runtime.audit, runtime.audit_key, caller, "response-read", found[1], response_id)
+    record_access(
+        runtime.audit,
+        runtime.audit_key,
+        runtime.clock,
+        caller,
+        "response-read",
+        found[1],
+        response_id,
+    )
     return fhir_response(found[0])

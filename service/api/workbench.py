@@ -5,19 +5,23 @@ Server-rendered pages (Jinja2, autoescaped), no script. Only a signed-in reviewe
 (service/auth/reviewers.py): anyone else is sent to the sign-in page, and a case id not known
 reads the same to a reviewer as any other missing page. Every POST carries the session's form
 token. Pages with PHI are not cached and may not be framed. Each case opened and each decision is
-audited under the reviewer's name; a decision is committed, with its ClaimResponse, before the
-page answers, and the submitter's Subscriptions are notified at once."""
+audited under the reviewer's name; a decision is committed, with its ClaimResponse and its audit
+entry, before the page answers, and the submitter's Subscriptions are notified at once. A decision
+is a conditional write (service/storage/prior_auth.py): of two reviewers deciding a case at once,
+one decides it, the other gets the case again with who decided it and when (409), and only the
+decision that was written is notified."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
@@ -30,7 +34,7 @@ from service.auth.reviewers import (
     open_session,
     same_token,
 )
-from service.errors import BadRequest, NotFound, UnprocessableEntity
+from service.errors import BadRequest, Conflict, NotFound, UnprocessableEntity
 from service.pas.casefile import case_view
 from service.pas.decisions import Choice, decide
 from service.runtime import Runtime, get_runtime
@@ -113,16 +117,21 @@ def _to_sign_in() -> Response:
 
 def _audit(runtime: Runtime, who: SignedIn, action: str, patient: str | None, case: str) -> None:
     runtime.audit.store(
-        DtrAccess,
-        {
-            "at": runtime.clock.now(),
-            "client_id": f"reviewer:{who.reviewer}",
-            "action": action,
-            "patient_hash": patient_hash(patient, runtime.audit_key),
-            "target": case,
-            "status_code": 200,
-        },
+        DtrAccess, _access(runtime, who.reviewer, action, patient, case, runtime.clock.now())
     )
+
+
+def _access(
+    runtime: Runtime, reviewer: str, action: str, patient: str | None, case: str, at: datetime
+) -> dict[str, Any]:
+    return {
+        "at": at,
+        "client_id": f"reviewer:{reviewer}",
+        "action": action,
+        "patient_hash": patient_hash(patient, runtime.audit_key),
+        "target": case,
+        "status_code": 200,
+    }
 
 
 @router.get("/static/review.css")
@@ -208,7 +217,7 @@ async def case(case_id: str, request: Request, runtime: RuntimeDep) -> Response:
 
 
 async def _case_page(
-    runtime: Runtime, who: SignedIn, case_id: str, problem: str | None = None
+    runtime: Runtime, who: SignedIn, case_id: str, problem: str | None = None, status: int = 422
 ) -> Response:
     def load() -> Any:
         with runtime.sessions() as session:
@@ -225,9 +234,13 @@ async def _case_page(
         raise NotFound(f"no case {case_id!r}")
     view, patient = found
     _audit(runtime, who, "review-case", patient, view.id)
-    status = 422 if problem else 200
     return _page(
-        "case.html", status, reviewer=who.reviewer, csrf=who.csrf, case=view, problem=problem
+        "case.html",
+        status if problem else 200,
+        reviewer=who.reviewer,
+        csrf=who.csrf,
+        case=view,
+        problem=problem,
     )
 
 
@@ -247,27 +260,34 @@ async def decision(case_id: str, request: Request, runtime: RuntimeDep) -> Respo
             start=_day(form.get("start")),
             end=_day(form.get("end")),
         )
-        patient = await runtime.committer.commit(_decide(runtime, case_id, choice, who.reviewer))
+        await runtime.committer.commit(
+            _decide(runtime, case_id, choice, who.reviewer, runtime.clock.now())
+        )
+    except Conflict as decided_first:
+        return await _case_page(runtime, who, case_id, decided_first.message, 409)
     except UnprocessableEntity as problem:
         return await _case_page(runtime, who, case_id, problem.message)
-    _audit(runtime, who, f"review-{choice.action}", patient, case_id)
-    runtime.notifier.decided(case_id)  # the submitter hears at once (service/pas/notifier.py)
+    # Only the decision written is notified (the submitter hears at once: service/pas/notifier.py).
+    runtime.notifier.decided(case_id)
     return RedirectResponse(f"/review/cases/{case_id}", status_code=303, headers=_HEADERS)
 
 
 def _decide(
-    runtime: Runtime, case_id: str, choice: Choice, reviewer: str
-) -> Callable[[Session], str | None]:
-    def work(session: Session) -> str | None:
+    runtime: Runtime, case_id: str, choice: Choice, reviewer: str, now: datetime
+) -> Callable[[Session], None]:
+    """The decision and its audit entry, in one transaction; `Conflict` when it was decided
+    first."""
+
+    def work(session: Session) -> None:
         row = request_for_review(session, case_id)
         if row is None:
             raise NotFound(f"no case {case_id!r}")
         policy = runtime.policy_registry.by_id(row.policy_id or "")
         base = runtime.settings.base_url.rstrip("/")
-        record_decision(
-            session, row, decide(row, policy, choice, reviewer, base, runtime.clock.now())
-        )
-        return row.patient_id
+        record_decision(session, row.id, decide(row, policy, choice, reviewer, base, now))
+        action = f"review-{choice.action}"
+        access = _access(runtime, reviewer, action, row.patient_id, row.id, now)
+        session.execute(insert(DtrAccess), [access])
 
     return work
 

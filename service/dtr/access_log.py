@@ -4,9 +4,8 @@ off the request path by the batched writer)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from service.auth.callers import Caller
+from service.clock import Clock
 from service.storage.audit import AuditLog, patient_hash
 from service.storage.tables import DtrAccess
 from service.types import Resource
@@ -15,6 +14,7 @@ from service.types import Resource
 def record_access(
     audit: AuditLog,
     key: bytes,
+    clock: Clock,
     caller: Caller,
     action: str,
     patient_id: str | None,
@@ -24,7 +24,7 @@ def record_access(
     audit.store(
         DtrAccess,
         {
-            "at": datetime.now(UTC),
+            "at": clock.now(),
             "client_id": caller.client_id,
             "action": action,
             "patient_hash": patient_hash(patient_id, key),

@@ -113,8 +113,8 @@ def last_updated(resource: Resource) -> datetime:
 
 
 def _stamped(resource: Resource, *sources: Path) -> Resource:
-    existing = [path.stat().st_mtime for path in sources if path.exists()]
-    moment = datetime.fromtimestamp(max(existing), UTC) if existing else datetime.now(UTC)
+    # Content changes when its files do: the newest source's time, never the clock's.
+    moment = datetime.fromtimestamp(max(path.stat().st_mtime for path in sources), UTC)
     meta = {**resource.get("meta", {}), "lastUpdated": moment.isoformat(timespec="seconds")}
     return {**resource, "meta": meta}
 

@@ -8,8 +8,9 @@
 - more information: what is asked, in the reviewer's words; the request stays pended and the
   prescriber can answer through DTR again.
 
-Only an open request (pended, or waiting for more information) can be decided; decisions are
-appended, never changed.
+Only an open request (pended, or waiting for more information) can be decided: the write that
+records a decision is conditional on it (service/storage/prior_auth.py), so a decision made from
+a page read before another reviewer's is refused there. Decisions are appended, never changed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from service.pas.claim_response import Decision, claim_response
 from service.pas.submission import read_submission
 from service.policy.evaluation import covered_period
 from service.policy.folder import Policy
-from service.storage.prior_auth import OPEN_STATES, Decided
+from service.storage.prior_auth import Decided
 from service.storage.tables import PriorAuthRequest
 from service.types import JsonObject
 
@@ -86,8 +87,6 @@ def decide(
     base_url: str,
     at: datetime,
 ) -> Decided:
-    if row.status not in OPEN_STATES:
-        raise UnprocessableEntity(f"this request is already {row.status}; decisions are final")
     submission = read_submission(row.bundle)
     note = choice.note.strip() or None
     details: dict[str, Any] = {}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.errors import UnprocessableEntity
@@ -43,8 +44,7 @@ def receive(
             raise UnprocessableEntity(f"the request this one replaces ({key}) is not known")
         if submission.cancels_all:
             raise UnprocessableEntity(f"nothing to cancel: no request {key} is known")
-        add_request(session, received)
-        return received.claim_response
+        return _new_request(session, received)
     if not submission.is_update:
         return dict(existing.claim_response)
     if existing.status in FINAL:
@@ -65,9 +65,11 @@ def receive(
         Decision("pended", note="Updated by the submitter: pended for clinical review again."),
         at,
     )
+    # Conditional on the state the update was made from: a reviewer's decision committed meanwhile
+    # is not overwritten unseen (a 409 says who decided; the submitter sends it again).
     record_decision(
         session,
-        existing,
+        existing.id,
         Decided(
             by=by,
             at=at,
@@ -79,11 +81,32 @@ def receive(
             preauth_ref=None,
             claim_response=pended,
         ),
+        expected=(existing.status,),
+        changes={
+            "bundle": received.bundle,
+            "summary": received.summary,
+            "policy_id": received.policy_id,
+            "order_ref": received.order_ref,
+            "priority": received.priority,
+            "due_at": received.due_at,
+        },
     )
-    existing.bundle, existing.summary = received.bundle, received.summary
-    existing.policy_id, existing.order_ref = received.policy_id, received.order_ref
-    existing.priority, existing.due_at = received.priority, received.due_at
     return pended
+
+
+def _new_request(session: Session, received: Received) -> Resource:
+    """The request added; when another process added the same Claim first (its transaction was
+    not yet committed when this one looked), the one it stored: the same Claim identifier from
+    the same client is the same request (PAS), not a failure."""
+    try:
+        with session.begin_nested():
+            add_request(session, received)
+    except IntegrityError:
+        stored = existing_request(session, received.client_id, received.identifier)
+        if stored is None:
+            raise
+        return dict(stored.claim_response)
+    return received.claim_response
 
 
 def _close(
@@ -97,7 +120,7 @@ def _close(
     assert session is not None
     record_decision(
         session,
-        row,
+        row.id,
         Decided(
             by=by,
             at=at,
@@ -109,5 +132,6 @@ def _close(
             preauth_ref=row.preauth_ref,
             claim_response=response,
         ),
+        expected=(row.status,),
     )
     return response

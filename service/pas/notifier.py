@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 
 import httpx
@@ -39,8 +39,8 @@ class Notifier:
         sessions: sessionmaker[Session],
         committer: GroupCommitter,
         base_url: str,
+        clock: Callable[[], datetime],
         retry_after_s: Sequence[float] = RETRY_AFTER_S,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._http = http
         self._sessions = sessions

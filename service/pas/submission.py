@@ -18,6 +18,7 @@ their own, not read here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from service.errors import BadRequest, Issue, UnprocessableEntity
@@ -36,6 +37,12 @@ PRIORITY = "http://terminology.hl7.org/CodeSystem/processpriority"
 # What a priority is reviewed as: `stat` is an expedited request (a decision within 72 hours),
 # anything else standard (7 calendar days), from receipt (CMS-0057-F timeframes).
 EXPEDITED_PRIORITIES = frozenset({"stat"})
+# The request's key, `system|value` of Claim.identifier, is kept in a column of this width
+# (prior_auth_request.identifier): a longer one is refused here, before anything is written, not
+# by the database in the middle of other clients' writes (PostgreSQL refuses it, SQLite keeps it).
+IDENTIFIER_MAX_CHARS = 255
+# FHIR R4 datatypes: `id` is 1 to 64 letters, digits, '-' and '.'.
+FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,8 @@ def read_submission(bundle: object, *, inquiry: bool = False) -> Submission:
             issues.append(_issue(f"Bundle.entry[{number}].resource", "is required"))
         elif not isinstance(entry.get("fullUrl"), str) or not entry["fullUrl"]:
             issues.append(_issue(f"Bundle.entry[{number}].fullUrl", "is required"))
+        else:
+            issues += _id_issues(number, entry["resource"])
     if issues:
         raise UnprocessableEntity("the Bundle is not a PAS request Bundle", issues=issues)
     claim = entries[0]["resource"]
@@ -142,6 +151,9 @@ def _claim_issues(claim: Resource, index: _Index, inquiry: bool) -> list[Issue]:
     identifiers = claim.get("identifier")
     if not isinstance(identifiers, list) or len(identifiers) != 1 or not _identifier(claim):
         issues.append(_issue("Claim.identifier", "needs exactly one, with a value"))
+    elif len(_identifier(claim)) > IDENTIFIER_MAX_CHARS:
+        limit = f"is too long: system and value together may have {IDENTIFIER_MAX_CHARS} characters"
+        issues.append(_issue("Claim.identifier", limit))
     # An inquiry names the request it asks about; its priority is the original's.
     for element in ("type", "created") + (() if inquiry else ("priority",)):
         if not claim.get(element):
@@ -186,6 +198,18 @@ def _claim_issues(claim: Resource, index: _Index, inquiry: bool) -> list[Issue]:
             where = f"Claim.supportingInfo[{number}].valueReference"
             issues.append(_issue(where, "must reference an entry of the Bundle"))
     return issues
+
+
+def _id_issues(number: int, resource: Resource) -> list[Issue]:
+    """A resource's id, when it has one, must be a FHIR id (the request keeps the Patient's and
+    the order's ids)."""
+    given = resource.get("id")
+    if given is None or (isinstance(given, str) and FHIR_ID.fullmatch(given)):
+        return []
+    where = f"Bundle.entry[{number}].resource.id"
+    kind = resource.get("resourceType")
+    problem = f"({kind}.id) is not a FHIR id: 1 to 64 letters, digits, '-' or '.'"
+    return [_issue(where, problem)]
 
 
 def _identifier(claim: Resource) -> str:

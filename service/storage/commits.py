@@ -3,11 +3,12 @@
 - Units of work an answer waits for (`commit`, `commit_now`): a hook answer with its coverage
   assertions and the calling JWT's `jti` (CRD found-11/37: kept before it is sent), a
   questionnaire response, feedback. Units that arrive together share one transaction (group
-  commit), so a commit's cost is paid once per batch, not once per request. A unit decides before
-  it writes: one that refuses (a replayed `jti`, a response for an unknown assertion) raises a
-  `ServiceError` before its first statement that must stand, and only its own caller gets it. A
-  failed commit fails every caller of the batch with `StorageUnavailable` (503): nothing is
-  acknowledged that was not stored.
+  commit), so a commit's cost is paid once per batch, not once per request. Each unit runs in a
+  savepoint of its own: one that refuses (a `ServiceError`: a replayed `jti`, a response for an
+  unknown assertion) or that the database refuses (a constraint, a value too long) is undone and
+  fails only its own caller, with its own error; its batch-mates are committed. What fails the
+  transaction itself (the commit, a lost connection) fails every caller of the batch with
+  `StorageUnavailable` (503): nothing is acknowledged that was not stored.
 - Audit rows nobody waits for (`record`, `store`): queued, and written with the next unit's
   transaction or, when none comes, within `flush_interval_s` (default 1 s). A crash can lose at
   most that interval of audit rows; shutdown flushes what is queued.
@@ -159,19 +160,17 @@ class GroupCommitter:
         self, units: list[_Unit[Any]], rows: list[Row]
     ) -> list[tuple[_Unit[Any], Any, BaseException | None]]:
         """One transaction for the batch; run again from the start when another process holds
-        SQLite's write lock (the units decide before they write, so running again is safe)."""
+        SQLite's write lock (nothing of the first run was kept, so running again is safe)."""
         started = _now()
         pause = LOCKED_FIRST_PAUSE_S
         while True:
-            outcomes: list[tuple[_Unit[Any], Any, BaseException | None]] = []
             try:
                 with self._sessions.begin() as session:
-                    for unit in units:
-                        try:
-                            outcomes.append((unit, unit.work(session), None))
-                        except ServiceError as refused:
-                            outcomes.append((unit, None, refused))
-                    write_rows(session, rows)
+                    # The transaction (and on SQLite its write lock) begins here, outside every
+                    # unit's savepoint: a lock held elsewhere is the batch's to wait for.
+                    session.connection()
+                    outcomes = [_isolated(session, unit) for unit in units]
+                    _write_audit(session, rows)
                     self._keep_house(session)
                 return outcomes
             except OperationalError as error:
@@ -190,6 +189,44 @@ class GroupCommitter:
         if self._housekeeping is not None and now - self._kept_at >= self._housekeeping_interval:
             self._housekeeping(session)
             self._kept_at = now
+
+
+def _isolated(session: Session, unit: _Unit[T]) -> tuple[_Unit[T], T | None, BaseException | None]:
+    """The unit in its own savepoint: what it or the database refuses is undone and goes to its
+    caller alone: never a 503 for another caller's mistake."""
+    try:
+        with session.begin_nested():
+            return unit, unit.work(session), None
+    except ServiceError as refused:
+        return unit, None, refused
+    except OperationalError:
+        raise  # the database itself (a lock held elsewhere, a lost connection): the batch's
+    except Exception as error:  # noqa: BLE001 - a bug or a refused statement: its caller's only
+        log.exception("a unit of work failed; its savepoint was rolled back, its batch went on")
+        return unit, None, error
+
+
+def _write_audit(session: Session, rows: list[Row]) -> None:
+    """Audit rows in a savepoint; when the database refuses the lot, each alone, so one bad row
+    neither fails the units it shares a transaction with nor takes the good rows with it."""
+    if not rows:
+        return
+    try:
+        with session.begin_nested():
+            write_rows(session, rows)
+        return
+    except OperationalError:
+        raise
+    except SQLAlchemyError:
+        log.exception("%d audit rows refused together; writing each alone", len(rows))
+    for row in rows:
+        try:
+            with session.begin_nested():
+                write_rows(session, [row])
+        except OperationalError:
+            raise
+        except SQLAlchemyError:
+            log.exception("an audit row of %s was refused and is lost", row[0].name)
 
 
 _FLUSH = object()  # the flush interval ran out with audit rows waiting

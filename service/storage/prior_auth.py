@@ -4,12 +4,15 @@ rewritten. A submitter reads back only its own requests; the reviewers read them
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
+from service.errors import Conflict, NotFound
 from service.storage.crd_answers import Viewer
 from service.storage.tables import PriorAuthDecision, PriorAuthRequest
 from service.types import JsonObject, Resource
@@ -134,12 +137,53 @@ class Decided:
     claim_response: Resource
 
 
-def record_decision(session: Session, row: PriorAuthRequest, decided: Decided) -> None:
-    """The decision appended; the request's current state follows it."""
-    session.add(_decision_row(row.id, decided))
-    row.status = decided.state
-    row.preauth_ref = decided.preauth_ref
-    row.claim_response = decided.claim_response
+def record_decision(
+    session: Session,
+    request_id: str,
+    decided: Decided,
+    expected: Sequence[str] = OPEN_STATES,
+    changes: Mapping[str, object] | None = None,
+) -> None:
+    """The decision appended and the request moved to its state, only if the request is still in
+    one of the `expected` states: a conditional write (UPDATE ... WHERE status IN ..., its row
+    count checked), so of two decisions made at once on any replicas exactly one stands, and the
+    other's maker is told who decided first. Every field of the outcome is written, an absent
+    authorization number as NULL."""
+    statement = (
+        update(PriorAuthRequest)
+        .where(PriorAuthRequest.id == request_id, PriorAuthRequest.status.in_(expected))
+        .values(
+            status=decided.state,
+            preauth_ref=decided.preauth_ref,
+            claim_response=decided.claim_response,
+            **(changes or {}),
+        )
+    )
+    # The ORM's execute, so the session's copy of the row follows what was written.
+    moved = cast(CursorResult[Any], session.execute(statement))
+    if moved.rowcount != 1:
+        raise _decided_first(session, request_id)
+    session.add(_decision_row(request_id, decided))
+
+
+def _decided_first(session: Session, request_id: str) -> Conflict | NotFound:
+    """Read afresh (not from the session's copy, which is what the refused decision saw)."""
+    status = session.scalar(
+        select(PriorAuthRequest.status).where(PriorAuthRequest.id == request_id)
+    )
+    last = session.execute(
+        select(PriorAuthDecision.by, PriorAuthDecision.at)
+        .where(PriorAuthDecision.request_id == request_id)
+        .order_by(PriorAuthDecision.id.desc())
+        .limit(1)
+    ).first()
+    if status is None or last is None:
+        return NotFound(f"no request {request_id!r}")
+    when = last.at if last.at.tzinfo else last.at.replace(tzinfo=UTC)
+    return Conflict(
+        f"this request is already {status} by {last.by} at {when:%Y-%m-%d %H:%M:%S} UTC:"
+        " a decision is final, and this one was not recorded"
+    )
 
 
 def _decision_row(request_id: str, decided: Decided) -> PriorAuthDecision:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +19,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from service.settings import Settings
+from tests.conftest import make_settings
 from tests.dtr.test_responses import _completed
 from tests.policy.test_scenarios import SCENARIOS
+from tests.support.clients import BASE, EHR_A, EHR_B, bearer, registry_file, system_token
 from tests.support.pas_profiles import PAS as PAS_PROFILES
 from tests.support.pas_profiles import profile_issues
 from tests.support.pas_requests import inquiry_bundle, pas_bundle
@@ -122,6 +127,22 @@ def _broken(change: Any) -> dict[str, Any]:
     return changed
 
 
+def _renamed(kind: str, new_id: str) -> Callable[[dict[str, Any]], None]:
+    """A change giving the Bundle's `kind` entry a new id, its fullUrl and references following."""
+
+    def change(bundle: dict[str, Any]) -> None:
+        (old,) = [
+            e["resource"]["id"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind
+        ]
+        text = json.dumps(bundle).replace(f'{kind}/{old}"', f'{kind}/{new_id}"')
+        bundle.update(json.loads(text))
+        for entry in bundle["entry"]:
+            if entry["resource"]["resourceType"] == kind:
+                entry["resource"]["id"] = new_id
+
+    return change
+
+
 def _claim(bundle: dict[str, Any]) -> dict[str, Any]:
     claim: dict[str, Any] = bundle["entry"][0]["resource"]
     return claim
@@ -148,6 +169,19 @@ def _claim(bundle: dict[str, Any]) -> dict[str, Any]:
         pytest.param(lambda b: b["entry"].reverse(), 422, "first entry", id="claim-not-first"),
         pytest.param(lambda b: b.update(type="transaction"), 422, "Bundle.type", id="type"),
         pytest.param(lambda b: b.update(resourceType="Patient"), 400, "PAS request", id="not"),
+        pytest.param(
+            lambda b: _claim(b)["identifier"][0].update(value="x" * 300),
+            422,
+            "Claim.identifier",
+            id="identifier-too-long",
+        ),
+        pytest.param(_renamed("Patient", "p" * 65), 422, "Patient.id", id="patient-id-too-long"),
+        pytest.param(
+            _renamed("MedicationRequest", "order 1"),
+            422,
+            "MedicationRequest.id",
+            id="order-id-malformed",
+        ),
     ],
 )
 def test_a_wrong_request_is_a_4xx_saying_what_is_wrong(
@@ -176,3 +210,41 @@ def test_request_and_response_meet_the_pas_profiles(client: TestClient) -> None:
     broken = {k: v for k, v in claim_response.items() if k != "outcome"}
     (issues,) = profile_issues([(broken, f"{PAS_PROFILES}profile-claimresponse")])
     assert any("outcome" in i["expression"] for i in issues)
+
+
+GOOD_SUBMITS = 40
+
+
+@pytest.fixture
+def two_clients(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
+    """The app with client authentication on and two registered EHRs (EHR_A and EHR_B)."""
+    from service.app import create_app
+
+    settings = make_settings(
+        database_url,
+        auth_mode="jwt",
+        base_url=BASE,
+        smart_clients_file=registry_file(tmp_path, EHR_A, EHR_B),
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def test_one_clients_bad_claim_fails_only_itself(two_clients: TestClient) -> None:
+    """A Claim identifier too long to keep (300 characters; PostgreSQL refuses it, SQLite would
+    keep it), sent amid 40 good submits of another client: the bad one is a 422 naming the field,
+    before anything is written; every good one is pended."""
+    good = bearer(system_token(two_clients, EHR_A, "system/Claim.c"))
+    bad = bearer(system_token(two_clients, EHR_B, "system/Claim.c"))
+    sends = [(good, pas_bundle(SCENARIOS[0], None, f"good-{n}")) for n in range(GOOD_SUBMITS)]
+    too_long = pas_bundle(SCENARIOS[0], None, "bad")
+    _claim(too_long)["identifier"][0]["value"] = "x" * 300
+    sends.insert(GOOD_SUBMITS // 2, (bad, too_long))
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(lambda sent: two_clients.post(SUBMIT, json=sent[1], headers=sent[0]), sends)
+        )
+    refused = answers.pop(GOOD_SUBMITS // 2)
+    assert [a.status_code for a in answers] == [200] * GOOD_SUBMITS, [a.text for a in answers]
+    assert refused.status_code == 422
+    assert refused.json()["issue"][0]["expression"] == ["Claim.identifier"]

@@ -113,8 +113,8 @@ def test_an_approval_reaches_inquire_with_its_number_and_period(client: TestClie
     assert current["preAuthRef"] in case
     assert 'data-action="approve"' in case and 'data-action="pend"' in case  # the history
     again = _decide(client, case_id, action="deny", reason="DOSE")
-    assert again.status_code == 422  # decided is final
-    assert "already approved" in again.text
+    assert again.status_code == 409  # decided is final: the case again, with who decided it
+    assert "already approved by rn.lee" in again.text
 
 
 def test_a_denial_names_its_criterion(client: TestClient) -> None:

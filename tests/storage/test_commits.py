@@ -1,13 +1,17 @@
 """The group committer: every unit's rows are committed before its caller goes on; a unit that
-refuses takes only its own caller down; a failed commit fails the whole batch, loudly."""
+refuses, or that the database refuses, takes only its own caller down; a failed commit fails the
+whole batch, loudly."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.errors import StorageUnavailable, Unauthorized
@@ -75,16 +79,91 @@ def test_a_refusing_unit_fails_alone(committer: GroupCommitter, count: Callable[
     committer.close()
 
 
-def test_a_failed_commit_is_storage_unavailable(
+def _one_batch(committer: GroupCommitter, works: list[Callable[[Session], object]]) -> list[object]:
+    """The works committed as one batch: queued while a first unit holds the writer."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold(session: Session) -> None:
+        held.set()
+        release.wait()
+
+    async def run() -> list[object]:
+        first = asyncio.ensure_future(committer.commit(hold))
+        await asyncio.to_thread(held.wait)
+        queued = [asyncio.ensure_future(committer.commit(work)) for work in works]
+        await asyncio.sleep(0)  # every unit is queued before the writer goes on
+        release.set()
+        await first
+        return list(await asyncio.gather(*queued, return_exceptions=True))
+
+    return asyncio.run(run())
+
+
+def test_a_unit_the_database_refuses_fails_alone(
     committer: GroupCommitter, count: Callable[[], int]
 ) -> None:
+    """Each unit runs in its own savepoint: a unit breaking a constraint (NOT NULL here) fails
+    only its own caller, with its own error; its batch-mates are committed."""
+
+    def good(index: int) -> Callable[[Session], object]:
+        def work(session: Session) -> object:
+            session.execute(insert(DtrAccess), [_row(f"good-{index}")])
+            return index
+
+        return work
+
     def broken(session: Session) -> None:
+        session.execute(insert(DtrAccess), [_row("broken-but-first")])
         session.execute(insert(DtrAccess), [{"at": None, "client_id": None}])  # NOT NULL
 
+    works = [good(0), good(1), broken, good(2), good(3)]
+    outcomes = _one_batch(committer, works)
+    assert outcomes[:2] + outcomes[3:] == [0, 1, 2, 3]
+    assert isinstance(outcomes[2], IntegrityError)  # its own error, not a 503 for everyone
+    assert count() == 4, "the refused unit's first row went with it"
+    committer.close()
+
+
+def test_a_failed_commit_is_storage_unavailable(
+    sessions: sessionmaker[Session], count: Callable[[], int]
+) -> None:
+    """What fails the transaction itself (here its COMMIT) fails every caller of the batch."""
+
+    class Unwritable:
+        def begin(self) -> Any:
+            return _FailingCommit(sessions)
+
+    committer = GroupCommitter(Unwritable())  # type: ignore[arg-type]
+
+    def unit(session: Session) -> None:
+        session.execute(insert(DtrAccess), [_row("lost")])
+
     with pytest.raises(StorageUnavailable):
-        committer.commit_now(broken)
+        committer.commit_now(unit)
     assert count() == 0
-    assert committer.commit_now(lambda s: "still working") == "still working"
+    committer.close()
+
+
+class _FailingCommit:
+    """A session whose commit fails as a lost connection's does."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._session = sessions()
+
+    def __enter__(self) -> Session:
+        self._session.begin()
+        return self._session
+
+    def __exit__(self, *exc: object) -> None:
+        self._session.rollback()
+        self._session.close()
+        raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+
+def test_the_writer_goes_on_after_a_failed_batch_and_after_close(
+    committer: GroupCommitter,
+) -> None:
+    assert committer.commit_now(lambda s: "working") == "working"
     committer.close()
     assert committer.commit_now(lambda s: "restarts after close") == "restarts after close"
     committer.close()

@@ -1,0 +1,55 @@
+"""The service as separate processes on one database, as replicas behind a load balancer run it:
+each with its own writer, its own notifier and its own port, started and stopped by the test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from service.settings import PROJECT_ROOT
+from tools.processes import free_port, stop, wait_until_up
+
+
+@contextmanager
+def replica(database_url: str, log: Path, **environment: str) -> Iterator[str]:
+    """A running service process; its loopback URL."""
+    port = free_port()
+    env = os.environ | {
+        "ENVIRONMENT": "development",
+        "AUTH_MODE": "off",
+        "DATABASE_URL": database_url,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "BASE_URL": "https://payer.example.org",
+        **environment,
+    }
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "service", "serve"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_until_up(f"{url}/cds-services", process, log)
+            yield url
+        finally:
+            stop(process)
+
+
+@contextmanager
+def replicas(count: int, database_url: str, logs: Path, **environment: str) -> Iterator[list[str]]:
+    """`count` replicas on the same database; their URLs."""
+    with ExitStack() as stack:
+        yield [
+            stack.enter_context(
+                replica(database_url, logs / f"replica-{number}.log", **environment)
+            )
+            for number in range(count)
+        ]
