@@ -11,8 +11,9 @@ import uvicorn
 
 from service.auth.reviewers import hash_password
 from service.logs import configure_logging
-from service.settings import DatabaseSettings, get_settings
+from service.settings import DatabaseSettings, Settings, get_settings
 from service.storage.db import make_engine, session_factory
+from service.storage.locks import Lease
 from service.storage.migrate import upgrade
 from service.storage.retention import prune
 
@@ -41,9 +42,7 @@ def main(argv: list[str]) -> int:
         return 0
     settings = get_settings()
     if command == "prune":
-        removed = prune(session_factory(make_engine(settings.database_url)), settings)
-        print(", ".join(f"{table}: {count}" for table, count in removed.items()))
-        return 0
+        return _prune(settings)
     uvicorn.run(
         "service.app:app_from_environment",
         factory=True,
@@ -52,7 +51,25 @@ def main(argv: list[str]) -> int:
         workers=settings.workers,
         log_config=None,
         access_log=False,
+        timeout_keep_alive=settings.keep_alive_timeout_s,
+        timeout_graceful_shutdown=settings.graceful_shutdown_timeout_s,
     )
+    return 0
+
+
+def _prune(settings: Settings) -> int:
+    """Once per cluster: a scheduler on every replica may call it, the lease holder prunes."""
+    engine = make_engine(settings.database_url)
+    lease = Lease(engine, "retention")
+    try:
+        if not lease.held():
+            print("another process is pruning; nothing done", file=sys.stderr)
+            return 0
+        removed = prune(session_factory(engine), settings)
+    finally:
+        lease.release()
+        engine.dispose()
+    print(", ".join(f"{table}: {count}" for table, count in removed.items()))
     return 0
 
 

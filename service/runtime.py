@@ -37,7 +37,8 @@ from service.policy.registry import PolicyRegistry, compile_policies
 from service.settings import Settings
 from service.storage.audit import AuditLog
 from service.storage.commits import GroupCommitter
-from service.storage.db import make_engine, session_factory
+from service.storage.db import PoolLimits, make_engine, session_factory
+from service.storage.locks import Lease
 from service.storage.retention import prune_expired
 from service.types import JsonObject
 
@@ -55,6 +56,7 @@ class Runtime:
     verifier: JwtVerifier
     engine: Engine
     writer_engine: Engine  # the writer's own: on SQLite it waits for no lock (commits.py)
+    replay_lease: Lease  # held by the one process of the cluster that prunes expired jtis
     sessions: sessionmaker[Session]
     audit: AuditLog
     committer: GroupCommitter
@@ -83,6 +85,7 @@ class Runtime:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.notifier.wait(), timeout=5)
         self.committer.close()  # the audit log's writer too: flushes what is queued
+        self.replay_lease.release()
         await self.http.aclose()
         self.engine.dispose()
         self.writer_engine.dispose()
@@ -102,16 +105,22 @@ def build_runtime(settings: Settings) -> Runtime:
     policies = tuple(published(p, settings.base_url) for p in load_policies(settings.policy_dir))
     policy_registry = PolicyRegistry(policies, compile_policies(policies, settings.cql_dir))
     http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool=PoolLimits.for_requests(settings))
     sessions = session_factory(engine)
     registry = load_registry(settings)
     fhir = FhirClient(http, settings)
     tokens = _access_tokens(settings)
     keys = KeyStore(http, settings.jwks_cache_ttl_s, time.time)
     # The process's one writer: durable units and audit rows alike (service/storage/commits.py).
-    writer_engine = make_engine(settings.database_url, sqlite_busy_timeout_s=0)
+    writer_engine = make_engine(
+        settings.database_url, sqlite_busy_timeout_s=0, pool=PoolLimits.for_writer(settings)
+    )
+    # One process of the cluster prunes expired jtis, not every worker of every replica.
+    replay_lease = Lease(writer_engine, "jti-pruning")
     writer = GroupCommitter(
-        session_factory(writer_engine), settings.audit_flush_interval_s, _prune_replays
+        session_factory(writer_engine),
+        settings.audit_flush_interval_s,
+        lambda session: _prune_replays(session, replay_lease),
     )
     return Runtime(
         settings=settings,
@@ -125,6 +134,7 @@ def build_runtime(settings: Settings) -> Runtime:
         ),
         engine=engine,
         writer_engine=writer_engine,
+        replay_lease=replay_lease,
         sessions=sessions,
         audit=writer,
         committer=writer,
@@ -157,8 +167,9 @@ def _access_tokens(settings: Settings) -> AccessTokens:
     return AccessTokens(key, f"{base}/auth", f"{base}/fhir", time.time)
 
 
-def _prune_replays(session: Session) -> None:
-    prune_expired(session, time.time())
+def _prune_replays(session: Session, lease: Lease) -> None:
+    if lease.held():
+        prune_expired(session, time.time())
 
 
 async def get_runtime(request: Request) -> Runtime:
