@@ -68,6 +68,15 @@ def _start(database_url: str, log: IO[bytes], workers: int) -> tuple[str, subpro
     return f"http://127.0.0.1:{port}", process
 
 
+def _service(*command: str, port: str = "") -> int:
+    """`python -m service ...` as a container's hook or health check runs it."""
+    env = os.environ | ({"PORT": port} if port else {})
+    done = subprocess.run(
+        [sys.executable, "-m", "service", *command], cwd=PROJECT_ROOT, env=env, timeout=60
+    )
+    return done.returncode
+
+
 @dataclass
 class Balancer:
     """The replicas that last answered /health/ready with 200, as a load balancer keeps them."""
@@ -144,6 +153,7 @@ def test_replicas_start_together_and_one_leaves_under_load_without_a_lost_reques
     try:
         for (url, process), log in zip(started, logs, strict=True):
             wait_until_up(f"{url}/health/ready", process, log, seconds=240)
+            assert _service("probe", "ready", port=url.rsplit(":", 1)[1]) == 0
         _load_and_sigterm([url for url, _ in started], started[1][1], logs[1])
     finally:
         for (_, process), file in zip(started, files, strict=True):
@@ -163,6 +173,8 @@ def _load_and_sigterm(urls: list[str], leaving: subprocess.Popen[bytes], log: Pa
     try:
         _until(lambda: tally.total() >= BEFORE_SIGTERM, 120)
         sent_at, before = time.monotonic(), tally.total()
+        # As Kubernetes' preStop hook does; the kubelet's SIGTERM that follows changes nothing.
+        _service("drain", str(leaving.pid))
         leaving.terminate()
         drained = _drain_seen(urls[1])
         _until(lambda: urls[1] not in balancer.ready, 30)
