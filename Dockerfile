@@ -41,4 +41,10 @@ COPY --from=web /build/service/web/dist ./service/web/dist
 USER service
 VOLUME ["/data"]
 EXPOSE 8080
+# Liveness, not readiness: a replica whose database is down is not helped by a restart. The image
+# has no curl; the probe is the service's own command (service/__main__.py).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-m", "service", "probe", "live"]
+# SIGTERM (Docker's default stop signal) drains: DRAIN_SECONDS + GRACEFUL_SHUTDOWN_TIMEOUT_S
+# must fit in `docker stop --time` (or Compose's stop_grace_period).
 CMD ["python", "-m", "service", "serve"]

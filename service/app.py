@@ -16,6 +16,7 @@ from service.api.auth import router as auth_router
 from service.api.cds_hooks import router as cds_hooks_router
 from service.api.dtr_operations import router as operations_router
 from service.api.fhir_content import router as dtr_router
+from service.api.health import router as health_router
 from service.api.pas import router as pas_router
 from service.api.policy_documents import router as policy_documents_router
 from service.api.questionnaire_package import router as package_router
@@ -25,6 +26,7 @@ from service.api.supported_payers import router as supported_payers_router
 from service.api.workbench import router as workbench_router
 from service.body_limit import BodyLimitMiddleware
 from service.clock import SYSTEM_CLOCK, Clock
+from service.draining import CloseWhileDraining, Drain
 from service.errors import BadRequest, NotFound
 from service.logs import configure_logging
 from service.outcomes import install_exception_handlers
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
     """`clock`: the time every time-based behaviour reads (tests pin or move it)."""
     runtime = build_runtime(settings, clock)
+    drain = Drain(settings.drain_seconds)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -47,12 +50,16 @@ def create_app(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
         # tens of milliseconds out of the requests it landed on.
         gc.collect()
         gc.freeze()
+        drain.install()  # SIGTERM drains first (service/draining.py)
         yield
+        drain.uninstall()
         await runtime.close()
 
     app = FastAPI(title="Coverage requirements service", version="0.1.0", lifespan=lifespan)
     app.state.runtime = runtime
+    app.state.drain = drain
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(CloseWhileDraining, drain=drain)
     if settings.cors_allowed_origins:
         # CDS Hooks "Cross-Origin Resource Sharing": browser-based clients call discovery and
         # the services; the same origins may call /fhir and /auth (a DTR app served elsewhere).
@@ -66,6 +73,7 @@ def create_app(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
     # Added last, so outermost: the id and the access line cover every answer, refusals included.
     app.add_middleware(RequestIdMiddleware)
     install_exception_handlers(app)
+    app.include_router(health_router)
     app.include_router(cds_hooks_router)
     app.include_router(auth_router)
     app.include_router(policy_documents_router)

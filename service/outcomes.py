@@ -11,6 +11,8 @@ import logging
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -107,6 +109,15 @@ async def _storage_unavailable(_: Request, exc: Exception) -> Response:
     return response
 
 
+async def _database_unreachable(request: Request, exc: Exception) -> Response:
+    """The database down, unreachable or out of connections, on any route that reads or writes
+    it: the same 503 as a failed commit, so a client retries instead of reporting our bug."""
+    log.warning(
+        "database unavailable", extra={"path": request.url.path, "error": type(exc).__name__}
+    )
+    return await _storage_unavailable(request, StorageUnavailable("the database is unavailable"))
+
+
 async def _validation_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     issues = [
@@ -141,6 +152,8 @@ def install_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(OAuthError, _oauth_error)
     app.add_exception_handler(StorageUnavailable, _storage_unavailable)
+    for unreachable in (OperationalError, InterfaceError, PoolTimeout):
+        app.add_exception_handler(unreachable, _database_unreachable)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

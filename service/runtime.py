@@ -39,7 +39,8 @@ from service.policy.registry import PolicyRegistry, compile_policies
 from service.settings import Settings
 from service.storage.audit import AuditLog
 from service.storage.commits import GroupCommitter
-from service.storage.db import make_engine, session_factory
+from service.storage.db import PoolLimits, make_engine, session_factory
+from service.storage.locks import Lease
 from service.storage.retention import prune_expired
 from service.types import JsonObject
 
@@ -57,6 +58,7 @@ class Runtime:
     verifier: JwtVerifier
     engine: Engine
     writer_engine: Engine  # the writer's own: on SQLite it waits for no lock (commits.py)
+    replay_lease: Lease  # held by the one process of the cluster that prunes expired jtis
     sessions: sessionmaker[Session]
     audit: AuditLog
     committer: GroupCommitter
@@ -90,6 +92,7 @@ class Runtime:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.notifier.wait(), timeout=5)
         self.committer.close()  # the audit log's writer too: flushes what is queued
+        self.replay_lease.release()
         await self.http.aclose()
         self.engine.dispose()
         self.writer_engine.dispose()
@@ -109,7 +112,7 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
     policies = tuple(published(p, settings.base_url) for p in load_policies(settings.policy_dir))
     policy_registry = PolicyRegistry(policies, compile_policies(policies, settings.cql_dir))
     http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool=PoolLimits.for_requests(settings))
     sessions = session_factory(engine)
     registry = load_registry(settings)
     fhir = FhirClient(http, settings)
@@ -117,12 +120,17 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
     keys = KeyStore(http, settings.jwks_cache_ttl_s, clock.time)
     # The process's one writer: durable units and audit rows alike (service/storage/commits.py).
     writer_engine = make_engine(
-        settings.database_url, sqlite_busy_timeout_s=0, sqlite_begin="BEGIN IMMEDIATE"
+        settings.database_url,
+        sqlite_busy_timeout_s=0,
+        pool=PoolLimits.for_writer(settings),
+        sqlite_begin="BEGIN IMMEDIATE",
     )
+    # One process of the cluster prunes expired jtis, not every worker of every replica.
+    replay_lease = Lease(writer_engine, "jti-pruning")
     writer = GroupCommitter(
         session_factory(writer_engine),
         settings.audit_flush_interval_s,
-        partial(_prune_replays, clock),
+        partial(_prune_replays, clock, replay_lease),
     )
     return Runtime(
         settings=settings,
@@ -136,6 +144,7 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
         ),
         engine=engine,
         writer_engine=writer_engine,
+        replay_lease=replay_lease,
         sessions=sessions,
         audit=writer,
         committer=writer,
@@ -160,10 +169,6 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
     )
 
 
-def _prune_replays(clock: Clock, session: Session) -> None:
-    prune_expired(session, clock.time())
-
-
 def _access_tokens(settings: Settings, clock: Clock) -> AccessTokens:
     base = settings.base_url.rstrip("/")
     key = settings.access_token_key.get_secret_value().encode()
@@ -171,6 +176,11 @@ def _access_tokens(settings: Settings, clock: Clock) -> AccessTokens:
     if not settings.is_development and (key.startswith(b"development") or len(key) < 32):
         raise ConfigurationError("ACCESS_TOKEN_KEY must be a secret of 32 characters or more")
     return AccessTokens(key, f"{base}/auth", f"{base}/fhir", clock.time)
+
+
+def _prune_replays(clock: Clock, lease: Lease, session: Session) -> None:
+    if lease.held():
+        prune_expired(session, clock.time())
 
 
 async def get_runtime(request: Request) -> Runtime:

@@ -26,6 +26,17 @@ class DatabaseSettings(BaseSettings):
 
     database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'service.db'}"
     log_level: str = "INFO"
+    # Connections per worker process on PostgreSQL: the request pool holds DB_POOL_SIZE and
+    # opens up to DB_MAX_OVERFLOW more under load; the writer holds one more, and one process
+    # in the cluster one more for the periodic jobs. README "Replicas" has the arithmetic against
+    # max_connections. SQLite ignores them.
+    db_pool_size: int = Field(default=5, ge=1)
+    db_max_overflow: int = Field(default=5, ge=0)
+    # How long a request waits for a free pooled connection before it is answered 503.
+    db_pool_timeout_s: float = Field(default=10.0, gt=0)
+    # How long a new PostgreSQL connection may take: a database that does not answer gives 503
+    # and a failed readiness within this, not after the operating system's TCP timeout.
+    db_connect_timeout_s: int = Field(default=5, ge=1)
 
 
 class Settings(DatabaseSettings):
@@ -34,6 +45,14 @@ class Settings(DatabaseSettings):
     port: int = 8080
     # uvicorn worker processes for `python -m service serve` (each loads and compiles the policy).
     workers: int = Field(default=1, ge=1)
+    # On SIGTERM: readiness answers 503 and every answer closes its connection for this long,
+    # while the load balancer takes the replica out; then uvicorn stops accepting and waits up
+    # to GRACEFUL_SHUTDOWN_TIMEOUT_S for the requests in flight.
+    drain_seconds: float = Field(default=5.0, ge=0)
+    graceful_shutdown_timeout_s: int = Field(default=20, ge=0)
+    # Idle keep-alive connections are closed after this; keep it above the reverse proxy's own
+    # idle timeout, so the proxy, not us, closes an idle connection (no request meets a close).
+    keep_alive_timeout_s: int = Field(default=75, ge=1)
     # The URL EHRs call us at: the JWT `aud` and the base of every canonical URL we publish.
     base_url: str = "http://127.0.0.1:8080"
     policy_dir: Path = PROJECT_ROOT / "policies"

@@ -106,3 +106,11 @@ def secured(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
     )
     with TestClient(examples_app(settings), raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def empty_database_url(tmp_path: Path, postgresql_server: str | None) -> str:
+    """A database nothing has been done to: no tables, no alembic_version."""
+    if postgresql_server is not None:
+        return postgres.create_database(postgresql_server, f"e_{uuid.uuid4().hex[:12]}")
+    return f"sqlite:///{tmp_path / 'empty.db'}"

@@ -159,3 +159,13 @@ def _dockerignored(path: str) -> bool:
         for prefix in prefixes
         for pattern in patterns
     )
+
+
+def test_the_healthcheck_is_a_command_of_the_service() -> None:
+    from service.__main__ import COMMANDS
+
+    final = _stages()[-1]
+    (check,) = [args for keyword, args in final.instructions if keyword == "HEALTHCHECK"]
+    command = json.loads(check.partition("CMD ")[2])
+    assert command[:3] == ["python", "-m", "service"] and command[3] in COMMANDS
+    assert command[3:] == ["probe", "live"], "a restart does not bring a database back"

@@ -7,6 +7,7 @@ the writer needs one savepoint per unit of work (service/storage/commits.py)."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,39 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.settings import DatabaseSettings
+
+
+@dataclass(frozen=True)
+class PoolLimits:
+    """A PostgreSQL engine's connections: `size` kept open, up to `overflow` more under load."""
+
+    size: int = 5
+    overflow: int = 5
+    timeout_s: float = 10.0
+    connect_timeout_s: int = 5
+
+    @classmethod
+    def for_requests(cls, settings: DatabaseSettings) -> PoolLimits:
+        return cls(
+            settings.db_pool_size,
+            settings.db_max_overflow,
+            settings.db_pool_timeout_s,
+            settings.db_connect_timeout_s,
+        )
+
+    @classmethod
+    def for_writer(cls, settings: DatabaseSettings) -> PoolLimits:
+        """The writer's one thread uses one connection; the overflow is the periodic jobs'
+        lease (service/storage/lease.py), held by one process of the cluster."""
+        return cls(1, 1, settings.db_pool_timeout_s, settings.db_connect_timeout_s)
+
 
 def make_engine(
-    database_url: str, sqlite_busy_timeout_s: float = 30, sqlite_begin: str = "BEGIN"
+    database_url: str,
+    sqlite_busy_timeout_s: float = 30,
+    pool: PoolLimits | None = None,
+    sqlite_begin: str = "BEGIN",
 ) -> Engine:
     """`sqlite_busy_timeout_s`: how long SQLite itself waits for another process's write lock.
     Its wait sleeps in steps of 1 to 100 ms; the writer (service/storage/commits.py) takes 0 and
@@ -25,7 +56,16 @@ def make_engine(
     `BEGIN IMMEDIATE`, so a batch reads what it decides on under the write lock it writes with."""
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, json_serializer=_json)
+        limits = pool or PoolLimits()
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=limits.size,
+            max_overflow=limits.overflow,
+            pool_timeout=limits.timeout_s,
+            connect_args={"connect_timeout": limits.connect_timeout_s},
+            json_serializer=_json,
+        )
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(

@@ -218,7 +218,7 @@ GOOD_SUBMITS = 40
 @pytest.fixture
 def two_clients(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
     """The app with client authentication on and two registered EHRs (EHR_A and EHR_B)."""
-    from service.app import create_app
+    from tests.support.clock import examples_app
 
     settings = make_settings(
         database_url,
@@ -226,7 +226,7 @@ def two_clients(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
         base_url=BASE,
         smart_clients_file=registry_file(tmp_path, EHR_A, EHR_B),
     )
-    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+    with TestClient(examples_app(settings), raise_server_exceptions=False) as test_client:
         yield test_client
 
 

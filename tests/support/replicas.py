@@ -11,6 +11,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from service.settings import PROJECT_ROOT
+from tests.support.clock import EXAMPLES_DATE
 from tools.processes import free_port, stop, wait_until_up
 
 
@@ -25,6 +26,7 @@ def replica(database_url: str, log: Path, **environment: str) -> Iterator[str]:
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "BASE_URL": "https://payer.example.org",
+        "EVALUATION_DATE": EXAMPLES_DATE.isoformat(),
         **environment,
     }
     with log.open("ab") as output:
