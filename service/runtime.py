@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.auth.access_tokens import AccessTokens
-from service.auth.callers import AccessControl
+from service.auth.callers import AccessControl, Caller
 from service.auth.clients import ClientRegistry, load_registry
 from service.auth.keys import KeyStore
 from service.auth.launch import EhrLaunchCheck
@@ -29,6 +29,7 @@ from service.cdshooks.client_auth import ClientIdentity, JwtVerifier, time_rules
 from service.clock import SYSTEM_CLOCK, Clock, today
 from service.crd.calls import HookEnvironment
 from service.crd.discovery import discovery_document
+from service.dtr.access_log import record_access
 from service.dtr.content import ContentStore, load_content
 from service.errors import ConfigurationError
 from service.fhir.ehr_client import FhirClient
@@ -77,6 +78,19 @@ class Runtime:
     @property
     def audit_key(self) -> bytes:
         return self.settings.audit_hash_key.get_secret_value().encode()
+
+    def record_access(
+        self,
+        caller: Caller,
+        action: str,
+        patient_id: str | None,
+        target: str | None,
+        status_code: int = 200,
+    ) -> None:
+        """Who read or wrote which patient's data (service/dtr/access_log.py), on our clock."""
+        record_access(
+            self.audit, self.audit_key, self.clock, caller, action, patient_id, target, status_code
+        )
 
     async def authenticate(self, request: Request, endpoint: str) -> ClientIdentity | None:
         """The calling client, or None when authentication is off (development only). The

@@ -18,7 +18,6 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from service.auth.callers import Caller, requires
-from service.dtr.access_log import record_access
 from service.errors import BadRequest, Forbidden, NotFound
 from service.openapi_bodies import request_body
 from service.outcomes import fhir_response
@@ -95,9 +94,7 @@ async def submit(
     answer = await runtime.committer.commit(
         lambda session: receive(session, stored, submission, base, received)
     )
-    record_access(
-        runtime.audit, runtime.audit_key, runtime.clock, caller, "pas-submit", patient, answer["id"]
-    )
+    runtime.record_access(caller, "pas-submit", patient, answer["id"])
     return fhir_response(response_bundle(submission, answer, base))
 
 
@@ -117,10 +114,7 @@ async def inquire(
     found = await run_in_threadpool(load)
     patient = _patient_of(inquiry)
     if found is None:
-        record_access(
-            runtime.audit,
-            runtime.audit_key,
-            runtime.clock,
+        runtime.record_access(
             caller,
             "pas-inquire",
             patient,
@@ -129,10 +123,7 @@ async def inquire(
         )
         raise NotFound(f"no prior-authorization request {inquiry.identifier!r} of yours")
     current, original = found
-    record_access(
-        runtime.audit,
-        runtime.audit_key,
-        runtime.clock,
+    runtime.record_access(
         caller,
         "pas-inquire",
         patient,
@@ -157,7 +148,5 @@ async def read_claim_response(
     found = await run_in_threadpool(load)
     if found is None:
         raise NotFound(f"ClaimResponse/{response_id} is not known here")
-    record_access(
-        runtime.audit, runtime.audit_key, runtime.clock, caller, "pas-read", found[1], response_id
-    )
+    runtime.record_access(caller, "pas-read", found[1], response_id)
     return fhir_response(found[0])

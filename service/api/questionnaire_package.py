@@ -23,7 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from service.auth.callers import Caller, requires
-from service.dtr.access_log import record_access, subject_patient
+from service.dtr.access_log import subject_patient
 from service.dtr.package import changed_at, package_bundle, package_parameters
 from service.dtr.prefill import ResponseContext
 from service.dtr.versions import declared_version
@@ -83,10 +83,7 @@ async def questionnaire_package(
             package_parameters(None, version, [("information", "informational", note)])
         )
     patient = prefill.about.subject.removeprefix("Patient/") if prefill.about.subject else None
-    record_access(
-        runtime.audit,
-        runtime.audit_key,
-        runtime.clock,
+    runtime.record_access(
         caller,
         "questionnaire-package",
         patient,

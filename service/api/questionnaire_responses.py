@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from service.auth.callers import Caller, requires
-from service.dtr.access_log import patient_of, record_access, subject_patient
+from service.dtr.access_log import patient_of, subject_patient
 from service.dtr.evaluate import evaluate_response
 from service.dtr.prefill import assertion_of
 from service.dtr.response_profile import binding_issues, profile_issues
@@ -76,10 +76,7 @@ async def submit(
     stored, created, patient = await runtime.committer.commit(
         _store(response, subject, caller, runtime.clock.now())
     )
-    record_access(
-        runtime.audit,
-        runtime.audit_key,
-        runtime.clock,
+    runtime.record_access(
         caller,
         "response-create",
         patient,
@@ -123,10 +120,7 @@ async def evaluate(
     response, questionnaire = await _response_and_questionnaire(request, runtime)
     assertion = await run_in_threadpool(_assertion, runtime, assertion_of(response), caller)
     patient = assertion.patient_id if assertion is not None else None
-    record_access(
-        runtime.audit,
-        runtime.audit_key,
-        runtime.clock,
+    runtime.record_access(
         caller,
         "evaluate",
         patient,
@@ -161,9 +155,7 @@ async def search(
         raise BadRequest(f"search parameters not supported: {', '.join(unknown)}")
     patient = patient_of(query.get("subject")) or query.get("patient")
     rows = await run_in_threadpool(_search, runtime, caller, patient, query.get("status"))
-    record_access(
-        runtime.audit, runtime.audit_key, runtime.clock, caller, "response-search", patient, None
-    )
+    runtime.record_access(caller, "response-search", patient, None)
     return fhir_response(
         {
             "resourceType": "Bundle",
@@ -199,10 +191,7 @@ async def read(
     found = await run_in_threadpool(load)
     if found is None:
         raise NotFound(f"QuestionnaireResponse/{response_id} is not known here")
-    record_access(
-        runtime.audit,
-        runtime.audit_key,
-        runtime.clock,
+    runtime.record_access(
         caller,
         "response-read",
         found[1],
