@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.settings import Settings
 from service.storage.db import make_engine, session_factory
 from service.storage.migrate import upgrade
-from tests.support.clock import EXAMPLES_DATE
+from tests.support.clock import EXAMPLES_DATE, ManualClock
 from tools import postgres
 
 # TEST_DATABASE=postgresql (make test-postgresql): every test that takes `database_url` gets a
@@ -77,10 +77,16 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
+def clock() -> ManualClock:
+    """The app's clock, at the examples' noon until a test moves it."""
+    return ManualClock()
+
+
+@pytest.fixture
+def client(settings: Settings, clock: ManualClock) -> Iterator[TestClient]:
     from tests.support.clock import examples_app
 
-    with TestClient(examples_app(settings), raise_server_exceptions=False) as test_client:
+    with TestClient(examples_app(settings, clock), raise_server_exceptions=False) as test_client:
         yield test_client
 
 
@@ -93,7 +99,7 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
 
 
 @pytest.fixture
-def secured(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
+def secured(database_url: str, tmp_path: Path, clock: ManualClock) -> Iterator[TestClient]:
     """The app with client authentication on and one registered EHR (EHR_A)."""
     from tests.support.clients import BASE, EHR_A, registry_file
     from tests.support.clock import examples_app
@@ -104,7 +110,7 @@ def secured(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
         base_url=BASE,
         smart_clients_file=registry_file(tmp_path, EHR_A),
     )
-    with TestClient(examples_app(settings), raise_server_exceptions=False) as test_client:
+    with TestClient(examples_app(settings, clock), raise_server_exceptions=False) as test_client:
         yield test_client
 
 

@@ -31,7 +31,7 @@ from tests.support.clients import (
     system_token,
     token_form,
 )
-from tests.support.clock import examples_app
+from tests.support.clock import ManualClock, examples_app
 
 KEY = "test-access-token-key-" + "0" * 16  # make_settings' ACCESS_TOKEN_KEY
 PACKAGE = "/fhir/Questionnaire/$questionnaire-package"
@@ -39,14 +39,14 @@ STRANGER = ec.generate_private_key(ec.SECP384R1())
 
 
 @pytest.fixture
-def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
+def client(database_url: str, tmp_path: Path, clock: ManualClock) -> Iterator[TestClient]:
     settings = make_settings(
         database_url,
         auth_mode="jwt",
         base_url=BASE,
         smart_clients_file=registry_file(tmp_path, EHR_A),
     )
-    with TestClient(examples_app(settings)) as test_client:
+    with TestClient(examples_app(settings, clock)) as test_client:
         yield test_client
 
 
@@ -158,6 +158,23 @@ def _issued_claims(token: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- the DTR routes
+
+
+def test_an_access_token_ends_when_the_clock_passes_its_expiry(
+    client: TestClient, clock: ManualClock
+) -> None:
+    """Its lifetime is measured on the service's clock: moved, not waited for. (An unknown
+    assertion is a 404 once the token is accepted, a 401 before.)"""
+    token = system_token(client, EHR_A)
+
+    def package() -> int:
+        return client.post(PACKAGE, json=_package_body(), headers=bearer(token)).status_code
+
+    assert package() == 404
+    clock.advance(seconds=299)
+    assert package() == 404
+    clock.advance(seconds=1)  # its whole 300 s lifetime: no longer valid
+    assert package() == 401
 
 
 def _access(**changes: Any) -> str:

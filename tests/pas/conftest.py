@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from service.auth.reviewers import hash_password
 from service.settings import Settings
 from tests.conftest import make_settings
+from tests.support.clock import ManualClock
 
 PASSWORD = "correct horse battery staple"
 
@@ -28,12 +29,12 @@ def reviewers_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def client(database_url: str, reviewers_file: Path) -> Iterator[TestClient]:
+def client(database_url: str, reviewers_file: Path, clock: ManualClock) -> Iterator[TestClient]:
     from tests.support.clock import examples_app
 
     settings: Settings = make_settings(database_url, reviewers_file=reviewers_file)
     # https: the service's BASE_URL is https, so its session cookie is Secure.
-    app = examples_app(settings)
+    app = examples_app(settings, clock)
     with TestClient(
         app, base_url="https://testserver", raise_server_exceptions=False
     ) as test_client:

@@ -11,10 +11,12 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from service.auth.reviewers import SESSION_LIFETIME
 from tests.dtr.test_responses import _completed, answer
 from tests.pas.conftest import PASSWORD
 from tests.pas.test_submit import INQUIRE, SUBMIT, _action
 from tests.policy.test_scenarios import SCENARIOS
+from tests.support.clock import ManualClock
 from tests.support.pas_requests import inquiry_bundle, pas_bundle
 
 
@@ -183,3 +185,13 @@ def test_the_default_period_is_the_policys_coverage_period_inclusive(client: Tes
     assert _decide(client, case_id, action="approve").status_code == 303
     current = client.post(INQUIRE, json=inquiry_bundle(bundle)).json()["entry"][0]["resource"]
     assert current["preAuthPeriod"] == {"start": "2026-11-01", "end": "2027-10-31"}
+
+
+def test_a_reviewer_session_ends_after_its_lifetime(client: TestClient, clock: ManualClock) -> None:
+    _sign_in(client)
+    assert client.get("/review", follow_redirects=False).status_code == 200
+    clock.advance(seconds=SESSION_LIFETIME.total_seconds() - 1)
+    assert client.get("/review", follow_redirects=False).status_code == 200
+    clock.advance(seconds=1)
+    answer = client.get("/review", follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/review/login"
