@@ -145,6 +145,14 @@ def running_stack(
             shutil.copy(ehr_log, ARTIFACTS / f"{work.name}-ehr.log")
 
 
+def _real_clock() -> dict[str, str]:
+    """Chromium's environment without libfaketime (tools/clock_ahead.sh): under it, Chromium's
+    page loads stall (the app's script request never completes), and the prescriber's browser
+    clock is not the product's. The service and the sandbox EHR still run with the moved
+    calendar, which is what the pass is for."""
+    return {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "FAKETIME")}
+
+
 # Module scope, not session: Playwright's sync API runs an event loop in this thread for as long
 # as it is open, which the async tests of other modules could not share.
 @pytest.fixture(scope="module")
@@ -153,7 +161,7 @@ def browser() -> Iterator[Browser]:
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, env=_real_clock()
         )
         yield launched
         launched.close()
