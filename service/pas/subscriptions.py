@@ -220,3 +220,28 @@ def notification(
         "timestamp": at.isoformat(timespec="seconds"),
         "entry": [status_entry, *entries],
     }
+
+
+def status_bundle(base_url: str, subscriptions: list[tuple[str, str, int, str]]) -> Resource:
+    """Subscriptions Backport `$status` (backport-subscription-status, R4): a searchset Bundle of
+    one status Parameters per (id, status, events so far, last error) asked about."""
+    entries: list[JsonObject] = [
+        {
+            "fullUrl": f"{base_url}/fhir/Subscription/{subscription_id}/$status",
+            "resource": {
+                "resourceType": "Parameters",
+                "meta": {"profile": [STATUS]},
+                "parameter": status_parameters(
+                    base_url, subscription_id, status, "query-status", events, error
+                ),
+            },
+            "search": {"mode": "match"},
+        }
+        for subscription_id, status, events, error in subscriptions
+    ]
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(entries),
+        "entry": entries,
+    }
