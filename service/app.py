@@ -51,6 +51,7 @@ def create_app(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
         gc.collect()
         gc.freeze()
         drain.install()  # SIGTERM drains first (service/draining.py)
+        runtime.dispatcher.start()
         yield
         drain.uninstall()
         await runtime.close()

@@ -4,8 +4,6 @@ Nothing here holds request state."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import date
@@ -33,7 +31,9 @@ from service.dtr.access_log import record_access
 from service.dtr.content import ContentStore, load_content
 from service.errors import ConfigurationError
 from service.fhir.ehr_client import FhirClient
+from service.pas.dispatcher import Dispatcher
 from service.pas.notifier import Notifier
+from service.pas.outbox import Retry
 from service.policy.canonical import published, published_base
 from service.policy.folder import Policy, load_policies
 from service.policy.registry import PolicyRegistry, compile_policies
@@ -69,6 +69,7 @@ class Runtime:
     content: ContentStore
     reviewers: ReviewerAccounts
     notifier: Notifier
+    dispatcher: Dispatcher  # delivers the notification outbox (service/pas/dispatcher.py)
     clock: Clock
 
     def today(self) -> date:
@@ -102,9 +103,8 @@ class Runtime:
         return await self.verifier.verify(request.headers.get("authorization"), audience)
 
     async def close(self) -> None:
-        # Notifications under way are given a moment; $inquire has every decision regardless.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.notifier.wait(), timeout=5)
+        # What is not delivered stays in the outbox for the next holder of its lease.
+        await self.dispatcher.stop()
         self.committer.close()  # the audit log's writer too: flushes what is queued
         self.replay_lease.release()
         await self.http.aclose()
@@ -146,6 +146,7 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
         settings.audit_flush_interval_s,
         partial(_prune_replays, clock, replay_lease),
     )
+    notifier = Notifier(http, settings.base_url, clock.now)
     return Runtime(
         settings=settings,
         policies=policies,
@@ -177,9 +178,27 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
         ),
         hook_environment=HookEnvironment(settings, policies, fhir, policy_registry.engines),
         reviewers=load_reviewers(settings.reviewers_file),
-        notifier=Notifier(http, sessions, writer, settings.base_url, clock=clock.now),
+        notifier=notifier,
+        dispatcher=Dispatcher(
+            notifier,
+            sessions,
+            writer,
+            # One process of the cluster sends: the writer pool's second overflow connection.
+            Lease(writer_engine, "notification-outbox"),
+            clock,
+            _retry(settings),
+            settings.notification_poll_s,
+        ),
         content=load_content(policies, settings.cql_dir, published_base(settings.base_url)),
         clock=clock,
+    )
+
+
+def _retry(settings: Settings) -> Retry:
+    return Retry(
+        settings.notification_first_retry_s,
+        settings.notification_longest_retry_s,
+        settings.notification_retry_period_s,
     )
 
 

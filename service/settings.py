@@ -112,6 +112,15 @@ class Settings(DatabaseSettings):
     # Fixes "today" for criteria (age, 30-day weight window, coverage period) so the dated example
     # records give the same answers on any day: demos and browser tests only, refused elsewhere.
     evaluation_date: date | None = None
+    # Decision notifications (service/pas/outbox.py): an event not delivered is tried again after
+    # NOTIFICATION_FIRST_RETRY_S, the pause doubling up to NOTIFICATION_LONGEST_RETRY_S, for
+    # NOTIFICATION_RETRY_PERIOD_S after the decision (a day), then given up ($inquire still has
+    # the decision). The outbox is looked at every NOTIFICATION_POLL_S: how soon a replica takes
+    # over the sending from one that died.
+    notification_first_retry_s: float = Field(default=2.0, gt=0)
+    notification_longest_retry_s: float = Field(default=300.0, gt=0)
+    notification_retry_period_s: float = Field(default=86400.0, gt=0)
+    notification_poll_s: float = Field(default=1.0, gt=0)
     # Benchmarks only (bench/run.py): POST /bench/noop, this app answering the same payload with
     # no work, the baseline every latency is divided by.
     bench_mode: bool = False

@@ -2,7 +2,9 @@
 subscriptions.py), reads its Subscriptions back and ends them. SMART Backend Services token with
 `system/Subscription` scopes; a client reaches only its own, another's reads as unknown. A new
 Subscription is acknowledged only after its handshake has been sent: `active` when the endpoint
-took it, `error` when it did not (the client fixes the endpoint and subscribes again)."""
+took it, `error` when it did not (the client fixes the endpoint and subscribes again). Its status
+then follows delivery (service/pas/outbox.py), and the Subscriptions Backport `$status`
+operation reports it with the events numbered so far, on one Subscription or on the client's."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -19,7 +22,13 @@ from service.auth.callers import Caller, requires
 from service.errors import BadRequest, NotFound
 from service.openapi_bodies import request_body
 from service.outcomes import fhir_response
-from service.pas.subscriptions import PAS_TOPIC, origin_of, read_subscription, stored_subscription
+from service.pas.subscriptions import (
+    PAS_TOPIC,
+    origin_of,
+    read_subscription,
+    status_bundle,
+    stored_subscription,
+)
 from service.runtime import Runtime, get_runtime
 from service.storage.tables import StoredSubscription
 from service.types import Resource
@@ -83,6 +92,57 @@ def _own(runtime: Runtime, caller: Caller, subscription_id: str) -> StoredSubscr
             return None
         session.expunge(row)
         return row
+
+
+def _mine(
+    runtime: Runtime, caller: Caller, ids: list[str], statuses: list[str]
+) -> list[StoredSubscription]:
+    statement = select(StoredSubscription).order_by(StoredSubscription.created_at)
+    if ids:
+        statement = statement.where(StoredSubscription.id.in_(ids))
+    if statuses:
+        statement = statement.where(StoredSubscription.status.in_(statuses))
+    if not caller.unrestricted:
+        statement = statement.where(StoredSubscription.client_id == caller.client_id)
+    with runtime.sessions() as session:
+        rows = [r for r in session.scalars(statement) if caller.may_see(r.client_id, None, None)]
+        session.expunge_all()
+        return rows
+
+
+def _status(runtime: Runtime, rows: list[StoredSubscription]) -> Response:
+    base = runtime.settings.base_url.rstrip("/")
+    found = [(r.id, r.status, r.events, str(r.resource.get("error") or "")) for r in rows]
+    return fhir_response(status_bundle(base, found))
+
+
+def _or_list(values: list[str]) -> list[str]:
+    """Backport `$status`: repeated parameters and comma-separated values are joined by OR."""
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+@router.get("/$status")
+async def status_of_mine(
+    request: Request,
+    runtime: RuntimeDep,
+    caller: Annotated[Caller, requires("Subscription", "r")],
+) -> Response:
+    """Type level: the caller's Subscriptions, or those of them `id` and `status` name."""
+    ids = _or_list(request.query_params.getlist("id"))
+    statuses = _or_list(request.query_params.getlist("status"))
+    return _status(runtime, await run_in_threadpool(_mine, runtime, caller, ids, statuses))
+
+
+@router.get("/{subscription_id}/$status")
+async def status_of(
+    subscription_id: str,
+    runtime: RuntimeDep,
+    caller: Annotated[Caller, requires("Subscription", "r")],
+) -> Response:
+    row = await run_in_threadpool(_own, runtime, caller, subscription_id)
+    if row is None:
+        raise NotFound(f"Subscription/{subscription_id} is not known here")
+    return _status(runtime, [row])
 
 
 @router.get("/{subscription_id}")

@@ -5,8 +5,9 @@ Server-rendered pages (Jinja2, autoescaped), no script. Only a signed-in reviewe
 (service/auth/reviewers.py): anyone else is sent to the sign-in page, and a case id not known
 reads the same to a reviewer as any other missing page. Every POST carries the session's form
 token. Pages with PHI are not cached and may not be framed. Each case opened and each decision is
-audited under the reviewer's name; a decision is committed, with its ClaimResponse and its audit
-entry, before the page answers, and the submitter's Subscriptions are notified at once. A decision
+audited under the reviewer's name; a decision is committed, with its ClaimResponse, its audit
+entry and the events of the submitter's Subscriptions (the notification outbox,
+service/pas/outbox.py), before the page answers, and those are sent at once. A decision
 is a conditional write (service/storage/prior_auth.py): of two reviewers deciding a case at once,
 one decides it, the other gets the case again with who decided it and when (409), and only the
 decision that was written is notified."""
@@ -37,6 +38,7 @@ from service.auth.reviewers import (
 from service.errors import BadRequest, Conflict, NotFound, UnprocessableEntity
 from service.pas.casefile import case_view
 from service.pas.decisions import Choice, decide
+from service.pas.outbox import add_decision_events
 from service.runtime import Runtime, get_runtime
 from service.settings import PROJECT_ROOT
 from service.storage.audit import patient_hash
@@ -267,16 +269,16 @@ async def decision(case_id: str, request: Request, runtime: RuntimeDep) -> Respo
         return await _case_page(runtime, who, case_id, decided_first.message, 409)
     except UnprocessableEntity as problem:
         return await _case_page(runtime, who, case_id, problem.message)
-    # Only the decision written is notified (the submitter hears at once: service/pas/notifier.py).
-    runtime.notifier.decided(case_id)
+    # Its notifications were committed with it (the outbox); the sender looks now.
+    runtime.dispatcher.wake()
     return RedirectResponse(f"/review/cases/{case_id}", status_code=303, headers=_HEADERS)
 
 
 def _decide(
     runtime: Runtime, case_id: str, choice: Choice, reviewer: str, now: datetime
 ) -> Callable[[Session], None]:
-    """The decision and its audit entry, in one transaction; `Conflict` when it was decided
-    first."""
+    """The decision, its audit entry and its notification events, in one transaction;
+    `Conflict` when it was decided first."""
 
     def work(session: Session) -> None:
         row = request_for_review(session, case_id)
@@ -285,6 +287,7 @@ def _decide(
         policy = runtime.policy_registry.by_id(row.policy_id or "")
         base = runtime.settings.base_url.rstrip("/")
         record_decision(session, row.id, decide(row, policy, choice, reviewer, base, now))
+        add_decision_events(session, row.id, now)
         action = f"review-{choice.action}"
         access = _access(runtime, reviewer, action, row.patient_id, row.id, now)
         session.execute(insert(DtrAccess), [access])

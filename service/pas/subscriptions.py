@@ -143,6 +143,26 @@ def stored_subscription(resource: Resource, subscription_id: str, status: str) -
     }
 
 
+def status_parameters(
+    base_url: str, subscription_id: str, status: str, kind: str, events: int, error: str = ""
+) -> list[JsonObject]:
+    """The backport-subscription-status-r4 parameters: of a notification, or of `$status`
+    (`kind` query-status)."""
+    parameters: list[JsonObject] = [
+        {
+            "name": "subscription",
+            "valueReference": {"reference": f"{base_url}/fhir/Subscription/{subscription_id}"},
+        },
+        {"name": "topic", "valueCanonical": PAS_TOPIC},
+        {"name": "status", "valueCode": status},
+        {"name": "type", "valueCode": kind},
+        {"name": "events-since-subscription-start", "valueString": str(events)},
+    ]
+    if error:
+        parameters.append({"name": "error", "valueCodeableConcept": {"text": error}})
+    return parameters
+
+
 def notification(
     base_url: str,
     subscription_id: str,
@@ -151,16 +171,17 @@ def notification(
     at: datetime,
     focus: Resource | None = None,
     content: str = "id-only",
+    *,
+    status: str = "active",
+    events_since_start: int | None = None,
 ) -> Resource:
-    """A handshake (`kind` handshake, no focus) or an event notification about `focus`."""
+    """A handshake (`kind` handshake, no focus) or an event notification about `focus`, whose
+    number is `events`; `events_since_start`, when more events followed it (a backlog sent
+    late), is the Subscription's count now."""
     subscription_url = f"{base_url}/fhir/Subscription/{subscription_id}"
-    parameters: list[JsonObject] = [
-        {"name": "subscription", "valueReference": {"reference": subscription_url}},
-        {"name": "topic", "valueCanonical": PAS_TOPIC},
-        {"name": "status", "valueCode": "active"},
-        {"name": "type", "valueCode": kind},
-        {"name": "events-since-subscription-start", "valueString": str(events)},
-    ]
+    parameters = status_parameters(
+        base_url, subscription_id, status, kind, max(events, events_since_start or 0)
+    )
     entries: list[JsonObject] = []
     if focus is not None:
         focus_url = f"{base_url}/fhir/ClaimResponse/{focus['id']}"
@@ -198,4 +219,29 @@ def notification(
         "type": "history",
         "timestamp": at.isoformat(timespec="seconds"),
         "entry": [status_entry, *entries],
+    }
+
+
+def status_bundle(base_url: str, subscriptions: list[tuple[str, str, int, str]]) -> Resource:
+    """Subscriptions Backport `$status` (backport-subscription-status, R4): a searchset Bundle of
+    one status Parameters per (id, status, events so far, last error) asked about."""
+    entries: list[JsonObject] = [
+        {
+            "fullUrl": f"{base_url}/fhir/Subscription/{subscription_id}/$status",
+            "resource": {
+                "resourceType": "Parameters",
+                "meta": {"profile": [STATUS]},
+                "parameter": status_parameters(
+                    base_url, subscription_id, status, "query-status", events, error
+                ),
+            },
+            "search": {"mode": "match"},
+        }
+        for subscription_id, status, events, error in subscriptions
+    ]
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(entries),
+        "entry": entries,
     }

@@ -40,8 +40,9 @@ class PoolLimits:
     @classmethod
     def for_writer(cls, settings: DatabaseSettings) -> PoolLimits:
         """The writer's one thread uses one connection; the overflow is the periodic jobs'
-        lease (service/storage/lease.py), held by one process of the cluster."""
-        return cls(1, 1, settings.db_pool_timeout_s, settings.db_connect_timeout_s)
+        leases (service/storage/locks.py: jti pruning, the notification outbox), each held by
+        one process of the cluster."""
+        return cls(1, 2, settings.db_pool_timeout_s, settings.db_connect_timeout_s)
 
 
 def make_engine(

@@ -18,6 +18,7 @@ from service.storage.tables import (
     FeedbackEntry,
     HookAnswer,
     JwtReplay,
+    NotificationEvent,
     PriorAuthDecision,
     PriorAuthRequest,
     QuestionnaireErrorReport,
@@ -40,6 +41,8 @@ DATED: tuple[tuple[type[Base], InstrumentedAttribute[datetime]], ...] = (
     (PriorAuthRequest, PriorAuthRequest.received_at),
     (PriorAuthDecision, PriorAuthDecision.at),
     (StoredSubscription, StoredSubscription.created_at),
+    # An event carries its ClaimResponse (PHI); it is tried for a day, kept as its decision is.
+    (NotificationEvent, NotificationEvent.created_at),
     # Sessions end after hours and signing in clears the expired ones; prune takes any left.
     (ReviewerSession, ReviewerSession.expires_at),
 )

@@ -230,3 +230,30 @@ class StoredSubscription(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     events: Mapped[int] = mapped_column(Integer, default=0)
     resource: Mapped[dict[str, object]] = mapped_column(JSON)
+
+
+class NotificationEvent(Base):
+    """One event of a Subscription (a decision it was to hear of), in its outbox: added in the
+    decision's own transaction, with the event's number (Subscriptions Backport
+    `eventsSinceSubscriptionStart`) and the ClaimResponse as decided; delivered, retried with
+    backoff, or given up after the retry period. Delivery state only: no headers, no errors'
+    words from the endpoint."""
+
+    __tablename__ = "notification_event"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event_number", name="uq_notification_event_number"),
+        Index("ix_notification_event_due", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[str] = mapped_column(String(64))
+    event_number: Mapped[int] = mapped_column(Integer)
+    request_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(16))  # pending | delivered | given-up
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Why the last attempt failed, in our words ("HTTP 503", "ConnectError").
+    last_error: Mapped[str | None] = mapped_column(String(64))
+    focus: Mapped[dict[str, object]] = mapped_column(JSON)

@@ -19,6 +19,7 @@ class Receiver:
     url: str = ""
     status: int = 200
     received: list[tuple[dict[str, str], Any]] = field(default_factory=list)
+    answered: list[int] = field(default_factory=list)  # the status each post was answered with
 
     def wait_for(self, count: int, within_s: float = 15.0) -> list[tuple[dict[str, str], Any]]:
         """The first `count` posts, waiting for them as long as `within_s` (a deadline, not a
@@ -37,8 +38,10 @@ def receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             length = int(self.headers.get("content-length") or 0)
             body = json.loads(self.rfile.read(length) or b"null")
+            status = state.status
             state.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            self.send_response(state.status)
+            state.answered.append(status)
+            self.send_response(status)
             self.send_header("content-length", "0")
             self.end_headers()
 

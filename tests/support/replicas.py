@@ -18,6 +18,15 @@ from tools.processes import free_port, stop, wait_until_up
 @contextmanager
 def replica(database_url: str, log: Path, **environment: str) -> Iterator[str]:
     """A running service process; its loopback URL."""
+    with replica_process(database_url, log, **environment) as (url, _):
+        yield url
+
+
+@contextmanager
+def replica_process(
+    database_url: str, log: Path, **environment: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A running service process, its loopback URL and the process (a test may kill it)."""
     port = free_port()
     env = os.environ | {
         "ENVIRONMENT": "development",
@@ -40,7 +49,7 @@ def replica(database_url: str, log: Path, **environment: str) -> Iterator[str]:
         try:
             url = f"http://127.0.0.1:{port}"
             wait_until_up(f"{url}/cds-services", process, log)
-            yield url
+            yield url, process
         finally:
             stop(process)
 
