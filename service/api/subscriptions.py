@@ -133,16 +133,23 @@ async def status_of_mine(
     return _status(runtime, await run_in_threadpool(_mine, runtime, caller, ids, statuses))
 
 
+async def _own_or_not_found(
+    runtime: Runtime, caller: Caller, subscription_id: str
+) -> StoredSubscription:
+    """Another client's Subscription reads as an unknown one."""
+    row = await run_in_threadpool(_own, runtime, caller, subscription_id)
+    if row is None:
+        raise NotFound(f"Subscription/{subscription_id} is not known here")
+    return row
+
+
 @router.get("/{subscription_id}/$status")
 async def status_of(
     subscription_id: str,
     runtime: RuntimeDep,
     caller: Annotated[Caller, requires("Subscription", "r")],
 ) -> Response:
-    row = await run_in_threadpool(_own, runtime, caller, subscription_id)
-    if row is None:
-        raise NotFound(f"Subscription/{subscription_id} is not known here")
-    return _status(runtime, [row])
+    return _status(runtime, [await _own_or_not_found(runtime, caller, subscription_id)])
 
 
 @router.get("/{subscription_id}")
@@ -151,9 +158,7 @@ async def read(
     runtime: RuntimeDep,
     caller: Annotated[Caller, requires("Subscription", "r")],
 ) -> Response:
-    row = await run_in_threadpool(_own, runtime, caller, subscription_id)
-    if row is None:
-        raise NotFound(f"Subscription/{subscription_id} is not known here")
+    row = await _own_or_not_found(runtime, caller, subscription_id)
     return fhir_response({**dict(row.resource), "status": row.status})
 
 

@@ -24,9 +24,9 @@ import pytest
 from service.settings import PROJECT_ROOT
 from tests.crd.test_answers import hook_request
 from tests.policy.test_scenarios import SCENARIOS
-from tests.support.clock import EXAMPLES_DATE
+from tests.support.replicas import start_service
 from tools import postgres
-from tools.processes import free_port, stop, wait_until_up
+from tools.processes import stop, wait_until_up
 
 CLIENTS = 4
 BEFORE_SIGTERM = 60  # answered requests before the SIGTERM
@@ -45,29 +45,15 @@ def empty_postgresql() -> Iterator[str]:
 
 
 def _start(database_url: str, log: IO[bytes], workers: int) -> tuple[str, subprocess.Popen[bytes]]:
-    port = free_port()
-    env = os.environ | {
-        "ENVIRONMENT": "development",
-        "AUTH_MODE": "off",
-        "DATABASE_URL": database_url,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "BASE_URL": "https://payer.example.org",
-        "EVALUATION_DATE": EXAMPLES_DATE.isoformat(),
-        "WORKERS": str(workers),
-        "DRAIN_SECONDS": str(DRAIN_S),
-        "GRACEFUL_SHUTDOWN_TIMEOUT_S": "10",
-        "DB_POOL_SIZE": "2",
-        "DB_MAX_OVERFLOW": "2",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service", "serve"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    return start_service(
+        database_url,
+        log,
+        WORKERS=str(workers),
+        DRAIN_SECONDS=str(DRAIN_S),
+        GRACEFUL_SHUTDOWN_TIMEOUT_S="10",
+        DB_POOL_SIZE="2",
+        DB_MAX_OVERFLOW="2",
     )
-    return f"http://127.0.0.1:{port}", process
 
 
 def _service(*command: str, port: str = "") -> int:

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import IO
 
 from service.settings import PROJECT_ROOT
 from tests.support.clock import EXAMPLES_DATE
@@ -22,11 +23,11 @@ def replica(database_url: str, log: Path, **environment: str) -> Iterator[str]:
         yield url
 
 
-@contextmanager
-def replica_process(
-    database_url: str, log: Path, **environment: str
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A running service process, its loopback URL and the process (a test may kill it)."""
+def start_service(
+    database_url: str, output: IO[bytes], **environment: str
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """`python -m service serve` on a free loopback port, as `make run` configures it (no
+    client authentication, the examples' date), not yet waited for; its URL and process."""
     port = free_port()
     env = os.environ | {
         "ENVIRONMENT": "development",
@@ -38,16 +39,24 @@ def replica_process(
         "EVALUATION_DATE": EXAMPLES_DATE.isoformat(),
         **environment,
     }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service", "serve"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+    )
+    return f"http://127.0.0.1:{port}", process
+
+
+@contextmanager
+def replica_process(
+    database_url: str, log: Path, **environment: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A running service process, its loopback URL and the process (a test may kill it)."""
     with log.open("ab") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+        url, process = start_service(database_url, output, **environment)
         try:
-            url = f"http://127.0.0.1:{port}"
             wait_until_up(f"{url}/cds-services", process, log)
             yield url, process
         finally:
