@@ -26,7 +26,7 @@ from service.policy.evaluation import Evaluation
 from service.policy.folder import Policy, load_policies
 from service.settings import PROJECT_ROOT
 from service.types import Resource
-from tests.support.clock import EXAMPLES_DATE
+from tests.support.clock import EXAMPLES_DATE, EXAMPLES_NOON
 from tests.support.policies import CQL_DIRS, first_policy_patient, limit_value
 
 TODAY = EXAMPLES_DATE
@@ -164,7 +164,7 @@ def test_the_form_path_decides_like_the_record(case: dict[str, Any]) -> None:
     }
     on_record = engine.evaluate(_record(case), "MedicationRequest/o", TODAY, told)
     form = prefilled_response(
-        questionnaire, on_record.prefill, content, ResponseContext("Patient/p")
+        questionnaire, on_record.prefill, content, ResponseContext("Patient/p"), EXAMPLES_NOON
     )
     # Through JSON, as the package travels to the DTR client and the response comes back.
     returned = json.loads(json.dumps(form))
