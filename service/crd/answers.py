@@ -8,6 +8,9 @@
   (`coverage-not-found`, CRD resp-45), or that the coverage could not be fetched.
 - Clinical data that could not be fetched in time, or an evaluation that failed: `indeterminate`
   (2.0.1: `conditional`) with reason `technical`, and no cards that would rest on it.
+- Every assertion id handed out is kept with an evaluation, so DTR and PAS know it: one that
+  could not be evaluated is kept as knowing nothing (every criterion unknown), and the form
+  asks all of it, pre-filled by the DTR app from the EHR and evaluated once submitted.
 - order-select never asks for documentation or a questionnaire (CRD hook-19) and gets no
   instructions card.
 - An order that already carries the same guidance for that Coverage (all but its date and id)
@@ -91,12 +94,11 @@ def answer_orders(
         carried = already_carries(order, assertion)
         if carried is None:
             actions.append(system_action(order, assertion))
+        kept = evaluation or _unevaluated(env, policy, order)
+        evaluations.append(
+            AssertedEvaluation(assertion.assertion_id, policy.id, coverage_ref, kept, carried)
+        )
         if evaluation is not None:
-            evaluations.append(
-                AssertedEvaluation(
-                    assertion.assertion_id, policy.id, coverage_ref, evaluation, carried
-                )
-            )
             cards += _cards(call, source, policy, evaluation, order, env.settings.base_url)
     references = [order_reference(order) for order, _ in in_scope]
     outcome = "technical" if failed else "coverage-information"
@@ -115,27 +117,48 @@ def _without_coverage(
     if technical and all(named):
         # The Coverage could not be had, but each order names its own: coverage information
         # about that Coverage, technical (CRD resp-25: coverage information is never a card).
-        actions = [
-            action
+        given = [
+            (o, p, technical_assertion(call, p, ref))
             for (o, p), ref in zip(in_scope, named, strict=True)
             if ref is not None
-            for action in _update(o, technical_assertion(call, p, ref))
         ]
-        return OrderAnswers(_response([], actions, call), references, "technical")
+        return _unevaluated_answers(call, env, given, references, "technical")
     if choice.inactive is not None and not technical:
         inactive = f"Coverage/{choice.inactive.get('id')}"
-        actions = [a for o, _ in in_scope for a in _update(o, not_active_assertion(call, inactive))]
-        return OrderAnswers(_response([], actions, call), references, "no-active-coverage")
+        given = [(o, p, not_active_assertion(call, inactive)) for o, p in in_scope]
+        return _unevaluated_answers(call, env, given, references, "no-active-coverage")
     source = CardSource(env.settings.payer_name, call.version)
     cards = [("coverage-info", _no_coverage_card(source, ref, technical)) for ref in references]
     outcome = "technical" if technical else "coverage-not-found"
     return OrderAnswers(_response(cards, [], call), references, outcome)
 
 
-def _update(order: Resource, info: CoverageInformation) -> list[JsonObject]:
-    """The system action that records `info` on the order; none when the order already carries
-    the same guidance (CRD resp-35)."""
-    return [] if already_carries(order, info) else [system_action(order, info)]
+def _unevaluated_answers(
+    call: HookCall,
+    env: HookEnvironment,
+    given: Sequence[tuple[Resource, Policy, CoverageInformation]],
+    references: list[str],
+    outcome: str,
+) -> OrderAnswers:
+    """Coverage information resting on no evaluation, each assertion kept as knowing nothing.
+    An order that already carries the same guidance gets no update (CRD resp-35)."""
+    actions: list[JsonObject] = []
+    evaluations: list[AssertedEvaluation] = []
+    for order, policy, info in given:
+        carried = already_carries(order, info)
+        if carried is None:
+            actions.append(system_action(order, info))
+        unevaluated = _unevaluated(env, policy, order)
+        evaluations.append(
+            AssertedEvaluation(
+                info.assertion_id, policy.id, info.coverage_reference, unevaluated, carried
+            )
+        )
+    return OrderAnswers(_response([], actions, call), references, outcome, tuple(evaluations))
+
+
+def _unevaluated(env: HookEnvironment, policy: Policy, order: Resource) -> Evaluation:
+    return env.engines[policy.id].unevaluated(order_reference(order))
 
 
 def _cards(

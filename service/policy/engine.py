@@ -100,6 +100,18 @@ class PolicyEngine:
             raise CqlRuntimeError(f"{self.policy.library}: {type(error).__name__}") from error
         return self._read(order, values)
 
+    def unevaluated(self, order: str) -> Evaluation:
+        """What is known of an order whose record could not be read or evaluated: nothing.
+        Every criterion and path unknown, no limit known, every question left to the form."""
+        contract = self.contract
+        return Evaluation(
+            order=order,
+            criteria={c.id: CriterionResult(c.id, Status.UNKNOWN) for c in contract.criteria},
+            paths={p: PathResult(p, Status.UNKNOWN) for p in contract.paths},
+            outcome=Outcome.INCOMPLETE,
+            prefill=dict.fromkeys(contract.prefill),
+        )
+
     def _read(self, order: str, values: Mapping[str, Any]) -> Evaluation:
         contract = self.contract
         criteria = {

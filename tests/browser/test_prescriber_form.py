@@ -420,3 +420,63 @@ def test_a_refused_record_search_leaves_the_questions_open(page: Page, stack: St
     expect(form.row("diagnosis-code")).not_to_have_attribute("data-origin", "auto")
     expect(form.row("daily-dose-mcg")).to_have_attribute("data-origin", "auto")
     assert form.missing() > 0
+
+
+def _with_unknown_assertion(page: Page, stack: Stack, order: str) -> None:
+    """The order carries a coverage-assertion-id the payer does not know (older than its
+    retention, or handed out by another payer deployment)."""
+
+    def rewrite(route: Route) -> None:
+        answer = route.fetch()
+        body = answer.json()
+        for extension in body.get("extension", []):
+            for part in extension.get("extension", []):
+                if part["url"] == "coverage-assertion-id":
+                    part["valueString"] = "not-known-to-this-payer"
+        route.fulfill(response=answer, body=json.dumps(body))
+
+    page.route(f"{stack.ehr}/fhir/{order}", rewrite)
+
+
+def test_an_assertion_the_payer_does_not_know_never_blocks_submit(page: Page, stack: Stack) -> None:
+    """The form opens pre-filled from the order and the record, and the completed form is
+    accepted: it no longer names the assertion the payer could not find."""
+    _without_app_context(page, stack)
+    _with_unknown_assertion(page, stack, "MedicationRequest/32-blin")
+    form = Form(page, stack, "32-relapsed-complete-from-record")
+    form.launch()
+    form.shot("unknown-assertion")
+    expect(page.locator("#save-status")).to_contain_text("was not found")
+    ehr_id, payer_id = _fill_the_rest_and_submit(form)
+    saved = _on_both_sides(stack, ehr_id, payer_id)
+    assert "tag" not in saved.get("meta", {})
+    expect(page.locator("#problem")).to_be_hidden()
+
+
+def test_a_refused_submission_says_what_to_do_next(page: Page, stack: Stack) -> None:
+    """The payer cannot take the form right now: the alert region says so in words, with the
+    next step, and the form stays open with its answers."""
+    form = Form(page, stack, "32-relapsed-complete-from-record")
+
+    def busy(route: Route) -> None:
+        if route.request.method != "POST":
+            route.fallback()
+            return
+        outcome = {
+            "resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": "transient", "diagnostics": "storage busy"}],
+        }
+        route.fulfill(status=503, content_type="application/fhir+json", body=json.dumps(outcome))
+
+    page.route(f"{stack.payer}/fhir/QuestionnaireResponse", busy)
+    form.launch()
+    assert form.missing() == 0
+    page.locator("#submit").click()
+    alert = page.locator("#problem")
+    expect(alert).to_be_visible()
+    expect(alert).to_have_attribute("role", "alert")
+    expect(alert).to_contain_text("storage busy")
+    expect(alert).to_contain_text("press Submit to payer again")
+    form.shot("submission-refused")
+    expect(page.locator("#workspace")).to_be_visible()
+    expect(page.locator("#submit")).to_be_enabled()

@@ -138,3 +138,53 @@ def test_record_data_the_policy_cannot_read_makes_the_answer_technical(
     assert parts["reason"]["valueCodeableConcept"]["coding"][0]["code"] == "technical"
     assert "policy evaluation failed" in caplog.text
     assert "kg-from-a-list" not in caplog.text
+
+
+def _assertion_ids(body: dict[str, Any]) -> list[str]:
+    return [
+        part["valueString"]
+        for action in body["systemActions"]
+        for extension in action["resource"]["extension"]
+        if extension["url"] == EXTENSION_URL
+        for part in extension["extension"]
+        if part["url"] == "coverage-assertion-id"
+    ]
+
+
+def _malformed_weight(request: dict[str, Any]) -> None:
+    weight = request["prefetch"]["observations"]["entry"][0]["resource"]
+    weight["valueQuantity"]["code"] = [["kg-from-a-list"]]
+
+
+def _inactive_coverage(request: dict[str, Any]) -> None:
+    for entry in request["prefetch"]["coverage"]["entry"]:
+        if entry["resource"]["resourceType"] == "Coverage":
+            entry["resource"]["status"] = "cancelled"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(_malformed_weight, id="evaluation-failed"),
+        pytest.param(_inactive_coverage, id="no-active-coverage"),
+    ],
+)
+def test_every_assertion_id_given_is_known_to_dtr(client: TestClient, change: Any) -> None:
+    """An answer resting on no evaluation still hands out an id: DTR opens its form, asking
+    everything (nothing was known), instead of answering 404."""
+    request = hook_request(SCENARIOS[0])
+    change(request)
+    answer = client.post("/cds-services/crd-order-sign", json=request)
+    assert answer.status_code == 200, answer.text
+    (assertion_id,) = _assertion_ids(answer.json())
+    package = client.post(
+        "/fhir/Questionnaire/$questionnaire-package",
+        json={
+            "resourceType": "Parameters",
+            "parameter": [{"name": "context", "valueString": assertion_id}],
+        },
+    )
+    assert package.status_code == 200, package.text
+    (parameter,) = package.json()["parameter"]
+    form = parameter["resource"]["entry"][-1]["resource"]
+    assert form["meta"]["tag"][0]["code"] == assertion_id

@@ -31,9 +31,14 @@ class LoopbackFhir:
     base_url: str = ""
     routes: dict[str, Canned] = field(default_factory=dict)
     requests: list[tuple[str, str | None]] = field(default_factory=list)
+    # What every path not served by name gets: 404 unless set.
+    otherwise: Canned = field(default_factory=lambda: Canned(status=404, body=_not_found()))
 
     def serve(self, path_and_query: str, body: Any = None, **options: Any) -> None:
         self.routes[path_and_query] = Canned(body, **options)
+
+    def serve_otherwise(self, body: Any = None, **options: Any) -> None:
+        self.otherwise = Canned(body, **options)
 
 
 def _handler(state: LoopbackFhir) -> type[BaseHTTPRequestHandler]:
@@ -41,7 +46,7 @@ def _handler(state: LoopbackFhir) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             path = self.path.removeprefix("/fhir")
             state.requests.append((path, self.headers.get("Authorization")))
-            canned = state.routes.get(path.lstrip("/"), Canned(status=404, body=_not_found()))
+            canned = state.routes.get(path.lstrip("/"), state.otherwise)
             time.sleep(canned.delay_s)
             if canned.reset:
                 linger = struct.pack("ii", 1, 0)  # SO_LINGER 0: close() sends RST

@@ -267,7 +267,8 @@ function outcomeText(body) {
 // $questionnaire-package with the CRD coverage-assertion-id, so the form is pre-filled from the
 // payer's evaluation of the whole record (the payer stores an assertion before its CRD answer
 // leaves, so it is there at once). An assertion the payer does not know (older than its retention,
-// or given to another EHR) falls back to what the order and coverage alone pre-fill.
+// or given to another EHR) falls back to what the order and coverage alone pre-fill, and the
+// response no longer names it: the payer evaluates what is submitted on its own.
 async function questionnairePackage(launch) {
   const base = [{ name: "order", resource: session.order }];
   if (session.coverage) base.push({ name: "coverage", resource: session.coverage });
@@ -288,6 +289,7 @@ async function questionnairePackage(launch) {
     throw new Error(`The payer could not send the form: ${outcomeText(answer.body)}`);
   }
   if (session.assertionId) {
+    session.assertionId = null;
     $("save-status").textContent =
       "The payer's review of this order was not found; only the order pre-fills the form.";
   }
@@ -437,7 +439,7 @@ const STATUS_WORDS = { met: "shown", "not-met": "not met", unknown: "not shown y
 function showEvaluation(body) {
   const found = parameters(body);
   session.evaluation = found;
-  const [words, tone] = OUTCOME_WORDS[found.outcome] || [found.outcome, "pending"];
+  const [words, tone] = OUTCOME_WORDS[found.outcome] || ["Its evaluation is not known yet", "pending"];
   const outcome = $("outcome");
   outcome.dataset.outcome = found.outcome;
   outcome.className = `outcome ${tone}`;
@@ -639,6 +641,7 @@ function focusQuestion(linkId) {
 
 async function guarded(action) {
   for (const button of [$("save"), $("submit")]) button.disabled = true;
+  solved();
   try {
     await action();
   } catch (error) {
@@ -668,18 +671,33 @@ async function submit() {
   const missing = Number($("todo").dataset.missing || "0");
   if (missing) {
     $("todo").scrollIntoView({ block: "start" });
-    $("save-status").textContent = "Answer the questions listed at the top first.";
+    problem(`${missing} question${missing > 1 ? "s are" : " is"} not answered yet: answer those listed at the top, then press Submit to payer again.`);
     return;
   }
   const sent = await payer("/fhir/QuestionnaireResponse", qr);
   if (sent.status !== 201 && sent.status !== 200) {
-    $("save-status").textContent = `The payer did not accept the form: ${outcomeText(sent.body)}`;
+    problem(`The payer did not accept the form: ${refusal(sent)}`);
     return;
   }
   const saved = await saveToEhr(qr);
   session.draft = saved;
   const evaluated = await payer("/fhir/QuestionnaireResponse/$evaluate", qr);
+  if (evaluated.status !== 200) {
+    problem(`The payer has the form, but could not say how it meets the policy: ${refusal(evaluated)}`);
+  }
   showDone(parameters(evaluated.body), saved, sent.body);
+}
+
+// What the payer said, in words, and what to do next.
+function refusal(answer) {
+  const said = (outcomeText(answer.body) || `it answered with status ${answer.status}`).replace(/[.\s]+$/, "");
+  if (answer.status >= 500 || answer.status === 429) {
+    return `${said}. The payer is busy or unavailable: wait a minute and press Submit to payer again; your answers stay in this form.`;
+  }
+  if (answer.status === 401 || answer.status === 403) {
+    return `${said}. Press Save draft to keep your answers, then open the form again from the order.`;
+  }
+  return `${said}. Correct what it names and press Submit to payer again; if there is nothing to correct, press Save draft and call the payer's prior-authorization line.`;
 }
 
 const NEXT_STEPS = {
@@ -692,7 +710,7 @@ const NEXT_STEPS = {
 };
 
 function showDone(found, ehrCopy, payerCopy) {
-  const [words, tone] = OUTCOME_WORDS[found.outcome] || [found.outcome, "pending"];
+  const [words, tone] = OUTCOME_WORDS[found.outcome] || ["Its evaluation is not known yet", "pending"];
   $("workspace").hidden = true;
   const done = $("done");
   done.hidden = false;
@@ -800,6 +818,12 @@ function showRequest(claimResponse) {
 function when(instant) {
   if (!instant) return "";
   return new Date(instant).toLocaleString("en-US", { dateStyle: "medium", timeStyle: "short" });
+}
+
+function solved() {
+  const box = $("problem");
+  box.hidden = true;
+  box.textContent = "";
 }
 
 function problem(text) {
