@@ -55,20 +55,27 @@ class Dispatcher:
         self._holding = False
 
     def start(self) -> None:
+        if self._task is not None and not self._task.done():
+            # One delivery loop per process: an app whose lifespan is entered a second time (a
+            # test harness running it in another event loop) keeps the one it has.
+            return
         self._wake = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="outbox")
 
     def wake(self) -> None:
         """A decision was committed here: look now rather than at the next poll."""
-        if self._wake is not None:
-            self._wake.set()
+        task, wake = self._task, self._wake
+        if task is not None and wake is not None and not task.done():
+            task.get_loop().call_soon_threadsafe(wake.set)
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        task = self._task
+        if task is None or task.get_loop() is not asyncio.get_running_loop():
+            return  # not started, or started by the other lifespan, which stops it
+        self._task = None
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
         await run_in_threadpool(self._lease.release)
         self._holding = False
 
