@@ -22,6 +22,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.pas.channel_headers import sendable_headers
 from service.pas.submission import read_submission
 from service.pas.subscriptions import notification, organization_matches
 from service.storage.commits import GroupCommitter
@@ -121,10 +122,7 @@ class Notifier:
         return False
 
     async def _post(self, endpoint: str, headers: list[str], bundle: Resource) -> bool:
-        sent = {"Content-Type": "application/fhir+json"}
-        for header in headers:
-            name, _, value = header.partition(":")
-            sent[name.strip()] = value.strip()
+        sent = {**sendable_headers(headers), "Content-Type": "application/fhir+json"}
         try:
             answer = await self._http.post(endpoint, json=bundle, headers=sent, timeout=10)
         except httpx.HTTPError as error:
