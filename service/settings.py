@@ -40,7 +40,8 @@ class DatabaseSettings(BaseSettings):
 
 
 class Settings(DatabaseSettings):
-    environment: Literal["development", "production"] = "production"
+    # `bench`: production in every respect but one, BENCH_MODE is allowed (bench/run.py).
+    environment: Literal["development", "production", "bench"] = "production"
     host: str = "127.0.0.1"
     port: int = 8080
     # uvicorn worker processes for `python -m service serve` (each loads and compiles the policy).
@@ -113,7 +114,8 @@ class Settings(DatabaseSettings):
     # records give the same answers on any day: demos and browser tests only, refused elsewhere.
     evaluation_date: date | None = None
     # Benchmarks only (bench/run.py): POST /bench/noop, this app answering the same payload with
-    # no work, the baseline every latency is divided by.
+    # no work, the baseline every latency is divided by. Refused unless ENVIRONMENT is
+    # development or bench.
     bench_mode: bool = False
 
     @field_validator(

@@ -61,7 +61,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "auth_mode": "off"
         if overrides.get("environment", "development") == "development"
         else "jwt",
-        "access_token_key": "test-access-token-key-" + "0" * 16,
+        # Production refuses a key that is short, repetitive or the development default.
+        "access_token_key": "test-access-token-key-7c1e94b02fd8a365",
+        "audit_hash_key": "test-audit-hash-key-a83f10c6e29d47b5",
         "database_url": database_url,
         # The published canonical base is BASE_URL + /fhir (service/policy/canonical.py): the
         # tests' payer is the one the policy folder is written for, so URLs read as authored.

@@ -53,7 +53,7 @@ class _Origin:
         return same_server and self.path.startswith(allowed.path)
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
     if host in _LOOPBACK_NAMES:
         return True
     try:
@@ -66,7 +66,7 @@ def is_allowed_server(base_url: str, settings: Settings) -> bool:
     origin = _Origin.of(base_url)
     if origin is None:
         return False
-    if settings.is_development and _is_loopback(origin.host):
+    if settings.is_development and is_loopback_host(origin.host):
         return True
     if origin.scheme != "https" and not settings.is_development:
         return False
