@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 
 from service.errors import BadRequest, Issue, UnprocessableEntity
+from service.fhir.shape import Kind, ShapeRule, shape_issues
 from service.types import Resource
 
 PAS = "http://hl7.org/fhir/us/davinci-pas"
@@ -72,6 +73,26 @@ class Submission:
         return [e["resource"] for e in self.bundle.get("entry") or [] if "resource" in e]
 
 
+# The Claim's elements this module walks, and the JSON shape FHIR gives each.
+CLAIM_SHAPE: tuple[ShapeRule, ...] = (
+    ("priority", Kind.OBJECT),
+    ("priority.coding", Kind.OBJECTS),
+    ("insurance", Kind.OBJECTS),
+    ("item.extension", Kind.OBJECTS),
+    ("item.modifierExtension", Kind.OBJECTS),
+    ("item.extension.valueCodeableConcept", Kind.OBJECT),
+    ("item.extension.valueCodeableConcept.coding", Kind.OBJECTS),
+    ("supportingInfo", Kind.OBJECTS),
+    ("supportingInfo.extension", Kind.OBJECTS),
+    ("supportingInfo.modifierExtension", Kind.OBJECTS),
+    ("related", Kind.OBJECTS),
+    ("related.relationship", Kind.OBJECT),
+    ("related.relationship.coding", Kind.OBJECTS),
+    ("related.claim", Kind.OBJECT),
+    ("related.claim.identifier", Kind.OBJECT),
+)
+
+
 def read_submission(bundle: object, *, inquiry: bool = False) -> Submission:
     """The request (or, with `inquiry`, an inquiry) Bundle as a Submission; 400 / 422 otherwise."""
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
@@ -100,6 +121,9 @@ def read_submission(bundle: object, *, inquiry: bool = False) -> Submission:
             "the first entry must be the Claim",
             issues=[_issue(where, "must be the Claim: the first entry of a PAS request Bundle")],
         )
+    malformed = shape_issues(claim, "Claim", CLAIM_SHAPE)
+    if malformed:
+        raise UnprocessableEntity("the Claim is not well-formed FHIR JSON", issues=malformed)
     index = _Index(entries)
     issues += _claim_issues(claim, index, inquiry)
     if issues:
