@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from service.auth.access_tokens import AccessGrant, AccessTokens
 from service.auth.scopes import parse_scopes
-from tests.conftest import make_settings
+from tests.conftest import ACCESS_TOKEN_KEY, make_settings
 from tests.support.clients import (
     BASE,
     EHR_A,
@@ -33,7 +33,7 @@ from tests.support.clients import (
 )
 from tests.support.clock import examples_app
 
-KEY = "test-access-token-key-" + "0" * 16  # make_settings' ACCESS_TOKEN_KEY
+KEY = ACCESS_TOKEN_KEY
 PACKAGE = "/fhir/Questionnaire/$questionnaire-package"
 STRANGER = ec.generate_private_key(ec.SECP384R1())
 
