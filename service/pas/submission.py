@@ -18,10 +18,10 @@ their own, not read here.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from service.errors import BadRequest, Issue, UnprocessableEntity
+from service.fhir.ids import is_fhir_id
 from service.fhir.shape import Kind, ShapeRule, shape_issues
 from service.types import Resource
 
@@ -43,7 +43,6 @@ EXPEDITED_PRIORITIES = frozenset({"stat"})
 # by the database in the middle of other clients' writes (PostgreSQL refuses it, SQLite keeps it).
 IDENTIFIER_MAX_CHARS = 255
 # FHIR R4 datatypes: `id` is 1 to 64 letters, digits, '-' and '.'.
-FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -228,7 +227,7 @@ def _id_issues(number: int, resource: Resource) -> list[Issue]:
     """A resource's id, when it has one, must be a FHIR id (the request keeps the Patient's and
     the order's ids)."""
     given = resource.get("id")
-    if given is None or (isinstance(given, str) and FHIR_ID.fullmatch(given)):
+    if given is None or is_fhir_id(given):
         return []
     where = f"Bundle.entry[{number}].resource.id"
     kind = resource.get("resourceType")

@@ -300,6 +300,9 @@ def ehr(client: TestClient) -> FakeEhr:
         pytest.param({"subject_token": "stolen"}, "invalid_grant", id="ehr-does-not-vouch"),
         pytest.param({"patient": "someone-else"}, "invalid_grant", id="another-patient"),
         pytest.param({"patient": "../Patient/x"}, "invalid_request", id="not-a-fhir-id"),
+        # A FHIR id by the R4 regex, but a dot segment in Patient/{id}: the EHR's base itself.
+        pytest.param({"patient": ".."}, "invalid_request", id="dot-dot"),
+        pytest.param({"patient": "."}, "invalid_request", id="dot"),
         pytest.param({"subject_token_type": "urn:x"}, "invalid_request", id="token-type"),
     ],
 )
