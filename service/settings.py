@@ -107,6 +107,10 @@ class Settings(DatabaseSettings):
     fetch_max_bytes: int = 10 * 1024 * 1024
     max_body_bytes: int = 8 * 1024 * 1024
 
+    # Subscriptions a client may hold at once (not ended): each costs a handshake when made and
+    # a delivery per decision, so an unbounded number multiplies our outbound posts.
+    max_subscriptions_per_client: int = Field(default=20, ge=1)
+
     audit_flush_interval_s: float = 1.0
     # Key of the HMAC that replaces patient ids in the audit log. Set it in production.
     audit_hash_key: SecretStr = SecretStr("development-only-audit-key")

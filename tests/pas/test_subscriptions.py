@@ -189,3 +189,22 @@ def test_an_api_key_header_is_delivered(client: TestClient, hook: Receiver) -> N
     assert client.post("/fhir/Subscription", json=asked).status_code == 201
     ((headers, _),) = hook.wait_for(1)
     assert headers["x-api-key"] == "k1"
+
+
+def test_a_client_has_a_bounded_number_of_subscriptions(
+    database_url: str, reviewers_file: Any, hook: Receiver
+) -> None:
+    """Each Subscription costs a handshake now and a delivery per decision: a client that made
+    30 in two seconds had us post to its endpoint 30 times for every decision."""
+    from tests.conftest import make_settings
+    from tests.support.clock import examples_app
+
+    settings = make_settings(database_url, max_subscriptions_per_client=3)
+    with TestClient(examples_app(settings), raise_server_exceptions=False) as client:
+        made = [client.post("/fhir/Subscription", json=subscription(hook.url)) for _ in range(3)]
+        assert [answer.status_code for answer in made] == [201, 201, 201]
+        refused = client.post("/fhir/Subscription", json=subscription(hook.url))
+        assert refused.status_code == 422, refused.text
+        assert "3 Subscriptions" in refused.text
+        assert client.delete(f"/fhir/Subscription/{made[0].json()['id']}").status_code == 204
+        assert client.post("/fhir/Subscription", json=subscription(hook.url)).status_code == 201
