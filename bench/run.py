@@ -4,8 +4,9 @@
                           #   bench/RESULTS.md and bench/latency-by-record-size.png)
 
 The service runs as users run it: `python -m service serve`, production settings (client JWTs
-checked, replayed `jti` refused), 2 uvicorn workers, on SQLite and, when a PostgreSQL server can be
-had, on PostgreSQL. wrk runs as a separate process on loopback; each request carries its own
+checked, replayed `jti` refused) under ENVIRONMENT=bench, the one environment besides development
+that allows BENCH_MODE and a plain-http BASE_URL on loopback; 2 uvicorn workers, on SQLite and,
+when a PostgreSQL server can be had, on PostgreSQL. wrk runs as a separate process on loopback; each request carries its own
 freshly signed RS384 JWT. Every figure is also taken on POST /bench/noop, the same app parsing the
 same payload as JSON and answering an empty response (BENCH_MODE; the framework floor), and
 printed as a ratio to it.
@@ -190,7 +191,7 @@ def service(
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if k not in ("EVALUATION_DATE",)}
     env |= {
-        "ENVIRONMENT": "development" if development else "production",
+        "ENVIRONMENT": "development" if development else "bench",
         "AUTH_MODE": "jwt",
         "HOST": "127.0.0.1",
         "PORT": str(port),

@@ -56,7 +56,16 @@ def create_app(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
         drain.uninstall()
         await runtime.close()
 
-    app = FastAPI(title="Coverage requirements service", version="0.1.0", lifespan=lifespan)
+    # The API description maps every route for whoever asks: served in development only.
+    docs = settings.is_development
+    app = FastAPI(
+        title="Coverage requirements service",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.runtime = runtime
     app.state.drain = drain
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
@@ -126,10 +135,6 @@ def _warn_about_unsafe_settings(settings: Settings) -> None:
             "CLIENT AUTHENTICATION IS OFF (AUTH_MODE=off): any caller is trusted. "
             "Never run like this with real patients."
         )
-    for name in ("audit_hash_key",):
-        secret = getattr(settings, name).get_secret_value()
-        if not settings.is_development and secret.startswith("development"):
-            log.warning("%s is the development default; set a secret in production", name.upper())
 
 
 def app_from_environment() -> FastAPI:

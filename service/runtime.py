@@ -29,7 +29,6 @@ from service.crd.calls import HookEnvironment
 from service.crd.discovery import discovery_document
 from service.dtr.access_log import record_access
 from service.dtr.content import ContentStore, load_content
-from service.errors import ConfigurationError
 from service.fhir.ehr_client import FhirClient
 from service.pas.dispatcher import Dispatcher
 from service.pas.notifier import Notifier
@@ -37,6 +36,7 @@ from service.pas.outbox import Retry
 from service.policy.canonical import published, published_base
 from service.policy.folder import Policy, load_policies
 from service.policy.registry import PolicyRegistry, compile_policies
+from service.production_checks import refuse_unsafe_production
 from service.settings import Settings
 from service.storage.audit import AuditLog
 from service.storage.commits import GroupCommitter
@@ -112,17 +112,8 @@ class Runtime:
         self.writer_engine.dispose()
 
 
-def _refuse_unsafe_production(settings: Settings) -> None:
-    if settings.is_development:
-        return
-    if not settings.payer_identifiers:
-        # CRD hook-13: a Coverage of another payer is refused; without our identifiers every
-        # payer's Coverage would be taken for ours.
-        raise ConfigurationError("PAYER_IDENTIFIERS must name this payer outside development")
-
-
 def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
-    _refuse_unsafe_production(settings)
+    refuse_unsafe_production(settings)
     policies = tuple(published(p, settings.base_url) for p in load_policies(settings.policy_dir))
     policy_registry = PolicyRegistry(policies, compile_policies(policies, settings.cql_dir))
     http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
@@ -205,9 +196,6 @@ def _retry(settings: Settings) -> Retry:
 def _access_tokens(settings: Settings, clock: Clock) -> AccessTokens:
     base = settings.base_url.rstrip("/")
     key = settings.access_token_key.get_secret_value().encode()
-    # Whoever knows the development key could mint our access tokens.
-    if not settings.is_development and (key.startswith(b"development") or len(key) < 32):
-        raise ConfigurationError("ACCESS_TOKEN_KEY must be a secret of 32 characters or more")
     return AccessTokens(key, f"{base}/auth", f"{base}/fhir", clock.time)
 
 

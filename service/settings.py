@@ -40,7 +40,8 @@ class DatabaseSettings(BaseSettings):
 
 
 class Settings(DatabaseSettings):
-    environment: Literal["development", "production"] = "production"
+    # `bench`: production in every respect but one, BENCH_MODE is allowed (bench/run.py).
+    environment: Literal["development", "production", "bench"] = "production"
     host: str = "127.0.0.1"
     port: int = 8080
     # uvicorn worker processes for `python -m service serve` (each loads and compiles the policy).
@@ -109,6 +110,10 @@ class Settings(DatabaseSettings):
     fetch_max_bytes: int = 10 * 1024 * 1024
     max_body_bytes: int = 8 * 1024 * 1024
 
+    # Subscriptions a client may hold at once (not ended): each costs a handshake when made and
+    # a delivery per decision, so an unbounded number multiplies our outbound posts.
+    max_subscriptions_per_client: int = Field(default=20, ge=1)
+
     audit_flush_interval_s: float = 1.0
     # Key of the HMAC that replaces patient ids in the audit log. Set it in production.
     audit_hash_key: SecretStr = SecretStr("development-only-audit-key")
@@ -125,7 +130,8 @@ class Settings(DatabaseSettings):
     notification_retry_period_s: float = Field(default=86400.0, gt=0)
     notification_poll_s: float = Field(default=1.0, gt=0)
     # Benchmarks only (bench/run.py): POST /bench/noop, this app answering the same payload with
-    # no work, the baseline every latency is divided by.
+    # no work, the baseline every latency is divided by. Refused unless ENVIRONMENT is
+    # development or bench.
     bench_mode: bool = False
 
     @field_validator(

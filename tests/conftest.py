@@ -23,6 +23,8 @@ from tools import postgres
 # fresh database on a throwaway PostgreSQL server, copied from one migrated by the same Alembic
 # migrations. Default: a fresh migrated SQLite file per test.
 ON_POSTGRESQL = os.environ.get("TEST_DATABASE") == "postgresql"
+# Production refuses a key that is short, repetitive or the development default.
+ACCESS_TOKEN_KEY = "test-access-token-key-7c1e94b02fd8a365"
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +63,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "auth_mode": "off"
         if overrides.get("environment", "development") == "development"
         else "jwt",
-        "access_token_key": "test-access-token-key-" + "0" * 16,
+        "access_token_key": ACCESS_TOKEN_KEY,
+        "audit_hash_key": "test-audit-hash-key-a83f10c6e29d47b5",
         "database_url": database_url,
         # The published canonical base is BASE_URL + /fhir (service/policy/canonical.py): the
         # tests' payer is the one the policy folder is written for, so URLs read as authored.

@@ -23,6 +23,7 @@ from service.crd.configuration import configuration
 from service.crd.order_hook import answer_order_hook
 from service.crd.versions import requested_version
 from service.errors import BadRequest, NotFound, RequestError, StorageUnavailable, Unauthorized
+from service.fhir.ehr_client import is_one_of
 from service.openapi_bodies import FEEDBACK, HOOK_REQUEST, request_body
 from service.runtime import Runtime, get_runtime
 from service.storage.audit import HookAudit, patient_hash
@@ -70,7 +71,9 @@ async def call_service(service_id: str, request: Request, runtime: RuntimeDep) -
     body = json_object(await _json_body(request), "the hook request")
     hook_request = parse_model(HookRequest, body, "request")
     audit = _Audit(runtime, service, hook_request, client, started)
-    call = _call(service, hook_request, runtime.today())
+    call = _call(
+        service, hook_request, runtime.today(), _fetchable(runtime, identity, hook_request)
+    )
     try:
         answer = await answer_order_hook(call, runtime.hook_environment)
     except RequestError as error:
@@ -132,7 +135,23 @@ def _kept(
     return _claimed(identity, clock, store_answer(asked_by, row, assertions, clock.now()))
 
 
-def _call(service: HookService, hook_request: HookRequest, today: date) -> HookCall:
+def _fetchable(
+    runtime: Runtime, identity: ClientIdentity | None, hook_request: HookRequest
+) -> str | None:
+    """The fhirServer we may read from for this caller. Outside development, only one of the
+    caller's registered FHIR servers: the allowlist alone let one EHR's call send its token to
+    another EHR's server, and read that EHR's records into its answer."""
+    server = hook_request.fhir_server
+    if server is None or runtime.settings.is_development or identity is None:
+        return server
+    client = runtime.registry.by_client_id(identity.client_id)
+    registered = client.fhir_servers if client is not None else ()
+    return server if is_one_of(server, registered) else None
+
+
+def _call(
+    service: HookService, hook_request: HookRequest, today: date, fhir_server: str | None
+) -> HookCall:
     if hook_request.hook != service.hook:
         raise BadRequest(
             f"hook {hook_request.hook!r} sent to the {service.hook!r} service {service.id!r}"
@@ -144,6 +163,7 @@ def _call(service: HookService, hook_request: HookRequest, today: date) -> HookC
         version=requested_version(hook_request.extension),
         configuration=configuration(hook_request.extension),
         today=today,
+        fhir_server=fhir_server,
     )
 
 

@@ -1,6 +1,7 @@
 """`/fhir/Subscription`: a client subscribes to its prior-authorization decisions (service/pas/
 subscriptions.py), reads its Subscriptions back and ends them. SMART Backend Services token with
-`system/Subscription` scopes; a client reaches only its own, another's reads as unknown. A new
+`system/Subscription` scopes; at most MAX_SUBSCRIPTIONS_PER_CLIENT not ended per client; a
+client reaches only its own, another's reads as unknown. A new
 Subscription is acknowledged only after its handshake has been sent: `active` when the endpoint
 took it, `error` when it did not (the client fixes the endpoint and subscribes again). Its status
 then follows delivery (service/pas/outbox.py), and the Subscriptions Backport `$status`
@@ -14,12 +15,12 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from service.auth.callers import Caller, requires
-from service.errors import BadRequest, NotFound
+from service.errors import BadRequest, NotFound, UnprocessableEntity
 from service.openapi_bodies import request_body
 from service.outcomes import fhir_response
 from service.pas.subscriptions import (
@@ -57,6 +58,7 @@ async def create(
     except orjson.JSONDecodeError as error:
         raise BadRequest(f"request body is not JSON: {error}") from None
     asked = read_subscription(resource, _allowed_origins(runtime, caller))
+    await run_in_threadpool(_refuse_beyond_limit, runtime, caller)
     row = StoredSubscription(
         id=str(uuid.uuid4()),
         client_id=caller.client_id,
@@ -77,6 +79,23 @@ async def create(
     await runtime.committer.commit(lambda session: session.add(row))
     location = f"{runtime.settings.base_url.rstrip('/')}/fhir/Subscription/{row.id}"
     return fhir_response(_without_headers(stored), 201, {"Location": location})
+
+
+def _refuse_beyond_limit(runtime: Runtime, caller: Caller) -> None:
+    """Checked before the handshake, so a refused Subscription costs no outbound post. Two made
+    at the same moment may both pass the check: the bound is approximate by that much."""
+    limit = runtime.settings.max_subscriptions_per_client
+    held = (
+        select(func.count())
+        .select_from(StoredSubscription)
+        .where(StoredSubscription.client_id == caller.client_id, StoredSubscription.status != "off")
+    )
+    with runtime.sessions() as session:
+        count = session.execute(held).scalar_one()
+    if count >= limit:
+        raise UnprocessableEntity(
+            f"this client holds {count} Subscriptions, the most it may: end one (DELETE) first"
+        )
 
 
 def _without_headers(subscription: Resource) -> Resource:

@@ -26,6 +26,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from service.auth.login_form import login_form_posted, login_form_token, set_login_cookie
 from service.auth.reviewers import (
     COOKIE,
     SESSION_LIFETIME,
@@ -145,19 +146,34 @@ async def stylesheet() -> Response:
 async def login_page(request: Request, runtime: RuntimeDep) -> Response:
     if await _signed_in(request, runtime):
         return RedirectResponse("/review", status_code=303)
-    return _page("login.html", reviewer=None)
+    return _login_page(request, runtime)
+
+
+def _login_page(
+    request: Request, runtime: Runtime, status_code: int = 200, **values: Any
+) -> Response:
+    token = login_form_token(request)
+    answer = _page("login.html", status_code, reviewer=None, csrf=token, **values)
+    set_login_cookie(answer, token, _secure(runtime))
+    return answer
+
+
+def _secure(runtime: Runtime) -> bool:
+    return runtime.settings.base_url.startswith("https://")
 
 
 @router.post("/login")
 async def login(request: Request, runtime: RuntimeDep) -> Response:
     form = await _form(request)
+    if not login_form_posted(request, form.get("csrf")):
+        problem = "This sign-in did not come from this page; please sign in again."
+        return _login_page(request, runtime, 403, problem=problem)
     username, password = form.get("username", ""), form.get("password", "")
     found = await run_in_threadpool(runtime.reviewers.check, username, password)
     if found is None:
         # The same words for an unknown name and a wrong password.
-        return _page(
-            "login.html", 401, reviewer=None, problem="That username and password do not match."
-        )
+        problem = "That username and password do not match."
+        return _login_page(request, runtime, 401, problem=problem)
     token, _ = await runtime.committer.commit(
         lambda session: open_session(session, found.username, runtime.clock.now())
     )
@@ -167,7 +183,7 @@ async def login(request: Request, runtime: RuntimeDep) -> Response:
         token,
         max_age=int(SESSION_LIFETIME.total_seconds()),
         path="/review",
-        secure=runtime.settings.base_url.startswith("https://"),
+        secure=_secure(runtime),
         httponly=True,
         samesite="strict",
     )

@@ -15,7 +15,6 @@ Errors are RFC 6749 section 5.2 objects; every answer carries `Cache-Control: no
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -25,13 +24,12 @@ from service.auth.launch import LaunchCheck
 from service.auth.scopes import Scope, granted, parse_scope, parse_scopes
 from service.auth.signed_jwt import SignedJwtVerifier
 from service.errors import OAuthError, Unauthorized
+from service.fhir.ids import is_fhir_id
 
 CLIENT_CREDENTIALS = "client_credentials"
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
-# FHIR R4 id: what a launch's patient must look like before it goes into a URL.
-_FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 # Claim.c: PAS Claim/$submit; Claim.r: Claim/$inquire; ClaimResponse.r: a notification's focus;
 # Subscription.crd: subscribing to decisions.
@@ -122,7 +120,7 @@ class TokenEndpoint:
         patient = form.get("patient", "")
         if form.get("subject_token_type") != ACCESS_TOKEN_TYPE or not subject_token:
             raise OAuthError("invalid_request", f"subject_token_type must be {ACCESS_TOKEN_TYPE}")
-        if not fhir_server or not _FHIR_ID.match(patient):
+        if not fhir_server or not is_fhir_id(patient):
             raise OAuthError("invalid_request", "fhir_server and a FHIR patient id are required")
         fhir_server = fhir_server.rstrip("/")
         client = self.registry.by_fhir_server(fhir_server)

@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from service.errors import BadRequest, FetchError, FetchNotFound
 from service.fhir.ehr_client import FhirClient
+from service.fhir.ids import is_fhir_id, is_relative_reference
 from service.types import JsonObject, Resource
 
 MAX_PAGES = 20
@@ -30,8 +31,6 @@ _USER_TOKENS = {
     "userPatientId": "Patient",
     "userRelatedPersonId": "RelatedPerson",
 }
-_SAFE_VALUE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
-_REFERENCE = re.compile(r"^([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})$")
 
 
 class KeyStatus(Enum):
@@ -85,7 +84,7 @@ def render_template(template: str, context: Mapping[str, object]) -> str | None:
 
     def substitute(match: re.Match[str]) -> str:
         value = _token_value(match.group(1), context)
-        if value is None or not _SAFE_VALUE.match(value):
+        if value is None or not is_fhir_id(value):
             values.append("")
             return ""
         values.append(value)
@@ -190,7 +189,7 @@ def _missing_references(references: Sequence[str], present: list[ResolvedResourc
     for reference in dict.fromkeys(references):
         if reference in have:
             continue
-        wanted.append(_Fetch(reference, reference if _REFERENCE.match(reference) else None))
+        wanted.append(_Fetch(reference, reference if is_relative_reference(reference) else None))
     return wanted
 
 

@@ -28,6 +28,9 @@ class HookCall:
     version: CrdVersion
     configuration: Configuration
     today: date
+    # The request's fhirServer when this caller may have us read from it (cds_hooks.py
+    # `_fetchable`): outside development, one of the caller's registered FHIR servers.
+    fhir_server: str | None
 
 
 @dataclass(frozen=True)

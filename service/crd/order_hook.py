@@ -71,7 +71,7 @@ async def _resolve(
         call.request.prefetch,
         templates,
         call.request.context,
-        call.request.fhir_server if fetch else None,
+        call.fhir_server if fetch else None,
         call.request.access_token if fetch else None,
         env.fhir,
         env.settings.prefetch_budget_ms / 1000,
@@ -91,7 +91,7 @@ async def _with_references(
         {},
         {},
         call.request.context,
-        call.request.fhir_server,
+        call.fhir_server,
         call.request.access_token,
         env.fhir,
         budget_s,
@@ -127,7 +127,7 @@ def _orders(context: HookContext, record: PatientRecord, inline: list[Resource])
 def _should_fetch(call: HookCall, prefetch: ResolvedPrefetch, in_scope: Sequence[object]) -> bool:
     """Fetch only when something is missing and it could matter: an order is in scope, or we
     cannot yet tell (a named order or a referenced medication is missing)."""
-    if call.request.fhir_server is None:
+    if call.fhir_server is None:
         return False
     missing = [k for k, s in prefetch.statuses.items() if s is KeyStatus.UNAVAILABLE]
     if not missing:

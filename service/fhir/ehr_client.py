@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -53,7 +54,7 @@ class _Origin:
         return same_server and self.path.startswith(allowed.path)
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
     if host in _LOOPBACK_NAMES:
         return True
     try:
@@ -66,12 +67,21 @@ def is_allowed_server(base_url: str, settings: Settings) -> bool:
     origin = _Origin.of(base_url)
     if origin is None:
         return False
-    if settings.is_development and _is_loopback(origin.host):
+    if settings.is_development and is_loopback_host(origin.host):
         return True
     if origin.scheme != "https" and not settings.is_development:
         return False
-    allowed = (_Origin.of(entry) for entry in settings.fhir_server_allowlist)
-    return any(entry is not None and origin.within(entry) for entry in allowed)
+    return is_one_of(base_url, settings.fhir_server_allowlist)
+
+
+def is_one_of(base_url: str, servers: Sequence[str]) -> bool:
+    """Whether `base_url` is one of `servers` or under one of them (same comparison as the
+    allowlist's)."""
+    origin = _Origin.of(base_url)
+    listed = (_Origin.of(server) for server in servers)
+    return origin is not None and any(
+        entry is not None and origin.within(entry) for entry in listed
+    )
 
 
 class FhirClient:

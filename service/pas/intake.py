@@ -7,6 +7,7 @@
 - every item cancelled: the request is cancelled;
 - a Claim that replaces another (`related`): the other is closed as replaced, the new one pended.
 
+An update, cancel or replace naming a request this client never sent is a 422, not a new request.
 A denied or cancelled request is final: changing it is a 422 (PAS: submit a new request).
 """
 
@@ -44,6 +45,9 @@ def receive(
             raise UnprocessableEntity(f"the request this one replaces ({key}) is not known")
         if submission.cancels_all:
             raise UnprocessableEntity(f"nothing to cancel: no request {key} is known")
+        if submission.marks_changes:
+            # PAS: an update carries the original's identifier; a new request marks no changes.
+            raise UnprocessableEntity(f"nothing to update: no request {key} is known")
         return _new_request(session, received)
     if not submission.is_update:
         return dict(existing.claim_response)

@@ -13,6 +13,7 @@ from datetime import datetime
 
 import httpx
 
+from service.pas.channel_headers import sendable_headers
 from service.pas.subscriptions import notification
 from service.storage.tables import StoredSubscription
 from service.types import Resource
@@ -40,10 +41,8 @@ class Notifier:
 
     async def post(self, endpoint: str, headers: Sequence[str], bundle: Resource) -> str | None:
         """None when the endpoint took it; else why not, in words fit for a log."""
-        sent = {"Content-Type": "application/fhir+json"}
-        for header in headers:
-            name, _, value = header.partition(":")
-            sent[name.strip()] = value.strip()
+        # Checked again at sending: a row stored before the header rules never sends a routing one.
+        sent = {**sendable_headers(headers), "Content-Type": "application/fhir+json"}
         try:
             answer = await self._http.post(
                 endpoint, json=bundle, headers=sent, timeout=POST_TIMEOUT_S

@@ -18,10 +18,11 @@ their own, not read here.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from service.errors import BadRequest, Issue, UnprocessableEntity
+from service.fhir.ids import is_fhir_id
+from service.fhir.shape import Kind, ShapeRule, shape_issues
 from service.types import Resource
 
 PAS = "http://hl7.org/fhir/us/davinci-pas"
@@ -42,7 +43,6 @@ EXPEDITED_PRIORITIES = frozenset({"stat"})
 # by the database in the middle of other clients' writes (PostgreSQL refuses it, SQLite keeps it).
 IDENTIFIER_MAX_CHARS = 255
 # FHIR R4 datatypes: `id` is 1 to 64 letters, digits, '-' and '.'.
-FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,26 @@ class Submission:
 
     def resources(self) -> list[Resource]:
         return [e["resource"] for e in self.bundle.get("entry") or [] if "resource" in e]
+
+
+# The Claim's elements this module walks, and the JSON shape FHIR gives each.
+CLAIM_SHAPE: tuple[ShapeRule, ...] = (
+    ("priority", Kind.OBJECT),
+    ("priority.coding", Kind.OBJECTS),
+    ("insurance", Kind.OBJECTS),
+    ("item.extension", Kind.OBJECTS),
+    ("item.modifierExtension", Kind.OBJECTS),
+    ("item.extension.valueCodeableConcept", Kind.OBJECT),
+    ("item.extension.valueCodeableConcept.coding", Kind.OBJECTS),
+    ("supportingInfo", Kind.OBJECTS),
+    ("supportingInfo.extension", Kind.OBJECTS),
+    ("supportingInfo.modifierExtension", Kind.OBJECTS),
+    ("related", Kind.OBJECTS),
+    ("related.relationship", Kind.OBJECT),
+    ("related.relationship.coding", Kind.OBJECTS),
+    ("related.claim", Kind.OBJECT),
+    ("related.claim.identifier", Kind.OBJECT),
+)
 
 
 def read_submission(bundle: object, *, inquiry: bool = False) -> Submission:
@@ -100,6 +120,9 @@ def read_submission(bundle: object, *, inquiry: bool = False) -> Submission:
             "the first entry must be the Claim",
             issues=[_issue(where, "must be the Claim: the first entry of a PAS request Bundle")],
         )
+    malformed = shape_issues(claim, "Claim", CLAIM_SHAPE)
+    if malformed:
+        raise UnprocessableEntity("the Claim is not well-formed FHIR JSON", issues=malformed)
     index = _Index(entries)
     issues += _claim_issues(claim, index, inquiry)
     if issues:
@@ -204,7 +227,7 @@ def _id_issues(number: int, resource: Resource) -> list[Issue]:
     """A resource's id, when it has one, must be a FHIR id (the request keeps the Patient's and
     the order's ids)."""
     given = resource.get("id")
-    if given is None or (isinstance(given, str) and FHIR_ID.fullmatch(given)):
+    if given is None or is_fhir_id(given):
         return []
     where = f"Bundle.entry[{number}].resource.id"
     kind = resource.get("resourceType")

@@ -23,6 +23,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from service.errors import Issue, UnprocessableEntity
+from service.pas.channel_headers import header_problem
 from service.types import JsonObject, Resource
 
 BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition"
@@ -33,6 +34,7 @@ NOTIFICATION = f"{BACKPORT}/backport-subscription-notification-r4"
 STATUS = f"{BACKPORT}/backport-subscription-status-r4"
 PAS_TOPIC = "http://hl7.org/fhir/us/davinci-pas/SubscriptionTopic/PASSubscriptionTopic"
 CONTENTS = ("id-only", "full-resource")
+_CRITERIA = "Subscription.criteria"
 _FILTER = re.compile(r"^\s*(?:org-identifier\s*=|identifier\s*=)\s*(\S+)\s*$")
 
 
@@ -53,62 +55,96 @@ def read_subscription(
         raise UnprocessableEntity("the body must be a Subscription")
     issues: list[Issue] = []
     if resource.get("criteria") != PAS_TOPIC:
-        issues.append(
-            Issue(
-                f"criteria must be the PAS topic {PAS_TOPIC}", expression=("Subscription.criteria",)
-            )
-        )
-    filters = [
-        e.get("valueString")
-        for e in (resource.get("_criteria") or {}).get("extension") or []
-        if isinstance(e, dict) and e.get("url") == FILTER_CRITERIA
-    ]
-    organization = None
-    if len(filters) != 1 or not isinstance(filters[0], str) or not _FILTER.match(filters[0]):
+        issues.append(Issue(f"criteria must be the PAS topic {PAS_TOPIC}", expression=(_CRITERIA,)))
+    organization = _organization(resource, issues)
+    channel = _object(resource, "channel", "Subscription.channel", issues)
+    endpoint = _endpoint(channel, allowed_origins, issues)
+    content = _content(channel, issues)
+    headers = _headers(channel, issues)
+    if issues:
+        raise UnprocessableEntity("the Subscription cannot be accepted", issues=issues)
+    assert endpoint is not None and organization is not None
+    return SubscriptionRequest(endpoint, headers, content, organization)
+
+
+def _object(parent: JsonObject, key: str, path: str, issues: list[Issue]) -> JsonObject:
+    """`parent[key]` when it is a JSON object; absent is empty; anything else is named."""
+    value = parent.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        issues.append(Issue(f"{path} must be a JSON object", expression=(path,)))
+        return {}
+    return value
+
+
+def _extensions(element: JsonObject, url: str, path: str, issues: list[Issue]) -> list[JsonObject]:
+    extensions = element.get("extension") or []
+    if not isinstance(extensions, list):
+        issues.append(Issue(f"{path} must be a list", expression=(path,)))
+        return []
+    return [e for e in extensions if isinstance(e, dict) and e.get("url") == url]
+
+
+def _organization(resource: JsonObject, issues: list[Issue]) -> str | None:
+    criteria = _object(resource, "_criteria", _CRITERIA, issues)
+    extensions = _extensions(criteria, FILTER_CRITERIA, f"{_CRITERIA}.extension", issues)
+    filters = [e.get("valueString") for e in extensions]
+    match = _FILTER.match(filters[0]) if len(filters) == 1 and isinstance(filters[0], str) else None
+    if match is None:
         issues.append(
             Issue(
                 "one filter-criteria is needed: "
                 "org-identifier=<the requesting organization's identifier>",
-                expression=("Subscription.criteria.extension",),
+                expression=(f"{_CRITERIA}.extension",),
             )
         )
-    else:
-        match = _FILTER.match(filters[0])
-        assert match is not None
-        organization = match.group(1)
-    channel = resource.get("channel") or {}
+        return None
+    return match.group(1)
+
+
+def _endpoint(
+    channel: JsonObject, allowed_origins: tuple[str, ...] | None, issues: list[Issue]
+) -> str | None:
     if channel.get("type") != "rest-hook":
         issues.append(
             Issue("channel.type must be rest-hook", expression=("Subscription.channel.type",))
         )
     endpoint = channel.get("endpoint")
-    if not isinstance(endpoint, str) or not _allowed(endpoint, allowed_origins):
-        issues.append(
-            Issue(
-                "channel.endpoint must be an https URL (http in development) on the origin of one "
-                "of this client's registered FHIR servers",
-                expression=("Subscription.channel.endpoint",),
-            )
+    if isinstance(endpoint, str) and _allowed(endpoint, allowed_origins):
+        return endpoint
+    issues.append(
+        Issue(
+            "channel.endpoint must be an https URL (http in development) on the origin of one "
+            "of this client's registered FHIR servers",
+            expression=("Subscription.channel.endpoint",),
         )
-    content = next(
-        (
-            e.get("valueCode")
-            for e in (channel.get("_payload") or {}).get("extension") or []
-            if isinstance(e, dict) and e.get("url") == PAYLOAD_CONTENT
-        ),
-        "id-only",
     )
+    return None
+
+
+def _content(channel: JsonObject, issues: list[Issue]) -> str:
+    path = "Subscription.channel.payload"
+    payload = _object(channel, "_payload", path, issues)
+    extensions = _extensions(payload, PAYLOAD_CONTENT, f"{path}.extension", issues)
+    content = extensions[0].get("valueCode") if extensions else "id-only"
     if content not in CONTENTS:
-        issues.append(Issue(f"payload content must be one of {', '.join(CONTENTS)}"))
+        issues.append(
+            Issue(f"payload content must be one of {', '.join(CONTENTS)}", expression=(path,))
+        )
     if channel.get("payload", "application/fhir+json") != "application/fhir+json":
-        issues.append(Issue("channel.payload must be application/fhir+json"))
+        issues.append(Issue("channel.payload must be application/fhir+json", expression=(path,)))
+    return str(content)
+
+
+def _headers(channel: JsonObject, issues: list[Issue]) -> tuple[str, ...]:
+    path = "Subscription.channel.header"
     headers = channel.get("header") or []
-    if not isinstance(headers, list) or not all(isinstance(h, str) and ":" in h for h in headers):
-        issues.append(Issue("channel.header must be a list of 'Name: value' strings"))
-    if issues:
-        raise UnprocessableEntity("the Subscription cannot be accepted", issues=issues)
-    assert isinstance(endpoint, str) and organization is not None
-    return SubscriptionRequest(endpoint, tuple(headers), str(content), organization)
+    if not isinstance(headers, list):
+        headers = [headers]  # named below as not a list of strings
+    problems = [p for p in (header_problem(h) for h in headers) if p is not None]
+    issues.extend(Issue(problem, expression=(path,)) for problem in problems)
+    return tuple(h for h in headers if isinstance(h, str))
 
 
 def _allowed(endpoint: str, origins: tuple[str, ...] | None) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.settings import DatabaseSettings
@@ -58,7 +58,7 @@ def make_engine(
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
         limits = pool or PoolLimits()
-        return create_engine(
+        engine = create_engine(
             url,
             pool_pre_ping=True,
             pool_size=limits.size,
@@ -66,17 +66,43 @@ def make_engine(
             pool_timeout=limits.timeout_s,
             connect_args={"connect_timeout": limits.connect_timeout_s},
             json_serializer=_json,
+            hide_parameters=True,
         )
+        event.listen(engine, "handle_error", without_row_data)
+        return engine
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": sqlite_busy_timeout_s},
         json_serializer=_json,
+        hide_parameters=True,
     )
     event.listen(engine, "connect", _sqlite_pragmas)
     event.listen(engine, "begin", lambda connection: connection.exec_driver_sql(sqlite_begin))
     return engine
+
+
+def without_row_data(context: ExceptionContext) -> None:
+    """PostgreSQL's error text quotes the data: "Failing row contains (...)", "Key (client_id,
+    identifier)=(...)", "invalid input syntax ...: <value>". Every log line and traceback of a
+    failed statement would carry patient ids and Claim identifiers; the error keeps its class and
+    SQLSTATE (what code branches on) and names only the table, column and constraint."""
+    error = context.original_exception
+    diag = getattr(error, "diag", None)
+    if diag is None:
+        return
+    names = {
+        "table": diag.table_name,
+        "column": diag.column_name,
+        "constraint": diag.constraint_name,
+    }
+    where = ", ".join(f"{kind} {name}" for kind, name in names.items() if name)
+    text = f"{type(error).__name__} (SQLSTATE {getattr(error, 'sqlstate', None)}) {where}".strip()
+    error.args = (text,)
+    wrapped = context.sqlalchemy_exception
+    if wrapped is not None:
+        wrapped.args = (f"({type(error).__module__}.{type(error).__name__}) {text}",)
 
 
 def _json(value: object) -> str:

@@ -57,7 +57,7 @@ def exclusive(database_url: str, name: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield
         return
-    engine = create_engine(make_url(database_url), poolclass=NullPool)
+    engine = create_engine(make_url(database_url), poolclass=NullPool, hide_parameters=True)
     try:
         with engine.connect() as connection:
             connection.execute(select(func.pg_advisory_lock(lock_key(name))))

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from service.auth.access_tokens import AccessGrant, AccessTokens
 from service.auth.scopes import parse_scopes
-from tests.conftest import make_settings
+from tests.conftest import ACCESS_TOKEN_KEY, make_settings
 from tests.support.clients import (
     BASE,
     EHR_A,
@@ -33,7 +33,7 @@ from tests.support.clients import (
 )
 from tests.support.clock import ManualClock, examples_app
 
-KEY = "test-access-token-key-" + "0" * 16  # make_settings' ACCESS_TOKEN_KEY
+KEY = ACCESS_TOKEN_KEY
 PACKAGE = "/fhir/Questionnaire/$questionnaire-package"
 STRANGER = ec.generate_private_key(ec.SECP384R1())
 
@@ -317,6 +317,9 @@ def ehr(client: TestClient) -> FakeEhr:
         pytest.param({"subject_token": "stolen"}, "invalid_grant", id="ehr-does-not-vouch"),
         pytest.param({"patient": "someone-else"}, "invalid_grant", id="another-patient"),
         pytest.param({"patient": "../Patient/x"}, "invalid_request", id="not-a-fhir-id"),
+        # A FHIR id by the R4 regex, but a dot segment in Patient/{id}: the EHR's base itself.
+        pytest.param({"patient": ".."}, "invalid_request", id="dot-dot"),
+        pytest.param({"patient": "."}, "invalid_request", id="dot"),
         pytest.param({"subject_token_type": "urn:x"}, "invalid_request", id="token-type"),
     ],
 )

@@ -8,6 +8,7 @@ import logging
 import uuid
 from pathlib import Path
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -15,7 +16,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from tests.conftest import make_settings
-from tests.support.clients import SIGNED_AT
+from tests.support.clients import BASE as CLIENTS_BASE
+from tests.support.clients import EHR_A, EHR_B, SIGNED_AT, registry_file
 from tests.support.clock import examples_app
 from tests.support.loopback_fhir import loopback_fhir
 from tests.support.resources import (
@@ -144,3 +146,50 @@ def test_the_access_token_reaches_no_log_no_answer_and_no_audit_row(
     engine.dispose()
     assert rows and secret not in repr(rows)
     assert "pat1" not in repr(rows), "the audit log keeps a keyed hash, not the patient id"
+
+
+@pytest.mark.parametrize(
+    ("named", "fetched"),
+    [
+        pytest.param(EHR_B.fhir_server, True, id="its-own-server"),
+        pytest.param(EHR_A.fhir_server, False, id="another-clients-server"),
+    ],
+)
+def test_a_hook_is_fetched_for_only_from_the_callers_registered_servers(
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    named: str,
+    fetched: bool,
+) -> None:
+    """EHR B's call naming EHR A's FHIR server (both allowlisted) made the payer send B's token
+    to A. Outside development, fhirServer must be one of the caller's registered servers."""
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, json=searchset())
+
+    real_client = httpx.AsyncClient
+    monkeypatch.setattr(
+        "service.runtime.httpx.AsyncClient",
+        lambda **options: real_client(transport=httpx.MockTransport(answer), **options),
+    )
+    settings = make_settings(
+        database_url,
+        environment="production",
+        base_url=CLIENTS_BASE,
+        payer_identifiers=["P1"],
+        smart_clients_file=registry_file(tmp_path, EHR_A, EHR_B),
+        fhir_server_allowlist=[EHR_A.fhir_server, EHR_B.fhir_server],
+    )
+    body = hook_request([blinatumomab_order()], {})
+    body["fhirServer"] = named
+    body["fhirAuthorization"] = fhir_authorization("ehr-b-token")
+    token = EHR_B.hook_token(f"{CLIENTS_BASE}{SIGN}")
+    with TestClient(examples_app(settings)) as client:
+        answered = client.post(SIGN, json=body, headers={"authorization": f"Bearer {token}"})
+    assert bool(seen) == fetched, seen
+    assert all(url.startswith(EHR_B.fhir_server) for url in seen)
+    if not fetched:
+        assert answered.status_code == 412, answered.text

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from service.auth.login_form import LOGIN_COOKIE
 from service.auth.reviewers import COOKIE, hash_password
 from tests.pas.test_submit import INQUIRE, SUBMIT, _action
 from tests.pas.test_subscriptions import subscription
@@ -59,8 +60,10 @@ class Reviewer:
 
     def __init__(self, url: str, username: str) -> None:
         self.http = httpx.Client(base_url=url, timeout=30)
-        login = f"username={username}&password={PASSWORD.replace(' ', '+')}"
-        signed = self.http.post("/review/login", content=login, headers=FORM)
+        page = self.http.get("/review/login")
+        form_cookie = {"cookie": f"{LOGIN_COOKIE}={page.cookies[LOGIN_COOKIE]}"}
+        login = f"csrf={_csrf(page.text)}&username={username}&password={PASSWORD.replace(' ', '+')}"
+        signed = self.http.post("/review/login", content=login, headers=FORM | form_cookie)
         assert signed.status_code == 303, signed.text
         found = re.search(rf"{COOKIE}=([^;]+)", signed.headers["set-cookie"])
         assert found is not None

@@ -182,6 +182,48 @@ def _claim(bundle: dict[str, Any]) -> dict[str, Any]:
             "MedicationRequest.id",
             id="order-id-malformed",
         ),
+        pytest.param(
+            lambda b: _claim(b).update(supportingInfo=["x"]),
+            422,
+            "Claim.supportingInfo[0]",
+            id="supporting-info-string",
+        ),
+        pytest.param(
+            lambda b: _claim(b).update(supportingInfo="x"),
+            422,
+            "Claim.supportingInfo",
+            id="supporting-info-not-a-list",
+        ),
+        pytest.param(
+            lambda b: _claim(b)["item"][0].update(extension=["x"]),
+            422,
+            "Claim.item[0].extension[0]",
+            id="item-extension-string",
+        ),
+        pytest.param(
+            lambda b: _claim(b)["item"][0].update(modifierExtension="x"),
+            422,
+            "Claim.item[0].modifierExtension",
+            id="modifier-extension-string",
+        ),
+        pytest.param(
+            lambda b: _claim(b).update(related=["x"]), 422, "Claim.related[0]", id="related-string"
+        ),
+        pytest.param(
+            lambda b: _claim(b).update(related=[{"relationship": "replaces"}]),
+            422,
+            "Claim.related[0].relationship",
+            id="relationship-string",
+        ),
+        pytest.param(
+            lambda b: _claim(b).update(priority="stat"), 422, "Claim.priority", id="priority-string"
+        ),
+        pytest.param(
+            lambda b: _claim(b).update(insurance=["x"]),
+            422,
+            "Claim.insurance[0]",
+            id="insurance-string",
+        ),
     ],
 )
 def test_a_wrong_request_is_a_4xx_saying_what_is_wrong(

@@ -143,3 +143,68 @@ def test_a_client_is_notified_only_on_its_own_origin(secured: TestClient) -> Non
     assert "registered FHIR servers" in elsewhere.text
     nobody = secured.post("/fhir/Subscription", json=subscription("https://attacker.example.net/x"))
     assert nobody.status_code == 401
+
+
+def _with_header(header: str) -> Any:
+    return lambda s: s["channel"].update(header=[header])
+
+
+@pytest.mark.parametrize(
+    ("change", "mentions"),
+    [
+        pytest.param(_with_header("Host: other-site.example.net"), "Host", id="host"),
+        pytest.param(_with_header("X-Forwarded-Host: other.example"), "X-Forwarded-Host", id="xfh"),
+        pytest.param(_with_header("Transfer-Encoding: chunked"), "Transfer-Encoding", id="hop"),
+        pytest.param(_with_header("Connection: close"), "Connection", id="connection"),
+        pytest.param(_with_header("Content-Length: 0"), "Content-Length", id="content-length"),
+        pytest.param(_with_header("Authorization: Bearer caf\u00e9"), "ASCII", id="non-ascii"),
+        pytest.param(_with_header("X-K\u00e9y: 1"), "ASCII", id="non-ascii-name"),
+        pytest.param(_with_header("Bad Name: 1"), "Bad Name", id="not-a-token"),
+        pytest.param(lambda s: s.update(_criteria=[1]), "Subscription.criteria", id="criteria"),
+        pytest.param(lambda s: s.update(channel="rest-hook"), "Subscription.channel", id="channel"),
+        pytest.param(
+            lambda s: s["channel"].update(_payload="x"), "Subscription.channel", id="payload"
+        ),
+        pytest.param(
+            lambda s: s["_criteria"].update(extension="x"), "Subscription.criteria", id="ext"
+        ),
+    ],
+)
+def test_a_malformed_or_unsafe_subscription_is_a_422(
+    client: TestClient, change: Any, mentions: str
+) -> None:
+    """A header that routes (Host) or frames (Content-Length) the notification could send the
+    ClaimResponse to another site behind a proxy; malformed elements are named, not a 500."""
+    asked = subscription("https://ehr.example.org/notify")
+    change(asked)
+    answer = client.post("/fhir/Subscription", json=asked)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["resourceType"] == "OperationOutcome"
+    assert mentions in json.dumps(answer.json(), ensure_ascii=False)
+
+
+def test_an_api_key_header_is_delivered(client: TestClient, hook: Receiver) -> None:
+    asked = subscription(hook.url)
+    asked["channel"]["header"] = ["Authorization: Bearer s", "X-Api-Key: k1"]
+    assert client.post("/fhir/Subscription", json=asked).status_code == 201
+    ((headers, _),) = hook.wait_for(1)
+    assert headers["x-api-key"] == "k1"
+
+
+def test_a_client_has_a_bounded_number_of_subscriptions(
+    database_url: str, reviewers_file: Any, hook: Receiver
+) -> None:
+    """Each Subscription costs a handshake now and a delivery per decision: a client that made
+    30 in two seconds had us post to its endpoint 30 times for every decision."""
+    from tests.conftest import make_settings
+    from tests.support.clock import examples_app
+
+    settings = make_settings(database_url, max_subscriptions_per_client=3)
+    with TestClient(examples_app(settings), raise_server_exceptions=False) as client:
+        made = [client.post("/fhir/Subscription", json=subscription(hook.url)) for _ in range(3)]
+        assert [answer.status_code for answer in made] == [201, 201, 201]
+        refused = client.post("/fhir/Subscription", json=subscription(hook.url))
+        assert refused.status_code == 422, refused.text
+        assert "3 Subscriptions" in refused.text
+        assert client.delete(f"/fhir/Subscription/{made[0].json()['id']}").status_code == 204
+        assert client.post("/fhir/Subscription", json=subscription(hook.url)).status_code == 201

@@ -102,3 +102,13 @@ def test_changing_what_is_not_known_is_a_422(client: TestClient) -> None:
     ]
     replaced = client.post(SUBMIT, json=bundle)
     assert replaced.status_code == 422 and "not known" in replaced.text
+
+
+def test_updating_what_is_not_known_is_a_422(client: TestClient) -> None:
+    """An update names a request by its Claim identifier: one never sent is not a new request
+    (as cancel and replace are not)."""
+    bundle = pas_bundle(SCENARIOS[0], None, identifier="never-sent")
+    answer = client.post(SUBMIT, json=_changed(bundle, CHANGED))
+    assert answer.status_code == 422, answer.text
+    assert "nothing to update" in answer.text
+    assert client.post(INQUIRE, json=inquiry_bundle(bundle)).status_code == 404

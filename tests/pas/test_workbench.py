@@ -9,9 +9,10 @@ import json
 import re
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
-from service.auth.reviewers import SESSION_LIFETIME
+from service.auth.reviewers import COOKIE, SESSION_LIFETIME
 from tests.dtr.test_responses import _completed, answer
 from tests.pas.conftest import PASSWORD
 from tests.pas.test_submit import INQUIRE, SUBMIT, _action
@@ -21,9 +22,11 @@ from tests.support.pas_requests import inquiry_bundle, pas_bundle
 
 
 def _sign_in(client: TestClient, password: str = PASSWORD, username: str = "rn.lee") -> Any:
+    """As a browser does: the sign-in page first (its form token and cookie), then the form."""
+    token = _csrf(client.get("/review/login").text)
     return client.post(
         "/review/login",
-        content=f"username={username}&password={password.replace(' ', '+')}",
+        content=f"csrf={token}&username={username}&password={password.replace(' ', '+')}",
         headers={"content-type": "application/x-www-form-urlencoded"},
         follow_redirects=False,
     )
@@ -73,7 +76,7 @@ def test_a_wrong_password_and_an_unknown_name_read_the_same(client: TestClient) 
     wrong, unknown = _sign_in(client, "guess"), _sign_in(client, PASSWORD, "nobody")
     assert wrong.status_code == unknown.status_code == 401
     assert "do not match" in wrong.text and "do not match" in unknown.text
-    assert "set-cookie" not in wrong.headers
+    assert COOKIE not in wrong.headers.get("set-cookie", "")  # no session; the form's token only
 
 
 def test_the_session_cookie_is_http_only_strict_and_scoped(client: TestClient) -> None:
@@ -195,3 +198,29 @@ def test_a_reviewer_session_ends_after_its_lifetime(client: TestClient, clock: M
     clock.advance(seconds=1)
     answer = client.get("/review", follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"] == "/review/login"
+
+
+@pytest.mark.parametrize(
+    "form_token",
+    [
+        pytest.param(None, id="no-form-token"),
+        pytest.param("guessed", id="wrong-form-token"),
+    ],
+)
+def test_a_cross_site_sign_in_is_refused(client: TestClient, form_token: str | None) -> None:
+    """Login CSRF: another site's page posting its own credentials would sign the reviewer in
+    as the attacker, whose queue then receives what the reviewer types."""
+    client.cookies.clear()
+    field = "" if form_token is None else f"csrf={form_token}&"
+    answer = client.post(
+        "/review/login",
+        content=f"{field}username=rn.lee&password={PASSWORD.replace(' ', '+')}",
+        headers={
+            "content-type": "application/x-www-form-urlencoded",
+            "origin": "https://attacker.example.net",
+        },
+        follow_redirects=False,
+    )
+    assert answer.status_code == 403
+    assert COOKIE not in answer.headers.get("set-cookie", "")
+    assert client.get("/review", follow_redirects=False).status_code == 303
