@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import threading
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,22 +73,34 @@ def exclusive(database_url: str, name: str) -> Iterator[None]:
 
 
 class Lease:
-    """`held()` takes the lease when it is free and answers whether this process has it. Not
-    thread-safe: one thread asks (the writer's)."""
+    """`held()` takes the lease when it is free and answers whether this process has it;
+    `release()` lets it go for good. The two are serialised: a `held()` still running in a worker
+    thread when its caller was cancelled finishes before `release()` lets go of what it took,
+    and none is taken after (else its connection, and the lock, outlived the process's engine)."""
 
     def __init__(self, engine: Engine, name: str) -> None:
         self._engine = engine
         self._name = name
         self._connection: Connection | None = None
         self._file: IO[str] | None = None
+        self._guard = threading.Lock()
+        self._released = False
 
     def held(self) -> bool:
-        url = self._engine.url.render_as_string(hide_password=False)
-        if _is_sqlite(url):
-            return self._held_file(_lock_file(url, self._name))
-        return self._held_advisory()
+        with self._guard:
+            if self._released:
+                return False
+            url = self._engine.url.render_as_string(hide_password=False)
+            if _is_sqlite(url):
+                return self._held_file(_lock_file(url, self._name))
+            return self._held_advisory()
 
     def release(self) -> None:
+        with self._guard:
+            self._released = True
+            self._let_go()
+
+    def _let_go(self) -> None:
         if self._file is not None:
             self._file.close()  # closing drops the flock
             self._file = None

@@ -60,3 +60,20 @@ def test_expired_jtis_are_pruned_by_one_worker_of_the_cluster(
             runtime.replay_lease.release()
             runtime.engine.dispose()
             runtime.writer_engine.dispose()
+
+
+def test_a_released_lease_is_not_taken_again_and_frees_its_holder(database_url: str) -> None:
+    """A `held()` still running in a worker thread when its caller was cancelled (the outbox's
+    dispatcher at shutdown) must not take the lease after `release()`: its connection, and the
+    lock, would outlive the process's engine, and the next process could never take it."""
+    engine, other_engine = make_engine(database_url), make_engine(database_url)
+    try:
+        ours, next_process = Lease(engine, "job"), Lease(other_engine, "job")
+        assert ours.held()
+        ours.release()
+        assert not ours.held(), "released for good: not taken again"
+        assert next_process.held(), "and free for the next holder"
+        next_process.release()
+    finally:
+        engine.dispose()
+        other_engine.dispose()
