@@ -30,6 +30,8 @@ from service.storage.commits import GroupCommitter
 from service.storage.locks import Lease
 
 log = logging.getLogger(__name__)
+# How long shutdown waits for a look at the outbox under way (a delivery's own timeout is 10 s).
+STOP_WAIT_S = 12.0
 
 
 class Dispatcher:
@@ -53,6 +55,7 @@ class Dispatcher:
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._holding = False
+        self._stopping = False
 
     def start(self) -> None:
         if self._task is not None and not self._task.done():
@@ -60,6 +63,7 @@ class Dispatcher:
             # test harness running it in another event loop) keeps the one it has.
             return
         self._wake = asyncio.Event()
+        self._stopping = False
         self._task = asyncio.get_running_loop().create_task(self._run(), name="outbox")
 
     def wake(self) -> None:
@@ -73,9 +77,17 @@ class Dispatcher:
         if task is None or task.get_loop() is not asyncio.get_running_loop():
             return  # not started, or started by the other lifespan, which stops it
         self._task = None
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # Asked to finish, not cancelled: a cancelled look would leave its database work running
+        # in a worker thread, whose connection then outlives the engine disposed after this.
+        self._stopping = True
+        if self._wake is not None:
+            self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), STOP_WAIT_S)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await run_in_threadpool(self._lease.release)
         self._holding = False
 
@@ -93,7 +105,7 @@ class Dispatcher:
 
     async def _run(self) -> None:
         assert self._wake is not None
-        while True:
+        while not self._stopping:
             try:
                 delivered = await self.run_once()
             except (SQLAlchemyError, ServiceError):
