@@ -134,8 +134,10 @@ class Dispatcher:
             status=head.status,
             events_since_start=head.events_since_start,
         )
-        reason = await self._notifier.post(head.endpoint, head.headers, bundle)
+        # The attempt's time is when it started: the pause before the next one counts from it,
+        # however long this one took to fail.
         now = self._clock.now()
+        reason = await self._notifier.post(head.endpoint, head.headers, bundle)
         if reason is None:
             await self._committer.commit(lambda s: mark_delivered(s, head.event_id, now))
             return 1
