@@ -36,13 +36,13 @@ from service.auth.reviewers import (
     open_session,
     same_token,
 )
+from service.dtr.access_log import access_row
 from service.errors import BadRequest, Conflict, NotFound, UnprocessableEntity
 from service.pas.casefile import case_view
 from service.pas.decisions import Choice, decide
 from service.pas.outbox import add_decision_events
 from service.runtime import Runtime, get_runtime
 from service.settings import PROJECT_ROOT
-from service.storage.audit import patient_hash
 from service.storage.prior_auth import (
     decisions_of,
     recently_decided,
@@ -127,14 +127,7 @@ def _audit(runtime: Runtime, who: SignedIn, action: str, patient: str | None, ca
 def _access(
     runtime: Runtime, reviewer: str, action: str, patient: str | None, case: str, at: datetime
 ) -> dict[str, Any]:
-    return {
-        "at": at,
-        "client_id": f"reviewer:{reviewer}",
-        "action": action,
-        "patient_hash": patient_hash(patient, runtime.audit_key),
-        "target": case,
-        "status_code": 200,
-    }
+    return access_row(runtime.audit_key, at, f"reviewer:{reviewer}", action, patient, case)
 
 
 @router.get("/static/review.css")

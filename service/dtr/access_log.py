@@ -4,6 +4,9 @@ off the request path by the batched writer)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from service.auth.callers import Caller
 from service.clock import Clock
 from service.storage.audit import AuditLog, patient_hash
@@ -21,17 +24,28 @@ def record_access(
     target: str | None,
     status_code: int = 200,
 ) -> None:
-    audit.store(
-        DtrAccess,
-        {
-            "at": clock.now(),
-            "client_id": caller.client_id,
-            "action": action,
-            "patient_hash": patient_hash(patient_id, key),
-            "target": target[:255] if target else None,
-            "status_code": status_code,
-        },
-    )
+    row = access_row(key, clock.now(), caller.client_id, action, patient_id, target, status_code)
+    audit.store(DtrAccess, row)
+
+
+def access_row(
+    key: bytes,
+    at: datetime,
+    client_id: str,
+    action: str,
+    patient_id: str | None,
+    target: str | None,
+    status_code: int = 200,
+) -> dict[str, Any]:
+    """One `DtrAccess` row: who touched which patient's data, the patient id hashed."""
+    return {
+        "at": at,
+        "client_id": client_id,
+        "action": action,
+        "patient_hash": patient_hash(patient_id, key),
+        "target": target[:255] if target else None,
+        "status_code": status_code,
+    }
 
 
 def subject_patient(resource: Resource) -> str | None:
