@@ -64,13 +64,17 @@ async def _json_body(request: Request) -> object:
 
 @router.post("/cds-services/{service_id}", openapi_extra=request_body(HOOK_REQUEST))
 async def call_service(service_id: str, request: Request, runtime: RuntimeDep) -> Response:
-    started = time.perf_counter()
     service = _service(service_id)
-    identity = await runtime.authenticate(request, service.id)
-    client = identity.client_id if identity is not None else None
-    body = json_object(await _json_body(request), "the hook request")
-    hook_request = parse_model(HookRequest, body, "request")
-    audit = _Audit(runtime, service, hook_request, client, started)
+    audit = _Audit(runtime, service, time.perf_counter())
+    try:
+        identity = await runtime.authenticate(request, service.id)
+        audit.client = identity.client_id if identity is not None else None
+        body = json_object(await _json_body(request), "the hook request")
+        hook_request = audit.request = parse_model(HookRequest, body, "request")
+    except (RequestError, Unauthorized) as refused:
+        # Refused before it was understood: audited all the same, with what is known of it.
+        audit.write([], type(refused).__name__, _status(refused))
+        raise
     call = _call(
         service, hook_request, runtime.today(), _fetchable(runtime, identity, hook_request)
     )
@@ -90,6 +94,8 @@ async def call_service(service_id: str, request: Request, runtime: RuntimeDep) -
 
 
 def _status(error: Exception) -> int:
+    if isinstance(error, RequestError):
+        return error.status_code
     return 401 if isinstance(error, Unauthorized) else 503
 
 
@@ -168,24 +174,22 @@ def _call(
 
 
 class _Audit:
-    def __init__(
-        self,
-        runtime: Runtime,
-        service: HookService,
-        hook_request: HookRequest,
-        client: str | None,
-        started: float,
-    ) -> None:
-        self.runtime, self.service, self.request = runtime, service, hook_request
-        self.client, self.started = client, started
+    """One hook call's audit entry: the caller once authenticated, the hook once parsed (a call
+    refused before either is audited with neither; never a token, never a patient id)."""
+
+    def __init__(self, runtime: Runtime, service: HookService, started: float) -> None:
+        self.runtime, self.service, self.started = runtime, service, started
+        self.client: str | None = None
+        self.request: HookRequest | None = None
 
     def write(self, orders: list[str], outcome: str, status_code: int) -> None:
-        patient = self.request.context.get("patientId")
+        request = self.request
+        patient = request.context.get("patientId") if request is not None else None
         self.runtime.audit.record(
             HookAudit(
                 at=self.runtime.clock.now(),
-                hook=self.request.hook[:64],
-                hook_instance=self.request.hook_instance[:128],
+                hook=request.hook[:64] if request is not None else "",
+                hook_instance=request.hook_instance[:128] if request is not None else "",
                 service_id=self.service.id,
                 client=self.client,
                 patient_hash=patient_hash(

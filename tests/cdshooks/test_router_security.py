@@ -193,3 +193,36 @@ def test_a_hook_is_fetched_for_only_from_the_callers_registered_servers(
     assert all(url.startswith(EHR_B.fhir_server) for url in seen)
     if not fetched:
         assert answered.status_code == 412, answered.text
+
+
+def test_calls_refused_before_they_are_understood_are_audited(
+    secured: TestClient, database_url: str
+) -> None:
+    """A refused token, a body that is not JSON and one that is not a hook request each leave an
+    audit row (README: the audit log has every hook call), with no token and no patient id."""
+    forged = _token(BASE + SIGN, iss="https://x.example")
+    calls = [
+        (forged, json.dumps(_body())),
+        (_token(BASE + SIGN), "{not json"),
+        (_token(BASE + SIGN), json.dumps({"hook": "order-sign", "context": {"patientId": "pat1"}})),
+    ]
+    with secured:
+        answers = [
+            secured.post(SIGN, content=body, headers={"Authorization": f"Bearer {token}"})
+            for token, body in calls
+        ]
+    assert [a.status_code for a in answers] == [401, 400, 400]
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("select outcome, status_code, client from audit_log order by id")
+        ).all()
+        everything = repr(connection.execute(text("select * from audit_log")).all())
+    engine.dispose()
+    assert [tuple(row) for row in rows] == [
+        ("Unauthorized", 401, None),
+        ("BadRequest", 400, ISSUER),
+        ("BadRequest", 400, ISSUER),
+    ]
+    assert forged not in everything
+    assert "pat1" not in everything
