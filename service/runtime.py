@@ -137,7 +137,7 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
         settings.audit_flush_interval_s,
         partial(_prune_replays, clock, replay_lease),
     )
-    notifier = Notifier(http, settings.base_url, clock.now)
+    notifier = Notifier(http, settings.base_url)
     return Runtime(
         settings=settings,
         policies=policies,
