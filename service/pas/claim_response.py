@@ -1,6 +1,9 @@
 """The payer's answer to a PAS request, shaped by PAS STU 2.0.1 (profile-claimresponse inside
 profile-pas-response-bundle): the ClaimResponse first, then the resources it references, copied
-from the request with their fullUrls (the Patient, the insurer, the requestor).
+from the request (the Patient, the insurer, the requestor). A relative reference (`Patient/x`)
+resolves against the ClaimResponse's fullUrl (R4 Bundle, "Resolving references in Bundles"), so
+an entry so referenced gets the fullUrl it then names, not the request's; one referenced by its
+fullUrl keeps it.
 
 Each item's adjudication carries the reviewAction extension with its X12 306 action code: A4
 pended (every request goes to clinical review, policy section 2), A1 certified in total
@@ -100,9 +103,11 @@ def response_bundle(submission: Submission, response: Resource, base_url: str) -
     ]
     for entry in submission.bundle.get("entry") or []:
         resource = entry["resource"]
-        names = {entry["fullUrl"], f"{resource.get('resourceType')}/{resource.get('id')}"}
-        if names & wanted:
+        relative = f"{resource.get('resourceType')}/{resource.get('id')}"
+        if entry["fullUrl"] in wanted:
             entries.append({"fullUrl": entry["fullUrl"], "resource": resource})
+        elif relative in wanted:
+            entries.append({"fullUrl": f"{base_url}/fhir/{relative}", "resource": resource})
     return {
         "resourceType": "Bundle",
         "meta": {"profile": [RESPONSE_BUNDLE]},
