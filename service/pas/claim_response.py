@@ -27,6 +27,9 @@ RESPONSE_BUNDLE = f"{PAS}/StructureDefinition/profile-pas-response-bundle"
 REVIEW_ACTION = f"{PAS}/StructureDefinition/extension-reviewAction"
 REVIEW_ACTION_CODE = f"{PAS}/StructureDefinition/extension-reviewActionCode"
 ITEM_PREAUTH_PERIOD = f"{PAS}/StructureDefinition/extension-itemPreAuthPeriod"
+# The request item's trace numbers, echoed so the EHR matches our item to its own (PAS 2.0.1
+# must-support on both sides).
+ITEM_TRACE_NUMBER = f"{PAS}/StructureDefinition/extension-itemTraceNumber"
 ITEM_PREAUTH_ISSUE_DATE = f"{PAS}/StructureDefinition/extension-itemPreAuthIssueDate"
 X12_306 = "https://codesystem.x12.org/005010/306"
 ADJUDICATION = "http://terminology.hl7.org/CodeSystem/adjudication"
@@ -145,12 +148,14 @@ def _item(item: Resource, decision: Decision, at: datetime) -> Resource:
             "text": words,
         }
     built: Resource = {"itemSequence": item["sequence"], "adjudication": [adjudication]}
+    extensions: list[JsonObject] = [
+        e for e in item.get("extension") or [] if e.get("url") == ITEM_TRACE_NUMBER
+    ]
     if decision.state == "approved":
-        extensions: list[JsonObject] = [
-            {"url": ITEM_PREAUTH_ISSUE_DATE, "valueDate": at.date().isoformat()}
-        ]
+        extensions.append({"url": ITEM_PREAUTH_ISSUE_DATE, "valueDate": at.date().isoformat()})
         if decision.period:
             extensions.append({"url": ITEM_PREAUTH_PERIOD, "valuePeriod": _period(decision.period)})
+    if extensions:
         built["extension"] = extensions
     return built
 

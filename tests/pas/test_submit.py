@@ -254,6 +254,16 @@ def test_request_and_response_meet_the_pas_profiles(client: TestClient) -> None:
     assert any("outcome" in i["expression"] for i in issues)
 
 
+def test_each_items_trace_number_is_echoed(client: TestClient) -> None:
+    """PAS 2.0.1: itemTraceNumber is must-support on the ClaimResponse's items; the EHR matches
+    our answer to its item by it."""
+    bundle, answer = _submitted(client)
+    (claim_item,) = bundle["entry"][0]["resource"]["item"]
+    (answered,) = answer["entry"][0]["resource"]["item"]
+    trace = [e for e in claim_item["extension"] if e["url"].endswith("extension-itemTraceNumber")]
+    assert trace and [e for e in answered["extension"] if e in trace] == trace
+
+
 def test_the_claim_responses_references_resolve_in_its_bundle(client: TestClient) -> None:
     """R4 Bundle rules (the PAS kit resolves them so): a relative reference in the ClaimResponse
     names the entry whose fullUrl is the ClaimResponse's base plus Type/id."""
