@@ -88,7 +88,11 @@ def test_smart_configuration(client: TestClient) -> None:
     assert found["token_endpoint"] == TOKEN_URL
     assert "client_credentials" in found["grant_types_supported"]
     assert found["token_endpoint_auth_methods_supported"] == ["private_key_jwt"]
-    assert set(found["token_endpoint_auth_signing_alg_values_supported"]) == {"RS384", "ES384"}
+    assert set(found["token_endpoint_auth_signing_alg_values_supported"]) == {
+        "RS384",
+        "ES384",
+        "RS256",  # docs/decisions/0010
+    }
     assert "system/QuestionnaireResponse.crs" in found["scopes_supported"]
 
 

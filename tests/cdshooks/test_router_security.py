@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+import warnings
 from pathlib import Path
 
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
@@ -226,3 +227,59 @@ def test_calls_refused_before_they_are_understood_are_audited(
     ]
     assert forged not in everything
     assert "pat1" not in everything
+
+
+RSA_KEYS = {
+    bits: rsa.generate_private_key(public_exponent=65537, key_size=bits) for bits in (1024, 2048)
+}
+
+
+@pytest.fixture
+def rsa_secured(database_url: str, tmp_path: Path) -> TestClient:
+    """The issuer's JWK Set holds an RSA key of 2048 bits and one of 1024 (docs/decisions/0010)."""
+    keys = tmp_path / "jwks.json"
+    jwks = [
+        dict(json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key())), kid=f"r{bits}")
+        for bits, key in RSA_KEYS.items()
+    ]
+    keys.write_text(json.dumps({"keys": jwks}))
+    settings = make_settings(
+        database_url,
+        auth_mode="jwt",
+        base_url=BASE,
+        jwt_trusted_issuers=[ISSUER],
+        jwt_jwks_file=keys,
+    )
+    return TestClient(examples_app(settings))
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "bits", "answered"),
+    [
+        pytest.param("RS256", 2048, 200, id="rs256-as-the-crd-request-generator-signs"),
+        pytest.param("RS384", 2048, 200, id="rs384"),
+        pytest.param("RS256", 1024, 401, id="rs256-short-key"),
+        pytest.param("RS512", 2048, 401, id="rs512-not-on-the-list"),
+        pytest.param("PS256", 2048, 401, id="ps256-not-on-the-list"),
+    ],
+)
+def test_rsa_signed_calls(
+    rsa_secured: TestClient, algorithm: str, bits: int, answered: int
+) -> None:
+    payload = {
+        "iss": ISSUER,
+        "aud": BASE + SIGN,
+        "iat": SIGNED_AT,
+        "exp": SIGNED_AT + 120,
+        "jti": str(uuid.uuid4()),
+    }
+    with warnings.catch_warnings():  # PyJWT warns of the short key: that key is the point
+        warnings.simplefilter("ignore")
+        token = jwt.encode(
+            payload, RSA_KEYS[bits], algorithm=algorithm, headers={"kid": f"r{bits}"}
+        )
+    with rsa_secured:
+        response = rsa_secured.post(
+            SIGN, json=_body(), headers={"Authorization": f"Bearer {token}"}
+        )
+    assert response.status_code == answered, response.text
