@@ -53,6 +53,11 @@ def secured(database_url: str, tmp_path: Path) -> TestClient:
     jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(KEY.public_key()))
     keys = tmp_path / "jwks.json"
     keys.write_text(json.dumps({"keys": [dict(jwk, kid="k1", alg="ES384")]}))
+    return _trusting(database_url, keys)
+
+
+def _trusting(database_url: str, keys: Path) -> TestClient:
+    """The app with client authentication on, trusting ISSUER's JWK Set in `keys`."""
     settings = make_settings(
         database_url,
         auth_mode="jwt",
@@ -243,14 +248,7 @@ def rsa_secured(database_url: str, tmp_path: Path) -> TestClient:
         for bits, key in RSA_KEYS.items()
     ]
     keys.write_text(json.dumps({"keys": jwks}))
-    settings = make_settings(
-        database_url,
-        auth_mode="jwt",
-        base_url=BASE,
-        jwt_trusted_issuers=[ISSUER],
-        jwt_jwks_file=keys,
-    )
-    return TestClient(examples_app(settings))
+    return _trusting(database_url, keys)
 
 
 @pytest.mark.parametrize(
