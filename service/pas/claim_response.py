@@ -84,6 +84,9 @@ def claim_response(
         built["preAuthRef"] = decision.preauth_ref
     if decision.period:
         built["preAuthPeriod"] = _period(decision.period)
+    if decision.asks:
+        built["contained"] = [_asking(decision, claim, at)]
+        built["communicationRequest"] = [{"reference": f"#{ASKING_ID}"}]
     notes = [decision.note] if decision.note else []
     notes += list(decision.asks)
     if notes:
@@ -92,6 +95,28 @@ def claim_response(
         ]
     built["disposition"] = _disposition(decision)
     return built
+
+
+ASKING_ID = "more-information"
+COMMUNICATION_REQUEST = f"{PAS}/StructureDefinition/profile-communicationrequest"
+
+
+def _asking(decision: Decision, claim: Resource, at: datetime) -> Resource:
+    """What more information is needed, as PAS 2.0.1 asks a payer to say it: a CommunicationRequest
+    (profile-communicationrequest) from the insurer to the requesting provider, each line of the
+    ask a payload; the EHR answers by reopening the form (DTR) and submitting an update. Contained
+    in the ClaimResponse, so it travels wherever the ClaimResponse does (inquiry, notification)."""
+    return {
+        "resourceType": "CommunicationRequest",
+        "id": ASKING_ID,
+        "meta": {"profile": [COMMUNICATION_REQUEST]},
+        "status": "active",
+        "subject": claim["patient"],
+        "authoredOn": at.isoformat(timespec="seconds"),
+        "requester": claim["insurer"],
+        "recipient": [claim["provider"]],
+        "payload": [{"contentString": line} for line in decision.asks],
+    }
 
 
 def response_bundle(submission: Submission, response: Resource, base_url: str) -> Resource:
