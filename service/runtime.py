@@ -152,7 +152,7 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
         http=http,
         registry=registry,
         verifier=JwtVerifier(
-            settings, http, InMemoryReplayCache(clock.time), clock.time, registry, keys
+            settings, http, _replay_cache(settings, clock), clock.time, registry, keys
         ),
         engine=engine,
         writer_engine=writer_engine,
@@ -196,6 +196,12 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
         ),
         content=load_content(policies, settings.cql_dir, published_base(settings.base_url)),
         clock=clock,
+    )
+
+
+def _replay_cache(settings: Settings, clock: Clock) -> InMemoryReplayCache:
+    return InMemoryReplayCache(
+        clock.time, settings.replay_cache_entries, settings.replay_cache_entries_per_issuer
     )
 
 

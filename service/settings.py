@@ -135,6 +135,12 @@ class Settings(DatabaseSettings):
     # header is ignored, as anyone can send it.
     trusted_proxies: CommaList = Field(default_factory=list)
 
+    # Each worker's cache of CDS Hooks `jti`s (service/auth/replay.py) holds at most
+    # REPLAY_CACHE_ENTRIES, of which one issuer at most REPLAY_CACHE_ENTRIES_PER_ISSUER; beyond
+    # them the shared database alone decides, as it always does in the end.
+    replay_cache_entries: int = Field(default=100_000, ge=1)
+    replay_cache_entries_per_issuer: int = Field(default=10_000, ge=1)
+
     audit_flush_interval_s: float = 1.0
     # Key of the HMAC that replaces patient ids in the audit log. Set it in production.
     audit_hash_key: SecretStr = SecretStr("development-only-audit-key")
