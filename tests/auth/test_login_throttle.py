@@ -141,3 +141,22 @@ def test_the_count_is_shared_by_replicas(
         statuses = [_sign_in(app, "guess").status_code for app in (first, second) * 5]
         assert statuses == [401] * 10
         assert _sign_in(first).status_code == _sign_in(second).status_code == 429
+
+
+def test_an_ipv6_client_is_counted_by_its_64(
+    database_url: str, reviewers_file: Path, clock: ManualClock
+) -> None:
+    """One host holds a whole /64: a new address per attempt must not buy a new budget."""
+    for host in ("2001:db8:1:2::a", "2001:db8:1:2::b"):
+        with reviewer_app(
+            database_url, reviewers_file, clock, (host, 1), login_address_failures=2
+        ) as client:
+            _sign_in(client, "guess", f"from-{host}")
+    with reviewer_app(
+        database_url, reviewers_file, clock, ("2001:db8:1:2::c", 1), login_address_failures=2
+    ) as same:
+        assert _sign_in(same).status_code == 429
+    with reviewer_app(
+        database_url, reviewers_file, clock, ("2001:db8:1:3::a", 1), login_address_failures=2
+    ) as other:
+        assert _sign_in(other).status_code == 303
