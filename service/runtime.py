@@ -180,7 +180,7 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
             settings.login_check_wait_s,
         ),
         login_throttle=LoginThrottle(
-            settings, settings.audit_hash_key.get_secret_value().encode(), sessions, writer, clock
+            settings, settings.audit_hash_key.get_secret_value().encode(), sessions, clock
         ),
         trusted_proxies=trusted_networks(settings.trusted_proxies),
         notifier=notifier,

@@ -207,11 +207,10 @@ def _duration(seconds: int) -> str:
 
 
 async def _signed_in_as(runtime: Runtime, reviewer: str, attempt: Attempt) -> Response:
-    def sign_in(session: Session) -> tuple[str, SignedIn]:
-        runtime.login_throttle.signed_in(attempt, session)
-        return open_session(session, reviewer, runtime.clock.now())
-
-    token, _ = await runtime.committer.commit(sign_in)
+    await runtime.login_throttle.signed_in(attempt)
+    token, _ = await runtime.committer.commit(
+        lambda session: open_session(session, reviewer, runtime.clock.now())
+    )
     answer = RedirectResponse("/review", status_code=303, headers=_HEADERS)
     answer.set_cookie(
         COOKIE,

@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.clock import Clock
 from service.settings import Settings
-from service.storage.commits import GroupCommitter
 from service.storage.login_attempts import (
     AttemptCount,
     forget,
@@ -81,15 +80,15 @@ class Attempt:
 
 
 class LoginThrottle:
+    """Each change is a short transaction of its own that locks the attempt's two rows in key
+    order, not a unit of the group-committed writer: a batch holds every row it locked until it
+    commits, so two replicas' batches counting the same address could deadlock, and take the
+    hook answers they carry down with them."""
+
     def __init__(
-        self,
-        settings: Settings,
-        key: bytes,
-        sessions: sessionmaker[Session],
-        writer: GroupCommitter,
-        clock: Clock,
+        self, settings: Settings, key: bytes, sessions: sessionmaker[Session], clock: Clock
     ) -> None:
-        self._key, self._sessions, self._writer, self._clock = key, sessions, writer, clock
+        self._key, self._sessions, self._clock = key, sessions, clock
         self._username = _budget(settings, settings.login_username_failures)
         self._address = _budget(settings, settings.login_address_failures)
 
@@ -99,50 +98,56 @@ class LoginThrottle:
     async def admit(self, attempt: Attempt) -> int:
         """Counts the attempt; 0 when it may go on, else the seconds it must wait (Retry-After).
         A locked key is refused on a read, so a flood of refused attempts writes nothing."""
-        now = self._clock.time()
-        if wait := await run_in_threadpool(self._locked_for, attempt, now):
+        if wait := await run_in_threadpool(self._locked_for, attempt):
             return wait
-        return _seconds(await self._writer.commit(lambda session: self._charge(session, attempt)))
+        return _seconds(await run_in_threadpool(self._charge, attempt))
 
     async def refund(self, attempt: Attempt) -> None:
         """The attempt checked no password (the checks were busy): it does not count."""
-        await self._writer.commit(lambda session: self._refund(session, attempt, False))
+        await run_in_threadpool(self._refund, attempt, False)
 
-    def signed_in(self, attempt: Attempt, session: Session) -> None:
-        """In the sign-in's transaction: the username's count is cleared, the address's attempt
-        given back."""
-        self._refund(session, attempt, True)
+    async def signed_in(self, attempt: Attempt) -> None:
+        """The username's count is cleared, the address's attempt given back."""
+        await run_in_threadpool(self._refund, attempt, True)
 
-    def _locked_for(self, attempt: Attempt, now: float) -> int:
+    def _locked_for(self, attempt: Attempt) -> int:
+        now = self._clock.time()
         with self._sessions() as session:
             counts = read_counts(session, (attempt.username_key, attempt.address_key))
         return _seconds(max((c.locked_until - now for c in counts if c.forget_at > now), default=0))
 
-    def _charge(self, session: Session, attempt: Attempt) -> float:
+    def _charge(self, attempt: Attempt) -> float:
         now = self._clock.time()
-        keyed = [(attempt.username_key, self._username), (attempt.address_key, self._address)]
-        outcomes = [
-            (key, *charged(locked_count(session, key, now), budget, now)) for key, budget in keyed
-        ]
-        wait = max(own_wait for _, _, own_wait in outcomes)
-        for key, count, own_wait in outcomes:
-            # A refused attempt is not counted against the other key; a lockout it began is kept.
-            if wait == 0 or own_wait > 0:
-                write_count(session, key, count)
+        with self._sessions.begin() as session:
+            counts = _locked(session, attempt, now)
+            budgets = ((attempt.username_key, self._username), (attempt.address_key, self._address))
+            outcomes = [(key, *charged(counts[key], budget, now)) for key, budget in budgets]
+            wait = max(own_wait for _, _, own_wait in outcomes)
+            for key, count, own_wait in outcomes:
+                # A refused attempt is not counted against the other key; a lockout it began is.
+                if wait == 0 or own_wait > 0:
+                    write_count(session, key, count)
         return wait
 
-    def _refund(self, session: Session, attempt: Attempt, signed_in: bool) -> None:
+    def _refund(self, attempt: Attempt, signed_in: bool) -> None:
         now = self._clock.time()
-        if signed_in:
-            forget(session, attempt.username_key)
-        else:
-            count = locked_count(session, attempt.username_key, now)
-            write_count(session, attempt.username_key, refunded(count))
-        address = locked_count(session, attempt.address_key, now)
-        write_count(session, attempt.address_key, refunded(address))
+        with self._sessions.begin() as session:
+            counts = _locked(session, attempt, now)
+            write_count(session, attempt.address_key, refunded(counts[attempt.address_key]))
+            if signed_in:
+                forget(session, attempt.username_key)
+            else:
+                write_count(session, attempt.username_key, refunded(counts[attempt.username_key]))
 
     def _hash(self, kind: str, value: str) -> str:
         return hmac.digest(self._key, f"sign-in {kind}\0{value}".encode(), hashlib.sha256).hex()
+
+
+def _locked(session: Session, attempt: Attempt, now: float) -> dict[str, AttemptCount]:
+    """Both rows, locked in one order (the keys'), so two transactions never wait on each other
+    in a circle."""
+    keys = sorted({attempt.username_key, attempt.address_key})
+    return {key: locked_count(session, key, now) for key in keys}
 
 
 def _budget(settings: Settings, failures: int) -> Budget:

@@ -3,9 +3,9 @@
 A change is a read-modify-write of one row under its lock, so two workers or replicas counting
 the same username at once both count: the row is made if absent (INSERT ... ON CONFLICT DO
 NOTHING), then read with SELECT ... FOR UPDATE, which on PostgreSQL holds every other writer of
-that row until the transaction ends. SQLite has no row locks; the writer's transactions there begin
-with BEGIN IMMEDIATE (service/storage/commits.py), which holds every other writer of the database,
-in any process, for as long: the same guarantee.
+that row until the transaction ends. SQLite has no row locks, but the INSERT, the transaction's
+first statement, takes the database's write lock, which holds every other writer, in any process,
+for as long: the same guarantee.
 """
 
 from __future__ import annotations

@@ -7,7 +7,9 @@ replicas on one database."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
@@ -160,3 +162,20 @@ def test_an_ipv6_client_is_counted_by_its_64(
         database_url, reviewers_file, clock, ("2001:db8:1:3::a", 1), login_address_failures=2
     ) as other:
         assert _sign_in(other).status_code == 303
+
+
+def test_parallel_attempts_on_two_replicas_are_each_counted(
+    database_url: str, reviewers_file: Path, clock: ManualClock
+) -> None:
+    """Twenty wrong passwords at once, half to each replica: exactly ten are checked."""
+    settings: dict[str, Any] = {"login_check_wait_s": 60}
+    with (
+        reviewer_app(database_url, reviewers_file, clock, **settings) as first,
+        reviewer_app(database_url, reviewers_file, clock, **settings) as second,
+    ):
+        for app in (first, second):
+            app.get("/review/login")  # each browser's form token, before the parallel posts
+        with ThreadPoolExecutor(8) as pool:
+            answers = pool.map(lambda app: _sign_in(app, "guess"), [first, second] * 10)
+            statuses = [answer.status_code for answer in answers]
+    assert sorted(statuses) == [401] * 10 + [429] * 10
