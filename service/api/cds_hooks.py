@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date
 from typing import Annotated, TypeVar
 
@@ -12,7 +14,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from service.auth.replay import claimed
+from service.auth.replay import claim, claimed
 from service.cdshooks.client_auth import ClientIdentity
 from service.cdshooks.models import FeedbackRequest, HookRequest, json_object, parse_model
 from service.cdshooks.services import HookService, service_by_id
@@ -68,12 +70,27 @@ async def call_service(service_id: str, request: Request, runtime: RuntimeDep) -
     audit = _Audit(runtime, service, time.perf_counter())
     try:
         identity = await runtime.authenticate(request, service.id)
-        audit.client = identity.client_id if identity is not None else None
-        body = json_object(await _json_body(request), "the hook request")
-        hook_request = audit.request = parse_model(HookRequest, body, "request")
     except (RequestError, Unauthorized) as refused:
         # Refused before it was understood: audited all the same, with what is known of it.
         audit.write([], type(refused).__name__, _status(refused))
+        raise
+    audit.client = identity.client_id if identity is not None else None
+    async with _jti_used(runtime, identity):
+        return await _answered(request, runtime, service, identity, audit)
+
+
+async def _answered(
+    request: Request,
+    runtime: Runtime,
+    service: HookService,
+    identity: ClientIdentity | None,
+    audit: _Audit,
+) -> Response:
+    try:
+        body = json_object(await _json_body(request), "the hook request")
+        hook_request = audit.request = parse_model(HookRequest, body, "request")
+    except RequestError as refused:
+        audit.write([], type(refused).__name__, refused.status_code)
         raise
     call = _call(
         service, hook_request, runtime.today(), _fetchable(runtime, identity, hook_request)
@@ -97,6 +114,23 @@ def _status(error: Exception) -> int:
     if isinstance(error, RequestError):
         return error.status_code
     return 401 if isinstance(error, Unauthorized) else 503
+
+
+@asynccontextmanager
+async def _jti_used(runtime: Runtime, identity: ClientIdentity | None) -> AsyncIterator[None]:
+    """A call that fails before its answer is stored used its jti all the same (CDS Hooks: never
+    reused): it is claimed alone, so the table refuses a replay on every worker whatever the
+    worker's cache holds (service/auth/replay.py)."""
+    try:
+        yield
+    except (Unauthorized, StorageUnavailable):
+        raise  # the claim itself refused the jti, or could not be made
+    except Exception:
+        if identity is not None:
+            await runtime.committer.commit(
+                claim(identity.issuer, identity.jti, identity.expires_at, runtime.clock.time)
+            )
+        raise
 
 
 def _claimed(identity: ClientIdentity | None, clock: Clock, work: Work[T]) -> Work[T]:
@@ -207,7 +241,8 @@ class _Audit:
 async def feedback(service_id: str, request: Request, runtime: RuntimeDep) -> Response:
     service = _service(service_id)
     identity = await runtime.authenticate(request, f"{service.id}/feedback")
-    body = parse_model(FeedbackRequest, await _json_body(request), "feedback")
+    async with _jti_used(runtime, identity):
+        body = parse_model(FeedbackRequest, await _json_body(request), "feedback")
     items = [
         FeedbackItem(
             card=item.card,
