@@ -154,7 +154,7 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
         sessions=sessions,
         audit=writer,
         committer=writer,
-        access=AccessControl(tokens if settings.auth_mode == "jwt" else None),
+        access=AccessControl(tokens if settings.auth_mode == "jwt" else None, registry),
         token_endpoint=TokenEndpoint(
             url=f"{settings.base_url.rstrip('/')}/auth/token",
             registry=registry,

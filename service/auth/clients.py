@@ -47,6 +47,12 @@ class RegisteredClient:
     fhir_servers: tuple[str, ...]
     scopes: frozenset[str] | None
 
+    @property
+    def home_server(self) -> str | None:
+        """The FHIR server this client's patient ids belong to when a call does not say: its
+        only registered one. With several, or none, it is not known."""
+        return self.fhir_servers[0] if len(self.fhir_servers) == 1 else None
+
 
 class _ClientEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -91,6 +97,10 @@ class ClientRegistry:
 
     def by_client_id(self, client_id: str) -> RegisteredClient | None:
         return self._by_id.get(client_id)
+
+    def home_server(self, client_id: str) -> str | None:
+        client = self._by_id.get(client_id)
+        return client.home_server if client is not None else None
 
     def by_fhir_server(self, fhir_server: str) -> RegisteredClient | None:
         wanted = fhir_server.rstrip("/")
