@@ -18,7 +18,7 @@ from service.auth.access_tokens import AccessTokens
 from service.auth.callers import AccessControl, Caller
 from service.auth.clients import ClientRegistry, load_registry
 from service.auth.keys import KeyStore
-from service.auth.launch import EhrLaunchCheck
+from service.auth.launch import IntrospectionCheck
 from service.auth.replay import InMemoryReplayCache, claim
 from service.auth.reviewers import ReviewerAccounts, load_reviewers
 from service.auth.signed_jwt import SignedJwtVerifier
@@ -163,7 +163,7 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
                 claim(issuer, jti, expires_at, clock.time)
             ),
             tokens=tokens,
-            launches=EhrLaunchCheck(fhir),
+            launches=IntrospectionCheck(fhir, clock.time, settings.introspection_timeout_s),
             system_lifetime_s=settings.access_token_lifetime_s,
             launch_lifetime_s=settings.app_token_lifetime_s,
         ),

@@ -1,6 +1,6 @@
-"""A real HTTP FHIR endpoint on 127.0.0.1 for tests: serves canned JSON by path+query, records
-every request (path and Authorization header), and can be slow, fail, return garbage, redirect or
-reset the connection."""
+"""A real HTTP FHIR endpoint on 127.0.0.1 for tests: serves canned JSON by path+query to GET and
+POST, records every request (path and Authorization header; a POST's form body too), and can be
+slow, fail, return garbage, redirect or reset the connection."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ class LoopbackFhir:
     base_url: str = ""
     routes: dict[str, Canned] = field(default_factory=dict)
     requests: list[tuple[str, str | None]] = field(default_factory=list)
+    posted: list[str] = field(default_factory=list)  # each POST's body, as sent
     # What every path not served by name gets: 404 unless set.
     otherwise: Canned = field(default_factory=lambda: Canned(status=404, body=_not_found()))
 
@@ -44,6 +45,14 @@ class LoopbackFhir:
 def _handler(state: LoopbackFhir) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            self._answer()
+
+        def do_POST(self) -> None:  # noqa: N802
+            length = int(self.headers.get("Content-Length") or 0)
+            state.posted.append(self.rfile.read(length).decode())
+            self._answer()
+
+        def _answer(self) -> None:
             path = self.path.removeprefix("/fhir")
             state.requests.append((path, self.headers.get("Authorization")))
             canned = state.routes.get(path.lstrip("/"), state.otherwise)
