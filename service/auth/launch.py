@@ -13,7 +13,7 @@ authorized with the credential registered for the client, else with the launch's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from service.auth.clients import RegisteredClient
@@ -29,7 +29,7 @@ SMART_CONFIGURATION = ".well-known/smart-configuration"
 class Launch:
     client: RegisteredClient
     fhir_server: str
-    access_token: str
+    access_token: str = field(repr=False)
     patient: str
 
 
