@@ -19,7 +19,7 @@ from service.auth.callers import AccessControl, Caller
 from service.auth.client_address import Network, trusted_networks
 from service.auth.clients import ClientRegistry, load_registry
 from service.auth.keys import KeyStore
-from service.auth.launch import EhrLaunchCheck
+from service.auth.launch import IntrospectionCheck
 from service.auth.login_throttle import LoginThrottle
 from service.auth.password_checks import PasswordChecks
 from service.auth.replay import InMemoryReplayCache, claim
@@ -160,7 +160,7 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
         sessions=sessions,
         audit=writer,
         committer=writer,
-        access=AccessControl(tokens if settings.auth_mode == "jwt" else None),
+        access=AccessControl(tokens if settings.auth_mode == "jwt" else None, registry),
         token_endpoint=TokenEndpoint(
             url=f"{settings.base_url.rstrip('/')}/auth/token",
             registry=registry,
@@ -169,7 +169,7 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
                 claim(issuer, jti, expires_at, clock.time)
             ),
             tokens=tokens,
-            launches=EhrLaunchCheck(fhir),
+            launches=IntrospectionCheck(fhir, clock.time, settings.introspection_timeout_s),
             system_lifetime_s=settings.access_token_lifetime_s,
             launch_lifetime_s=settings.app_token_lifetime_s,
         ),

@@ -109,6 +109,9 @@ class Settings(DatabaseSettings):
     # it for reading the record leaves 1 s for evaluating, storing and the network.
     prefetch_budget_ms: int = Field(default=4000, ge=1)
     fetch_max_bytes: int = 10 * 1024 * 1024
+    # Each call the token exchange makes to an EHR (its smart-configuration, its token
+    # introspection): the prescriber waits on them.
+    introspection_timeout_s: float = Field(default=3.0, gt=0, le=10)
     max_body_bytes: int = 8 * 1024 * 1024
 
     # Subscriptions a client may hold at once (not ended): each costs a handshake when made and

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, TypeVar
 
 import orjson
@@ -102,7 +102,9 @@ async def _answered(
         raise
     try:
         # Kept before it is sent: DTR finds every assertion id we give out (CRD found-11/37).
-        await runtime.committer.commit(_kept(hook_request, call, identity, answer, runtime.clock))
+        asked_by = _asked_by(runtime, identity, hook_request)
+        kept = _kept(hook_request, asked_by, call, answer, runtime.clock.now())
+        await runtime.committer.commit(_claimed(identity, runtime.clock, kept))
     except (Unauthorized, StorageUnavailable) as error:
         audit.write(answer.order_references, type(error).__name__, _status(error))
         raise
@@ -140,19 +142,24 @@ def _claimed(identity: ClientIdentity | None, clock: Clock, work: Work[T]) -> Wo
     return claimed(identity.issuer, identity.jti, identity.expires_at, clock.time, work)
 
 
-def _kept(
-    hook_request: HookRequest,
-    call: HookCall,
-    identity: ClientIdentity | None,
-    answer: OrderAnswers,
-    clock: Clock,
-) -> Work[None]:
+def _asked_by(
+    runtime: Runtime, identity: ClientIdentity | None, hook_request: HookRequest
+) -> AskedBy:
+    """Whose patient the answer is about: the patient id on the FHIR server the call names, or
+    on the client's only registered server (a launch from there then finds it; with several
+    servers and none named, only the client's system tokens do)."""
     patient = hook_request.context.get("patientId")
-    asked_by = AskedBy(
-        client_id=identity.client_id if identity is not None else NO_CLIENT,
-        fhir_server=hook_request.fhir_server,
+    client_id = identity.client_id if identity is not None else NO_CLIENT
+    return AskedBy(
+        client_id=client_id,
+        fhir_server=hook_request.fhir_server or runtime.registry.home_server(client_id),
         patient_id=patient if isinstance(patient, str) else None,
     )
+
+
+def _kept(
+    hook_request: HookRequest, asked_by: AskedBy, call: HookCall, answer: OrderAnswers, at: datetime
+) -> Work[None]:
     row = HookAnswerRow(
         hook=hook_request.hook,
         hook_instance=hook_request.hook_instance,
@@ -172,7 +179,7 @@ def _kept(
         )
         for asserted in answer.evaluations
     ]
-    return _claimed(identity, clock, store_answer(asked_by, row, assertions, clock.now()))
+    return store_answer(asked_by, row, assertions, at)
 
 
 def _fetchable(

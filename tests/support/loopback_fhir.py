@@ -1,6 +1,6 @@
-"""A real HTTP FHIR endpoint on 127.0.0.1 for tests: serves canned JSON by path+query, records
-every request (path and Authorization header), and can be slow, fail, return garbage, redirect or
-reset the connection.
+"""A real HTTP FHIR endpoint on 127.0.0.1 for tests: serves canned JSON by path+query to GET and
+POST, records every request (path and Authorization header; a POST's form body too), and can be
+slow, fail, return garbage, redirect or reset the connection.
 
 What a test asserts about timing it reads from the server, never from a stopwatch: `answered`
 lists the paths answered so far (a client that gave up on a slow path returns before it is
@@ -34,6 +34,7 @@ class LoopbackFhir:
     base_url: str = ""
     routes: dict[str, Canned] = field(default_factory=dict)
     requests: list[tuple[str, str | None]] = field(default_factory=list)
+    posted: list[str] = field(default_factory=list)  # each POST's body, as sent
     # What every path not served by name gets: 404 unless set.
     otherwise: Canned = field(default_factory=lambda: Canned(status=404, body=_not_found()))
     answered: list[str] = field(default_factory=list)
@@ -63,16 +64,24 @@ class LoopbackFhir:
 def _handler(state: LoopbackFhir) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            self._answer()
+
+        def do_POST(self) -> None:  # noqa: N802
+            length = int(self.headers.get("Content-Length") or 0)
+            state.posted.append(self.rfile.read(length).decode())
+            self._answer()
+
+        def _answer(self) -> None:
             path = self.path.removeprefix("/fhir")
             state.requests.append((path, self.headers.get("Authorization")))
             canned = state.routes.get(path.lstrip("/"), state.otherwise)
             state.opened()
             try:
-                self._answer(canned)
+                self._respond(canned)
             finally:
                 state.closed(path)
 
-        def _answer(self, canned: Canned) -> None:
+        def _respond(self, canned: Canned) -> None:
             state.released.wait(canned.delay_s)
             if canned.reset:
                 linger = struct.pack("ii", 1, 0)  # SO_LINGER 0: close() sends RST
