@@ -88,7 +88,11 @@ class Form:
 
     def missing(self) -> int:
         self.settled()
-        return int(self.page.locator("#todo").get_attribute("data-missing") or "-1")
+        count = int(self.page.locator("#todo").get_attribute("data-missing") or "-1")
+        if count > 0:  # the heading says it in words, singular or plural
+            words = "1 question needs" if count == 1 else f"{count} questions need"
+            expect(self.page.locator("#todo h2")).to_have_text(f"{words} your answer")
+        return count
 
     def submit(self) -> tuple[str, str]:
         self.page.locator("#submit").click()

@@ -590,7 +590,7 @@ function showTodo(qr) {
     return;
   }
   todo.className = "todo";
-  todo.append(element("h2", `${missing.length} question${missing.length > 1 ? "s" : ""} need your answer`));
+  todo.append(element("h2", `${missing.length} question${missing.length > 1 ? "s need" : " needs"} your answer`));
   const list = document.createElement("ul");
   for (const item of missing) {
     const entry = document.createElement("li");
