@@ -244,11 +244,26 @@ def test_bad_bodies(client: TestClient, body: dict[str, Any], status: int) -> No
     assert client.post("/fhir/QuestionnaireResponse/$evaluate", json=body).status_code == status
 
 
-def test_height_is_only_required_under_45_kg(client: TestClient) -> None:
+def test_under_45_kg_the_bsa_is_required_not_the_height(client: TestClient) -> None:
     response = _completed(client)
-    answer(response, "weight-kg", 40)  # now height is enabled and required
+    answer(response, "weight-kg", 40)  # now the BSA is enabled and required
     refused = client.post("/fhir/QuestionnaireResponse", json=response)
-    assert refused.status_code == 422 and "height-cm is required" in refused.text
+    assert refused.status_code == 422 and "bsa-m2 is required" in refused.text
+    assert "height-cm" not in refused.text
+
+
+def test_a_child_with_a_recorded_bsa_and_no_height_completes_the_form(client: TestClient) -> None:
+    """SPEC section 2, BSA: the form pre-fills the recorded BSA and asks no height."""
+    (folder,) = [f for f in SCENARIOS if f.name.endswith("child-recorded-bsa-without-height")]
+    response = prefilled(client, folder)
+    assert "height-cm" not in _values(response) and _values(response)["bsa-m2"] == 1.0
+    for link_id, value in {**CONSOLIDATION_ANSWERS, "ph-status": "negative"}.items():
+        answer(response, link_id, value)
+    response["status"] = "completed"
+    response["identifier"] = {"system": "urn:ehr:qr", "value": "qr-recorded-bsa"}
+    assert outcome(evaluate(client, response)) == "criteria-met"
+    stored = client.post("/fhir/QuestionnaireResponse", json=response)
+    assert stored.status_code == 201, stored.text
 
 
 def test_a_response_that_is_not_valid_fhir_is_a_400(client: TestClient) -> None:

@@ -273,3 +273,165 @@ def test_the_dose_is_judged_before_the_phase_is_known(
     assert evaluation.criteria["PHASE"].status.value == "unknown"
     assert limit_value(evaluation, "daily-dose") == (Decimal(limit) if limit else None)
     assert evaluation.criteria["DOSE"].status.value == status
+
+
+def _with_onset(record_birth: str, **onset: Any) -> PatientRecord:
+    """The standard record with its diagnosis' onset written as `onset` (an onset[x] form)."""
+    resources = first_policy_patient(record_birth, "2026-01-01")
+    condition = {k: v for k, v in resources[1].items() if k != "onsetDateTime"}
+    return PatientRecord((r, None) for r in [resources[0], {**condition, **onset}, resources[2]])
+
+
+def _age(value: float, unit: str) -> dict[str, Any]:
+    return {"value": value, "unit": unit, "system": UCUM, "code": unit}
+
+
+@pytest.mark.parametrize(
+    ("onset", "months", "infant"),
+    [
+        pytest.param({"onsetAge": _age(7, "mo")}, 7, True, id="onset-age-7-months"),
+        pytest.param({"onsetAge": _age(11.9, "mo")}, 11, True, id="onset-age-11.9-months"),
+        pytest.param({"onsetAge": _age(12, "mo")}, 12, False, id="onset-age-12-months"),
+        pytest.param({"onsetAge": _age(1, "a")}, 12, False, id="onset-age-1-year"),
+        pytest.param({"onsetAge": _age(0.99, "a")}, 11, True, id="onset-age-0.99-years"),
+        pytest.param({"onsetAge": _age(52, "wk")}, 11, True, id="onset-age-52-weeks"),
+        pytest.param({"onsetAge": _age(366, "d")}, 12, False, id="onset-age-366-days"),
+        pytest.param({"onsetAge": _age(365, "d")}, 11, True, id="onset-age-365-days"),
+        pytest.param(
+            {"onsetRange": {"low": _age(9, "mo"), "high": _age(10, "mo")}},
+            9,
+            True,
+            id="onset-range-low-9-months",
+        ),
+        pytest.param(
+            {"onsetPeriod": {"start": "2026-03-09", "end": "2026-04-01"}},
+            11,
+            True,
+            id="onset-period-start-day-before-first-birthday",
+        ),
+        pytest.param(
+            {"onsetPeriod": {"start": "2026-03-10"}}, 12, False, id="onset-period-start-birthday"
+        ),
+        pytest.param({"onsetDateTime": "2026-03-09T23:00:00Z"}, 11, True, id="onset-datetime"),
+        pytest.param({"onsetString": "in the spring"}, None, None, id="onset-string-dates-nothing"),
+    ],
+)
+def test_every_onset_form_gives_the_age_at_diagnosis(
+    engine: PolicyEngine, onset: dict[str, Any], months: int | None, infant: bool | None
+) -> None:
+    """SPEC section 2, INFANT: Condition.onset[x] in every R4 form (ages in UCUM a, mo, wk, d, in
+    whole months; dates against the birth date, 2025-03-10)."""
+    evaluation = _evaluate(engine, _with_onset("2025-03-10", **onset))
+    assert evaluation.prefill["age-at-diagnosis-months"] == months
+    assert evaluation.criteria["INFANT"].value is infant
+
+
+@pytest.mark.parametrize(
+    ("amount", "unit", "dose", "status"),
+    [
+        pytest.param(28500, "ng/d", "28.5", "not-met", id="ng-per-day-over-28"),
+        pytest.param(28000, "ng/d", "28", "met", id="ng-per-day-at-28"),
+        pytest.param(1.1875, "ug/h", "28.5", "not-met", id="ug-per-hour-over-28"),
+        pytest.param(1.1666, "ug/h", "27.9984", "met", id="ug-per-hour-within"),
+        pytest.param(0.0011875, "mg/h", "28.5", "not-met", id="mg-per-hour"),
+        pytest.param(19.4, "ng/min", "27.936", "met", id="ng-per-minute"),
+        pytest.param(0.0195, "ug/min", "28.08", "not-met", id="ug-per-minute-over-28"),
+        pytest.param(0.000019, "mg/min", "27.36", "met", id="mg-per-minute"),
+        pytest.param(0.028, "mg/d", "28", "met", id="mg-per-day"),
+        pytest.param(28, "mcg/d", "28", "met", id="mcg-spelling"),
+    ],
+)
+def test_every_mass_per_time_is_a_daily_dose(
+    engine: PolicyEngine, amount: float, unit: str, dose: str, status: str
+) -> None:
+    """SPEC section 2, DOSE: any UCUM mass per time converts exactly to mcg/day."""
+    quantity = {"value": amount, "unit": unit, "system": UCUM, "code": unit}
+    record = PatientRecord(
+        (r, None)
+        for r in first_policy_patient(
+            "1980-01-01", "2026-01-01", [{"doseAndRate": [{"rateQuantity": quantity}]}]
+        )
+    )
+    evaluation = _evaluate(engine, record, phase="consolidation", weight_kg="70", cycle_number=1)
+    assert evaluation.prefill["daily-dose-mcg"] == Decimal(dose)
+    assert evaluation.criteria["DOSE"].status.value == status
+
+
+@pytest.mark.parametrize(
+    ("rate", "dose"),
+    [
+        pytest.param({"doseQuantity": _age(28500, "ng/d")}, "28.5", id="dose-quantity-per-day"),
+        pytest.param({"rateQuantity": _age(2, "mL/h")}, None, id="ml-per-hour-is-not-a-dose"),
+        pytest.param({"doseQuantity": _age(28, "ug")}, None, id="a-mass-alone-is-not-a-rate"),
+    ],
+)
+def test_only_a_mass_per_time_is_a_daily_dose(
+    engine: PolicyEngine, rate: dict[str, Any], dose: str | None
+) -> None:
+    record = PatientRecord(
+        (r, None)
+        for r in first_policy_patient("1980-01-01", "2026-01-01", [{"doseAndRate": [rate]}])
+    )
+    assert _evaluate(engine, record).prefill["daily-dose-mcg"] == (Decimal(dose) if dose else None)
+
+
+@pytest.mark.parametrize(
+    ("height_cm", "recorded_height", "bsa", "evidence"),
+    [
+        pytest.param(None, False, "1", ["Observation/b"], id="recorded-bsa-no-height"),
+        pytest.param("150", False, "1", ["Observation/b"], id="answered-height-never-replaces-it"),
+        pytest.param(
+            None, True, "1.11803399", ["Observation/w", "Observation/h"], id="recorded-height-does"
+        ),
+    ],  # Mosteller sqrt(150 x 30 / 3600) = 1.1180
+)
+def test_a_recorded_bsa_against_heights(
+    engine: PolicyEngine,
+    height_cm: str | None,
+    recorded_height: bool,
+    bsa: str,
+    evidence: list[str],
+) -> None:
+    """SPEC section 2, BSA: a recorded BSA without a height needs no height, and a height the
+    prescriber gives never replaces it; a recorded height computes the BSA (Mosteller)."""
+    observations = [
+        _observation("w", "29463-7", "2026-11-20", 30, "kg"),
+        _observation("b", "8277-6", "2026-11-20", 1.0, "m2"),
+    ]
+    if recorded_height:
+        observations.append(_observation("h", "8302-2", "2026-11-20", 150, "cm"))
+    answers = {"height_cm": height_cm} if height_cm else {}
+    evaluation = _evaluate(engine, _record(*observations), phase="consolidation", **answers)
+    assert abs(Decimal(str(evaluation.criteria["BSA"].value)) - Decimal(bsa)) < Decimal("1e-8")
+    assert list(evaluation.criteria["BSA"].evidence) == evidence
+    assert limit_value(evaluation, "daily-dose") == min(
+        Decimal(28), (15 * Decimal(bsa)).quantize(Decimal("0.1"))
+    )
+
+
+@pytest.mark.parametrize(
+    ("step", "daily", "value", "evidence", "status"),
+    [
+        pytest.param("9.5", "28", "9.5", "answer:step-dose-mcg", "not-met", id="step-over"),
+        pytest.param("9", "28.5", "28.5", "answer:daily-dose-mcg", "not-met", id="daily-over"),
+        pytest.param("9.5", "28.5", "28.5", "answer:daily-dose-mcg", "not-met", id="both-over"),
+        pytest.param("9", "28", "28", "answer:daily-dose-mcg", "met", id="both-within"),
+    ],
+)
+def test_the_dose_over_its_limit_is_the_evidence(
+    engine: PolicyEngine, step: str, daily: str, value: str, evidence: str, status: str
+) -> None:
+    """SPEC section 2, DOSE: when the relapsed cycle 1's days 1-7 dose is the one over its limit,
+    the criterion names that dose (its limit is the step-dose limit, 9 mcg/day)."""
+    evaluation = _evaluate(
+        engine,
+        _record(),
+        phase="relapsed-refractory",
+        cycle_number=1,
+        weight_kg="70",
+        step_dose_mcg=step,
+        daily_dose_mcg=daily,
+    )
+    dose = evaluation.criteria["DOSE"]
+    assert (dose.status.value, dose.value, dose.evidence) == (status, Decimal(value), (evidence,))
+    assert limit_value(evaluation, "step-dose") == Decimal("9.0")

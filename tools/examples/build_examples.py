@@ -102,6 +102,16 @@ def condition(
     }
 
 
+def onset_as(resource: Resource, **onset: Any) -> Resource:
+    """The condition with its onset written in another onset[x] form (onsetAge=..., ...)."""
+    found = {k: v for k, v in resource.items() if k != "onsetDateTime"}
+    return {**found, **onset}
+
+
+def age(amount: float, unit: str) -> Resource:
+    return {"value": amount, "unit": unit, "system": UCUM, "code": unit}
+
+
 def observation(
     oid: str,
     loinc: str,
@@ -1309,6 +1319,251 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
     ]
 
 
+CONSOLIDATION_PATHS = {
+    "consolidation": "met",
+    "maintenance": "not-met",
+    "relapsed-refractory": "not-met",
+    "infant": "not-met",
+}
+CONSOLIDATION_ANSWERS = {
+    "phase": "consolidation",
+    "regimen": "single-agent",
+    "cycle-number": 1,
+    "first-cycle-date": "2026-11-24",
+}
+
+
+def remission_adult(extra: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    criteria = {
+        "DX": met("C91.01", ["Condition/all"]),
+        "LINEAGE": met("b-precursor", ["Condition/all"]),
+        "PH": met("negative", ["Observation/ph"]),
+        "WEIGHT": met(72, ["Observation/wt"]),
+        "INFANT": ADULT_INFANT,
+    }
+    criteria.update(extra or {})
+    return criteria
+
+
+def consolidation_answered(extra: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What the consolidation answers (CONSOLIDATION_ANSWERS) settle, with `extra`."""
+    return {
+        "PHASE": met("consolidation", ["answer:phase"]),
+        "REGIMEN": met("single-agent", ["answer:regimen"]),
+        "CYCLES": met(1, ["answer:cycle-number"]),
+        **extra,
+    }
+
+
+def defect_scenarios() -> list[Scenario]:
+    """Records as real EHRs send them (issue "Clinical fidelity, third round")."""
+    return [
+        Scenario(
+            "dose-in-nanograms-per-day",
+            "An adult's rate written in ng/d: 28 500 ng/d is 28.5 mcg/day by UCUM arithmetic, "
+            "above the 28 mcg/day every phase caps the dose at (SPEC sections 2 and 3). Changed to "
+            "28 mcg/day on the form, path a is met.",
+            [condition("all", "C91.01", ALL_B), weight("wt", 72), ph("ph", NOT_DETECTED)],
+            order(dosages=[rate(28500, "ng/d")]),
+            Expectation(
+                remission_adult({"DOSE": not_met(28.5, ["MedicationRequest/blin"])}),
+                NO_PATHS,
+                "criteria-not-met",
+                (28.0, None),
+            ),
+            [
+                Expectation(
+                    remission_adult(
+                        consolidation_answered({"DOSE": met(28, ["answer:daily-dose-mcg"])})
+                    ),
+                    CONSOLIDATION_PATHS,
+                    "criteria-met",
+                    (28.0, None),
+                    answers={**CONSOLIDATION_ANSWERS, "daily-dose-mcg": 28},
+                )
+            ],
+        ),
+        Scenario(
+            "dose-in-micrograms-per-minute",
+            "The same adult's rate written per minute: 0.0194 ug/min is 27.936 mcg/day (x 1440), "
+            "within the 28 mcg/day limit (SPEC section 2, DOSE: any UCUM mass per time).",
+            [condition("all", "C91.01", ALL_B), weight("wt", 72), ph("ph", NOT_DETECTED)],
+            order(dosages=[rate(0.0194, "ug/min")]),
+            Expectation(
+                remission_adult({"DOSE": unknown(["MedicationRequest/blin"], 27.936)}),
+                INFANT_NOT_MET,
+                "incomplete",
+                (None, None),
+            ),
+            [
+                Expectation(
+                    remission_adult(
+                        consolidation_answered({"DOSE": met(27.936, ["MedicationRequest/blin"])})
+                    ),
+                    CONSOLIDATION_PATHS,
+                    "criteria-met",
+                    (28.0, None),
+                    answers=CONSOLIDATION_ANSWERS,
+                )
+            ],
+        ),
+        Scenario(
+            "child-recorded-bsa-without-height",
+            "A 30 kg child whose record gives a BSA of 1.0 m2 and no height: the limit is "
+            "15 x 1.0 = 15 mcg/day without a height (SPEC section 2, BSA). A height the prescriber "
+            "adds (150 cm, Mosteller 1.118) never replaces the recorded BSA.",
+            [condition("all", "C91.01", ALL_B), weight("wt", 30), bsa("bsa", 1.0)],
+            order(dosages=[rate(15)]),
+            Expectation(
+                {
+                    "DX": met("C91.01", ["Condition/all"]),
+                    "LINEAGE": met("b-precursor", ["Condition/all"]),
+                    "PH": unknown(value="unknown"),
+                    "WEIGHT": met(30, ["Observation/wt"]),
+                    "BSA": met(1.0, ["Observation/bsa"]),
+                    "DOSE": unknown(["MedicationRequest/blin"], 15),
+                    "INFANT": met(False, ["Patient/pat", "Condition/all"]),
+                },
+                INFANT_NOT_MET,
+                "incomplete",
+                (15.0, None),
+            ),
+            [
+                Expectation(
+                    {
+                        "DX": met("C91.01", ["Condition/all"]),
+                        "LINEAGE": met("b-precursor", ["Condition/all"]),
+                        "PH": unknown(value="unknown"),
+                        "WEIGHT": met(30, ["Observation/wt"]),
+                        "BSA": met(1.0, ["Observation/bsa"]),
+                        "INFANT": met(False, ["Patient/pat", "Condition/all"]),
+                        **consolidation_answered({"DOSE": met(15, ["MedicationRequest/blin"])}),
+                    },
+                    CONSOLIDATION_PATHS,
+                    "criteria-met",
+                    (15.0, None),
+                    answers={**CONSOLIDATION_ANSWERS, "height-cm": 150},
+                )
+            ],
+            birth="2016-05-01",
+        ),
+        Scenario(
+            "infant-onset-age-7-months",
+            "An infant (8 kg, 68 cm: BSA sqrt(68 x 8 / 3600) = 0.3887 m2) whose diagnosis gives "
+            "its onset as an age, onsetAge 7 months, and no date: under 1 year at diagnosis "
+            "(SPEC section 2, INFANT: every onset[x] form). On an Interfant regimen path d is met "
+            "at 15 x 0.3887 = 5.8 mcg/day.",
+            [
+                onset_as(condition("all", "C91.00", ALL_B), onsetAge=age(7, "mo")),
+                weight("wt", 8),
+                height("ht", 68),
+            ],
+            order(dosages=[rate(5)]),
+            Expectation(
+                {
+                    "DX": met("C91.00", ["Condition/all"]),
+                    "LINEAGE": met("b-precursor", ["Condition/all"]),
+                    "PH": unknown(value="unknown"),
+                    "WEIGHT": met(8, ["Observation/wt"]),
+                    "BSA": met(0.3887, ["Observation/wt", "Observation/ht"]),
+                    "DOSE": unknown(["MedicationRequest/blin"], 5),
+                    "INFANT": met(True, ["Condition/all"]),
+                },
+                {},
+                "incomplete",
+                (5.8, None),
+            ),
+            [
+                Expectation(
+                    {
+                        "DX": met("C91.00", ["Condition/all"]),
+                        "LINEAGE": met("b-precursor", ["Condition/all"]),
+                        "PH": unknown(value="unknown"),
+                        "REGIMEN": met("interfant", ["answer:regimen"]),
+                        "WEIGHT": met(8, ["Observation/wt"]),
+                        "BSA": met(0.3887, ["Observation/wt", "Observation/ht"]),
+                        "DOSE": met(5, ["MedicationRequest/blin"]),
+                        "CYCLES": met(1, ["answer:cycle-number"]),
+                        "INFANT": met(True, ["Condition/all"]),
+                    },
+                    {
+                        "consolidation": "not-met",
+                        "maintenance": "not-met",
+                        "relapsed-refractory": "not-met",
+                        "infant": "met",
+                    },
+                    "criteria-met",
+                    (5.8, None),
+                    answers={
+                        "regimen": "interfant",
+                        "cycle-number": 1,
+                        "first-cycle-date": "2026-11-24",
+                    },
+                )
+            ],
+            birth="2026-02-01",
+        ),
+        Scenario(
+            "relapsed-step-dose-over-its-limit",
+            "An adult in relapse (C91.02), cycle 1, ordered 10 mcg/day on days 1-7 then 28 on "
+            "days 8-28: the days 8-28 dose is within 28, the days 1-7 dose is over 9, so DOSE "
+            "names the days 1-7 dose and its limit (SPEC section 2, DOSE).",
+            [condition("all", "C91.02", ALL_B), weight("wt", 70)],
+            order(dosages=[rate(10, sequence=1), rate(28, sequence=2)]),
+            Expectation(
+                adult_relapsed_record(
+                    {
+                        "WEIGHT": met(70, ["Observation/wt"]),
+                        "DOSE": unknown(["MedicationRequest/blin"], 28),
+                    }
+                ),
+                RELAPSED_OTHER_PATHS,
+                "incomplete",
+                (28.0, None),
+            ),
+            [
+                Expectation(
+                    adult_relapsed_record(
+                        {
+                            "WEIGHT": met(70, ["Observation/wt"]),
+                            "REGIMEN": met("single-agent", ["answer:regimen"]),
+                            "DOSE": not_met(10, ["MedicationRequest/blin"]),
+                            "CYCLES": met(1, ["answer:cycle-number"]),
+                        }
+                    ),
+                    NO_PATHS,
+                    "criteria-not-met",
+                    (28.0, 9.0),
+                    answers={
+                        "regimen": "single-agent",
+                        "cycle-number": 1,
+                        "first-cycle-date": "2026-11-24",
+                    },
+                ),
+                Expectation(
+                    adult_relapsed_record(
+                        {
+                            "WEIGHT": met(70, ["Observation/wt"]),
+                            "REGIMEN": met("single-agent", ["answer:regimen"]),
+                            "DOSE": not_met(9.5, ["answer:step-dose-mcg"]),
+                            "CYCLES": met(1, ["answer:cycle-number"]),
+                        }
+                    ),
+                    NO_PATHS,
+                    "criteria-not-met",
+                    (28.0, 9.0),
+                    answers={
+                        "regimen": "single-agent",
+                        "cycle-number": 1,
+                        "first-cycle-date": "2026-11-24",
+                        "step-dose-mcg": 9.5,
+                    },
+                ),
+            ],
+        ),
+    ]
+
+
 def bundle(scenario: Scenario) -> Resource:
     resources = [patient(scenario.birth), *payer(), *scenario.resources, scenario.order]
     return collection(scenario.name, resources, uuid.UUID("0b5c6a50-1d0f-4d0e-9d6b-6a1c8f0e2b11"))
@@ -1351,6 +1606,10 @@ def write(scenarios: list[Scenario]) -> None:
             (folder / name).write_text(json.dumps(content, indent=1) + "\n")
 
 
+def every_scenario() -> list[Scenario]:
+    return [*scenarios(), *defect_scenarios()]
+
+
 if __name__ == "__main__":
-    write(scenarios())
-    print(f"wrote {len(scenarios())} scenarios under {ROOT}")
+    write(every_scenario())
+    print(f"wrote {len(every_scenario())} scenarios under {ROOT}")
