@@ -5,7 +5,7 @@ equal, by the ratio of their factors, exactly (fractions, not floats).
 
 Anything else is `None`, never a guess (a rate in mL/h is not a dose in ug/d). Annotations in
 braces (`kg{body}`) are ignored, as UCUM says they carry no meaning. A few spellings EHRs send
-that are not UCUM (`mcg`, `/day`, `lb`) are read as the UCUM unit they mean.
+that are not UCUM (the micro prefix `mc`, `/day`, `lb`) are read as the UCUM unit they mean.
 """
 
 from __future__ import annotations

@@ -52,6 +52,8 @@ def answer(response: dict[str, Any], link_id: str, value: Any) -> None:
     `manual` with its author (DTR information-origin, dtrx-1)."""
     if link_id in CODED:
         typed = {"valueCoding": {"system": CS, "code": value}}
+    elif link_id == "diagnosis-code":
+        typed = {"valueCoding": {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": value}}
     else:
         typed = {TYPES.get(link_id, "valueDecimal"): value}
     set_answer(response, link_id, {**typed, "extension": [copy.deepcopy(BY_PRESCRIBER)]})

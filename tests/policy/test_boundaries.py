@@ -247,6 +247,9 @@ def test_answers_override_the_record(engine: PolicyEngine) -> None:
         pytest.param("C91.A0", "not-met", id="c91a0"),
         pytest.param("C91.Z0", "not-met", id="c91z0"),
         pytest.param("C83.50", "not-met", id="c8350"),
+        pytest.param("C91.0", "unknown", id="c91-0-remission-state-unsaid"),
+        pytest.param("C910", "unknown", id="c910-undotted"),
+        pytest.param("C91.05", "unknown", id="c91-0x-outside-00-02"),
     ],
 )
 def test_answered_diagnosis(engine: PolicyEngine, answer: str, dx: str) -> None:
@@ -256,8 +259,8 @@ def test_answered_diagnosis(engine: PolicyEngine, answer: str, dx: str) -> None:
 @pytest.mark.parametrize(
     ("weight_kg", "dose", "limit", "status"),
     [
-        pytest.param("30", "20", "15.0", "not-met", id="child-above-the-every-phase-limit"),
-        pytest.param("30", "15", "15.0", "unknown", id="child-within-it-step-dose-still-open"),
+        pytest.param("30", "20", None, "unknown", id="child-above-bsa-limit-maintenance-allows"),
+        pytest.param("30", "28.05", "28.0", "not-met", id="child-above-the-28-cap-of-every-phase"),
         pytest.param("70", "30", "28.0", "not-met", id="adult-above-the-28-cap-of-every-phase"),
         pytest.param("70", "28", None, "unknown", id="adult-at-28-infant-phase-could-be-lower"),
     ],
@@ -265,8 +268,9 @@ def test_answered_diagnosis(engine: PolicyEngine, answer: str, dx: str) -> None:
 def test_the_dose_is_judged_before_the_phase_is_known(
     engine: PolicyEngine, weight_kg: str, dose: str, limit: str | None, status: str
 ) -> None:
-    """Under 45 kg the daily limit is the same in every phase; above 28 mcg/day no phase covers
-    the dose: order-sign says so without waiting for the phase (SPEC section 3)."""
+    """Above 28 mcg/day no phase covers the dose: order-sign says so without waiting for the
+    phase. Under it the phase decides, for children too: maintenance is 28 mcg/day for every
+    weight, the other phases 15 mcg/m2/day under 45 kg (SPEC section 3, December 2026)."""
     evaluation = _evaluate(
         engine, _record(), weight_kg=weight_kg, bsa_m2="1.0", daily_dose_mcg=dose
     )
@@ -435,3 +439,99 @@ def test_the_dose_over_its_limit_is_the_evidence(
     dose = evaluation.criteria["DOSE"]
     assert (dose.status.value, dose.value, dose.evidence) == (status, Decimal(value), (evidence,))
     assert limit_value(evaluation, "step-dose") == Decimal("9.0")
+
+
+@pytest.mark.parametrize(
+    ("weight_kg", "phase", "dose", "limit", "status"),
+    [
+        pytest.param("30", "maintenance", "28", "28.0", "met", id="child-maintenance-28"),
+        pytest.param("30", "maintenance", "28.05", "28.0", "not-met", id="child-maintenance-over"),
+        pytest.param("10", "maintenance", "28", "28.0", "met", id="small-child-maintenance-28"),
+        pytest.param("70", "maintenance", "28", "28.0", "met", id="adult-maintenance-28"),
+        pytest.param("30", "consolidation", "28", "15.0", "not-met", id="child-consolidation"),
+    ],
+)
+def test_maintenance_is_28_for_every_weight(
+    engine: PolicyEngine, weight_kg: str, phase: str, dose: str, limit: str, status: str
+) -> None:
+    """SPEC section 3: the policy gives maintenance no weight rule, and the text wins."""
+    evaluation = _evaluate(
+        engine, _record(), phase=phase, weight_kg=weight_kg, bsa_m2="1.0", daily_dose_mcg=dose
+    )
+    assert limit_value(evaluation, "daily-dose") == Decimal(limit)
+    assert evaluation.criteria["DOSE"].status.value == status
+
+
+@pytest.mark.parametrize(
+    ("results", "status"),
+    [
+        pytest.param(
+            [("2026-01-10", "LA11882-0"), ("2026-09-10", "LA11883-8")],
+            "positive",
+            id="positive-then-molecular-response",
+        ),
+        pytest.param(
+            [("2026-01-10", "LA11883-8"), ("2026-09-10", "LA11882-0")],
+            "positive",
+            id="negative-then-positive",
+        ),
+        pytest.param(
+            [("2026-01-10", "LA11883-8"), ("2026-09-10", "LA11883-8")],
+            "negative",
+            id="negative-twice",
+        ),
+        pytest.param([], "unknown", id="no-result"),
+    ],
+)
+def test_ph_status_names_the_disease(
+    engine: PolicyEngine, results: list[tuple[str, str]], status: str
+) -> None:
+    """SPEC section 2, PH: positive when any final result was positive."""
+    observations = [
+        {
+            "resourceType": "Observation",
+            "id": f"ph-{n}",
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "21821-4"}]},
+            "effectiveDateTime": when,
+            "valueCodeableConcept": {"coding": [{"system": "http://loinc.org", "code": answer}]},
+        }
+        for n, (when, answer) in enumerate(results)
+    ]
+    assert _evaluate(engine, _record(*observations)).criteria["PH"].value == status
+
+
+@pytest.mark.parametrize(
+    ("codes", "dx", "prefilled"),
+    [
+        pytest.param(["C91.0"], "unknown", None, id="c91-0-alone-is-unknown"),
+        pytest.param(["C91.0", "C92.00"], "unknown", None, id="c91-0-beside-aml-is-still-all"),
+        pytest.param(["C92.00"], "not-met", "C92.00", id="aml-alone-is-another-disease"),
+    ],
+)
+def test_all_without_its_fifth_character(
+    engine: PolicyEngine, codes: list[str], dx: str, prefilled: str | None
+) -> None:
+    """SPEC section 2, DX: C91.0 is ALL of unrecorded remission state, never a different disease;
+    the form asks for the specific code (no pre-fill)."""
+    patient, _, order = first_policy_patient("1980-01-01", "2026-01-01")
+    conditions = [
+        {
+            "resourceType": "Condition",
+            "id": f"c{n}",
+            "clinicalStatus": {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                        "code": "active",
+                    }
+                ]
+            },
+            "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": code}]},
+        }
+        for n, code in enumerate(codes)
+    ]
+    evaluation = _evaluate(engine, PatientRecord((r, None) for r in [patient, *conditions, order]))
+    assert evaluation.criteria["DX"].status.value == dx
+    given = evaluation.prefill["diagnosis-code"]
+    assert (given["code"] if isinstance(given, dict) else given) == prefilled

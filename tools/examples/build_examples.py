@@ -772,8 +772,8 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                 },
                 {"consolidation": "unknown"},
                 "incomplete",
-                # Under 45 kg the daily limit is the same in every phase: known before the phase.
-                (6.7, None),
+                # The limit waits for the phase: maintenance is 28 mcg/day for every weight.
+                (None, None),
             ),
             [
                 Expectation(
@@ -894,9 +894,10 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
             ),
         ),
         Scenario(
-            "later-ph-result-wins",
-            "Two final results: detected in January, not detected in September. "
-            "The latest decides: Ph-negative.",
+            "ph-positive-once-names-the-disease",
+            "Two final results: detected in January, not detected in September (a molecular "
+            "response on a TKI). Ph status names the disease: positive, from the January result "
+            "(SPEC section 2, PH, December 2026).",
             [
                 condition("all", "C91.01", ALL_B),
                 ph("ph-jan", DETECTED, "2026-01-10"),
@@ -907,11 +908,11 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                 {
                     "DX": met("C91.01", ["Condition/all"]),
                     "LINEAGE": met("b-precursor", ["Condition/all"]),
-                    "PH": met("negative", ["Observation/ph-sep"]),
+                    "PH": met("positive", ["Observation/ph-jan"]),
                     "DOSE": unknown(["MedicationRequest/blin"], 28),
                     "INFANT": ADULT_INFANT,
                 },
-                INFANT_NOT_MET,
+                {**INFANT_NOT_MET, "maintenance": "not-met"},  # maintenance is for Ph-negative
                 "incomplete",
                 (None, None),
             ),
@@ -1241,9 +1242,10 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
         ),
         Scenario(
             "child-phase-not-coded-dose-above-limit",
-            "A 30 kg, 130 cm child with B-ALL in remission (C91.01: the phase is not coded). Under "
-            "45 kg the daily limit is the same in every phase, 15 x 1.041 = 15.6 mcg/day, so the "
-            "28 mcg/day order is above it at signing, before the form asks the phase.",
+            "A 30 kg, 130 cm child with B-ALL in remission (C91.01: the phase is not coded), "
+            "28 mcg/day ordered: above 15 x 1.041 = 15.6 mcg/day in consolidation, within the "
+            "28 mcg/day maintenance allows for every weight (SPEC section 3, December 2026). The "
+            "phase decides: maintenance alternating with POMP in Ph-negative ALL is covered.",
             [condition("all", "C91.01", ALL_B), weight("wt", 30), height("ht", 130)],
             order(),
             Expectation(
@@ -1253,13 +1255,49 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                     "PH": unknown(value="unknown"),
                     "WEIGHT": met(30, ["Observation/wt"]),
                     "BSA": met(1.041, ["Observation/wt", "Observation/ht"]),
-                    "DOSE": not_met(28, ["MedicationRequest/blin"]),
+                    "DOSE": unknown(["MedicationRequest/blin"], 28),
                     "INFANT": met(False, ["Patient/pat", "Condition/all"]),
                 },
-                NO_PATHS,
-                "criteria-not-met",
-                (15.6, None),
+                INFANT_NOT_MET,
+                "incomplete",
+                (None, None),
             ),
+            [
+                Expectation(
+                    child_in_remission(
+                        {
+                            "PH": met("negative", ["answer:ph-status"]),
+                            "PHASE": met("maintenance", ["answer:phase"]),
+                            "REGIMEN": met("alternating-pomp", ["answer:regimen"]),
+                            "DOSE": met(28, ["MedicationRequest/blin"]),
+                        }
+                    ),
+                    {**NO_PATHS, "maintenance": "met"},
+                    "criteria-met",
+                    (28.0, None),
+                    answers={
+                        "ph-status": "negative",
+                        "phase": "maintenance",
+                        "regimen": "alternating-pomp",
+                        "cycle-number": 1,
+                        "first-cycle-date": "2026-11-24",
+                    },
+                ),
+                Expectation(
+                    child_in_remission(
+                        {
+                            "PH": met("negative", ["answer:ph-status"]),
+                            "PHASE": met("consolidation", ["answer:phase"]),
+                            "REGIMEN": met("single-agent", ["answer:regimen"]),
+                            "DOSE": not_met(28, ["MedicationRequest/blin"]),
+                        }
+                    ),
+                    NO_PATHS,
+                    "criteria-not-met",
+                    (15.6, None),
+                    answers={**CONSOLIDATION_ANSWERS, "ph-status": "negative"},
+                ),
+            ],
             birth="2014-05-01",
         ),
         Scenario(
@@ -1281,7 +1319,7 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                 },
                 INFANT_NOT_MET,
                 "incomplete",
-                (13.3, None),
+                (None, None),  # the phase decides the limit (maintenance: 28 for every weight)
             ),
             [
                 Expectation(
@@ -1352,6 +1390,19 @@ def consolidation_answered(extra: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "REGIMEN": met("single-agent", ["answer:regimen"]),
         "CYCLES": met(1, ["answer:cycle-number"]),
         **extra,
+    }
+
+
+def child_in_remission(answered: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The 30 kg, 130 cm child of scenario 36 (B-ALL in remission), with what the form settled."""
+    return {
+        "DX": met("C91.01", ["Condition/all"]),
+        "LINEAGE": met("b-precursor", ["Condition/all"]),
+        "WEIGHT": met(30, ["Observation/wt"]),
+        "BSA": met(1.041, ["Observation/wt", "Observation/ht"]),
+        "CYCLES": met(1, ["answer:cycle-number"]),
+        "INFANT": met(False, ["Patient/pat", "Condition/all"]),
+        **answered,
     }
 
 
@@ -1426,7 +1477,7 @@ def defect_scenarios() -> list[Scenario]:
                 },
                 INFANT_NOT_MET,
                 "incomplete",
-                (15.0, None),
+                (None, None),
             ),
             [
                 Expectation(
@@ -1471,7 +1522,7 @@ def defect_scenarios() -> list[Scenario]:
                 },
                 {},
                 "incomplete",
-                (5.8, None),
+                (None, None),
             ),
             [
                 Expectation(
@@ -1606,8 +1657,119 @@ def write(scenarios: list[Scenario]) -> None:
             (folder / name).write_text(json.dumps(content, indent=1) + "\n")
 
 
+def other_coverages() -> list[Resource]:
+    """A second active Coverage of this payer, and an active one of another payer."""
+    ours, *_ = [r for r in payer() if r["resourceType"] == "Coverage"]
+    other_payer = {
+        "resourceType": "Organization",
+        "id": "other-payer",
+        "name": "Another Health Plan",
+        "identifier": [{"system": "urn:oid:2.16.840.1.113883.3.221.5", "value": "ANOTHER-PLAN"}],
+    }
+    return [
+        {**ours, "id": "cov-2", "period": {"start": "2026-06-01"}},
+        other_payer,
+        {**ours, "id": "cov-other", "payor": [{"reference": "Organization/other-payer"}]},
+    ]
+
+
+def spec_change_scenarios() -> list[Scenario]:
+    """SPEC, "Changed in December 2026" (Ph status and maintenance are scenarios 22 and 36)."""
+    return [
+        Scenario(
+            "c91-0-without-fifth-character",
+            "An adult's ALL coded C91.0, without its fifth character: ALL whose remission state "
+            "the code does not say. DX is unknown, never a different disease (no section 1367.21 "
+            "review); the form asks for the specific code (SPEC section 2, DX, December 2026).",
+            [condition("all", "C91.0"), weight("wt", 72), ph("ph", NOT_DETECTED)],
+            order(),
+            Expectation(
+                {
+                    "DX": unknown(["Condition/all"], "C91.0"),
+                    "PH": met("negative", ["Observation/ph"]),
+                    "WEIGHT": met(72, ["Observation/wt"]),
+                    "DOSE": unknown(["MedicationRequest/blin"], 28),
+                    "INFANT": ADULT_INFANT,
+                },
+                INFANT_NOT_MET,
+                "incomplete",
+                (None, None),
+            ),
+            [
+                Expectation(
+                    {
+                        "DX": met("C91.01", ["answer:diagnosis-code"]),
+                        "LINEAGE": met("b-precursor", ["answer:b-precursor"]),
+                        "PH": met("negative", ["Observation/ph"]),
+                        "WEIGHT": met(72, ["Observation/wt"]),
+                        "INFANT": ADULT_INFANT,
+                        **consolidation_answered({"DOSE": met(28, ["MedicationRequest/blin"])}),
+                    },
+                    CONSOLIDATION_PATHS,
+                    "criteria-met",
+                    (28.0, None),
+                    answers={
+                        **CONSOLIDATION_ANSWERS,
+                        "diagnosis-code": "C91.01",
+                        "b-precursor": True,
+                    },
+                )
+            ],
+        ),
+        Scenario(
+            "snomed-only-all-asks-the-icd-10-cm-code",
+            "B-cell ALL recorded with SNOMED 277571004 only: DX is met, but the prior-"
+            "authorization request needs an ICD-10-CM code, so the form asks for it (SPEC "
+            "section 5, December 2026). Answered C91.01 with the rest, path a is met.",
+            [condition("all", snomed=ALL_B), weight("wt", 72), ph("ph", NOT_DETECTED)],
+            order(),
+            Expectation(
+                remission_adult(
+                    {
+                        "DX": met(None, ["Condition/all"]),
+                        "DOSE": unknown(["MedicationRequest/blin"], 28),
+                    }
+                ),
+                INFANT_NOT_MET,
+                "incomplete",
+                (None, None),
+            ),
+            [
+                Expectation(
+                    remission_adult(
+                        {
+                            "DX": met("C91.01", ["answer:diagnosis-code"]),
+                            **consolidation_answered(
+                                {"DOSE": met(28, ["MedicationRequest/blin"])}
+                            ),
+                        }
+                    ),
+                    CONSOLIDATION_PATHS,
+                    "criteria-met",
+                    (28.0, None),
+                    answers={**CONSOLIDATION_ANSWERS, "diagnosis-code": "C91.01"},
+                )
+            ],
+        ),
+        Scenario(
+            "several-coverages-the-order-names-one",
+            "Two active Coverages of this payer and one of another payer: the order names "
+            "Coverage/cov, so the answer is about that one; the other payer's is ignored (SPEC "
+            "section 5, December 2026). The clinical evaluation is scenario 01's.",
+            [
+                condition("all", "C91.01", ALL_B),
+                weight("wt", 72),
+                ph("ph", NOT_DETECTED),
+                *other_coverages(),
+            ],
+            order(),
+            consolidation_adult_record(),
+        ),
+    ]
+
+
 def every_scenario() -> list[Scenario]:
-    return [*scenarios(), *defect_scenarios()]
+    return [*scenarios(), *defect_scenarios(), *spec_change_scenarios()]
 
 
 if __name__ == "__main__":
