@@ -487,6 +487,7 @@ try {
     const conf = await res.json();
     assert.equal(conf.authorization_endpoint, `${BASE}/auth/authorize`);
     assert.equal(conf.token_endpoint, `${BASE}/auth/token`);
+    assert.equal(conf.introspection_endpoint, `${BASE}/auth/introspect`);
     assert.deepEqual(conf.code_challenge_methods_supported, ['S256']);
     for (const c of ['launch-ehr', 'launch-standalone', 'client-public', 'context-ehr-patient', 'permission-v2']) {
       assert.ok(conf.capabilities.includes(c), c);
@@ -644,7 +645,7 @@ try {
   });
 
   await check('paging links and unknown search parameters', async () => {
-    const page = await (await get(`${FHIR}/Observation?patient=31-pat&_count=10&_offset=10`, bearer(token))).json();
+    const page = await (await get(`${FHIR}/Observation?patient=31-pat&_count=10&_offset=10`, bearer(ADMIN_TOKEN))).json();
     assert.equal(page.entry.length, 10);
     assert.ok(page.total > 20);
     const next = page.link.find((l) => l.relation === 'next').url;
@@ -694,6 +695,71 @@ try {
     assert.equal(found.entry[0].resource.item[0].answer[0].valueString, 'induction');
     const none = await (await get(`${FHIR}/QuestionnaireResponse?subject=Patient/01-pat&status=completed`, bearer(token))).json();
     assert.equal(none.total, 0);
+  });
+
+  await check('SMART token introspection: the launch token is active for its patient, others are not', async () => {
+    const introspect = (fields, headers) => fetch(`${BASE}/auth/introspect`, { method: 'POST', headers: { ...FORM, ...headers }, body: form(fields) });
+    const res = await introspect({ token }, bearer(token));
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+    const answer = await res.json();
+    assert.equal(answer.active, true);
+    assert.equal(answer.patient, '01-pat');
+    assert.equal(answer.client_id, CLIENT_ID);
+    assert.equal(answer.scope, SCOPE);
+    assert.equal(answer.fhirUser, `${FHIR}/Practitioner/01-prescriber`);
+    assert.ok(Number.isInteger(answer.exp) && answer.exp > Date.now() / 1000);
+    assert.deepEqual(await (await introspect({ token: 'not-a-token' }, bearer(token))).json(), { active: false });
+    const user = await (await introspect({ token: ADMIN_TOKEN }, bearer(ADMIN_TOKEN))).json();
+    assert.equal(user.active, true);
+    assert.equal(user.patient, undefined, 'a user-level token has no launch patient');
+    assert.equal((await introspect({ token })).status, 401, 'introspection needs a token of this server');
+    assert.equal((await introspect({ token }, bearer('not-a-token'))).status, 401);
+  });
+
+  await check("a launch token for 01-pat reaches only 01-pat's compartment", async () => {
+    const refused = async (res) => {
+      assert.equal(res.status, 403);
+      assert.equal((await res.json()).issue[0].code, 'forbidden');
+    };
+    for (const reference of ['Patient/02-pat', 'Coverage/02-cov', 'MedicationRequest/02-blin', 'Condition/02-all']) {
+      await refused(await get(`${FHIR}/${reference}`, bearer(token)));
+      assert.equal((await get(`${FHIR}/${reference}`, bearer(ADMIN_TOKEN))).status, 200, 'the admin token reaches it');
+    }
+    for (const search of ['Condition?patient=02-pat', 'Patient?_id=02-pat', 'MedicationRequest?_id=02-blin', 'Observation?patient=31-pat']) {
+      const bundle = await (await get(`${FHIR}/${search}`, bearer(token))).json();
+      assert.equal(bundle.resourceType, 'Bundle');
+      assert.deepEqual(bundle.entry, [], search);
+    }
+    const mixed = await (await get(`${FHIR}/Patient?_id=01-pat,02-pat`, bearer(token))).json();
+    assert.deepEqual(mixed.entry.map((e) => e.resource.id), ['01-pat']);
+    assert.equal(mixed.total, 1);
+    // Records of nobody's compartment stay readable: another example's prescriber, say.
+    assert.equal((await get(`${FHIR}/Practitioner/02-prescriber`, bearer(token))).status, 200);
+
+    const headers = { ...bearer(token), 'Content-Type': 'application/fhir+json' };
+    const theirs = { resourceType: 'QuestionnaireResponse', status: 'in-progress', subject: { reference: 'Patient/02-pat' } };
+    await refused(await fetch(`${FHIR}/QuestionnaireResponse`, { method: 'POST', headers, body: JSON.stringify(theirs) }));
+    const adminHeaders = { ...bearer(ADMIN_TOKEN), 'Content-Type': 'application/fhir+json' };
+    const stored = await (await fetch(`${FHIR}/QuestionnaireResponse`, { method: 'POST', headers: adminHeaders, body: JSON.stringify(theirs) })).json();
+    const url = `${FHIR}/QuestionnaireResponse/${stored.id}`;
+    await refused(await fetch(url, { method: 'PUT', headers, body: JSON.stringify({ ...stored, subject: { reference: 'Patient/01-pat' } }) }));
+    await refused(await fetch(url, { method: 'DELETE', headers }));
+    await refused(await get(`${url}/_history/${stored.meta.versionId}`, bearer(token)));
+    assert.deepEqual((await (await get(`${url}/_history`, bearer(token))).json()).entry, []);
+    const batch = { resourceType: 'Bundle', type: 'batch', entry: [{ request: { method: 'GET', url: 'Patient/02-pat' } }] };
+    await refused(await fetch(`${FHIR}`, { method: 'POST', headers, body: JSON.stringify(batch) }));
+    assert.equal((await get(url, bearer(ADMIN_TOKEN))).status, 200, 'untouched');
+  });
+
+  await check("the payer's CDS Hooks token reads its patient's record and no other's", async () => {
+    const call = hookRequests.find((r) => r.context?.patientId === '01-pat');
+    const payerToken = call.fhirAuthorization.access_token;
+    secrets.push(payerToken);
+    assert.equal((await get(`${FHIR}/Patient/01-pat`, bearer(payerToken))).status, 200);
+    const conditions = await (await get(`${FHIR}/Condition?patient=01-pat`, bearer(payerToken))).json();
+    assert.ok(conditions.entry.length > 0);
+    assert.equal((await get(`${FHIR}/Patient/02-pat`, bearer(payerToken))).status, 403);
   });
 
   await check('the interactions not tried above work too: vread, history-instance, delete', async () => {

@@ -94,7 +94,8 @@ export function createPriorAuthorization({ base, payer, clientId, key, fhirCall,
       },
     };
     const answer = await payerCall('/fhir/Subscription', subscription);
-    if (answer.status !== 201 || answer.body?.status !== 'active') {
+    // `requested` until the payer's handshake reaches us (Subscriptions Backport 1.1.0).
+    if (answer.status !== 201 || !['requested', 'active'].includes(answer.body?.status)) {
       throw new Error(`the payer did not take the Subscription (HTTP ${answer.status})`);
     }
     subscribed = answer.body.id;

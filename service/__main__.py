@@ -64,6 +64,9 @@ def main(argv: list[str]) -> int:
         workers=settings.workers,
         log_config=None,
         access_log=False,
+        # The client is the connection's peer; X-Forwarded-For is read only from TRUSTED_PROXIES
+        # (service/auth/client_address.py), not from any loopback peer as uvicorn would.
+        proxy_headers=False,
         timeout_keep_alive=settings.keep_alive_timeout_s,
         timeout_graceful_shutdown=settings.graceful_shutdown_timeout_s,
     )

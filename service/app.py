@@ -31,8 +31,9 @@ from service.errors import BadRequest, NotFound
 from service.logs import configure_logging
 from service.outcomes import install_exception_handlers
 from service.request_ids import RequestIdMiddleware
-from service.runtime import build_runtime
+from service.runtime import Runtime, build_runtime
 from service.settings import Settings, get_settings
+from service.storage.feedback import FeedbackItem, store_feedback
 
 log = logging.getLogger(__name__)
 
@@ -102,16 +103,32 @@ def create_app(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
 
 
 def _add_bench_baseline(app: FastAPI) -> None:
-    """The benchmark's framework floor: the same app, middleware and payload, the body read and
-    parsed as JSON as a hook call parses it, and an empty answer."""
+    """The benchmark's floors. Framework floor (`/bench/noop`): the same app, middleware and
+    payload, the body read and parsed as JSON as a hook call parses it, and an empty answer.
+    Durable floor (`/bench/durable`): that, plus one row committed through the service's own
+    writer before answering, as an order-sign keeps its answer before sending it; nothing an
+    order-sign must do costs less."""
 
     @app.post("/bench/noop", include_in_schema=False)
     async def noop(request: Request) -> Response:
-        try:
-            orjson.loads(await request.body())
-        except orjson.JSONDecodeError:
-            raise BadRequest("request body is not JSON") from None
+        _parsed(await request.body())
         return Response(b'{"cards":[]}', media_type="application/json")
+
+    @app.post("/bench/durable", include_in_schema=False)
+    async def durable(request: Request) -> Response:
+        _parsed(await request.body())
+        runtime: Runtime = request.app.state.runtime
+        now = runtime.clock.now()
+        item = FeedbackItem("bench", "accepted", now.isoformat(), {})
+        await runtime.committer.commit(store_feedback("bench", [item], now))
+        return Response(b'{"cards":[]}', media_type="application/json")
+
+
+def _parsed(body: bytes) -> object:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise BadRequest("request body is not JSON") from None
 
 
 def _mount_smart_app(app: FastAPI, settings: Settings) -> None:

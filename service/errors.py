@@ -1,4 +1,4 @@
-"""The service's exception tree. Only the exception handlers in `web_errors` turn these into HTTP.
+"""The service's exception tree. Only the exception handlers in `outcomes.py` turn these into HTTP.
 
 ServiceError
 ├── RequestError              the client sent something we cannot act on

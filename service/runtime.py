@@ -16,11 +16,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.auth.access_tokens import AccessTokens
 from service.auth.callers import AccessControl, Caller
+from service.auth.client_address import Network, trusted_networks
 from service.auth.clients import ClientRegistry, load_registry
 from service.auth.keys import KeyStore
-from service.auth.launch import EhrLaunchCheck
+from service.auth.launch import IntrospectionCheck
+from service.auth.login_throttle import LoginThrottle
+from service.auth.password_checks import PasswordChecks
 from service.auth.replay import InMemoryReplayCache, claim
-from service.auth.reviewers import ReviewerAccounts, load_reviewers
+from service.auth.reviewers import load_reviewers
 from service.auth.signed_jwt import SignedJwtVerifier
 from service.auth.token_endpoint import TokenEndpoint
 from service.cdshooks.client_auth import ClientIdentity, JwtVerifier, time_rules
@@ -42,6 +45,7 @@ from service.storage.audit import AuditLog
 from service.storage.commits import GroupCommitter
 from service.storage.db import PoolLimits, make_engine, session_factory
 from service.storage.locks import Lease
+from service.storage.login_attempts import prune_forgotten
 from service.storage.retention import prune_expired
 from service.types import JsonObject
 
@@ -67,7 +71,9 @@ class Runtime:
     token_endpoint: TokenEndpoint
     hook_environment: HookEnvironment
     content: ContentStore
-    reviewers: ReviewerAccounts
+    password_checks: PasswordChecks  # the reviewers' passwords, a few at a time
+    login_throttle: LoginThrottle
+    trusted_proxies: tuple[Network, ...]
     notifier: Notifier
     dispatcher: Dispatcher  # delivers the notification outbox (service/pas/dispatcher.py)
     clock: Clock
@@ -130,14 +136,14 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
         pool=PoolLimits.for_writer(settings),
         sqlite_begin="BEGIN IMMEDIATE",
     )
-    # One process of the cluster prunes expired jtis, not every worker of every replica.
+    # One process of the cluster prunes expired jtis and sign-in counts, not every worker.
     replay_lease = Lease(writer_engine, "jti-pruning")
     writer = GroupCommitter(
         session_factory(writer_engine),
         settings.audit_flush_interval_s,
         partial(_prune_replays, clock, replay_lease),
     )
-    notifier = Notifier(http, settings.base_url, clock.now)
+    notifier = Notifier(http, settings.base_url)
     return Runtime(
         settings=settings,
         policies=policies,
@@ -146,7 +152,7 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
         http=http,
         registry=registry,
         verifier=JwtVerifier(
-            settings, http, InMemoryReplayCache(clock.time), clock.time, registry, keys
+            settings, http, _replay_cache(settings, clock), clock.time, registry, keys
         ),
         engine=engine,
         writer_engine=writer_engine,
@@ -154,7 +160,7 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
         sessions=sessions,
         audit=writer,
         committer=writer,
-        access=AccessControl(tokens if settings.auth_mode == "jwt" else None),
+        access=AccessControl(tokens if settings.auth_mode == "jwt" else None, registry),
         token_endpoint=TokenEndpoint(
             url=f"{settings.base_url.rstrip('/')}/auth/token",
             registry=registry,
@@ -163,12 +169,20 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
                 claim(issuer, jti, expires_at, clock.time)
             ),
             tokens=tokens,
-            launches=EhrLaunchCheck(fhir),
+            launches=IntrospectionCheck(fhir, clock.time, settings.introspection_timeout_s),
             system_lifetime_s=settings.access_token_lifetime_s,
             launch_lifetime_s=settings.app_token_lifetime_s,
         ),
         hook_environment=HookEnvironment(settings, policies, fhir, policy_registry.engines),
-        reviewers=load_reviewers(settings.reviewers_file),
+        password_checks=PasswordChecks(
+            load_reviewers(settings.reviewers_file),
+            settings.login_concurrent_checks,
+            settings.login_check_wait_s,
+        ),
+        login_throttle=LoginThrottle(
+            settings, settings.audit_hash_key.get_secret_value().encode(), sessions, clock
+        ),
+        trusted_proxies=trusted_networks(settings.trusted_proxies),
         notifier=notifier,
         dispatcher=Dispatcher(
             notifier,
@@ -182,6 +196,12 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
         ),
         content=load_content(policies, settings.cql_dir, published_base(settings.base_url)),
         clock=clock,
+    )
+
+
+def _replay_cache(settings: Settings, clock: Clock) -> InMemoryReplayCache:
+    return InMemoryReplayCache(
+        clock.time, settings.replay_cache_entries, settings.replay_cache_entries_per_issuer
     )
 
 
@@ -200,8 +220,10 @@ def _access_tokens(settings: Settings, clock: Clock) -> AccessTokens:
 
 
 def _prune_replays(clock: Clock, lease: Lease, session: Session) -> None:
+    """Expired jtis and sign-in counts nothing depends on any more."""
     if lease.held():
         prune_expired(session, clock.time())
+        prune_forgotten(session, clock.time())
 
 
 async def get_runtime(request: Request) -> Runtime:

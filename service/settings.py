@@ -5,6 +5,7 @@ Lists are comma-separated in the environment (`FHIR_SERVER_ALLOWLIST=https://ehr
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -108,11 +109,40 @@ class Settings(DatabaseSettings):
     # it for reading the record leaves 1 s for evaluating, storing and the network.
     prefetch_budget_ms: int = Field(default=4000, ge=1)
     fetch_max_bytes: int = 10 * 1024 * 1024
+    # Each call the token exchange makes to an EHR (its smart-configuration, its token
+    # introspection): the prescriber waits on them.
+    introspection_timeout_s: float = Field(default=3.0, gt=0, le=10)
     max_body_bytes: int = 8 * 1024 * 1024
 
     # Subscriptions a client may hold at once (not ended): each costs a handshake when made and
     # a delivery per decision, so an unbounded number multiplies our outbound posts.
     max_subscriptions_per_client: int = Field(default=20, ge=1)
+
+    # Reviewer sign-in (service/auth/login_throttle.py), per username and per client address,
+    # counted in the shared database so every worker and replica holds the same count: after
+    # LOGIN_USERNAME_FAILURES failed attempts for one username within LOGIN_FAILURE_WINDOW_S (or
+    # LOGIN_ADDRESS_FAILURES from one address), the next attempt and every one for
+    # LOGIN_LOCKOUT_S after it is refused (429) before any password is checked; each further
+    # lockout doubles, up to LOGIN_LOCKOUT_MAX_S. Signing in clears the username's count.
+    login_username_failures: int = Field(default=10, ge=1)
+    login_address_failures: int = Field(default=100, ge=1)
+    login_failure_window_s: float = Field(default=900.0, gt=0)
+    login_lockout_s: float = Field(default=60.0, gt=0)
+    login_lockout_max_s: float = Field(default=3600.0, gt=0)
+    # Password checks one worker runs at once: each takes Argon2id's 64 MiB. A sign-in that
+    # finds them busy waits up to LOGIN_CHECK_WAIT_S, then is answered 503 with Retry-After.
+    login_concurrent_checks: int = Field(default=2, ge=1)
+    login_check_wait_s: float = Field(default=2.0, ge=0)
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client for the
+    # sign-in throttle. Empty (the default): the connection's own peer is the client, and the
+    # header is ignored, as anyone can send it.
+    trusted_proxies: CommaList = Field(default_factory=list)
+
+    # Each worker's cache of CDS Hooks `jti`s (service/auth/replay.py) holds at most
+    # REPLAY_CACHE_ENTRIES, of which one issuer at most REPLAY_CACHE_ENTRIES_PER_ISSUER; beyond
+    # them the shared database alone decides, as it always does in the end.
+    replay_cache_entries: int = Field(default=100_000, ge=1)
+    replay_cache_entries_per_issuer: int = Field(default=10_000, ge=1)
 
     audit_flush_interval_s: float = 1.0
     # Key of the HMAC that replaces patient ids in the audit log. Set it in production.
@@ -140,12 +170,20 @@ class Settings(DatabaseSettings):
         "jwt_jku_allowlist",
         "fhir_server_allowlist",
         "cors_allowed_origins",
+        "trusted_proxies",
         mode="before",
     )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            ipaddress.ip_network(item, strict=False)  # ValueError names the bad entry
         return value
 
     @property

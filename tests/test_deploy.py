@@ -143,3 +143,16 @@ def test_the_disruption_budget_covers_the_deployments_pods() -> None:
 def test_every_manifest_parses_and_names_itself(path: Path) -> None:
     for document in yaml.safe_load_all(path.read_text()):
         assert document["apiVersion"] and document["kind"] and document["metadata"]["name"]
+
+
+def test_the_proxy_forwards_the_client_address_and_the_replicas_trust_only_it() -> None:
+    """The sign-in throttle counts by client address: behind the proxy, that address comes from
+    its X-Forwarded-For, believed only from the proxy's own fixed address."""
+    assert re.search(r"^\s*option forwardfor\b", (DEPLOY / "haproxy.cfg").read_text(), re.M)
+    compose = _compose()
+    proxy = compose["services"]["proxy"]["networks"]["default"]["ipv4_address"]
+    for name, service in _ours(compose).items():
+        if service["command"][3] == "serve":
+            assert service["environment"]["TRUSTED_PROXIES"] == proxy, name
+    (config_map,) = _kind("ConfigMap")
+    assert config_map["data"]["TRUSTED_PROXIES"]

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import date
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date, datetime
 from typing import Annotated, TypeVar
 
 import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from service.auth.replay import claimed
+from service.auth.replay import claim, claimed
 from service.cdshooks.client_auth import ClientIdentity
 from service.cdshooks.models import FeedbackRequest, HookRequest, json_object, parse_model
 from service.cdshooks.services import HookService, service_by_id
@@ -64,13 +66,32 @@ async def _json_body(request: Request) -> object:
 
 @router.post("/cds-services/{service_id}", openapi_extra=request_body(HOOK_REQUEST))
 async def call_service(service_id: str, request: Request, runtime: RuntimeDep) -> Response:
-    started = time.perf_counter()
     service = _service(service_id)
-    identity = await runtime.authenticate(request, service.id)
-    client = identity.client_id if identity is not None else None
-    body = json_object(await _json_body(request), "the hook request")
-    hook_request = parse_model(HookRequest, body, "request")
-    audit = _Audit(runtime, service, hook_request, client, started)
+    audit = _Audit(runtime, service, time.perf_counter())
+    try:
+        identity = await runtime.authenticate(request, service.id)
+    except (RequestError, Unauthorized) as refused:
+        # Refused before it was understood: audited all the same, with what is known of it.
+        audit.write([], type(refused).__name__, _status(refused))
+        raise
+    audit.client = identity.client_id if identity is not None else None
+    async with _jti_used(runtime, identity):
+        return await _answered(request, runtime, service, identity, audit)
+
+
+async def _answered(
+    request: Request,
+    runtime: Runtime,
+    service: HookService,
+    identity: ClientIdentity | None,
+    audit: _Audit,
+) -> Response:
+    try:
+        body = json_object(await _json_body(request), "the hook request")
+        hook_request = audit.request = parse_model(HookRequest, body, "request")
+    except RequestError as refused:
+        audit.write([], type(refused).__name__, refused.status_code)
+        raise
     call = _call(
         service, hook_request, runtime.today(), _fetchable(runtime, identity, hook_request)
     )
@@ -81,7 +102,9 @@ async def call_service(service_id: str, request: Request, runtime: RuntimeDep) -
         raise
     try:
         # Kept before it is sent: DTR finds every assertion id we give out (CRD found-11/37).
-        await runtime.committer.commit(_kept(hook_request, call, identity, answer, runtime.clock))
+        asked_by = _asked_by(runtime, identity, hook_request)
+        kept = _kept(hook_request, asked_by, call, answer, runtime.clock.now())
+        await runtime.committer.commit(_claimed(identity, runtime.clock, kept))
     except (Unauthorized, StorageUnavailable) as error:
         audit.write(answer.order_references, type(error).__name__, _status(error))
         raise
@@ -90,7 +113,26 @@ async def call_service(service_id: str, request: Request, runtime: RuntimeDep) -
 
 
 def _status(error: Exception) -> int:
+    if isinstance(error, RequestError):
+        return error.status_code
     return 401 if isinstance(error, Unauthorized) else 503
+
+
+@asynccontextmanager
+async def _jti_used(runtime: Runtime, identity: ClientIdentity | None) -> AsyncIterator[None]:
+    """A call that fails before its answer is stored used its jti all the same (CDS Hooks: never
+    reused): it is claimed alone, so the table refuses a replay on every worker whatever the
+    worker's cache holds (service/auth/replay.py)."""
+    try:
+        yield
+    except (Unauthorized, StorageUnavailable):
+        raise  # the claim itself refused the jti, or could not be made
+    except Exception:
+        if identity is not None:
+            await runtime.committer.commit(
+                claim(identity.issuer, identity.jti, identity.expires_at, runtime.clock.time)
+            )
+        raise
 
 
 def _claimed(identity: ClientIdentity | None, clock: Clock, work: Work[T]) -> Work[T]:
@@ -100,19 +142,24 @@ def _claimed(identity: ClientIdentity | None, clock: Clock, work: Work[T]) -> Wo
     return claimed(identity.issuer, identity.jti, identity.expires_at, clock.time, work)
 
 
-def _kept(
-    hook_request: HookRequest,
-    call: HookCall,
-    identity: ClientIdentity | None,
-    answer: OrderAnswers,
-    clock: Clock,
-) -> Work[None]:
+def _asked_by(
+    runtime: Runtime, identity: ClientIdentity | None, hook_request: HookRequest
+) -> AskedBy:
+    """Whose patient the answer is about: the patient id on the FHIR server the call names, or
+    on the client's only registered server (a launch from there then finds it; with several
+    servers and none named, only the client's system tokens do)."""
     patient = hook_request.context.get("patientId")
-    asked_by = AskedBy(
-        client_id=identity.client_id if identity is not None else NO_CLIENT,
-        fhir_server=hook_request.fhir_server,
+    client_id = identity.client_id if identity is not None else NO_CLIENT
+    return AskedBy(
+        client_id=client_id,
+        fhir_server=hook_request.fhir_server or runtime.registry.home_server(client_id),
         patient_id=patient if isinstance(patient, str) else None,
     )
+
+
+def _kept(
+    hook_request: HookRequest, asked_by: AskedBy, call: HookCall, answer: OrderAnswers, at: datetime
+) -> Work[None]:
     row = HookAnswerRow(
         hook=hook_request.hook,
         hook_instance=hook_request.hook_instance,
@@ -132,7 +179,7 @@ def _kept(
         )
         for asserted in answer.evaluations
     ]
-    return _claimed(identity, clock, store_answer(asked_by, row, assertions, clock.now()))
+    return store_answer(asked_by, row, assertions, at)
 
 
 def _fetchable(
@@ -168,24 +215,22 @@ def _call(
 
 
 class _Audit:
-    def __init__(
-        self,
-        runtime: Runtime,
-        service: HookService,
-        hook_request: HookRequest,
-        client: str | None,
-        started: float,
-    ) -> None:
-        self.runtime, self.service, self.request = runtime, service, hook_request
-        self.client, self.started = client, started
+    """One hook call's audit entry: the caller once authenticated, the hook once parsed (a call
+    refused before either is audited with neither; never a token, never a patient id)."""
+
+    def __init__(self, runtime: Runtime, service: HookService, started: float) -> None:
+        self.runtime, self.service, self.started = runtime, service, started
+        self.client: str | None = None
+        self.request: HookRequest | None = None
 
     def write(self, orders: list[str], outcome: str, status_code: int) -> None:
-        patient = self.request.context.get("patientId")
+        request = self.request
+        patient = request.context.get("patientId") if request is not None else None
         self.runtime.audit.record(
             HookAudit(
                 at=self.runtime.clock.now(),
-                hook=self.request.hook[:64],
-                hook_instance=self.request.hook_instance[:128],
+                hook=request.hook[:64] if request is not None else "",
+                hook_instance=request.hook_instance[:128] if request is not None else "",
                 service_id=self.service.id,
                 client=self.client,
                 patient_hash=patient_hash(
@@ -203,7 +248,8 @@ class _Audit:
 async def feedback(service_id: str, request: Request, runtime: RuntimeDep) -> Response:
     service = _service(service_id)
     identity = await runtime.authenticate(request, f"{service.id}/feedback")
-    body = parse_model(FeedbackRequest, await _json_body(request), "feedback")
+    async with _jti_used(runtime, identity):
+        body = parse_model(FeedbackRequest, await _json_body(request), "feedback")
     items = [
         FeedbackItem(
             card=item.card,

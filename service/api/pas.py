@@ -18,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from service.auth.callers import Caller, requires
+from service.dtr.prefill import assertion_of
 from service.errors import BadRequest, Forbidden, NotFound
 from service.openapi_bodies import request_body
 from service.outcomes import fhir_response
@@ -26,6 +27,7 @@ from service.pas.claim_response import Decision, claim_response, response_bundle
 from service.pas.intake import receive
 from service.pas.submission import Submission, read_submission
 from service.runtime import Runtime, get_runtime
+from service.storage.crd_answers import find_assertion
 from service.storage.prior_auth import Received, existing_request, viewable_request
 from service.types import Resource
 
@@ -51,6 +53,18 @@ def _patient_of(submission: Submission) -> str | None:
     return str(patient["id"]) if patient.get("id") else None
 
 
+def _fhir_server(runtime: Runtime, submission: Submission, caller: Caller) -> str | None:
+    """The FHIR server the request's patient id belongs to: the launch's; else the one the hook
+    call behind its DTR response named (that response's coverage-assertion-id); else the
+    client's only registered server (service/auth/callers.py)."""
+    assertion_id = assertion_of(submission.response) if submission.response else None
+    if caller.patient is not None or assertion_id is None:
+        return caller.fhir_server
+    with runtime.sessions() as session:
+        row = find_assertion(session, assertion_id, caller)
+        return row.fhir_server if row is not None else caller.fhir_server
+
+
 @router.post("/Claim/$submit", openapi_extra=request_body(PAS_BUNDLE, "application/fhir+json"))
 async def submit(
     request: Request, runtime: RuntimeDep, caller: Annotated[Caller, requires("Claim", "c")]
@@ -67,6 +81,7 @@ async def submit(
         lambda canonical: runtime.content.by_url("Questionnaire", canonical),
         runtime.today(),
     )
+    fhir_server = await run_in_threadpool(_fhir_server, runtime, submission, caller)
     request_id = str(uuid.uuid4())
     base = runtime.settings.base_url.rstrip("/")
     pended = claim_response(
@@ -80,7 +95,7 @@ async def submit(
         id=request_id,
         identifier=submission.identifier,
         client_id=caller.client_id,
-        fhir_server=caller.fhir_server,
+        fhir_server=fhir_server,
         patient_id=caller.patient or patient,
         policy_id=policy.id if policy else None,
         order_ref=summary.get("order"),

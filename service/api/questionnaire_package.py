@@ -30,7 +30,7 @@ from service.dtr.versions import declared_version
 from service.errors import BadRequest, Forbidden, NotFound
 from service.fhir.parameters import named, parameters_resource, single_value
 from service.fhir.record import PatientRecord
-from service.fhir.validation import check_resources
+from service.fhir.validation import READ_ELEMENTS, check_resources
 from service.openapi_bodies import PARAMETERS, request_body
 from service.outcomes import fhir_response
 from service.policy.folder import Policy
@@ -197,7 +197,11 @@ def _fresh_prefill(runtime: Runtime, parameters: list[JsonObject], caller: Calle
     if order is not None and not isinstance(order.get("id"), str):
         raise BadRequest("the order needs an id")
     # The policy reads these: malformed FHIR is refused here, not met halfway by the evaluation.
-    check_resources([r for r in (order, coverage) if r is not None], "$questionnaire-package input")
+    check_resources(
+        [r for r in (order, coverage) if r is not None],
+        "$questionnaire-package input",
+        READ_ELEMENTS,
+    )
     patient = subject_patient(order) if order is not None else _beneficiary(coverage)
     if caller.patient is not None and patient != caller.patient:
         raise Forbidden("this token reaches only its launch's patient")

@@ -103,7 +103,9 @@ def _store(
             raise UnprocessableEntity("the response is not about its assertion", issues=mismatched)
         sender = Sender(
             client_id=caller.client_id,
-            fhir_server=caller.fhir_server or (assertion.fhir_server if assertion else None),
+            # A launch's assertion is on the launch's server (find_assertion); a system token's
+            # names the server its hook call came from.
+            fhir_server=assertion.fhir_server if assertion else caller.fhir_server,
             patient_id=caller.patient or (assertion.patient_id if assertion else None) or subject,
         )
         return save_response(session, response, sender, assertion_id, received_at)

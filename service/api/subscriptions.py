@@ -2,9 +2,10 @@
 subscriptions.py), reads its Subscriptions back and ends them. SMART Backend Services token with
 `system/Subscription` scopes; at most MAX_SUBSCRIPTIONS_PER_CLIENT not ended per client; a
 client reaches only its own, another's reads as unknown. A new
-Subscription is acknowledged only after its handshake has been sent: `active` when the endpoint
-took it, `error` when it did not (the client fixes the endpoint and subscribes again). Its status
-then follows delivery (service/pas/outbox.py), and the Subscriptions Backport `$status`
+Subscription is stored and acknowledged `requested` (Subscriptions Backport 1.1.0); the outbox's
+dispatcher sends its handshake, after which it is `active`, or `error` when the endpoint did not
+take it (the client fixes the endpoint and subscribes again). Its status then follows delivery
+(service/pas/outbox.py), and the Subscriptions Backport `$status`
 operation reports it with the events numbered so far, on one Subscription or on the client's."""
 
 from __future__ import annotations
@@ -72,11 +73,10 @@ async def create(
         events=0,
         resource=stored_subscription(resource, "", "requested"),
     )
-    delivered = await runtime.notifier.handshake(row)
-    status = "active" if delivered else "error"
-    stored = stored_subscription(resource, row.id, status)
-    row.status, row.resource = status, _without_headers(stored)
+    stored = stored_subscription(resource, row.id, "requested")
+    row.resource = _without_headers(stored)
     await runtime.committer.commit(lambda session: session.add(row))
+    runtime.dispatcher.wake()  # the handshake goes now, not at the next poll
     location = f"{runtime.settings.base_url.rstrip('/')}/fhir/Subscription/{row.id}"
     return fhir_response(_without_headers(stored), 201, {"Location": location})
 

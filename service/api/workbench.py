@@ -14,6 +14,7 @@ decision that was written is notified."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -26,7 +27,10 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from service.auth.client_address import client_address
 from service.auth.login_form import login_form_posted, login_form_token, set_login_cookie
+from service.auth.login_throttle import Attempt
+from service.auth.password_checks import Busy
 from service.auth.reviewers import (
     COOKIE,
     SESSION_LIFETIME,
@@ -162,13 +166,50 @@ async def login(request: Request, runtime: RuntimeDep) -> Response:
         problem = "This sign-in did not come from this page; please sign in again."
         return _login_page(request, runtime, 403, problem=problem)
     username, password = form.get("username", ""), form.get("password", "")
-    found = await run_in_threadpool(runtime.reviewers.check, username, password)
+    attempt = runtime.login_throttle.attempt(
+        username, client_address(request, runtime.trusted_proxies)
+    )
+    # Counted, or refused, before any password is checked: a refusal costs no Argon2.
+    if wait_s := await runtime.login_throttle.admit(attempt):
+        return _come_back(request, runtime, 429, wait_s, _TOO_MANY)
+    found = await runtime.password_checks.check(username, password)
+    if isinstance(found, Busy):
+        await runtime.login_throttle.refund(attempt)
+        return _come_back(request, runtime, 503, found.retry_after_s, _BUSY)
     if found is None:
         # The same words for an unknown name and a wrong password.
         problem = "That username and password do not match."
         return _login_page(request, runtime, 401, problem=problem)
+    return await _signed_in_as(runtime, found.username, attempt)
+
+
+_TOO_MANY = (
+    "Too many sign-in attempts for this username or from this network. "
+    "Please wait {wait}, then sign in again."
+)
+_BUSY = "Signing in is busy just now. Please wait {wait}, then sign in again."
+
+
+def _come_back(
+    request: Request, runtime: Runtime, status_code: int, wait_s: int, words: str
+) -> Response:
+    problem = words.format(wait=_duration(wait_s))
+    answer = _login_page(request, runtime, status_code, problem=problem)
+    answer.headers["Retry-After"] = str(wait_s)
+    return answer
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+async def _signed_in_as(runtime: Runtime, reviewer: str, attempt: Attempt) -> Response:
+    await runtime.login_throttle.signed_in(attempt)
     token, _ = await runtime.committer.commit(
-        lambda session: open_session(session, found.username, runtime.clock.now())
+        lambda session: open_session(session, reviewer, runtime.clock.now())
     )
     answer = RedirectResponse("/review", status_code=303, headers=_HEADERS)
     answer.set_cookie(

@@ -13,6 +13,12 @@ DTR token endpoint (by `client_id`, SMART Backend Services) take their trust.
 - `fhir_servers`: the EHR FHIR bases whose SMART launches speak for this client (the prescriber
   app's token exchange, service/auth/launch.py). Optional.
 - `scopes`: the most this client may be granted; default: every scope the token endpoint offers.
+- `introspection`: how the prescriber app's token exchange asks this EHR about a launch's token
+  (SMART App Launch 2 "Token Introspection", service/auth/launch.py). `endpoint`: the EHR's
+  introspection URL; default: the `introspection_endpoint` of each FHIR server's
+  `.well-known/smart-configuration`. `bearer_token_file`: a file holding the credential the EHR
+  issued the payer for introspecting; default: the launch's token authorizes its own
+  introspection. Optional.
 
 The older settings still work: each `JWT_TRUSTED_ISSUERS` entry is a client whose client_id is
 its `iss`, its keys from `JWT_JWKS_FILE` or a `jku` on `JWT_JKU_ALLOWLIST`.
@@ -27,11 +33,26 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import jwt
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 
 from service.errors import ConfigurationError
 from service.settings import Settings
 from service.types import JsonObject
+
+
+@dataclass(frozen=True)
+class Introspection:
+    """Where and how a launch's token is introspected at this client's EHR."""
+
+    endpoint: str | None = None  # None: the FHIR server's smart-configuration says
+    bearer_token: SecretStr | None = None  # None: the launch's token itself
 
 
 @dataclass(frozen=True)
@@ -46,6 +67,20 @@ class RegisteredClient:
     jku_allowlist: tuple[str, ...]
     fhir_servers: tuple[str, ...]
     scopes: frozenset[str] | None
+    introspection: Introspection = Introspection()
+
+    @property
+    def home_server(self) -> str | None:
+        """The FHIR server this client's patient ids belong to when a call does not say: its
+        only registered one. With several, or none, it is not known."""
+        return self.fhir_servers[0] if len(self.fhir_servers) == 1 else None
+
+
+class _IntrospectionEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    endpoint: str | None = None
+    bearer_token_file: Path | None = None
 
 
 class _ClientEntry(BaseModel):
@@ -57,6 +92,7 @@ class _ClientEntry(BaseModel):
     jwks_uri: str | None = None
     fhir_servers: list[str] = Field(default_factory=list)
     scopes: list[str] | None = None
+    introspection: _IntrospectionEntry = _IntrospectionEntry()
 
     @model_validator(mode="after")
     def _one_key_source(self) -> _ClientEntry:
@@ -91,6 +127,10 @@ class ClientRegistry:
 
     def by_client_id(self, client_id: str) -> RegisteredClient | None:
         return self._by_id.get(client_id)
+
+    def home_server(self, client_id: str) -> str | None:
+        client = self._by_id.get(client_id)
+        return client.home_server if client is not None else None
 
     def by_fhir_server(self, fhir_server: str) -> RegisteredClient | None:
         wanted = fhir_server.rstrip("/")
@@ -135,7 +175,9 @@ def _client(entry: _ClientEntry, path: Path, settings: Settings) -> RegisteredCl
         except (jwt.PyJWKSetError, jwt.InvalidKeyError) as error:
             raise ConfigurationError(f"{where}: jwks unusable ({error})") from None
     uris = (entry.jwks_uri,) if entry.jwks_uri else ()
-    for url in (*uris, *entry.fhir_servers):
+    introspection = entry.introspection
+    endpoints = (introspection.endpoint,) if introspection.endpoint else ()
+    for url in (*uris, *entry.fhir_servers, *endpoints):
         if not _acceptable_url(url, settings):
             raise ConfigurationError(f"{where}: {url!r} must be an https URL")
     return RegisteredClient(
@@ -146,7 +188,23 @@ def _client(entry: _ClientEntry, path: Path, settings: Settings) -> RegisteredCl
         jku_allowlist=uris,
         fhir_servers=tuple(url.rstrip("/") for url in entry.fhir_servers),
         scopes=frozenset(entry.scopes) if entry.scopes is not None else None,
+        introspection=Introspection(
+            introspection.endpoint, _secret(introspection.bearer_token_file, where)
+        ),
     )
+
+
+def _secret(path: Path | None, where: str) -> SecretStr | None:
+    """A credential kept in a file of its own (a mounted secret), read once at start-up."""
+    if path is None:
+        return None
+    try:
+        secret = path.read_text().strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigurationError(f"{where}: introspection.bearer_token_file: {error}") from None
+    if not secret:
+        raise ConfigurationError(f"{where}: introspection.bearer_token_file {path} is empty")
+    return SecretStr(secret)
 
 
 def _acceptable_url(url: str, settings: Settings) -> bool:

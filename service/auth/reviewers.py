@@ -3,7 +3,9 @@
 Accounts come from `REVIEWERS_FILE`, a JSON file `{"reviewers": [{"username": ..., "name": ...,
 "passwordHash": "$argon2id$..."}]}` (hashes from `python -m service hash-password`); none
 configured, nobody signs in. Passwords are checked with Argon2id (argon2-cffi), always against a
-hash, also for an unknown username, so the answer takes as long and says the same either way.
+hash, also for an unknown username, so the answer takes as long and says the same either way; a
+few at a time (service/auth/password_checks.py), once the sign-in throttle let the attempt through
+(service/auth/login_throttle.py).
 
 A session is a random token in an HttpOnly, SameSite=Strict cookie scoped to `/review`; only its
 SHA-256 is stored, with the form token every POST must carry and when it ends (8 hours, a working

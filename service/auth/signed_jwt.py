@@ -1,11 +1,12 @@
 """JWTs our registered clients sign: CDS Hooks client authentication (CDS Hooks 2.0 "Trusting CDS
 Clients") and SMART Backend Services client assertions (SMART App Launch 2, "Backend Services").
 
-Both ask the same of a token: `alg` RS384 or ES384 only, checked before any key is touched (no
-`none`, no HMAC keyed with a public key); `kid` required; the signer a registered client; its key
-from that client's JWK Set; `aud` the URL that was called; `exp` required, in the future and at
-most `jwt_max_lifetime_s` away; `jti` required. Whether the `jti` was seen before is the caller's
-check (a store shared by every worker, service/auth/replay.py). Every failure is `Unauthorized`
+Both ask the same of a token: `alg` RS384, ES384 or RS256 only, checked before any key is touched
+(no `none`, no HMAC keyed with a public key); `kid` required; the signer a registered client; its
+key from that client's JWK Set, for that algorithm (an RSA key of at least 2048 bits); `aud` the
+URL that was called; `exp` required, in the future and at most `jwt_max_lifetime_s` away; `jti`
+required. Whether the `jti` was seen before is the caller's check (a store shared by every
+worker, service/auth/replay.py). Every failure is `Unauthorized`
 with a reason for the log that never quotes the token.
 """
 
@@ -16,13 +17,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from service.auth.clients import RegisteredClient
 from service.auth.keys import KeyStore
 from service.clock import Seconds
 from service.errors import Unauthorized
 
-ALLOWED_ALGORITHMS = frozenset({"RS384", "ES384"})
+# CDS Hooks 2.0 forbids `none` and symmetric algorithms and recommends ES384 and RS384, which SMART
+# Backend Services requires servers to support. RS256 is asymmetric and allowed by both; the CRD
+# reference request generator signs with it, so it is accepted too (docs/decisions/0010).
+ALLOWED_ALGORITHMS = frozenset({"RS384", "ES384", "RS256"})
+MIN_RSA_BITS = 2048
 # From the unverified claims, the registered client that claims to have signed them (or None).
 SignerOf = Callable[[dict[str, Any]], RegisteredClient | None]
 
@@ -54,7 +60,7 @@ class SignedJwtVerifier:
         if client is None:
             raise Unauthorized("iss is not a trusted client")
         key = await self._keys.key(client, header.get("jku"), header["kid"])
-        claims = _claims(token, key, header["alg"], audience)
+        claims = _claims(token, _usable(key, header["alg"]), header["alg"], audience)
         expires_at = self._check_times(claims)
         jti = claims.get("jti")
         if not isinstance(jti, str) or not jti:
@@ -114,7 +120,20 @@ def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return header, claims
 
 
-def _claims(token: str, key: jwt.PyJWK, algorithm: str, audience: str) -> dict[str, Any]:
+def _usable(key: jwt.PyJWK, algorithm: str) -> Any:
+    """The public key to verify an `algorithm` signature with. A JWK that names its algorithm
+    (RFC 7517 `alg`) is used for that one only; one that does not, for the token's (PyJWT would
+    otherwise assume RS256 for every RSA key, and refuse RS384). The key type must fit the
+    algorithm (PyJWT refuses an EC key for RS384), and an RSA key must be long enough."""
+    declared = getattr(key, "_jwk_data", {}).get("alg")
+    if declared is not None and declared != algorithm:
+        raise Unauthorized(f"key is for {declared!r}, token signed with {algorithm!r}")
+    if isinstance(key.key, rsa.RSAPublicKey) and key.key.key_size < MIN_RSA_BITS:
+        raise Unauthorized(f"RSA key shorter than {MIN_RSA_BITS} bits")
+    return key.key
+
+
+def _claims(token: str, key: Any, algorithm: str, audience: str) -> dict[str, Any]:
     """Signature and audience; times are checked with our own clock."""
     audiences = [audience.rstrip("/"), audience.rstrip("/") + "/"]
     options: jwt.types.Options = {"verify_exp": False, "verify_nbf": False, "verify_iat": False}

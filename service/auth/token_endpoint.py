@@ -6,9 +6,9 @@
   RS384 or ES384 by a key registered for that client. Grants `system/` scopes only.
 - token exchange (RFC 8693) for the prescriber's SMART app, which holds no secret of its own:
   `subject_token` is the access token its EHR launch gave it, `fhir_server` and `patient` the
-  launch's `iss` and patient. The EHR must be a registered client's FHIR server, and that server
-  must answer `Patient/{patient}` to that token (service/auth/launch.py). Grants `patient/`
-  scopes for that patient only.
+  launch's `iss` and patient. The EHR must be a registered client's FHIR server, and its token
+  introspection must say the token is active and its launch is for that patient
+  (service/auth/launch.py). Grants `patient/` scopes for that patient on that server only.
 
 Errors are RFC 6749 section 5.2 objects; every answer carries `Cache-Control: no-store`.
 """
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from service.auth.access_tokens import AccessGrant, AccessTokens
 from service.auth.clients import ClientRegistry, RegisteredClient
-from service.auth.launch import LaunchCheck
+from service.auth.launch import Launch, LaunchCheck
 from service.auth.scopes import Scope, granted, parse_scope, parse_scopes
 from service.auth.signed_jwt import SignedJwtVerifier
 from service.errors import OAuthError, Unauthorized
@@ -126,8 +126,11 @@ class TokenEndpoint:
         client = self.registry.by_fhir_server(fhir_server)
         if client is None:
             raise OAuthError("invalid_grant", "that FHIR server is not a registered EHR")
-        if not await self.launches.reaches_patient(fhir_server, subject_token, patient):
-            raise OAuthError("invalid_grant", "the EHR did not confirm the launch's patient")
+        refusal = await self.launches.refusal(Launch(client, fhir_server, subject_token, patient))
+        if refusal is not None:
+            raise OAuthError(
+                "invalid_grant", "the EHR did not confirm the launch's patient", refusal
+            )
         scopes = self._scopes(form.get("scope", ""), client, LAUNCH_SCOPES)
         grant = AccessGrant(client.client_id, tuple(scopes), patient, fhir_server)
         token = self.tokens.issue(grant, self.launch_lifetime_s)

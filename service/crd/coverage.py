@@ -24,7 +24,7 @@ from datetime import date
 
 from service.errors import BadRequest, Issue
 from service.fhir.record import PatientRecord
-from service.fhir.validation import check_resources
+from service.fhir.validation import READ_ELEMENTS, check_resources
 from service.types import Resource
 
 
@@ -60,7 +60,7 @@ def select_coverage(
     named = _named_by_orders(record, orders)
     every = [c for c in record.of_type("Coverage") if not named or any(c is n for n in named)]
     # Which payer's rules apply rests on these: a malformed Coverage is a 400, not a guess.
-    check_resources(every, "prefetch coverage")
+    check_resources(every, "prefetch coverage", READ_ELEMENTS)
     candidates = [c for c in every if _active_on(c, today)]
     if payer_identifiers:
         foreign = [c for c in candidates if not _is_ours(c, record, payer_identifiers)]

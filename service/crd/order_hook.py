@@ -24,7 +24,7 @@ from service.crd.calls import HookCall, HookEnvironment
 from service.crd.coverage import payors_to_fetch, select_coverage
 from service.errors import Issue, PreconditionFailed
 from service.fhir.record import PatientRecord
-from service.fhir.validation import check_resources
+from service.fhir.validation import READ_ELEMENTS, check_resources
 from service.policy.folder import Policy
 from service.policy.trigger import is_in_scope, medication_references
 from service.types import Resource
@@ -53,7 +53,7 @@ async def answer_order_hook(call: HookCall, env: HookEnvironment) -> OrderAnswer
     if not in_scope:
         _require_orders(call.context, record)
         return OrderAnswers({"cards": [], "systemActions": []}, [], "no-order-in-scope")
-    check_resources([order for order, _ in in_scope], "context order")
+    check_resources([order for order, _ in in_scope], "context order", READ_ELEMENTS)
     # 412 only when the Coverage is neither prefetched, fetched nor named by every order.
     if not all(named_coverage(order) for order, _ in in_scope):
         _require(prefetch)

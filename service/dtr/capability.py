@@ -5,7 +5,12 @@ serve, and SMART security. It instantiates DTR 2.0.1's payer CapabilityStatement
 (SHALL) and $next-question (SHOULD).
 
 $next-question is not listed: our Questionnaires are standard forms, for which DTR 2.0.1 needs
-only $questionnaire-package ("Standard vs Adaptive" table); docs/decisions/0005."""
+only $questionnaire-package ("Standard vs Adaptive" table); docs/decisions/0005.
+
+The same endpoint serves PAS 2.0.1 (service/api/pas.py, subscriptions.py), so the statement lists
+it too: Claim with $submit and $inquire, ClaimResponse reads, and Subscription with the PAS topic
+it supports (Subscriptions Backport: `capabilitystatement-subscriptiontopic-canonical`; PAS: the
+Subscription support SHALL be declared here)."""
 
 from __future__ import annotations
 
@@ -22,10 +27,15 @@ DTR_IG = "http://hl7.org/fhir/us/davinci-dtr/ImplementationGuide/hl7.fhir.us.dav
 DTR_VERSION = "2.0.1"
 DTR_OPERATIONS = "http://hl7.org/fhir/us/davinci-dtr/OperationDefinition"
 VALUESET_EXPAND = "http://hl7.org/fhir/OperationDefinition/ValueSet-expand"
+PAS_IG = "http://hl7.org/fhir/us/davinci-pas/ImplementationGuide/hl7.fhir.us.davinci-pas"
+PAS_VERSION = "2.0.1"
+PAS_OPERATIONS = "http://hl7.org/fhir/us/davinci-pas/OperationDefinition"
+PAS_TOPIC = "http://hl7.org/fhir/us/davinci-pas/SubscriptionTopic/PASSubscriptionTopic"
+BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport"
 OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 SECURITY_SERVICE = "http://terminology.hl7.org/CodeSystem/restful-security-service"
 # R4 CapabilityStatement.date: when this statement's content last changed. Change it with it.
-STATEMENT_DATE = "2026-12-02"
+STATEMENT_DATE = "2026-12-07"
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,25 @@ def operations(canonical_base: str) -> tuple[Operation, ...]:
             evaluate_url(canonical_base),
             "Needs a token (QuestionnaireResponse.r). Nothing is stored.",
         ),
+        Operation(
+            "submit",
+            "Claim",
+            f"{PAS_OPERATIONS}/Claim-submit|{PAS_VERSION}",
+            "PAS Claim Request. Needs a token (system/Claim.c). Every request is pended for "
+            "review; the decision comes by Subscription or $inquire.",
+        ),
+        Operation(
+            "inquire",
+            "Claim",
+            f"{PAS_OPERATIONS}/Claim-inquiry|{PAS_VERSION}",
+            "PAS Claim Inquiry. Needs a token (system/Claim.r). The caller's own requests only.",
+        ),
+        Operation(
+            "status",
+            "Subscription",
+            f"{BACKPORT}/OperationDefinition/backport-subscription-status",
+            "Needs a token (system/Subscription.r). On one Subscription or the caller's.",
+        ),
     )
 
 
@@ -90,7 +119,7 @@ def capability_statement(
         },
         "fhirVersion": "4.0.1",
         "format": ["json"],
-        "implementationGuide": [f"{DTR_IG}|{DTR_VERSION}"],
+        "implementationGuide": [f"{DTR_IG}|{DTR_VERSION}", f"{PAS_IG}|{PAS_VERSION}"],
         "rest": [
             {
                 "mode": "server",
@@ -152,6 +181,25 @@ def _resources(content: ContentStore, served: Sequence[Operation]) -> list[JsonO
         )
     )
     found.append(_resource("OperationDefinition", ["read"], [], []))
+    found.append(
+        _resource(
+            "Claim",
+            [],
+            [],
+            [],
+            "PAS 2.0.1: $submit and $inquire only; a Claim is not read or searched directly.",
+        )
+    )
+    found.append(
+        _resource(
+            "ClaimResponse",
+            ["read"],
+            [],
+            [],
+            "The decision on one of the caller's requests (system/ClaimResponse.r).",
+        )
+    )
+    found.append(_subscription())
     for entry in found:
         ours = [
             {"name": o.name, "definition": o.definition, "documentation": o.documentation}
@@ -161,6 +209,22 @@ def _resources(content: ContentStore, served: Sequence[Operation]) -> list[JsonO
         if ours:
             entry["operation"] = ours
     return found
+
+
+def _subscription() -> JsonObject:
+    found = _resource(
+        "Subscription",
+        ["create", "read", "delete"],
+        [],
+        [f"{BACKPORT}/StructureDefinition/backport-subscription"],
+        "Subscriptions Backport 1.1.0, rest-hook, to the PAS topic only, filtered by "
+        "orgIdentifier; `requested` until its handshake is taken.",
+    )
+    topic = {
+        "url": f"{BACKPORT}/StructureDefinition/capabilitystatement-subscriptiontopic-canonical",
+        "valueCanonical": PAS_TOPIC,
+    }
+    return {"extension": [topic], **found}
 
 
 def _resource(
@@ -175,7 +239,8 @@ def _resource(
         found["supportedProfile"] = list(profiles)
     if documentation:
         found["documentation"] = documentation
-    found["interaction"] = [{"code": code} for code in interactions]
+    if interactions:  # R4 JSON has no empty arrays (Claim: operations only)
+        found["interaction"] = [{"code": code} for code in interactions]
     if search:
         found["searchParam"] = [
             {"name": name, "type": kind_, "documentation": text} for name, kind_, text in search

@@ -19,9 +19,12 @@ from service.types import JsonObject, Resource
 # The ValueSet-expand parameters we take, with the R4 value type each has in a Parameters body.
 # Others (context, date, displayLanguage, includeDesignations, ...) would change what an answer
 # means; refused, not ignored.
+# `version` is not R4's name for the ValueSet's version, but SDC renderers send it (Smart Forms
+# splits an answerValueSet's `url|version` into `url` and `version`): taken as valueSetVersion.
 VALUE_KEYS = {
     "url": "valueUri",
     "valueSetVersion": "valueString",
+    "version": "valueString",
     "filter": "valueString",
     "count": "valueInteger",
     "offset": "valueInteger",
@@ -53,7 +56,7 @@ def request_from_parameters(parameters: Sequence[JsonObject]) -> ExpansionReques
     """POST: a Parameters body, each value of its R4 type."""
     _refuse_unsupported(str(p["name"]) for p in parameters)
     values = {name: single_value(parameters, (name,), key) for name, key in VALUE_KEYS.items()}
-    for name in ("url", "valueSetVersion", "filter"):
+    for name in ("url", "valueSetVersion", "version", "filter"):
         if values[name] is not None and not isinstance(values[name], str):
             raise BadRequest(f"parameter {name} must be a {VALUE_KEYS[name]} string")
     for name in ("count", "offset"):
@@ -86,6 +89,10 @@ def _request(values: Mapping[str, Any], integers: Mapping[str, int | None]) -> E
         if number is not None and number < 0:
             raise BadRequest(f"parameter {name} must be a non-negative integer")
     url, version = values.get("url"), values.get("valueSetVersion")
+    alias = values.get("version")
+    if alias is not None and version is not None and alias != version:
+        raise BadRequest(f"version {alias} and valueSetVersion {version} disagree")
+    version = version if version is not None else alias
     if url is not None and "|" in url:
         url, _, in_url = url.partition("|")
         if version is not None and version != in_url:

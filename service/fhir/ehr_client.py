@@ -6,6 +6,8 @@
 - https only outside development; redirects are never followed (they could leave the allowlist).
 - Bodies are read in a stream and cut off at `FETCH_MAX_BYTES`.
 - The bearer token goes in the Authorization header and nowhere else: not in errors, not in logs.
+  (The token exchange also POSTs a launch token, as a form, to an EHR's token introspection
+  endpoint: an allowed server too, service/auth/launch.py.)
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from service.settings import Settings
 from service.types import JsonObject
 
 FHIR_JSON = "application/fhir+json"
+JSON = "application/json"
 _LOOPBACK_NAMES = {"localhost"}
 
 
@@ -95,38 +98,69 @@ class FhirClient:
     async def get_json(
         self, base_url: str, relative: str, token: str | None, timeout_s: float
     ) -> JsonObject:
-        if not self.allows(base_url):
-            raise FetchRefused(f"{base_url} is not an allowed FHIR server")
+        self._refuse_unless_allowed(base_url)
         url = f"{base_url.rstrip('/')}/{relative.lstrip('/')}"
-        headers = {"Accept": FHIR_JSON}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
         label = _label(relative)
-        try:
-            body = await self._read(url, headers, timeout_s, label)
-        except httpx.HTTPError as error:
-            raise FetchFailed(f"GET {label}: {type(error).__name__}") from None
-        return _json_object(body, label)
+        request = self._http.build_request(
+            "GET", url, headers=_headers(FHIR_JSON, token), timeout=timeout_s
+        )
+        body = await self._send(request, f"GET {label}")
+        return _fhir_resource(_json_object(body, f"GET {label}"), f"GET {label}")
 
-    async def _read(self, url: str, headers: dict[str, str], timeout_s: float, label: str) -> bytes:
+    async def get_document(self, url: str, timeout_s: float, label: str) -> JsonObject:
+        """A JSON object that is not a FHIR resource (a discovery document), from a server we
+        may call."""
+        self._refuse_unless_allowed(url)
+        request = self._http.build_request(
+            "GET", url, headers=_headers(JSON, None), timeout=timeout_s
+        )
+        return _json_object(await self._send(request, f"GET {label}"), f"GET {label}")
+
+    async def post_form(
+        self, url: str, form: dict[str, str], token: str, timeout_s: float, label: str
+    ) -> JsonObject:
+        """A form POSTed (an OAuth endpoint's), its JSON object answer."""
+        self._refuse_unless_allowed(url)
+        request = self._http.build_request(
+            "POST", url, data=form, headers=_headers(JSON, token), timeout=timeout_s
+        )
+        return _json_object(await self._send(request, f"POST {label}"), f"POST {label}")
+
+    def _refuse_unless_allowed(self, url: str) -> None:
+        if not self.allows(url):
+            raise FetchRefused(f"{url} is not an allowed FHIR server")
+
+    async def _send(self, request: httpx.Request, label: str) -> bytes:
+        try:
+            return await self._read(request, label)
+        except httpx.HTTPError as error:
+            raise FetchFailed(f"{label}: {type(error).__name__}") from None
+
+    async def _read(self, request: httpx.Request, label: str) -> bytes:
         limit = self._settings.fetch_max_bytes
-        request = self._http.build_request("GET", url, headers=headers, timeout=timeout_s)
         response = await self._http.send(request, stream=True, follow_redirects=False)
         try:
             if response.status_code in (404, 410):
-                raise FetchNotFound(f"GET {label}: HTTP {response.status_code}")
+                raise FetchNotFound(f"{label}: HTTP {response.status_code}")
             if response.status_code != 200:
-                raise FetchFailed(f"GET {label}: HTTP {response.status_code}")
+                raise FetchFailed(f"{label}: HTTP {response.status_code}")
             chunks: list[bytes] = []
             size = 0
             async for chunk in response.aiter_bytes():
                 size += len(chunk)
                 if size > limit:
-                    raise FetchFailed(f"GET {label}: body over {limit} bytes")
+                    raise FetchFailed(f"{label}: body over {limit} bytes")
                 chunks.append(chunk)
             return b"".join(chunks)
         finally:
             await response.aclose()
+
+
+def _headers(accept: str, token: str | None) -> dict[str, str]:
+    headers = {"Accept": accept}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
 
 
 def _label(relative: str) -> str:
@@ -138,7 +172,13 @@ def _json_object(body: bytes, label: str) -> JsonObject:
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise FetchFailed(f"GET {label}: not JSON") from None
-    if not isinstance(parsed, dict) or not isinstance(parsed.get("resourceType"), str):
-        raise FetchFailed(f"GET {label}: not a FHIR resource")
+        raise FetchFailed(f"{label}: not JSON") from None
+    if not isinstance(parsed, dict):
+        raise FetchFailed(f"{label}: not a JSON object")
+    return parsed
+
+
+def _fhir_resource(parsed: JsonObject, label: str) -> JsonObject:
+    if not isinstance(parsed.get("resourceType"), str):
+        raise FetchFailed(f"{label}: not a FHIR resource")
     return parsed

@@ -1,6 +1,9 @@
 """The payer's answer to a PAS request, shaped by PAS STU 2.0.1 (profile-claimresponse inside
 profile-pas-response-bundle): the ClaimResponse first, then the resources it references, copied
-from the request with their fullUrls (the Patient, the insurer, the requestor).
+from the request (the Patient, the insurer, the requestor). A relative reference (`Patient/x`)
+resolves against the ClaimResponse's fullUrl (R4 Bundle, "Resolving references in Bundles"), so
+an entry so referenced gets the fullUrl it then names, not the request's; one referenced by its
+fullUrl keeps it.
 
 Each item's adjudication carries the reviewAction extension with its X12 306 action code: A4
 pended (every request goes to clinical review, policy section 2), A1 certified in total
@@ -24,6 +27,9 @@ RESPONSE_BUNDLE = f"{PAS}/StructureDefinition/profile-pas-response-bundle"
 REVIEW_ACTION = f"{PAS}/StructureDefinition/extension-reviewAction"
 REVIEW_ACTION_CODE = f"{PAS}/StructureDefinition/extension-reviewActionCode"
 ITEM_PREAUTH_PERIOD = f"{PAS}/StructureDefinition/extension-itemPreAuthPeriod"
+# The request item's trace numbers, echoed so the EHR matches our item to its own (PAS 2.0.1
+# must-support on both sides).
+ITEM_TRACE_NUMBER = f"{PAS}/StructureDefinition/extension-itemTraceNumber"
 ITEM_PREAUTH_ISSUE_DATE = f"{PAS}/StructureDefinition/extension-itemPreAuthIssueDate"
 X12_306 = "https://codesystem.x12.org/005010/306"
 ADJUDICATION = "http://terminology.hl7.org/CodeSystem/adjudication"
@@ -78,6 +84,9 @@ def claim_response(
         built["preAuthRef"] = decision.preauth_ref
     if decision.period:
         built["preAuthPeriod"] = _period(decision.period)
+    if decision.asks:
+        built["contained"] = [_asking(decision, claim, at)]
+        built["communicationRequest"] = [{"reference": f"#{ASKING_ID}"}]
     notes = [decision.note] if decision.note else []
     notes += list(decision.asks)
     if notes:
@@ -86,6 +95,28 @@ def claim_response(
         ]
     built["disposition"] = _disposition(decision)
     return built
+
+
+ASKING_ID = "more-information"
+COMMUNICATION_REQUEST = f"{PAS}/StructureDefinition/profile-communicationrequest"
+
+
+def _asking(decision: Decision, claim: Resource, at: datetime) -> Resource:
+    """What more information is needed, as PAS 2.0.1 asks a payer to say it: a CommunicationRequest
+    (profile-communicationrequest) from the insurer to the requesting provider, each line of the
+    ask a payload; the EHR answers by reopening the form (DTR) and submitting an update. Contained
+    in the ClaimResponse, so it travels wherever the ClaimResponse does (inquiry, notification)."""
+    return {
+        "resourceType": "CommunicationRequest",
+        "id": ASKING_ID,
+        "meta": {"profile": [COMMUNICATION_REQUEST]},
+        "status": "active",
+        "subject": claim["patient"],
+        "authoredOn": at.isoformat(timespec="seconds"),
+        "requester": claim["insurer"],
+        "recipient": [claim["provider"]],
+        "payload": [{"contentString": line} for line in decision.asks],
+    }
 
 
 def response_bundle(submission: Submission, response: Resource, base_url: str) -> Resource:
@@ -100,9 +131,11 @@ def response_bundle(submission: Submission, response: Resource, base_url: str) -
     ]
     for entry in submission.bundle.get("entry") or []:
         resource = entry["resource"]
-        names = {entry["fullUrl"], f"{resource.get('resourceType')}/{resource.get('id')}"}
-        if names & wanted:
+        relative = f"{resource.get('resourceType')}/{resource.get('id')}"
+        if entry["fullUrl"] in wanted:
             entries.append({"fullUrl": entry["fullUrl"], "resource": resource})
+        elif relative in wanted:
+            entries.append({"fullUrl": f"{base_url}/fhir/{relative}", "resource": resource})
     return {
         "resourceType": "Bundle",
         "meta": {"profile": [RESPONSE_BUNDLE]},
@@ -140,12 +173,14 @@ def _item(item: Resource, decision: Decision, at: datetime) -> Resource:
             "text": words,
         }
     built: Resource = {"itemSequence": item["sequence"], "adjudication": [adjudication]}
+    extensions: list[JsonObject] = [
+        e for e in item.get("extension") or [] if e.get("url") == ITEM_TRACE_NUMBER
+    ]
     if decision.state == "approved":
-        extensions: list[JsonObject] = [
-            {"url": ITEM_PREAUTH_ISSUE_DATE, "valueDate": at.date().isoformat()}
-        ]
+        extensions.append({"url": ITEM_PREAUTH_ISSUE_DATE, "valueDate": at.date().isoformat()})
         if decision.period:
             extensions.append({"url": ITEM_PREAUTH_PERIOD, "valuePeriod": _period(decision.period)})
+    if extensions:
         built["extension"] = extensions
     return built
 

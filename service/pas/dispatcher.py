@@ -24,7 +24,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.clock import Clock
 from service.errors import ServiceError
 from service.pas.notifier import Notifier
-from service.pas.outbox import Head, Retry, heads, mark_delivered, mark_failed
+from service.pas.outbox import (
+    Handshake,
+    Head,
+    Retry,
+    handshakes,
+    heads,
+    mark_delivered,
+    mark_failed,
+    mark_handshake,
+)
 from service.pas.subscriptions import notification
 from service.storage.commits import GroupCommitter
 from service.storage.locks import Lease
@@ -92,16 +101,20 @@ class Dispatcher:
         self._holding = False
 
     async def run_once(self) -> int:
-        """One look at the outbox: how many events were delivered."""
+        """One look at the outbox: new Subscriptions' handshakes first, then due events; how
+        many were delivered."""
         if not await run_in_threadpool(self._lease.held):
             return 0
         if not self._holding:
             self._holding = True
             log.info("this process delivers the notification outbox")
+        shaken = await asyncio.gather(
+            *(self._handshake(h) for h in await run_in_threadpool(self._handshakes))
+        )
         now = self._clock.now()
         due = [head for head in await run_in_threadpool(self._heads) if head.next_attempt_at <= now]
         sent = await asyncio.gather(*(self._send(head) for head in due))
-        return sum(sent)
+        return sum(shaken) + sum(sent)
 
     async def _run(self) -> None:
         assert self._wake is not None
@@ -121,6 +134,25 @@ class Dispatcher:
     def _heads(self) -> list[Head]:
         with self._sessions() as session:
             return heads(session)
+
+    def _handshakes(self) -> list[Handshake]:
+        with self._sessions() as session:
+            return handshakes(session)
+
+    async def _handshake(self, asked: Handshake) -> int:
+        """Sent once; a refused handshake leaves the Subscription `error` (the Backport: the
+        client corrects its endpoint and subscribes again)."""
+        bundle = notification(
+            self._notifier.base_url,
+            asked.subscription_id,
+            "handshake",
+            0,
+            self._clock.now(),
+            status="requested",
+        )
+        reason = await self._notifier.post(asked.endpoint, asked.headers, bundle)
+        await self._committer.commit(lambda s: mark_handshake(s, asked.subscription_id, reason))
+        return 1 if reason is None else 0
 
     async def _send(self, head: Head) -> int:
         bundle = notification(

@@ -1,5 +1,5 @@
-"""Sending prior-authorization notifications by rest-hook: the handshake a new Subscription waits
-for, and one POST of an event notification (the outbox's dispatcher decides when:
+"""Sending prior-authorization notifications by rest-hook: one POST of a handshake or of an event
+notification (the outbox's dispatcher decides when:
 service/pas/dispatcher.py). A POST is delivered only on a 2xx answer. Nothing of a notification,
 its headers (they may carry the client's token) included, is logged: a failure is told by its
 kind ("HTTP 503", "ConnectError") only.
@@ -8,14 +8,11 @@ kind ("HTTP 503", "ConnectError") only.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 
 import httpx
 
 from service.pas.channel_headers import sendable_headers
-from service.pas.subscriptions import notification
-from service.storage.tables import StoredSubscription
 from service.types import Resource
 
 log = logging.getLogger(__name__)
@@ -23,21 +20,13 @@ POST_TIMEOUT_S = 10.0
 
 
 class Notifier:
-    def __init__(
-        self, http: httpx.AsyncClient, base_url: str, clock: Callable[[], datetime]
-    ) -> None:
+    def __init__(self, http: httpx.AsyncClient, base_url: str) -> None:
         self._http = http
         self._base = base_url.rstrip("/")
-        self._clock = clock
 
     @property
     def base_url(self) -> str:
         return self._base
-
-    async def handshake(self, subscription: StoredSubscription) -> bool:
-        """Sent before the Subscription is acknowledged: it turns active only if it arrives."""
-        bundle = notification(self._base, subscription.id, "handshake", 0, self._clock())
-        return await self.post(subscription.endpoint, subscription.headers, bundle) is None
 
     async def post(self, endpoint: str, headers: Sequence[str], bundle: Resource) -> str | None:
         """None when the endpoint took it; else why not, in words fit for a log."""

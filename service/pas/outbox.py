@@ -3,8 +3,11 @@ events are added in the decision's own transaction, one per matching Subscriptio
 (`eventsSinceSubscriptionStart` moves on for every event, delivered or not, so the EHR sees a
 gap); delivery outcomes move the event and the Subscription's status.
 
-A Subscription is `error` while its oldest undelivered event fails, and `active` again once that
-event is delivered, unless an event was given up (after the retry period): the Backport leaves
+A new Subscription is `requested` until its handshake (Subscriptions Backport 1.1.0, channels) has
+been delivered, then `active`; `error` when the endpoint refused it (the client fixes the endpoint
+and subscribes again). Decisions made meanwhile are numbered and kept, and go out once it is
+active. A Subscription is `error` while its oldest undelivered event fails, and `active` again once
+that event is delivered, unless an event was given up (after the retry period): the Backport leaves
 recovery from a lost event to the subscriber, so the status stays `error` and says so. Events of
 a Subscription go out in their numbers' order: a later one waits behind a failing one.
 """
@@ -22,9 +25,10 @@ from service.pas.subscriptions import organization_matches
 from service.storage.tables import NotificationEvent, PriorAuthRequest, StoredSubscription
 from service.types import Resource
 
-# The Subscription statuses whose events are numbered and kept for delivery (R4
-# SubscriptionStatus): `requested` has not been acknowledged, `off` was ended.
+# The Subscription statuses whose events are delivered (R4 SubscriptionStatus); events of a
+# `requested` one are numbered and kept until its handshake went through; `off` was ended.
 NOTIFIED = ("active", "error")
+NUMBERED = ("requested", *NOTIFIED)
 PENDING, DELIVERED, GIVEN_UP = "pending", "delivered", "given-up"
 
 
@@ -67,7 +71,7 @@ def add_decision_events(session: Session, request_id: str, now: datetime) -> int
         return 0
     organization = read_submission(dict(row.bundle)).provider
     statement = select(StoredSubscription.id, StoredSubscription.organization).where(
-        StoredSubscription.client_id == row.client_id, StoredSubscription.status.in_(NOTIFIED)
+        StoredSubscription.client_id == row.client_id, StoredSubscription.status.in_(NUMBERED)
     )
     added = 0
     for subscription_id, wanted in session.execute(statement).all():
@@ -189,3 +193,37 @@ def _lost_any(session: Session, event: NotificationEvent) -> bool:
         NotificationEvent.state == GIVEN_UP,
     )
     return bool(session.scalar(statement))
+
+
+@dataclass(frozen=True)
+class Handshake:
+    """A Subscription still `requested`: where its handshake goes."""
+
+    subscription_id: str
+    endpoint: str
+    headers: tuple[str, ...]
+
+
+def handshakes(session: Session, limit: int = 100) -> list[Handshake]:
+    statement = (
+        select(StoredSubscription)
+        .where(StoredSubscription.status == "requested")
+        .order_by(StoredSubscription.created_at)
+        .limit(limit)
+    )
+    return [
+        Handshake(row.id, row.endpoint, tuple(row.headers)) for row in session.scalars(statement)
+    ]
+
+
+def mark_handshake(session: Session, subscription_id: str, reason: str | None) -> None:
+    """`active` when the handshake was taken (reason None), else `error` saying why; only from
+    `requested` (a Subscription ended meanwhile stays `off`)."""
+    subscription = session.get(StoredSubscription, subscription_id)
+    if subscription is None or subscription.status != "requested":
+        return
+    subscription.status = "active" if reason is None else "error"
+    resource = {**subscription.resource, "status": subscription.status}
+    if reason is not None:
+        resource["error"] = f"handshake not delivered: {reason}"
+    subscription.resource = resource

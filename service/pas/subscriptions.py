@@ -35,7 +35,10 @@ STATUS = f"{BACKPORT}/backport-subscription-status-r4"
 PAS_TOPIC = "http://hl7.org/fhir/us/davinci-pas/SubscriptionTopic/PASSubscriptionTopic"
 CONTENTS = ("id-only", "full-resource")
 _CRITERIA = "Subscription.criteria"
-_FILTER = re.compile(r"^\s*(?:org-identifier\s*=|identifier\s*=)\s*(\S+)\s*$")
+# The filter's name: `orgIdentifier` as PAS 2.0.1's SubscriptionTopic declares it (canFilterBy
+# filterParameter), `org-identifier` as PAS 2.2 and the PAS test kit write it, and the older
+# `identifier`.
+_FILTER = re.compile(r"^\s*(?:orgIdentifier|org-identifier|identifier)\s*=\s*(\S+)\s*$")
 
 
 @dataclass(frozen=True)

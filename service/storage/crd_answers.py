@@ -1,7 +1,8 @@
 """What CRD said, kept: each hook answer (CRD found-37) with the coverage assertions in it and the
 evaluation behind each (found-11), append-only, committed in one unit before the answer leaves
 (with the durable claim of the calling JWT's `jti`, service/auth/replay.py `claimed`). DTR reads
-an assertion back only for the client (and, for a launch token, the patient) it was given to."""
+an assertion back only for the client (and, for a launch token, the patient on its FHIR server)
+it was given to."""
 
 from __future__ import annotations
 
@@ -130,6 +131,7 @@ def current_evaluation(session: Session, row: CoverageAssertion) -> dict[str, An
         .where(
             CoverageAssertion.continues == row.assertion_id,
             CoverageAssertion.client_id == row.client_id,
+            CoverageAssertion.fhir_server.is_not_distinct_from(row.fhir_server),
             CoverageAssertion.patient_id == row.patient_id,
         )
         .order_by(CoverageAssertion.created_at.desc())

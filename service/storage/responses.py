@@ -29,6 +29,9 @@ class Reader(Viewer, Protocol):
     def patient(self) -> str | None: ...
 
     @property
+    def fhir_server(self) -> str | None: ...
+
+    @property
     def unrestricted(self) -> bool: ...
 
 
@@ -104,8 +107,11 @@ def search_responses(
     )
     if not reader.unrestricted:
         statement = statement.where(StoredResponse.client_id == reader.client_id)
-    if reader.patient is not None:
-        statement = statement.where(StoredResponse.patient_id == reader.patient)
+    if reader.patient is not None:  # before the limit: another site's rows crowd out none
+        statement = statement.where(
+            StoredResponse.patient_id == reader.patient,
+            StoredResponse.fhir_server == reader.fhir_server,
+        )
     if patient is not None:
         statement = statement.where(StoredResponse.patient_id == patient)
     if status is not None:

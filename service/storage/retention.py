@@ -1,6 +1,7 @@
 """Retention: what is older than RETENTION_DAYS is deleted, table by table, in one transaction;
-expired `jti` claims go too. Every durable table with PHI or audit is named here, so a table
-added without a retention rule fails its test (tests/storage/test_retention.py)."""
+expired `jti` claims and sign-in counts nothing depends on go too. Every durable table with PHI or
+audit is named here, so a table added without a retention rule fails its test
+(tests/storage/test_retention.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from service.settings import Settings
+from service.storage.login_attempts import prune_forgotten
 from service.storage.tables import (
     AuditEntry,
     Base,
@@ -57,6 +59,7 @@ def prune(sessions: sessionmaker[Session], settings: Settings, moment: datetime)
             result = session.execute(delete(model).where(dated < cutoff))
             removed[model.__tablename__] = int(result.rowcount)  # type: ignore[attr-defined]
         removed["jwt_replay"] = prune_expired(session, moment.timestamp())
+        removed["login_attempts"] = prune_forgotten(session, moment.timestamp())
     return removed
 
 

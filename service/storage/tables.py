@@ -212,6 +212,22 @@ class ReviewerSession(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
+class LoginAttempts(Base):
+    """Failed reviewer sign-ins counted for one username or one client address, shared by every
+    worker and replica (service/auth/login_throttle.py). Keyed by an HMAC of the name or
+    address under AUDIT_HASH_KEY, never the name itself; times in seconds since the epoch, as
+    `jwt_replay`'s are, and the row is deleted once `forget_at` has passed."""
+
+    __tablename__ = "login_attempts"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_started_at: Mapped[float] = mapped_column(Float)
+    locked_until: Mapped[float] = mapped_column(Float)
+    lockouts: Mapped[int] = mapped_column(Integer)
+    forget_at: Mapped[float] = mapped_column(Float, index=True)
+
+
 class StoredSubscription(Base):
     """An R4 Subscription (Subscriptions R5 Backport, rest-hook, full resource) a client made to
     hear of its prior-authorization decisions; notifications go only about its own requests."""

@@ -52,12 +52,41 @@ def _with(**changes: Any) -> dict[str, Any]:
         pytest.param(
             _with(jwks=None, jwks_uri="http://a.example.org/jwks"), "https", id="http-in-production"
         ),
+        pytest.param(
+            _with(introspection={"endpoint": "http://a.example.org/introspect"}),
+            "https",
+            id="http-introspection-in-production",
+        ),
+        pytest.param(
+            _with(introspection={"bearer_token_file": "/nonexistent/credential"}),
+            "bearer_token_file",
+            id="introspection-credential-missing",
+        ),
+        pytest.param(
+            _with(introspection={"scheme": "basic"}), "scheme", id="unknown-introspection-key"
+        ),
     ],
 )
 def test_a_broken_registry_stops_start_up(tmp_path: Path, content: Any, says: str) -> None:
     with pytest.raises(ConfigurationError, match=says) as refused:
         load_registry(_settings(tmp_path, content))
     assert "SMART_CLIENTS_FILE" in str(refused.value)
+
+
+def test_an_empty_introspection_credential_stops_start_up(tmp_path: Path) -> None:
+    (tmp_path / "credential").write_text("\n")
+    content = _with(introspection={"bearer_token_file": str(tmp_path / "credential")})
+    with pytest.raises(ConfigurationError, match="is empty"):
+        load_registry(_settings(tmp_path, content))
+
+
+def test_the_introspection_credential_is_read_once_and_kept_secret(tmp_path: Path) -> None:
+    (tmp_path / "credential").write_text("the-credential\n")
+    content = _with(introspection={"bearer_token_file": str(tmp_path / "credential")})
+    client = load_registry(_settings(tmp_path, content)).by_client_id("ehr-a")
+    assert client is not None and client.introspection.bearer_token is not None
+    assert client.introspection.bearer_token.get_secret_value() == "the-credential"
+    assert "the-credential" not in repr(client)
 
 
 def test_the_older_settings_still_make_clients(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi.testclient import TestClient
 
 from service.auth.access_tokens import AccessGrant, AccessTokens
+from service.auth.launch import Launch
 from service.auth.scopes import parse_scopes
 from tests.conftest import ACCESS_TOKEN_KEY, make_settings
 from tests.support.clients import (
@@ -88,7 +89,11 @@ def test_smart_configuration(client: TestClient) -> None:
     assert found["token_endpoint"] == TOKEN_URL
     assert "client_credentials" in found["grant_types_supported"]
     assert found["token_endpoint_auth_methods_supported"] == ["private_key_jwt"]
-    assert set(found["token_endpoint_auth_signing_alg_values_supported"]) == {"RS384", "ES384"}
+    assert set(found["token_endpoint_auth_signing_alg_values_supported"]) == {
+        "RS384",
+        "ES384",
+        "RS256",  # docs/decisions/0010
+    }
     assert "system/QuestionnaireResponse.crs" in found["scopes_supported"]
 
 
@@ -277,13 +282,15 @@ def test_an_access_token_keeps_its_launch_binding() -> None:
 
 
 class FakeEhr:
-    """The launch check's other end: which (token, patient) pairs the EHR vouches for."""
+    """The launch check's other end: which (token, patient) pairs the EHR vouches for (the
+    introspection itself, through HTTP, is tests/auth/test_launch.py's)."""
 
     def __init__(self) -> None:
         self.known: set[tuple[str, str, str]] = set()
 
-    async def reaches_patient(self, fhir_server: str, access_token: str, patient: str) -> bool:
-        return (fhir_server, access_token, patient) in self.known
+    async def refusal(self, launch: Launch) -> str | None:
+        vouched = (launch.fhir_server, launch.access_token, launch.patient) in self.known
+        return None if vouched else "not vouched for"
 
 
 def _exchange(client: TestClient, **changes: str) -> Any:

@@ -6,7 +6,10 @@ install it (`.ci/run` does)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -14,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -56,13 +60,14 @@ class Stack:
         )
 
     def payer_headers(self, patient: str) -> dict[str, str]:
-        """A payer token for the sandbox EHR's `patient`, from the payer's token exchange (the
-        EHR's own token, here the sandbox's admin token, vouches for the patient)."""
+        """A payer token for the sandbox EHR's `patient` (`NN-pat`), as the app gets one: the
+        access token of an EHR launch for that patient's example, traded at the payer's token
+        exchange (which asks the EHR's token introspection whose launch it is)."""
         answer = httpx.post(
             f"{self.payer}/auth/token",
             data={
                 "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
-                "subject_token": ADMIN_TOKEN,
+                "subject_token": self.launch_token(patient),
                 "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
                 "fhir_server": f"{self.ehr}/fhir",
                 "patient": patient,
@@ -71,6 +76,34 @@ class Stack:
         )
         assert answer.status_code == 200, answer.text
         return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+    def launch_token(self, patient: str) -> str:
+        """The EHR's access token from an EHR launch (PKCE, authorization code) for `patient`."""
+        launched = httpx.get(f"{self.ehr}/launch/{patient[:2]}", timeout=30)
+        assert launched.status_code == 302, launched.text
+        launch = parse_qs(urlsplit(launched.headers["location"]).query)["launch"][0]
+        verifier = secrets.token_urlsafe(48)
+        digest = hashlib.sha256(verifier.encode()).digest()
+        redirect = f"{self.payer}/dtr/index.html"
+        query = {
+            "response_type": "code",
+            "client_id": "browser-tests",
+            "redirect_uri": redirect,
+            "scope": "launch patient/*.rs",
+            "aud": f"{self.ehr}/fhir",
+            "launch": launch,
+            "code_challenge": base64.urlsafe_b64encode(digest).rstrip(b"=").decode(),
+            "code_challenge_method": "S256",
+        }
+        authorized = httpx.get(f"{self.ehr}/auth/authorize", params=query, timeout=10)
+        assert authorized.status_code == 302, authorized.text
+        code = parse_qs(urlsplit(authorized.headers["location"]).query)["code"][0]
+        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect}
+        form |= {"client_id": "browser-tests", "code_verifier": verifier}
+        token = httpx.post(f"{self.ehr}/auth/token", data=form, timeout=10).json()
+        assert token["patient"] == patient
+        found: str = token["access_token"]
+        return found
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -116,14 +115,12 @@ async def test_missing_keys_are_fetched_in_parallel_with_the_token(
     http: httpx.AsyncClient, ehr: LoopbackFhir
 ) -> None:
     for path in list(ehr.routes):
-        ehr.routes[path].delay_s = 0.3
-    started = time.monotonic()
+        ehr.routes[path].delay_s = 0.3  # each fetch stays open long enough to overlap the other
     resolved = await _resolve(_client(http), ehr.base_url, {"conditions": None})
-    elapsed = time.monotonic() - started
     assert resolved.statuses["patient"] is KeyStatus.FETCHED
     assert resolved.statuses["coverage"] is KeyStatus.FETCHED
     assert resolved.statuses["conditions"] is KeyStatus.EMPTY
-    assert elapsed < 0.55, f"two 0.3 s fetches took {elapsed:.2f} s: not in parallel"
+    assert ehr.most_in_flight == 2, "the two fetches did not overlap: not in parallel"
     assert sorted(path for path, _ in ehr.requests) == [
         "/Coverage?patient=pat1&status=active",
         "/Patient/pat1",
@@ -148,14 +145,14 @@ async def test_operation_outcome_means_fetch_it_ourselves(
 async def test_slow_server_is_cut_off_by_the_budget(
     http: httpx.AsyncClient, ehr: LoopbackFhir
 ) -> None:
-    ehr.routes["Coverage?patient=pat1&status=active"].delay_s = 3.0
-    started = time.monotonic()
+    ehr.routes["Coverage?patient=pat1&status=active"].delay_s = 30.0
     resolved = await _resolve(_client(http), ehr.base_url, budget_s=0.4)
-    elapsed = time.monotonic() - started
     assert resolved.statuses["coverage"] is KeyStatus.FAILED
     assert resolved.statuses["patient"] is KeyStatus.FETCHED
     assert resolved.technical_failures() == ["coverage"]
-    assert 0.35 < elapsed < 1.0
+    # The resolver gave up while the EHR was still working on the search.
+    assert "/Coverage?patient=pat1&status=active" not in ehr.answered
+    assert "/Patient/pat1" in ehr.answered
 
 
 @pytest.mark.anyio

@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+import warnings
 from pathlib import Path
 
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
@@ -52,6 +53,11 @@ def secured(database_url: str, tmp_path: Path) -> TestClient:
     jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(KEY.public_key()))
     keys = tmp_path / "jwks.json"
     keys.write_text(json.dumps({"keys": [dict(jwk, kid="k1", alg="ES384")]}))
+    return _trusting(database_url, keys)
+
+
+def _trusting(database_url: str, keys: Path) -> TestClient:
+    """The app with client authentication on, trusting ISSUER's JWK Set in `keys`."""
     settings = make_settings(
         database_url,
         auth_mode="jwt",
@@ -193,3 +199,85 @@ def test_a_hook_is_fetched_for_only_from_the_callers_registered_servers(
     assert all(url.startswith(EHR_B.fhir_server) for url in seen)
     if not fetched:
         assert answered.status_code == 412, answered.text
+
+
+def test_calls_refused_before_they_are_understood_are_audited(
+    secured: TestClient, database_url: str
+) -> None:
+    """A refused token, a body that is not JSON and one that is not a hook request each leave an
+    audit row (README: the audit log has every hook call), with no token and no patient id."""
+    forged = _token(BASE + SIGN, iss="https://x.example")
+    calls = [
+        (forged, json.dumps(_body())),
+        (_token(BASE + SIGN), "{not json"),
+        (_token(BASE + SIGN), json.dumps({"hook": "order-sign", "context": {"patientId": "pat1"}})),
+    ]
+    with secured:
+        answers = [
+            secured.post(SIGN, content=body, headers={"Authorization": f"Bearer {token}"})
+            for token, body in calls
+        ]
+    assert [a.status_code for a in answers] == [401, 400, 400]
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("select outcome, status_code, client from audit_log order by id")
+        ).all()
+        everything = repr(connection.execute(text("select * from audit_log")).all())
+    engine.dispose()
+    assert [tuple(row) for row in rows] == [
+        ("Unauthorized", 401, None),
+        ("BadRequest", 400, ISSUER),
+        ("BadRequest", 400, ISSUER),
+    ]
+    assert forged not in everything
+    assert "pat1" not in everything
+
+
+RSA_KEYS = {
+    bits: rsa.generate_private_key(public_exponent=65537, key_size=bits) for bits in (1024, 2048)
+}
+
+
+@pytest.fixture
+def rsa_secured(database_url: str, tmp_path: Path) -> TestClient:
+    """The issuer's JWK Set holds an RSA key of 2048 bits and one of 1024 (docs/decisions/0010)."""
+    keys = tmp_path / "jwks.json"
+    jwks = [
+        dict(json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key())), kid=f"r{bits}")
+        for bits, key in RSA_KEYS.items()
+    ]
+    keys.write_text(json.dumps({"keys": jwks}))
+    return _trusting(database_url, keys)
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "bits", "answered"),
+    [
+        pytest.param("RS256", 2048, 200, id="rs256-as-the-crd-request-generator-signs"),
+        pytest.param("RS384", 2048, 200, id="rs384"),
+        pytest.param("RS256", 1024, 401, id="rs256-short-key"),
+        pytest.param("RS512", 2048, 401, id="rs512-not-on-the-list"),
+        pytest.param("PS256", 2048, 401, id="ps256-not-on-the-list"),
+    ],
+)
+def test_rsa_signed_calls(
+    rsa_secured: TestClient, algorithm: str, bits: int, answered: int
+) -> None:
+    payload = {
+        "iss": ISSUER,
+        "aud": BASE + SIGN,
+        "iat": SIGNED_AT,
+        "exp": SIGNED_AT + 120,
+        "jti": str(uuid.uuid4()),
+    }
+    with warnings.catch_warnings():  # PyJWT warns of the short key: that key is the point
+        warnings.simplefilter("ignore")
+        token = jwt.encode(
+            payload, RSA_KEYS[bits], algorithm=algorithm, headers={"kid": f"r{bits}"}
+        )
+    with rsa_secured:
+        response = rsa_secured.post(
+            SIGN, json=_body(), headers={"Authorization": f"Bearer {token}"}
+        )
+    assert response.status_code == answered, response.text

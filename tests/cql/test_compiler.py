@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from bench.records import record
-from service.cql import compiler
+from service.cql import codegen_nodes
+from service.cql.conversions import concept_in
 from service.cql.elm_nodes import inlinable as _inlinable
 from service.cql.engine import CqlEngine
 from service.cql.runtime import EvaluationContext
@@ -257,9 +258,24 @@ def test_concepts_read_on_json_give_what_toconcept_gives(monkeypatch: pytest.Mon
     def engine() -> PolicyEngine:
         return PolicyEngine(policy, CqlEngine(CQL_DIRS))
 
+    read_on_json: list[object] = []
+
+    def counted_concept_in(*arguments: Any) -> Any:
+        read_on_json.append(arguments[0])
+        return concept_in(*arguments)
+
+    # The generated-code engine reads both where it writes ValueSet membership.
+    monkeypatch.setattr(codegen_nodes, "concept_in", counted_concept_in)
     on_json = engine()
-    monkeypatch.setattr(compiler, "READ_CONCEPTS_ON_JSON", False)
+    monkeypatch.setattr(codegen_nodes, "READ_CONCEPTS_ON_JSON", False)
     built = engine()
+    # Two different readings are compared, not one with itself.
+    built.evaluate(
+        PatientRecord([(r, None) for r in record(120, EXAMPLES_DATE)]),
+        "MedicationRequest/blin",
+        EXAMPLES_DATE,
+    )
+    assert not read_on_json
     today = EXAMPLES_DATE
     compared = 0
     without_codings: object = None
@@ -294,3 +310,4 @@ def test_concepts_read_on_json_give_what_toconcept_gives(monkeypatch: pytest.Mon
                 assert outcomes[0] == outcomes[1], (path, variant)
             compared += 1
     assert compared == 3 * len(_odd_concepts({"coding": [{"system": "s", "code": "c"}]}))
+    assert read_on_json

@@ -124,6 +124,9 @@ SERVED = {
     "CodeSystem": ({"read", "search-type"}, {"url"}),
     "QuestionnaireResponse": ({"create", "read", "search-type"}, {"subject", "patient", "status"}),
     "OperationDefinition": ({"read"}, set()),
+    "Claim": (set(), set()),  # $submit and $inquire only
+    "ClaimResponse": ({"read"}, set()),
+    "Subscription": ({"create", "read", "delete"}, set()),
 }
 
 
@@ -131,7 +134,7 @@ def test_the_resources_are_the_ones_served(statement: dict[str, Any]) -> None:
     resources = _resources(statement)
     assert set(resources) == set(SERVED)
     for kind, (interactions, search) in SERVED.items():
-        assert {i["code"] for i in resources[kind]["interaction"]} == interactions, kind
+        assert {i["code"] for i in resources[kind].get("interaction", [])} == interactions, kind
         assert {p["name"] for p in resources[kind].get("searchParam", [])} == search, kind
     assert resources["Questionnaire"]["supportedProfile"] == [
         "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-std-questionnaire"
@@ -176,6 +179,9 @@ def test_every_operation_is_routed_and_ours_are_defined(
     for kind, resource in _resources(statement).items():
         for operation in resource.get("operation", []):
             path = f"/fhir/{kind}/${operation['name']}"
+            if operation["name"] == "status":  # a read: the caller's Subscriptions' statuses
+                assert client.get(path).status_code == 200, path
+                continue
             answer = client.post(path, json={"resourceType": "Parameters", "parameter": []})
             # Each refuses an empty request for what it lacks, never as an unknown route.
             assert answer.status_code in (400, 422), f"{path}: {answer.status_code}"
@@ -188,3 +194,20 @@ def test_every_operation_is_routed_and_ours_are_defined(
 
 def test_metadata_needs_no_token(secured: TestClient) -> None:
     assert secured.get("/fhir/metadata").status_code == 200
+
+
+def test_pas_is_declared_with_its_subscription_topic(statement: dict[str, Any]) -> None:
+    """PAS 2.0.1: the payer's Claim operations and its Subscription support are declared in
+    the CapabilityStatement (Subscriptions Backport: the topics, by canonical)."""
+    resources = _resources(statement)
+    assert {o["definition"] for o in resources["Claim"]["operation"]} == {
+        "http://hl7.org/fhir/us/davinci-pas/OperationDefinition/Claim-submit|2.0.1",
+        "http://hl7.org/fhir/us/davinci-pas/OperationDefinition/Claim-inquiry|2.0.1",
+    }
+    (topic,) = resources["Subscription"]["extension"]
+    assert topic == {
+        "url": "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
+        "capabilitystatement-subscriptiontopic-canonical",
+        "valueCanonical": "http://hl7.org/fhir/us/davinci-pas/SubscriptionTopic/PASSubscriptionTopic",
+    }
+    assert any("davinci-pas" in guide for guide in statement["implementationGuide"])

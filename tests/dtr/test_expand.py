@@ -65,6 +65,8 @@ def test_type_level_expansion_is_the_whole_value_set(client: TestClient) -> None
         pytest.param(
             {"url": f"{PRODUCTS}|2023.2", "valueSetVersion": "2023.2"}, id="both-agreeing"
         ),
+        # As Smart Forms asks: the answerValueSet's url and version apart.
+        pytest.param({"url": PRODUCTS, "version": "2023.2"}, id="version-as-renderers-send-it"),
     ],
 )
 def test_a_version_we_publish_is_expanded(client: TestClient, params: dict[str, str]) -> None:
@@ -202,6 +204,11 @@ def test_a_value_set_defined_by_filters_is_a_422_saying_why(client: TestClient) 
             {"url": f"{PRODUCTS}|2023.2", "valueSetVersion": "2024.1"},
             "version",
             id="versions-disagree",
+        ),
+        pytest.param(
+            {"url": PRODUCTS, "version": "2023.2", "valueSetVersion": "2024.1"},
+            "disagree",
+            id="version-and-valueSetVersion-disagree",
         ),
         pytest.param(
             {"url": PRODUCTS, "displayLanguage": "de"}, "not supported", id="unsupported-parameter"

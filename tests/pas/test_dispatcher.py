@@ -80,13 +80,14 @@ def test_a_decision_outlives_the_replica_that_made_it(
         with replica_process(database_url, second_log, **environment) as (second, _):
             with httpx.Client(base_url=second, timeout=30) as http:
                 made = http.post("/fhir/Subscription", json=subscription(hook.url))
-            assert made.status_code == 201 and made.json()["status"] == "active", made.text
+            assert made.status_code == 201 and made.json()["status"] == "requested", made.text
+            assert _settled(second, made.json()["id"]) == "active"  # the handshake was taken
             (case_id, later_case) = _submit_cases(second, 2)
             hook.status = 503
             deciding = Reviewer(first, "rn.lee")
             assert deciding.decide(case_id, {"action": "approve"}).status_code == 303
             deciding.close()
-            assert len(hook.wait_for(2)) == 2  # the first replica tried, and was refused
+            assert len(hook.wait_for(2)) == 2  # the handshake; the first replica tried, was refused
             time.sleep(0.5)  # the scenario's half second, not a measurement
             process.kill()
             process.wait()

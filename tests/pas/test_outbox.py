@@ -60,9 +60,11 @@ def short_lived(
 
 def _subscribe(client: TestClient, hook: Receiver) -> str:
     made = client.post("/fhir/Subscription", json=subscription(hook.url, "full-resource"))
-    assert made.status_code == 201 and made.json()["status"] == "active", made.text
+    assert made.status_code == 201 and made.json()["status"] == "requested", made.text
     assert len(hook.wait_for(1)) == 1  # the handshake
-    return str(made.json()["id"])
+    subscription_id = str(made.json()["id"])
+    assert _settled(client, subscription_id, "active")["status"]["valueCode"] == "active"
+    return subscription_id
 
 
 def _decided(client: TestClient, identifier: str) -> str:

@@ -254,6 +254,34 @@ def test_request_and_response_meet_the_pas_profiles(client: TestClient) -> None:
     assert any("outcome" in i["expression"] for i in issues)
 
 
+def test_each_items_trace_number_is_echoed(client: TestClient) -> None:
+    """PAS 2.0.1: itemTraceNumber is must-support on the ClaimResponse's items; the EHR matches
+    our answer to its item by it."""
+    bundle, answer = _submitted(client)
+    (claim_item,) = bundle["entry"][0]["resource"]["item"]
+    (answered,) = answer["entry"][0]["resource"]["item"]
+    trace = [e for e in claim_item["extension"] if e["url"].endswith("extension-itemTraceNumber")]
+    assert trace and [e for e in answered["extension"] if e in trace] == trace
+
+
+def test_the_claim_responses_references_resolve_in_its_bundle(client: TestClient) -> None:
+    """R4 Bundle rules (the PAS kit resolves them so): a relative reference in the ClaimResponse
+    names the entry whose fullUrl is the ClaimResponse's base plus Type/id."""
+    _, answer = _submitted(client)
+    claim_response = answer["entry"][0]
+    base = claim_response["fullUrl"].rsplit("/ClaimResponse/", 1)[0]
+    full_urls = {entry["fullUrl"] for entry in answer["entry"]}
+    references = [
+        claim_response["resource"][element]["reference"]
+        for element in ("patient", "insurer", "requestor")
+        if element in claim_response["resource"]
+    ]
+    assert references
+    for reference in references:
+        resolved = reference if "://" in reference or ":" in reference else f"{base}/{reference}"
+        assert resolved in full_urls, reference
+
+
 GOOD_SUBMITS = 40
 
 

@@ -7,6 +7,7 @@ for delivery and never read back."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,7 +24,10 @@ CLINIC_NPI = "1234567893"  # the requesting organization of tests/support/pas_re
 
 
 def subscription(
-    endpoint: str, content: str = "id-only", organization: str = CLINIC_NPI
+    endpoint: str,
+    content: str = "id-only",
+    organization: str = CLINIC_NPI,
+    parameter: str = "org-identifier",
 ) -> dict[str, Any]:
     return {
         "resourceType": "Subscription",
@@ -31,7 +35,7 @@ def subscription(
         "reason": "Prior-authorization decisions for the clinic",
         "criteria": PAS_TOPIC,
         "_criteria": {
-            "extension": [{"url": FILTER_CRITERIA, "valueString": f"org-identifier={organization}"}]
+            "extension": [{"url": FILTER_CRITERIA, "valueString": f"{parameter}={organization}"}]
         },
         "channel": {
             "type": "rest-hook",
@@ -54,19 +58,22 @@ def _parameters(notification: dict[str, Any]) -> dict[str, Any]:
     return {p["name"]: p for p in status["parameter"]}
 
 
-def test_a_subscription_is_acknowledged_after_its_handshake(
+def test_a_subscription_is_requested_until_its_handshake_is_taken(
     client: TestClient, hook: Receiver
 ) -> None:
+    """Subscriptions Backport 1.1.0 (channels): the server answers `requested`, sends the
+    handshake (itself saying `requested`), and the Subscription is `active` once it was taken."""
     made = client.post("/fhir/Subscription", json=subscription(hook.url))
     assert made.status_code == 201, made.text
     body = made.json()
-    assert body["status"] == "active"
+    assert body["status"] == "requested"
     assert "header" not in body["channel"]  # the secret stays with us
     ((headers, handshake),) = hook.wait_for(1)
     assert headers["authorization"] == "Bearer clinic-secret"
     assert handshake["type"] == "history"
     assert _parameters(handshake)["type"]["valueCode"] == "handshake"
-    read = client.get(f"/fhir/Subscription/{body['id']}").json()
+    assert _parameters(handshake)["status"]["valueCode"] == "requested"
+    read = _read_once_not(client, body["id"], "requested")
     assert read["status"] == "active" and "header" not in read["channel"]
 
 
@@ -76,7 +83,38 @@ def test_an_endpoint_that_refuses_the_handshake_is_an_error(
     hook.status = 500
     made = client.post("/fhir/Subscription", json=subscription(hook.url))
     assert made.status_code == 201
-    assert made.json()["status"] == "error"
+    assert made.json()["status"] == "requested"
+    assert len(hook.wait_for(1)) == 1
+    read = _read_once_not(client, made.json()["id"], "requested")
+    assert read["status"] == "error"
+    assert read["error"] == "handshake not delivered: HTTP 500"
+
+
+def _read_once_not(client: TestClient, subscription_id: str, status: str) -> dict[str, Any]:
+    """The Subscription once its status is no longer `status`, or as it stands after 15 s (the
+    handshake's outcome is committed just after the endpoint answers: a deadline, not a
+    measurement)."""
+    deadline = time.monotonic() + 15.0
+    read = client.get(f"/fhir/Subscription/{subscription_id}").json()
+    while read["status"] == status and time.monotonic() < deadline:
+        time.sleep(0.02)
+        read = client.get(f"/fhir/Subscription/{subscription_id}").json()
+    return dict(read)
+
+
+@pytest.mark.parametrize("parameter", ["orgIdentifier", "org-identifier"])
+def test_the_topics_filter_name_is_taken(
+    client: TestClient, hook: Receiver, parameter: str
+) -> None:
+    """PAS 2.0.1's SubscriptionTopic declares the filter `orgIdentifier`; PAS 2.2 and the PAS
+    test kit write `org-identifier`. Either subscribes, and the decision is heard."""
+    made = client.post("/fhir/Subscription", json=subscription(hook.url, parameter=parameter))
+    assert made.status_code == 201, made.text
+    _, case_id = _submit(client)
+    _sign_in(client)
+    assert _decide(client, case_id, action="approve").status_code == 303
+    (_, notification) = hook.wait_for(2)[1]
+    assert _parameters(notification)["type"]["valueCode"] == "event-notification"
 
 
 @pytest.mark.parametrize("content", ["id-only", "full-resource"])

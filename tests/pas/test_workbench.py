@@ -18,6 +18,8 @@ from tests.pas.conftest import PASSWORD
 from tests.pas.test_submit import INQUIRE, SUBMIT, _action
 from tests.policy.test_scenarios import SCENARIOS
 from tests.support.clock import ManualClock
+from tests.support.pas_profiles import PAS as PAS_PROFILES
+from tests.support.pas_profiles import profile_issues
 from tests.support.pas_requests import inquiry_bundle, pas_bundle
 
 
@@ -153,6 +155,17 @@ def test_more_information_keeps_it_pended_and_says_what_is_needed(client: TestCl
     current = client.post(INQUIRE, json=inquiry_bundle(bundle)).json()["entry"][0]["resource"]
     assert (current["outcome"], _action(current)) == ("queued", "A4")
     assert "Send the latest MRD result." in json.dumps(current["processNote"])
+    # PAS 2.0.1 (additional information): a CommunicationRequest saying what is needed.
+    (asked,) = current["contained"]
+    assert current["communicationRequest"] == [{"reference": f"#{asked['id']}"}]
+    assert asked["payload"][0] == {"contentString": "Send the latest MRD result."}
+    assert asked["recipient"] == [bundle["entry"][0]["resource"]["provider"]]
+    assert profile_issues(
+        [
+            (current, f"{PAS_PROFILES}profile-claimresponse"),
+            (asked, f"{PAS_PROFILES}profile-communicationrequest"),
+        ]
+    ) == [[], []]
     assert f'data-case="{case_id}"' in client.get("/review").text  # still waiting
     # DTR relaunched with the PAS request as its context: the form again, pre-filled.
     package = client.post(

@@ -6,7 +6,6 @@ access token never shows in the answer, the logs or the audit log."""
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import pytest
@@ -27,7 +26,7 @@ TOKEN = "ehr-access-token-7f3a9c"
 BUDGET_MS = 800
 
 FAULTS: dict[str, dict[str, Any]] = {
-    "slow": {"body": {"resourceType": "Bundle", "type": "searchset"}, "delay_s": 3.0},
+    "slow": {"body": {"resourceType": "Bundle", "type": "searchset"}, "delay_s": 30.0},
     "server-error": {"status": 500, "body": {}},
     "garbage": {"raw": b"{'resourceType': Bundle,,,"},
     "not-a-bundle": {"body": {"resourceType": "Patient", "id": "x"}},
@@ -50,11 +49,10 @@ def test_order_sign_survives_the_ehr(
         body["fhirServer"] = ehr.base_url
         body["fhirAuthorization"] = fhir_authorization(TOKEN, scope="patient/Condition.read")
         body["extension"] = {"davinci-crd.requestedVersion": "2.2"}  # 2.2 says indeterminate
-        started = time.monotonic()
         response = client.post(SIGN, json=body)
-        elapsed = time.monotonic() - started
+        # A slow EHR is still searching when the answer is out: the budget cut it off.
+        assert ehr.answered == ([] if fault == "slow" else ["/Condition?patient=pat1"])
     assert response.status_code == 200, response.text
-    assert elapsed < BUDGET_MS / 1000 + 1.0, f"{fault}: answered after {elapsed:.2f} s"
     info = _coverage_information(response.json())
     assert info["covered"]["valueCode"] == "indeterminate"
     assert info["reason"]["valueCodeableConcept"]["coding"][0]["code"] == "technical"

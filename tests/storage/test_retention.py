@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.settings import Settings
 from service.storage.retention import DATED, prune
-from service.storage.tables import Base, JwtReplay
+from service.storage.tables import Base, JwtReplay, LoginAttempts
 
 NOW = datetime(2036, 1, 1, tzinfo=UTC)
 
@@ -55,8 +55,17 @@ def test_prune_deletes_only_what_is_older(
                 {"issuer": "i", "jti": "live", "expires_at": NOW.timestamp() + 60},
             ],
         )
+        counts = {"failures": 1, "window_started_at": 0.0, "locked_until": 0.0, "lockouts": 1}
+        session.execute(
+            insert(LoginAttempts),
+            [
+                counts | {"key": "forgotten", "forget_at": NOW.timestamp() - 1},
+                counts | {"key": "locked", "forget_at": NOW.timestamp() + 60},
+            ],
+        )
     removed = prune(sessions, settings, NOW)
-    assert removed == {model.__tablename__: 1 for model, _ in DATED} | {"jwt_replay": 1}
+    expired = {"jwt_replay": 1, "login_attempts": 1}
+    assert removed == {model.__tablename__: 1 for model, _ in DATED} | expired
     with sessions() as session:
         for model, dated in DATED:
             assert session.scalar(select(func.count()).select_from(model)) == 1
@@ -64,3 +73,4 @@ def test_prune_deletes_only_what_is_older(
                 tzinfo=UTC
             ) >= recent - timedelta(seconds=1)  # type: ignore[union-attr]
         assert session.scalars(select(JwtReplay.jti)).all() == ["live"]
+        assert session.scalars(select(LoginAttempts.key)).all() == ["locked"]

@@ -1,6 +1,10 @@
-"""A real HTTP FHIR endpoint on 127.0.0.1 for tests: serves canned JSON by path+query, records
-every request (path and Authorization header), and can be slow, fail, return garbage, redirect or
-reset the connection."""
+"""A real HTTP FHIR endpoint on 127.0.0.1 for tests: serves canned JSON by path+query to GET and
+POST, records every request (path and Authorization header; a POST's form body too), and can be
+slow, fail, return garbage, redirect or reset the connection.
+
+What a test asserts about timing it reads from the server, never from a stopwatch: `answered`
+lists the paths answered so far (a client that gave up on a slow path returns before it is
+there), `most_in_flight` how many requests were ever open at once (parallel fetches overlap)."""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ import json
 import socket
 import struct
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,8 +34,25 @@ class LoopbackFhir:
     base_url: str = ""
     routes: dict[str, Canned] = field(default_factory=dict)
     requests: list[tuple[str, str | None]] = field(default_factory=list)
+    posted: list[str] = field(default_factory=list)  # each POST's body, as sent
     # What every path not served by name gets: 404 unless set.
     otherwise: Canned = field(default_factory=lambda: Canned(status=404, body=_not_found()))
+    answered: list[str] = field(default_factory=list)
+    most_in_flight: int = 0
+    # Set when the server stops: a slow answer still waiting is sent at once.
+    released: threading.Event = field(default_factory=threading.Event)
+    _in_flight: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def opened(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self._in_flight)
+
+    def closed(self, path: str) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            self.answered.append(path)
 
     def serve(self, path_and_query: str, body: Any = None, **options: Any) -> None:
         self.routes[path_and_query] = Canned(body, **options)
@@ -44,10 +64,25 @@ class LoopbackFhir:
 def _handler(state: LoopbackFhir) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            self._answer()
+
+        def do_POST(self) -> None:  # noqa: N802
+            length = int(self.headers.get("Content-Length") or 0)
+            state.posted.append(self.rfile.read(length).decode())
+            self._answer()
+
+        def _answer(self) -> None:
             path = self.path.removeprefix("/fhir")
             state.requests.append((path, self.headers.get("Authorization")))
             canned = state.routes.get(path.lstrip("/"), state.otherwise)
-            time.sleep(canned.delay_s)
+            state.opened()
+            try:
+                self._respond(canned)
+            finally:
+                state.closed(path)
+
+        def _respond(self, canned: Canned) -> None:
+            state.released.wait(canned.delay_s)
             if canned.reset:
                 linger = struct.pack("ii", 1, 0)  # SO_LINGER 0: close() sends RST
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
@@ -99,4 +134,7 @@ def loopback_fhir() -> Iterator[LoopbackFhir]:
     state = LoopbackFhir()
     with serving(_handler(state)) as port:
         state.base_url = f"http://127.0.0.1:{port}/fhir"
-        yield state
+        try:
+            yield state
+        finally:
+            state.released.set()

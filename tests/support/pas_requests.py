@@ -71,7 +71,14 @@ def pas_bundle(
                     {
                         "url": f"{PAS}/StructureDefinition/extension-requestedService",
                         "valueReference": {"reference": f"{order['resourceType']}/{order['id']}"},
-                    }
+                    },
+                    {
+                        "url": f"{PAS}/StructureDefinition/extension-itemTraceNumber",
+                        "valueIdentifier": {
+                            "system": "https://ehr.example.org/trace-numbers",
+                            "value": f"{identifier}-1",
+                        },
+                    },
                 ],
                 "sequence": 1,
                 "category": {

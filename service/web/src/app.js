@@ -212,7 +212,7 @@ function waitFor(found, what, timeoutMs = 20000) {
 // The payer's DTR API takes a payer access token (SMART Backend Services on the payer's side).
 // This app holds no secret of its own: it trades the access token of its EHR launch for a
 // short-lived payer token bound to this launch's patient (an RFC 8693 token exchange at the
-// payer's token endpoint, which checks the EHR token against the EHR's FHIR server).
+// payer's token endpoint, which asks the EHR's token introspection whose launch the token is).
 async function payerToken(renew = false) {
   if (session.payerToken && !renew && Date.now() < session.payerTokenExpires) return session.payerToken;
   const client = session.client;
