@@ -237,8 +237,47 @@ def _age(value: float, unit: str) -> dict[str, Any]:
     return {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}
 
 
-# Records as real EHRs send them, beyond the scenarios: every onset[x] form and a dose in every
-# UCUM mass per time (SPEC section 2, INFANT and DOSE). Both engines read each the same way.
+POS = "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set"
+ROLE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+
+
+def _site_record(*locations: dict[str, Any], status: str = "active") -> list[dict[str, Any]]:
+    """The order `o` based on an infusion ServiceRequest with these locationCodes."""
+    patient, condition, order = first_policy_patient("1980-01-01", "2026-01-01", _rate(28, "ug/d"))
+    infusion = {
+        "resourceType": "ServiceRequest",
+        "id": "inf",
+        "status": status,
+        "intent": "order",
+        "code": {"text": "continuous infusion"},
+        "locationCode": list(locations),
+    }
+    based_on = {**order, "basedOn": [{"reference": "ServiceRequest/inf"}]}
+    return [patient, condition, based_on, infusion]
+
+
+def _located(system: str, code: str) -> dict[str, Any]:
+    return {"coding": [{"system": system, "code": code}]}
+
+
+def _service_request_order() -> list[dict[str, Any]]:
+    """The order is itself a J9039 ServiceRequest, `o`, coded with its place of service."""
+    patient, condition, _ = first_policy_patient("1980-01-01", "2026-01-01")
+    hcpcs = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
+    order = {
+        "resourceType": "ServiceRequest",
+        "id": "o",
+        "status": "draft",
+        "intent": "order",
+        "code": {"coding": [{"system": hcpcs, "code": "J9039"}]},
+        "locationCode": [_located(POS, "49")],
+    }
+    return [patient, condition, order]
+
+
+# Records as real EHRs send them, beyond the scenarios: every onset[x] form, a dose in every
+# UCUM mass per time and every place of service (SPEC section 2, INFANT, DOSE and SITE). Both
+# engines read each the same way.
 BOUNDARY_RECORDS: dict[str, list[dict[str, Any]]] = {
     **{
         f"onset-{name}": _onset_record(**onset)
@@ -266,12 +305,35 @@ BOUNDARY_RECORDS: dict[str, list[dict[str, Any]]] = {
             (2, "mL/h"),
         ]
     },
+    **{
+        f"site-{name}": _site_record(*locations)
+        for name, locations in {
+            "pos-11": [_located(POS, "11")],
+            "pos-19": [_located(POS, "19")],
+            "pos-22": [_located(POS, "22")],
+            "pos-49": [_located(POS, "49")],
+            "pos-12": [_located(POS, "12")],
+            "pos-21": [_located(POS, "21")],
+            "v3-proff": [_located(ROLE, "PROFF")],
+            "v3-of": [_located(ROLE, "OF")],
+            "v3-ptres": [_located(ROLE, "PTRES")],
+            "pos-23": [_located(POS, "23")],
+            "text-only": [{"text": "infusion suite"}],
+            "text-then-coded": [{"text": "home"}, _located(POS, "22")],
+        }.items()
+    },
+    "site-revoked": _site_record(_located(POS, "12"), status="revoked"),
+    "site-service-request-order": _service_request_order(),
 }
 
 
 # What each boundary record must give (so agreeing on nothing cannot pass): the define it is about.
-READ_BY = {"onset": "PrefillAgeAtDiagnosisMonths", "dose": "PrefillDailyDoseMcg"}
-UNREADABLE = {"onset-string", "dose-2-mL/h"}
+READ_BY = {
+    "onset": "PrefillAgeAtDiagnosisMonths",
+    "dose": "PrefillDailyDoseMcg",
+    "site": "PrefillAdministrationSetting",
+}
+UNREADABLE = {"onset-string", "dose-2-mL/h", "site-pos-23", "site-text-only", "site-revoked"}
 BOUNDARY_PARAMETERS = {"Order Id": "o", "Answer Phase": "consolidation"}
 
 

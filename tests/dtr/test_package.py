@@ -88,6 +88,8 @@ def test_package_prefills_what_the_record_answers(client: TestClient, folder: Pa
     dx = expected["DX"]
     assert ("diagnosis-code" in answers) == (dx["value"] is not None and dx["status"] != "unknown")
     assert ("bsa-m2" in answers) == (expected["BSA"]["status"] == "met")
+    # The place of service, when the infusion the order is based on is coded with it (SITE).
+    assert ("administration-setting" in answers) == (expected["SITE"]["status"] != "unknown")
     # Regimen and cycle are never settled by the record, but what it suggests is pre-filled for
     # the prescriber to confirm.
     assert expected["REGIMEN"]["status"] == "unknown" and expected["CYCLES"]["status"] == "unknown"

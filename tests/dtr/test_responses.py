@@ -18,7 +18,7 @@ from tests.dtr.test_package import _assertion_id, _package_for
 from tests.policy.test_scenarios import SCENARIOS
 
 CS = "https://payer.example.org/fhir/CodeSystem/blinatumomab-pa"
-CODED = {"ph-status", "phase", "regimen"}
+CODED = {"ph-status", "phase", "regimen", "administration-setting"}
 TYPES = {
     "cycle-number": "valueInteger",
     "age-at-diagnosis-months": "valueInteger",
@@ -142,6 +142,7 @@ def test_a_response_completed_by_hand_evaluates_as_expected(
     assert all(p["label"] and p["label"] != p["id"] for p in parts), "every criterion in words"
     assert criteria["DOSE"] == expected["criteria"]["DOSE"]["status"]
     assert criteria["CYCLES"] == expected["criteria"]["CYCLES"]["status"]
+    assert criteria["SITE"] == expected["criteria"]["SITE"]["status"]
 
 
 # What the prescriber adds to scenario 01's pre-filled form to complete it (path a).
@@ -150,6 +151,7 @@ CONSOLIDATION_ANSWERS = {
     "regimen": "single-agent",
     "cycle-number": 1,
     "first-cycle-date": "2026-11-01",
+    "administration-setting": "infusion-center",
 }
 
 

@@ -535,3 +535,147 @@ def test_all_without_its_fifth_character(
     assert evaluation.criteria["DX"].status.value == dx
     given = evaluation.prefill["diagnosis-code"]
     assert (given["code"] if isinstance(given, dict) else given) == prefilled
+
+
+# SPEC section 2, SITE: where the drug is given, from a ServiceRequest's locationCode.
+POS = "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set"
+ROLE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+J9039 = {"system": "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "code": "J9039"}
+
+
+def _infusion(sid: str, *locations: Resource, status: str = "active", code: Any = None) -> Resource:
+    return {
+        "resourceType": "ServiceRequest",
+        "id": sid,
+        "status": status,
+        "intent": "order",
+        "code": code or {"text": "continuous infusion"},
+        "locationCode": list(locations),
+    }
+
+
+def _coded(system: str, code: str) -> Resource:
+    return {"coding": [{"system": system, "code": code}]}
+
+
+def _based_on(*infusions: Resource, named: tuple[str, ...] | None = None) -> PatientRecord:
+    """first_policy_patient's order `o`, based on the infusions (or on those `named`)."""
+    patient, condition, order = first_policy_patient("1980-01-01", "2026-01-01")
+    ids = named if named is not None else tuple(i["id"] for i in infusions)
+    order = {**order, "basedOn": [{"reference": f"ServiceRequest/{i}"} for i in ids]}
+    return PatientRecord((r, None) for r in (patient, condition, order, *infusions))
+
+
+@pytest.mark.parametrize(
+    ("location", "status", "value"),
+    [
+        pytest.param(_coded(POS, "11"), "met", "office", id="pos-11-office"),
+        pytest.param(_coded(POS, "19"), "met", "outpatient-facility", id="pos-19-outpatient"),
+        pytest.param(_coded(POS, "22"), "met", "outpatient-facility", id="pos-22-outpatient"),
+        pytest.param(_coded(POS, "49"), "met", "outpatient-facility", id="pos-49-clinic"),
+        pytest.param(_coded(POS, "12"), "not-met", "home", id="pos-12-home"),
+        pytest.param(_coded(POS, "21"), "not-met", "inpatient", id="pos-21-inpatient"),
+        pytest.param(_coded(ROLE, "PROFF"), "met", "office", id="v3-providers-office"),
+        pytest.param(_coded(ROLE, "OF"), "met", "outpatient-facility", id="v3-outpatient"),
+        pytest.param(_coded(ROLE, "PTRES"), "not-met", "home", id="v3-patients-residence"),
+        # Not a place SPEC or the policy names: asked, never guessed.
+        pytest.param(_coded(POS, "23"), "unknown", None, id="pos-23-emergency-room-asked"),
+        pytest.param(_coded("urn:ehr:locations", "11"), "unknown", None, id="local-code-asked"),
+        pytest.param({"text": "infusion suite"}, "unknown", None, id="text-only-asked"),
+    ],
+)
+def test_site_from_the_location_code(
+    engine: PolicyEngine, location: Resource, status: str, value: str | None
+) -> None:
+    site = _evaluate(engine, _based_on(_infusion("inf", location))).criteria["SITE"]
+    assert (site.status.value, site.value) == (status, value)
+    assert site.evidence == (("ServiceRequest/inf",) if value else ())
+
+
+@pytest.mark.parametrize(
+    ("record", "status"),
+    [
+        pytest.param(_record(), "unknown", id="no-service-request-asked"),
+        pytest.param(
+            _based_on(_infusion("inf", _coded(POS, "12"), status="revoked")),
+            "unknown",
+            id="revoked-infusion-ignored",
+        ),
+        pytest.param(
+            _based_on(_infusion("inf", _coded(POS, "12")), named=()),
+            "unknown",
+            id="infusion-of-another-order-ignored",
+        ),
+        pytest.param(
+            _based_on(_infusion("inf", {"text": "home"}, _coded(POS, "22"))),
+            "met",
+            id="the-coded-location-counts",
+        ),
+    ],
+)
+def test_which_service_request_says_where(
+    engine: PolicyEngine, record: PatientRecord, status: str
+) -> None:
+    assert _evaluate(engine, record).criteria["SITE"].status.value == status
+
+
+def test_a_service_request_order_says_where_itself(engine: PolicyEngine) -> None:
+    patient, condition, _ = first_policy_patient("1980-01-01", "2026-01-01")
+    order = _infusion("s", _coded(POS, "21"), status="draft", code={"coding": [J9039]})
+    record = PatientRecord((r, None) for r in (patient, condition, order))
+    evaluation = engine.evaluate(record, "ServiceRequest/s", TODAY, {})
+    site = evaluation.criteria["SITE"]
+    assert (site.status.value, site.value, site.evidence) == (
+        "not-met",
+        "inpatient",
+        ("ServiceRequest/s",),
+    )
+    assert evaluation.prefill["administration-setting"] == "inpatient"
+
+
+COMPLETE_CONSOLIDATION = {
+    "phase": "consolidation",
+    "regimen": "single-agent",
+    "cycle_number": 1,
+    "first_cycle_date": "2026-11-01",
+    "weight_kg": "70",
+    "daily_dose_mcg": "28",
+    "ph_status": "negative",
+}
+
+
+@pytest.mark.parametrize(
+    ("setting", "status", "outcome"),
+    [
+        pytest.param("office", "met", "criteria-met", id="office"),
+        pytest.param("outpatient-facility", "met", "criteria-met", id="outpatient-facility"),
+        pytest.param("infusion-center", "met", "criteria-met", id="infusion-center"),
+        pytest.param("home", "not-met", "criteria-not-met", id="home-not-met"),
+        pytest.param("inpatient", "not-met", "criteria-not-met", id="inpatient-not-met"),
+        pytest.param(None, "unknown", "incomplete", id="unanswered-incomplete"),
+    ],
+)
+def test_every_path_requires_the_place_of_service(
+    engine: PolicyEngine, setting: str | None, status: str, outcome: str
+) -> None:
+    evaluation = _evaluate(
+        engine, _record(), **COMPLETE_CONSOLIDATION, administration_setting=setting
+    )
+    assert evaluation.criteria["SITE"].status.value == status
+    assert evaluation.outcome.value == outcome
+
+
+@pytest.mark.parametrize(
+    ("recorded", "answered", "status"),
+    [
+        pytest.param("12", "office", "met", id="home-recorded-office-answered"),
+        pytest.param("11", "home", "not-met", id="office-recorded-home-answered"),
+    ],
+)
+def test_the_answered_place_overrides_the_record(
+    engine: PolicyEngine, recorded: str, answered: str, status: str
+) -> None:
+    record = _based_on(_infusion("inf", _coded(POS, recorded)))
+    site = _evaluate(engine, record, administration_setting=answered).criteria["SITE"]
+    assert (site.status.value, site.value) == (status, answered)
+    assert site.evidence == ("answer:administration-setting",)

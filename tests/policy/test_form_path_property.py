@@ -1,7 +1,8 @@
 """One decision per patient, whichever path it takes (SPEC section 3): values drawn near every
 numeric boundary (weight around 45 kg in kg, g and lb; height in cm and inches, or none beside a
 recorded BSA; BSA around each rounded limit; the ordered dose around its limit, in every UCUM mass
-per time: ng, ug and mg per d, h and min; age at diagnosis around 12 months) are decided
+per time: ng, ug and mg per d, h and min; age at diagnosis around 12 months; the place of
+service coded on the infusion the order is based on, or answered, or neither) are decided
 on the record, then pre-filled into the form exactly as `$questionnaire-package` writes it,
 submitted untouched with the prescriber's other answers, and decided again on the answers alone,
 as `$evaluate` does. The two decisions must be the same: criteria, dose limits and outcome."""
@@ -71,6 +72,20 @@ def _record(case: dict[str, Any]) -> PatientRecord:
         resources.append(_quantity("h", "8302-2", case["height"], case["height_unit"]))
     if case["recorded_bsa"] is not None:
         resources.append(_quantity("b", "8277-6", case["recorded_bsa"], "m2"))
+    if case["location"] is not None:
+        system, code = case["location"]
+        order = resources[2]
+        order["basedOn"] = [{"reference": "ServiceRequest/inf"}]
+        resources.append(
+            {
+                "resourceType": "ServiceRequest",
+                "id": "inf",
+                "status": "active",
+                "intent": "order",
+                "code": {"text": "continuous infusion"},
+                "locationCode": [{"coding": [{"system": system, "code": code}]}],
+            }
+        )
     return PatientRecord((r, None) for r in resources)
 
 
@@ -137,6 +152,16 @@ def _written(amount: Decimal) -> Decimal:
     return Decimal(f"{amount:.12g}")
 
 
+POS = "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set"
+ROLE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+# Where the drug is given (SPEC section 2, SITE): every location code the policy's places of
+# service and SPEC name, one it does not (23, an emergency room: asked), and the five answers.
+LOCATIONS = [
+    *((POS, code) for code in ("11", "19", "22", "49", "12", "21", "23")),
+    *((ROLE, code) for code in ("PROFF", "OF", "PTRES")),
+]
+SETTINGS = ["office", "outpatient-facility", "infusion-center", "home", "inpatient"]
+
 CASES = st.fixed_dictionaries(
     {
         "weight_and_unit": _weights(),
@@ -151,6 +176,8 @@ CASES = st.fixed_dictionaries(
         "phase": st.sampled_from(["consolidation", "maintenance", "relapsed-refractory", "infant"]),
         "regimen": st.sampled_from(["single-agent", "interfant"]),
         "cycle": st.integers(1, 3),
+        "location": st.one_of(st.none(), st.sampled_from(LOCATIONS)),
+        "setting": st.one_of(st.none(), st.sampled_from(SETTINGS)),
     }
 )
 
@@ -165,15 +192,21 @@ def test_the_form_path_decides_like_the_record() -> None:
         if case["recorded_bsa"] is not None:
             with_height = case["height_and_unit"][0] is not None
             drawn["recorded BSA with a height" if with_height else "recorded BSA"] += 1
-        _decide_both_ways(case)
+        drawn[f"location {case['location']}"] += 1
+        drawn[f"setting {case['setting']}"] += 1
+        drawn[f"SITE {_decide_both_ways(case)}"] += 1
 
     decides_alike()
     # What the draws must have covered (a strategy narrowed by mistake fails here, not silently).
     assert {unit for unit in MASS_PER_TIME if drawn[unit]} == set(MASS_PER_TIME), drawn
     assert drawn["recorded BSA"] and drawn["recorded BSA with a height"], drawn
+    assert all(drawn[f"location {location}"] for location in [None, *LOCATIONS]), drawn
+    assert all(drawn[f"setting {setting}"] for setting in [None, *SETTINGS]), drawn
+    assert all(drawn[f"SITE {status}"] for status in ("met", "not-met", "unknown")), drawn
 
 
-def _decide_both_ways(case: dict[str, Any]) -> None:
+def _decide_both_ways(case: dict[str, Any]) -> str:
+    """The SITE status both paths decided (the draws must reach every one)."""
     _, engine, content, questionnaire = world()
     case = {
         **case,
@@ -191,6 +224,8 @@ def _decide_both_ways(case: dict[str, Any]) -> None:
         "ph-status": "negative",
         "first-cycle-date": "2026-11-01",
     }
+    if case["setting"] is not None:
+        told["administration-setting"] = case["setting"]
     on_record = engine.evaluate(_record(case), "MedicationRequest/o", TODAY, told)
     assert on_record.prefill["daily-dose-mcg"] is not None, case["dose_and_unit"]  # every unit read
     form = prefilled_response(
@@ -201,3 +236,4 @@ def _decide_both_ways(case: dict[str, Any]) -> None:
     answers = {**answers_of(returned, questionnaire), **told}
     on_form = engine.evaluate(PatientRecord([]), "MedicationRequest/o", TODAY, answers)
     assert _decision(on_form) == _decision(on_record), (case, on_record.prefill)
+    return on_record.criteria["SITE"].status.value

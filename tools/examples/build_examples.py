@@ -24,7 +24,22 @@ ICD = "http://hl7.org/fhir/sid/icd-10-cm"
 SCT = "http://snomed.info/sct"
 RX = "http://www.nlm.nih.gov/research/umls/rxnorm"
 NDC = "http://hl7.org/fhir/sid/ndc"
-CRITERIA = ("DX", "LINEAGE", "PH", "PHASE", "REGIMEN", "WEIGHT", "BSA", "DOSE", "CYCLES", "INFANT")
+CPT = "http://www.ama-assn.org/go/cpt"
+POS = "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set"
+ROLE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+CRITERIA = (
+    "DX",
+    "LINEAGE",
+    "PH",
+    "PHASE",
+    "REGIMEN",
+    "WEIGHT",
+    "BSA",
+    "DOSE",
+    "CYCLES",
+    "INFANT",
+    "SITE",
+)
 PATHS = ("consolidation", "maintenance", "relapsed-refractory", "infant")
 Resource = dict[str, Any]
 
@@ -223,6 +238,27 @@ def order(
     return resource
 
 
+def infusion(sid: str, location: tuple[str, str, str]) -> Resource:
+    """The infusion the order is based on (CPT 96416: a prolonged infusion started with a pump),
+    with where it is given as the EHR codes it (SPEC section 2, SITE: a ServiceRequest's
+    locationCode)."""
+    system, code, display = location
+    return {
+        "resourceType": "ServiceRequest",
+        "id": sid,
+        "status": "draft",
+        "intent": "order",
+        "code": {"coding": [{"system": CPT, "code": "96416"}], "text": "Prolonged infusion"},
+        "subject": {"reference": "Patient/pat"},
+        "authoredOn": "2026-11-24",
+        "locationCode": [{"coding": [{"system": system, "code": code, "display": display}]}],
+    }
+
+
+def based_on(request: Resource, service_request_id: str) -> Resource:
+    return {**request, "basedOn": [{"reference": f"ServiceRequest/{service_request_id}"}]}
+
+
 def medication(mid: str, rxnorm: str) -> Resource:
     return {
         "resourceType": "Medication",
@@ -335,6 +371,9 @@ class Scenario:
 
 
 ALL_B = "277571004"
+# Where the drug is given, when no record says it: the prescriber answers (SPEC section 2, SITE).
+SITE_ANSWER = {"administration-setting": "infusion-center"}
+SITE_ANSWERED = {"SITE": met("infusion-center", ["answer:administration-setting"])}
 NO_PATHS = {p: "not-met" for p in PATHS}
 INFANT_NOT_MET = {"infant": "not-met"}
 ADULT_INFANT = met(False, ["Patient/pat", "Condition/all"])
@@ -373,13 +412,19 @@ def consolidation_adult_record() -> Expectation:
     )
 
 
-def inotuzumab_relapsed_expectations() -> tuple[Expectation, list[Expectation]]:
+def inotuzumab_relapsed_expectations(
+    recorded_site: dict[str, Any] | None = None,
+) -> tuple[Expectation, list[Expectation]]:
     """Relapsed Ph-negative B-ALL, 74 kg, an inotuzumab order and one earlier course: what the
-    record shows, and the same submitted with the form's suggestions confirmed (path c)."""
+    record shows, and the same submitted with the form's suggestions confirmed (path c). With
+    `recorded_site` (SITE as the record shows it) the place of service is confirmed too; without,
+    the prescriber answers it."""
+    site = {"SITE": recorded_site} if recorded_site else {}
     return (
         Expectation(
             adult_relapsed_record(
                 {
+                    **site,
                     "WEIGHT": met(74, ["Observation/wt"]),
                     "PH": met("negative", ["Observation/ph"]),
                     "REGIMEN": unknown(["MedicationRequest/ino"], "inotuzumab-mini-hypercvd"),
@@ -395,6 +440,7 @@ def inotuzumab_relapsed_expectations() -> tuple[Expectation, list[Expectation]]:
             Expectation(
                 adult_relapsed_record(
                     {
+                        **(site or SITE_ANSWERED),
                         "WEIGHT": met(74, ["Observation/wt"]),
                         "PH": met("negative", ["Observation/ph"]),
                         "REGIMEN": met("inotuzumab-mini-hypercvd", ["answer:regimen"]),
@@ -406,6 +452,7 @@ def inotuzumab_relapsed_expectations() -> tuple[Expectation, list[Expectation]]:
                 "criteria-met",
                 (28.0, None),
                 answers={
+                    **({} if recorded_site else SITE_ANSWER),
                     "regimen": "inotuzumab-mini-hypercvd",
                     "cycle-number": 2,
                     "first-cycle-date": "2026-09-01",
@@ -429,6 +476,7 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
             [
                 Expectation(
                     {
+                        **SITE_ANSWERED,
                         "DX": met("C91.01", ["Condition/all"]),
                         "LINEAGE": met("b-precursor", ["Condition/all"]),
                         "PH": met("negative", ["Observation/ph"]),
@@ -448,6 +496,7 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                     "criteria-met",
                     (28.0, None),
                     answers={
+                        **SITE_ANSWER,
                         "phase": "consolidation",
                         "regimen": "single-agent",
                         "cycle-number": 2,
@@ -478,6 +527,7 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                 Expectation(
                     adult_relapsed_record(
                         {
+                            **SITE_ANSWERED,
                             "PH": met("positive", ["Observation/ph"]),
                             "WEIGHT": met(80, ["Observation/wt"]),
                             "REGIMEN": met("with-tki", ["answer:regimen"]),
@@ -489,6 +539,7 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                     "criteria-met",
                     (28.0, 9.0),
                     answers={
+                        **SITE_ANSWER,
                         "regimen": "with-tki",
                         "cycle-number": 1,
                         "first-cycle-date": "2026-11-20",
@@ -778,6 +829,7 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
             [
                 Expectation(
                     {
+                        **SITE_ANSWERED,
                         "DX": met("C91.00", ["Condition/all"]),
                         "LINEAGE": met("b-precursor", ["Condition/all"]),
                         "PH": unknown(value="unknown"),
@@ -798,6 +850,7 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                     "criteria-met",
                     (6.7, None),
                     answers={
+                        **SITE_ANSWER,
                         "phase": "infant",
                         "regimen": "interfant",
                         "cycle-number": 1,
@@ -1097,6 +1150,7 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                 Expectation(
                     adult_relapsed_record(
                         {
+                            **SITE_ANSWERED,
                             "PH": unknown(value="unknown"),
                             "WEIGHT": met(30, ["Observation/wt"]),
                             "BSA": met(1.041, ["Observation/wt", "Observation/ht"]),
@@ -1109,6 +1163,7 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                     "criteria-met",
                     (15.6, 5.2),
                     answers={
+                        **SITE_ANSWER,
                         "regimen": "single-agent",
                         "cycle-number": 1,
                         "first-cycle-date": "2026-11-24",
@@ -1170,17 +1225,22 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
             "relapsed-complete-from-record",
             "Relapsed Ph-negative B-ALL with an active inotuzumab order and one earlier "
             "blinatumomab course: the record answers or suggests every question of the form "
-            "(regimen with inotuzumab + mini-hyper-CVD, cycle 2 since 2026-09-01). CRD still asks "
-            "the prescriber to confirm regimen and cycle; submitted as pre-filled, path c is met.",
+            "(regimen with inotuzumab + mini-hyper-CVD, cycle 2 since 2026-09-01; the infusion "
+            "the order is based on is coded for an outpatient facility, HL7 v3 OF). CRD still "
+            "asks the prescriber to confirm regimen and cycle; submitted as pre-filled, path c is "
+            "met.",
             [
                 condition("all", "C91.02", ALL_B),
                 weight("wt", 74),
                 ph("ph", NOT_DETECTED),
                 companion("ino", "1942950"),
                 prior_course("course-1", "2026-09-01"),
+                infusion("infusion", (ROLE, "OF", "Outpatient facility")),
             ],
-            order(),
-            *inotuzumab_relapsed_expectations(),
+            based_on(order(), "infusion"),
+            *inotuzumab_relapsed_expectations(
+                met("outpatient-facility", ["ServiceRequest/infusion"])
+            ),
         ),
         Scenario(
             "remission-c91-01-counts",
@@ -1266,6 +1326,7 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                 Expectation(
                     child_in_remission(
                         {
+                            **SITE_ANSWERED,
                             "PH": met("negative", ["answer:ph-status"]),
                             "PHASE": met("maintenance", ["answer:phase"]),
                             "REGIMEN": met("alternating-pomp", ["answer:regimen"]),
@@ -1276,6 +1337,7 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                     "criteria-met",
                     (28.0, None),
                     answers={
+                        **SITE_ANSWER,
                         "ph-status": "negative",
                         "phase": "maintenance",
                         "regimen": "alternating-pomp",
@@ -1324,6 +1386,7 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
             [
                 Expectation(
                     {
+                        **SITE_ANSWERED,
                         "DX": met("C91.01", ["Condition/all"]),
                         "LINEAGE": met("b-precursor", ["Condition/all"]),
                         "PH": met("negative", ["answer:ph-status"]),
@@ -1344,6 +1407,7 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                     "criteria-met",
                     (13.3, None),
                     answers={
+                        **SITE_ANSWER,
                         "ph-status": "negative",
                         "phase": "consolidation",
                         "regimen": "single-agent",
@@ -1425,12 +1489,14 @@ def defect_scenarios() -> list[Scenario]:
             [
                 Expectation(
                     remission_adult(
-                        consolidation_answered({"DOSE": met(28, ["answer:daily-dose-mcg"])})
+                        consolidation_answered(
+                            {**SITE_ANSWERED, "DOSE": met(28, ["answer:daily-dose-mcg"])}
+                        )
                     ),
                     CONSOLIDATION_PATHS,
                     "criteria-met",
                     (28.0, None),
-                    answers={**CONSOLIDATION_ANSWERS, "daily-dose-mcg": 28},
+                    answers={**SITE_ANSWER, **CONSOLIDATION_ANSWERS, "daily-dose-mcg": 28},
                 )
             ],
         ),
@@ -1449,12 +1515,14 @@ def defect_scenarios() -> list[Scenario]:
             [
                 Expectation(
                     remission_adult(
-                        consolidation_answered({"DOSE": met(27.936, ["MedicationRequest/blin"])})
+                        consolidation_answered(
+                            {**SITE_ANSWERED, "DOSE": met(27.936, ["MedicationRequest/blin"])}
+                        )
                     ),
                     CONSOLIDATION_PATHS,
                     "criteria-met",
                     (28.0, None),
-                    answers=CONSOLIDATION_ANSWERS,
+                    answers={**SITE_ANSWER, **CONSOLIDATION_ANSWERS},
                 )
             ],
         ),
@@ -1482,6 +1550,7 @@ def defect_scenarios() -> list[Scenario]:
             [
                 Expectation(
                     {
+                        **SITE_ANSWERED,
                         "DX": met("C91.01", ["Condition/all"]),
                         "LINEAGE": met("b-precursor", ["Condition/all"]),
                         "PH": unknown(value="unknown"),
@@ -1493,7 +1562,7 @@ def defect_scenarios() -> list[Scenario]:
                     CONSOLIDATION_PATHS,
                     "criteria-met",
                     (15.0, None),
-                    answers={**CONSOLIDATION_ANSWERS, "height-cm": 150},
+                    answers={**SITE_ANSWER, **CONSOLIDATION_ANSWERS, "height-cm": 150},
                 )
             ],
             birth="2016-05-01",
@@ -1527,6 +1596,7 @@ def defect_scenarios() -> list[Scenario]:
             [
                 Expectation(
                     {
+                        **SITE_ANSWERED,
                         "DX": met("C91.00", ["Condition/all"]),
                         "LINEAGE": met("b-precursor", ["Condition/all"]),
                         "PH": unknown(value="unknown"),
@@ -1546,6 +1616,7 @@ def defect_scenarios() -> list[Scenario]:
                     "criteria-met",
                     (5.8, None),
                     answers={
+                        **SITE_ANSWER,
                         "regimen": "interfant",
                         "cycle-number": 1,
                         "first-cycle-date": "2026-11-24",
@@ -1698,6 +1769,7 @@ def spec_change_scenarios() -> list[Scenario]:
             [
                 Expectation(
                     {
+                        **SITE_ANSWERED,
                         "DX": met("C91.01", ["answer:diagnosis-code"]),
                         "LINEAGE": met("b-precursor", ["answer:b-precursor"]),
                         "PH": met("negative", ["Observation/ph"]),
@@ -1709,6 +1781,7 @@ def spec_change_scenarios() -> list[Scenario]:
                     "criteria-met",
                     (28.0, None),
                     answers={
+                        **SITE_ANSWER,
                         **CONSOLIDATION_ANSWERS,
                         "diagnosis-code": "C91.01",
                         "b-precursor": True,
@@ -1738,6 +1811,7 @@ def spec_change_scenarios() -> list[Scenario]:
                 Expectation(
                     remission_adult(
                         {
+                            **SITE_ANSWERED,
                             "DX": met("C91.01", ["answer:diagnosis-code"]),
                             **consolidation_answered(
                                 {"DOSE": met(28, ["MedicationRequest/blin"])}
@@ -1747,7 +1821,7 @@ def spec_change_scenarios() -> list[Scenario]:
                     CONSOLIDATION_PATHS,
                     "criteria-met",
                     (28.0, None),
-                    answers={**CONSOLIDATION_ANSWERS, "diagnosis-code": "C91.01"},
+                    answers={**SITE_ANSWER, **CONSOLIDATION_ANSWERS, "diagnosis-code": "C91.01"},
                 )
             ],
         ),
@@ -1768,8 +1842,111 @@ def spec_change_scenarios() -> list[Scenario]:
     ]
 
 
+TREATMENT_ANSWERS = {
+    "phase": "consolidation",
+    "regimen": "single-agent",
+    "cycle-number": 1,
+    "first-cycle-date": "2026-11-24",
+}
+
+
+def consolidation_with_site(site: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Scenario 01's adult with the treatment answers (TREATMENT_ANSWERS) and SITE as given."""
+    return remission_adult(
+        consolidation_answered({"DOSE": met(28, ["MedicationRequest/blin"]), "SITE": site})
+    )
+
+
+def site_scenarios() -> list[Scenario]:
+    """SPEC, "Changed in December 2026", change 1: SITE, the policy's places of service."""
+    record = [condition("all", "C91.01", ALL_B), weight("wt", 72), ph("ph", NOT_DETECTED)]
+    from_record = consolidation_adult_record()
+    return [
+        Scenario(
+            "site-outpatient-hospital-from-the-location-code",
+            "The order is based on an infusion ServiceRequest whose locationCode is CMS place of "
+            "service 22 (on-campus outpatient hospital): SITE is met from the record, an "
+            "outpatient facility, and the form pre-fills it (SPEC section 2, SITE, December "
+            "2026). With the consolidation answers path a is met.",
+            [*record, infusion("infusion", (POS, "22", "On Campus-Outpatient Hospital"))],
+            based_on(order(), "infusion"),
+            Expectation(
+                {
+                    **from_record.criteria,
+                    "SITE": met("outpatient-facility", ["ServiceRequest/infusion"]),
+                },
+                INFANT_NOT_MET,
+                "incomplete",
+                (None, None),
+            ),
+            [
+                Expectation(
+                    consolidation_with_site(
+                        met("outpatient-facility", ["ServiceRequest/infusion"])
+                    ),
+                    CONSOLIDATION_PATHS,
+                    "criteria-met",
+                    (28.0, None),
+                    answers=TREATMENT_ANSWERS,
+                )
+            ],
+        ),
+        Scenario(
+            "site-home-infusion-is-not-met",
+            "The infusion the order is based on is coded for the patient's home (CMS place of "
+            "service 12): not a place of service the policy lists, so SITE is not met and so is "
+            "every path (criteria-not-met on the record alone; the reviewer decides). Confirmed "
+            "as home with the other answers it stays not met; answered office, path a is met.",
+            [*record, infusion("infusion", (POS, "12", "Home"))],
+            based_on(order(), "infusion"),
+            Expectation(
+                {**from_record.criteria, "SITE": not_met("home", ["ServiceRequest/infusion"])},
+                NO_PATHS,
+                "criteria-not-met",
+                (None, None),
+            ),
+            [
+                Expectation(
+                    consolidation_with_site(not_met("home", ["ServiceRequest/infusion"])),
+                    NO_PATHS,
+                    "criteria-not-met",
+                    (28.0, None),
+                    answers=TREATMENT_ANSWERS,
+                ),
+                Expectation(
+                    consolidation_with_site(met("office", ["answer:administration-setting"])),
+                    CONSOLIDATION_PATHS,
+                    "criteria-met",
+                    (28.0, None),
+                    answers={**TREATMENT_ANSWERS, "administration-setting": "office"},
+                ),
+            ],
+        ),
+        Scenario(
+            "site-inpatient-answered-is-not-met",
+            "Nothing in the record says where the drug is given, so the form asks; the "
+            "prescriber answers inpatient: SITE is not met, so path a is not, though every other "
+            "criterion of it is (criteria-not-met; the reviewer decides, SPEC section 2, SITE).",
+            record,
+            order(),
+            from_record,
+            [
+                Expectation(
+                    consolidation_with_site(
+                        not_met("inpatient", ["answer:administration-setting"])
+                    ),
+                    NO_PATHS,
+                    "criteria-not-met",
+                    (28.0, None),
+                    answers={**TREATMENT_ANSWERS, "administration-setting": "inpatient"},
+                )
+            ],
+        ),
+    ]
+
+
 def every_scenario() -> list[Scenario]:
-    return [*scenarios(), *defect_scenarios(), *spec_change_scenarios()]
+    return [*scenarios(), *defect_scenarios(), *spec_change_scenarios(), *site_scenarios()]
 
 
 if __name__ == "__main__":
