@@ -223,6 +223,9 @@ async def _fetch_one(
     deadline = loop.time() + budget_s
     try:
         body = await client.get_json(server, fetch.relative, token, budget_s)
+        if "?" in fetch.relative and body["resourceType"] not in ("Bundle", "OperationOutcome"):
+            # FHIR search answers a searchset Bundle; anything else is not the data asked for.
+            raise FetchError(f"a search answered a {body['resourceType']}, not a Bundle")
         found = _flatten(body, fetch.key) if body["resourceType"] != "OperationOutcome" else []
         for _ in range(MAX_PAGES - 1):
             following = _next_page(body, server)

@@ -107,6 +107,7 @@ OPERAND_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "Divide": op.divide,
     "Power": op.power,
     "Abs": op.abs_,
+    "Floor": op.floor,
     "Negate": op.negate,
     "Concatenate": op.concatenate,
     "ConvertQuantity": op.convert_quantity,

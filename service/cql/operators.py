@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from service.cql.values import Code, Concept, Interval, Quantity, decimal_of
@@ -195,6 +195,12 @@ def round_(value: Any, precision: Any) -> Decimal | None:
         return None
     places = 0 if precision is None else int(precision)
     return number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def floor(value: Any) -> int | None:
+    """CQL Floor: the greatest Integer not above the value."""
+    number = decimal_of(value)
+    return None if number is None else int(number.to_integral_value(rounding=ROUND_FLOOR))
 
 
 def abs_(value: Any) -> Any:

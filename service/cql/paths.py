@@ -49,14 +49,12 @@ _KEYWORDS = {
     "true",
     "xor",
 }
-# FHIRPath types for the FHIR profiles of data types that ELM names.
+# FHIRPath types for the FHIR profiles of data types that ELM names. Age, Duration, Distance and
+# Count are types of their own in FHIRPath (a choice element names them: `onsetAge` is
+# `onset.ofType(Age)`, never `ofType(Quantity)`).
 _FHIRPATH_TYPE = {
     "SimpleQuantity": "Quantity",
     "MoneyQuantity": "Quantity",
-    "Age": "Quantity",
-    "Duration": "Quantity",
-    "Distance": "Quantity",
-    "Count": "Quantity",
 }
 _MODEL = models["r4"]
 

@@ -77,9 +77,8 @@ def answer_orders(
 ) -> OrderAnswers:
     # Data that failed to come, or a Coverage we could not get at all (named by the orders).
     technical = bool(prefetch.technical_failures() or prefetch.missing_required())
-    if choice.coverage is None:
+    if not choice.found:
         return _without_coverage(call, env, in_scope, choice, technical)
-    coverage_ref = f"Coverage/{choice.coverage.get('id')}"
     source = CardSource(env.settings.payer_name, call.version)
     actions: list[JsonObject] = []
     cards: list[tuple[str, JsonObject]] = []
@@ -88,16 +87,21 @@ def answer_orders(
     for order, policy in in_scope:
         evaluation = None if technical else _evaluate(env, policy, record, order, call)
         failed = failed or evaluation is None
-        assertion = coverage_assertion(
-            call, policy, order, choice.coverage, evaluation, env.settings
-        )
-        carried = already_carries(order, assertion)
-        if carried is None:
-            actions.append(system_action(order, assertion))
         kept = evaluation or _unevaluated(env, policy, order)
-        evaluations.append(
-            AssertedEvaluation(assertion.assertion_id, policy.id, coverage_ref, kept, carried)
-        )
+        # One coverage-information per Coverage, in one update of the order (CRD resp-29).
+        changed: list[CoverageInformation] = []
+        for coverage in choice.for_order(record, order):
+            assertion = coverage_assertion(call, policy, order, coverage, evaluation, env.settings)
+            carried = already_carries(order, assertion)
+            if carried is None:
+                changed.append(assertion)
+            evaluations.append(
+                AssertedEvaluation(
+                    assertion.assertion_id, policy.id, assertion.coverage_reference, kept, carried
+                )
+            )
+        if changed:
+            actions.append(system_action(order, *changed))
         if evaluation is not None:
             cards += _cards(call, source, policy, evaluation, order, env.settings.base_url)
     references = [order_reference(order) for order, _ in in_scope]

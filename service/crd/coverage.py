@@ -6,7 +6,10 @@
   payers in `payor`: a logical reference's identifier, or the identifier of the Organization it
   references, prefetched or read from fhirServer (`payors_to_fetch`). Coverage of another payer,
   or whose payer cannot be told, is the 400 of CRD hook-13.
-- Several candidates left: the 400 of CRD hook-13 (we cannot tell which one is primary).
+- Several candidates left (several active Coverages of this payer): each order is answered for
+  the Coverage it names, else for each of them, one coverage-information per Coverage (SPEC
+  section 5; CRD: coverage information is per coverage). A record an EHR rightly sends is never
+  refused for it.
 - One Coverage that is not active on the day: `not-covered`, reason `no-active-coverage` (resp-45).
 - None at all: answered, not refused, with reason `coverage-not-found` (resp-45). This is a
   deliberate reading: hook-13 also lists "no Coverage accessible" under 400, but a prescriber is
@@ -27,14 +30,25 @@ from service.types import Resource
 
 @dataclass(frozen=True)
 class CoverageChoice:
-    coverage: Resource | None
+    # This payer's active Coverages the answer is about (none: no active Coverage of ours).
+    coverages: tuple[Resource, ...]
     # With no active candidate: the one inactive Coverage there is, for a `not-covered` answer with
     # reason `no-active-coverage` (CRD resp-45) that can point at it.
     inactive: Resource | None = None
 
     @property
+    def coverage(self) -> Resource | None:
+        return self.coverages[0] if self.coverages else None
+
+    @property
     def found(self) -> bool:
-        return self.coverage is not None
+        return bool(self.coverages)
+
+    def for_order(self, record: PatientRecord, order: Resource) -> tuple[Resource, ...]:
+        """The Coverages one order is answered for: those of ours it names, else every one."""
+        named = _named_by_orders(record, [order])
+        chosen = tuple(c for c in self.coverages if any(c is n for n in named))
+        return chosen or self.coverages
 
 
 def select_coverage(
@@ -56,12 +70,9 @@ def select_coverage(
                 issues=[_foreign_issue(c, record) for c in foreign],
             )
         candidates = [c for c in candidates if c not in foreign]
-    if len(candidates) > 1:
-        ids = ", ".join(f"Coverage/{c.get('id', '?')}" for c in candidates)
-        raise BadRequest(f"several active Coverages could apply ({ids}); send only the primary one")
     if candidates:
-        return CoverageChoice(candidates[0])
-    return CoverageChoice(None, every[0] if len(every) == 1 else None)
+        return CoverageChoice(tuple(candidates))
+    return CoverageChoice((), every[0] if len(every) == 1 else None)
 
 
 def payors_to_fetch(record: PatientRecord, payer_identifiers: Sequence[str]) -> list[str]:

@@ -141,11 +141,15 @@ def _guidance(built: JsonObject) -> list[str]:
     )
 
 
-def system_action(order: Resource, info: CoverageInformation) -> JsonObject:
+def system_action(order: Resource, *infos: CoverageInformation) -> JsonObject:
+    """One update of the order carrying each coverage information given (one per Coverage)."""
+    annotated = order
+    for info in infos:
+        annotated = annotated_order(annotated, info)
     return {
         "type": "update",
         "description": "Coverage information for the order",
-        "resource": annotated_order(order, info),
+        "resource": annotated,
     }
 
 

@@ -56,6 +56,11 @@ class Form:
         self.page.keyboard.press("ArrowDown")
         self.page.keyboard.press("Enter")
 
+    def pick(self, link_id: str, option: str) -> None:
+        """An answer list: open it and click the option shown with these words."""
+        self.field(link_id).click()
+        self.page.locator("#lhc-tools-searchResults li", has_text=option).first.click()
+
     def type_in(self, link_id: str, value: str) -> None:
         field = self.field(link_id)
         field.fill(value)
@@ -166,9 +171,12 @@ def test_complete_from_the_record(page: Page, stack: Stack) -> None:
     form.launch()
     form.shot("prefilled")
     assert form.missing() == 0
-    for link_id in ("diagnosis-code", "phase", "regimen", "weight-kg", "first-cycle-date"):
+    picked = ("diagnosis-code", "phase", "regimen", "weight-kg", "first-cycle-date")
+    for link_id in (*picked, "administration-setting"):
         expect(form.row(link_id)).to_have_attribute("data-origin", "auto")
     expect(form.field("phase")).to_have_value("Relapsed or refractory disease")
+    # The infusion the order is based on is coded for an outpatient facility (SITE).
+    expect(form.field("administration-setting")).to_have_value("Outpatient facility")
     assert form.outcome() == "criteria-met"
     expect(page.locator("#dose .limit")).to_be_visible()
     form.shot("live-status")
@@ -214,6 +222,7 @@ def test_answers_needed_with_a_draft_resumed(page: Page, stack: Stack) -> None:
 
     form.type_in("cycle-number", "2")
     form.date("first-cycle-date", "06/15/2026")
+    form.pick("administration-setting", "Infusion center")
     weight = form.field("weight-kg").input_value()
     form.type_in("weight-kg", str(float(weight) + 1))
     expect(form.row("weight-kg")).to_have_attribute("data-origin", "override")
@@ -256,6 +265,7 @@ def answer_the_aml_form(form: Form) -> None:
         form.choose(link_id, typed)
     form.type_in("cycle-number", "1")
     form.date("first-cycle-date", "11/01/2026")
+    form.pick("administration-setting", "Office")
     assert form.missing() == 0
 
 
@@ -278,6 +288,49 @@ def test_criteria_not_met(page: Page, stack: Stack) -> None:
     expect(page.locator("#done")).to_contain_text("clinical review")
     form.shot("submitted")
     _on_both_sides(stack, ehr_id, payer_id)
+
+
+def test_the_place_of_service_is_asked_with_its_help(page: Page, stack: Stack) -> None:
+    """Scenario 48 (SPEC section 2, SITE): nothing in the record says where the drug is given, so
+    the form asks, and its help names the policy's places of service; inpatient is not one of
+    them (not met, for the reviewer to decide), an infusion center is."""
+    form = Form(page, stack, "48-site-inpatient-answered-is-not-met")
+    form.launch()
+    expect(page.locator('#todo a[data-link-id="administration-setting"]')).to_be_visible()
+    form.row("administration-setting").locator(".lhc-help-button").click()
+    help_text = page.locator(".lhc-popover-help")
+    expect(help_text).to_contain_text("office, outpatient facility and infusion center")
+    expect(help_text).to_contain_text("Home or inpatient administration is not one of them")
+    form.shot("place-of-service-help")
+    page.mouse.click(1, 1)  # the popover closes on a click outside it
+    expect(help_text).to_be_hidden()
+    form.choose("phase", "Consol")
+    form.choose("regimen", "Single")
+    form.type_in("cycle-number", "1")
+    form.date("first-cycle-date", "11/01/2026")
+    form.pick("administration-setting", "Inpatient hospital")
+    expect(form.field("administration-setting")).to_have_value("Inpatient hospital")
+    assert form.missing() == 0
+    assert form.outcome() == "criteria-not-met"
+    assert form.criterion("SITE") == "not-met"
+    form.shot("inpatient")
+    form.pick("administration-setting", "Infusion center")
+    expect(form.field("administration-setting")).to_have_value("Infusion center")
+    assert form.outcome() == "criteria-met"
+    assert form.criterion("SITE") == "met"
+    form.shot("infusion-center")
+
+
+def test_the_place_of_service_comes_from_the_infusion_order(page: Page, stack: Stack) -> None:
+    """Scenario 47: the infusion the order is based on is coded for the patient's home; the form
+    opens with it from the record, and says the criterion is not met."""
+    form = Form(page, stack, "47-site-home-infusion-is-not-met")
+    form.launch()
+    expect(form.field("administration-setting")).to_have_value("Home")
+    expect(form.row("administration-setting")).to_have_attribute("data-origin", "auto")
+    assert form.criterion("SITE") == "not-met"
+    assert form.outcome() == "criteria-not-met"
+    form.shot("home-from-the-record")
 
 
 def _without_app_context(page: Page, stack: Stack) -> None:
@@ -345,11 +398,13 @@ def test_bsa_computes_as_weight_and_height_are_typed(page: Page, stack: Stack) -
     variables) runs in the renderer: the BSA follows what the prescriber types."""
     form = Form(page, stack, "10-weight-44-9-kg-bsa-limit")
     form.launch()
-    # Height first: it is asked only under 45 kg, so it hides while the weight is empty.
+    # Height first: it is asked only under 45 kg, so it hides while the weight is empty (and so
+    # does the BSA, needed only under 45 kg or for infant dosing).
     for link_id in ("height-cm", "weight-kg"):
         form.field(link_id).fill("")
-    expect(form.field("bsa-m2")).to_have_value("")
+    expect(form.field("bsa-m2")).to_have_count(0)
     form.type_in("weight-kg", "30")
+    expect(form.field("bsa-m2")).to_have_value("")
     form.type_in("height-cm", "130")
     # Full precision (SPEC section 3: a rounded value never decides): sqrt(130 * 30 / 3600).
     expect(form.field("bsa-m2")).to_have_value(re.compile(r"^1\.04083"))
@@ -397,6 +452,8 @@ def _fill_the_rest_and_submit(form: Form) -> tuple[str, str]:
             form.type_in("cycle-number", "1")
         elif link_id == "first-cycle-date":
             form.date("first-cycle-date", "11/01/2026")
+        elif link_id == "administration-setting":
+            form.pick("administration-setting", "Infusion center")
     assert form.missing() == 0
     return form.submit()
 

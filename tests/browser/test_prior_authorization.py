@@ -73,6 +73,8 @@ def test_submit_review_approve_and_the_prescriber_sees_the_authorization(
     review = _review(page, stack)
     _open_newest_case(review, stack)
     expect(review.locator('[data-criterion="DX"]')).to_have_attribute("data-status", "met")
+    # The place of service the form confirmed from the infusion order (SPEC section 2, SITE).
+    expect(review.locator('[data-criterion="SITE"]')).to_have_attribute("data-status", "met")
     expect(review.locator(".evidence").first).to_be_visible()
     review.screenshot(path=str(ARTIFACTS / f"{form.scenario}-review-case.png"), full_page=True)
     review.locator("#approve button[type=submit]").click()

@@ -249,13 +249,22 @@ def test_null_coverage_prefetch_means_none(client: TestClient) -> None:
     assert "No active coverage" in client.post(SIGN, json=body).json()["cards"][0]["summary"]
 
 
-def test_several_coverages_is_400(client: TestClient) -> None:
+def test_several_coverages_are_each_answered(client: TestClient) -> None:
+    """SPEC section 5: one coverage-information per Coverage, in the order's one update."""
     body = hook_request(
         [blinatumomab_order()], full_prefetch(coverages=[coverage("a"), coverage("b")])
     )
     response = client.post(SIGN, json=body)
-    assert response.status_code == 400
-    assert "several active Coverages" in response.text
+    assert response.status_code == 200, response.text
+    assert response_problems(response.json()) == []
+    (action,) = response.json()["systemActions"]
+    covered = [
+        p["valueReference"]["reference"]
+        for e in action["resource"]["extension"]
+        for p in e["extension"]
+        if p["url"] == "coverage"
+    ]
+    assert covered == ["Coverage/a", "Coverage/b"]
 
 
 def test_another_payers_coverage_is_400(database_url: str) -> None:
@@ -284,7 +293,7 @@ def test_every_call_is_audited(settings: Settings) -> None:
     with TestClient(examples_app(settings)) as audited:
         audited.post(SIGN, json=_valid())
         refused = copy.deepcopy(_valid())
-        refused["prefetch"]["coverage"] = searchset_of_two()
+        refused["prefetch"]["coverage"] = malformed_coverage()
         audited.post(SIGN, json=refused)
     engine = create_engine(settings.database_url)
     with engine.connect() as connection:
@@ -304,8 +313,9 @@ def test_every_call_is_audited(settings: Settings) -> None:
     assert rows[0].patient_hash and "pat1" not in rows[0].patient_hash
 
 
-def searchset_of_two() -> dict[str, Any]:
-    return full_prefetch(coverages=[coverage("a"), coverage("b")])["coverage"]
+def malformed_coverage() -> dict[str, Any]:
+    """A Coverage whose period is not a Period: which payer's rules apply rests on it (a 400)."""
+    return full_prefetch(coverages=[{**coverage("a"), "period": "2026"}])["coverage"]
 
 
 def test_feedback_is_stored(settings: Settings) -> None:

@@ -22,7 +22,7 @@ from service.settings import PROJECT_ROOT
 from tests.policy.test_scenarios import SCENARIOS
 from tests.support.clock import EXAMPLES_DATE
 from tests.support.node_tools import run_json
-from tests.support.policies import CQL_DIRS
+from tests.support.policies import CQL_DIRS, first_policy_patient
 
 LIBRARY = "BlinatumomabPA"
 TODAY = EXAMPLES_DATE
@@ -220,3 +220,157 @@ def test_a_client_that_sets_no_parameters_prefills_what_the_service_does(
         assert agree(normalised(named[name]), theirs[name]), name
     declared = load_libraries(CQL_DIRS)[LIBRARY].parameters
     assert declared["Evaluation Date"]["default"]["type"] == "Today"
+
+
+def _rate(value: float, unit: str) -> list[dict[str, Any]]:
+    quantity = {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}
+    return [{"doseAndRate": [{"rateQuantity": quantity}]}]
+
+
+def _onset_record(**onset: Any) -> list[dict[str, Any]]:
+    patient, condition, order = first_policy_patient("2025-03-10", "2026-01-01", _rate(28, "ug/d"))
+    condition = {k: v for k, v in condition.items() if k != "onsetDateTime"}
+    return [patient, {**condition, **onset}, order]
+
+
+def _age(value: float, unit: str) -> dict[str, Any]:
+    return {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}
+
+
+POS = "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set"
+ROLE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+
+
+def _site_record(*locations: dict[str, Any], status: str = "active") -> list[dict[str, Any]]:
+    """The order `o` based on an infusion ServiceRequest with these locationCodes."""
+    patient, condition, order = first_policy_patient("1980-01-01", "2026-01-01", _rate(28, "ug/d"))
+    infusion = {
+        "resourceType": "ServiceRequest",
+        "id": "inf",
+        "status": status,
+        "intent": "order",
+        "code": {"text": "continuous infusion"},
+        "locationCode": list(locations),
+    }
+    based_on = {**order, "basedOn": [{"reference": "ServiceRequest/inf"}]}
+    return [patient, condition, based_on, infusion]
+
+
+def _located(system: str, code: str) -> dict[str, Any]:
+    return {"coding": [{"system": system, "code": code}]}
+
+
+def _service_request_order() -> list[dict[str, Any]]:
+    """The order is itself a J9039 ServiceRequest, `o`, coded with its place of service."""
+    patient, condition, _ = first_policy_patient("1980-01-01", "2026-01-01")
+    hcpcs = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
+    order = {
+        "resourceType": "ServiceRequest",
+        "id": "o",
+        "status": "draft",
+        "intent": "order",
+        "code": {"coding": [{"system": hcpcs, "code": "J9039"}]},
+        "locationCode": [_located(POS, "49")],
+    }
+    return [patient, condition, order]
+
+
+# Records as real EHRs send them, beyond the scenarios: every onset[x] form, a dose in every
+# UCUM mass per time and every place of service (SPEC section 2, INFANT, DOSE and SITE). Both
+# engines read each the same way.
+BOUNDARY_RECORDS: dict[str, list[dict[str, Any]]] = {
+    **{
+        f"onset-{name}": _onset_record(**onset)
+        for name, onset in {
+            "age-mo": {"onsetAge": _age(7, "mo")},
+            "age-a": {"onsetAge": _age(0.99, "a")},
+            "age-wk": {"onsetAge": _age(52, "wk")},
+            "age-d": {"onsetAge": _age(366, "d")},
+            "range": {"onsetRange": {"low": _age(9, "mo"), "high": _age(10, "mo")}},
+            "period": {"onsetPeriod": {"start": "2026-03-09"}},
+            "string": {"onsetString": "in the spring"},
+        }.items()
+    },
+    **{
+        f"dose-{value}-{unit}": first_policy_patient("1980-01-01", "2026-01-01", _rate(value, unit))
+        for value, unit in [
+            (28500, "ng/d"),
+            (1187.5, "ng/h"),
+            (19.4, "ng/min"),
+            (1.1875, "ug/h"),
+            (0.0195, "ug/min"),
+            (0.0285, "mg/d"),
+            (0.0011875, "mg/h"),
+            (0.000019, "mg/min"),
+            (2, "mL/h"),
+        ]
+    },
+    **{
+        f"site-{name}": _site_record(*locations)
+        for name, locations in {
+            "pos-11": [_located(POS, "11")],
+            "pos-19": [_located(POS, "19")],
+            "pos-22": [_located(POS, "22")],
+            "pos-49": [_located(POS, "49")],
+            "pos-12": [_located(POS, "12")],
+            "pos-21": [_located(POS, "21")],
+            "v3-proff": [_located(ROLE, "PROFF")],
+            "v3-of": [_located(ROLE, "OF")],
+            "v3-ptres": [_located(ROLE, "PTRES")],
+            "pos-23": [_located(POS, "23")],
+            "text-only": [{"text": "infusion suite"}],
+            "text-then-coded": [{"text": "home"}, _located(POS, "22")],
+        }.items()
+    },
+    "site-revoked": _site_record(_located(POS, "12"), status="revoked"),
+    "site-service-request-order": _service_request_order(),
+}
+
+
+# What each boundary record must give (so agreeing on nothing cannot pass): the define it is about.
+READ_BY = {
+    "onset": "PrefillAgeAtDiagnosisMonths",
+    "dose": "PrefillDailyDoseMcg",
+    "site": "PrefillAdministrationSetting",
+}
+UNREADABLE = {"onset-string", "dose-2-mL/h", "site-pos-23", "site-text-only", "site-revoked"}
+BOUNDARY_PARAMETERS = {"Order Id": "o", "Answer Phase": "consolidation"}
+
+
+@pytest.fixture(scope="module")
+def boundary_oracle(engines: tuple[CqlEngine, PolicyEngine]) -> dict[str, dict[str, Any]]:
+    cql, _ = engines
+    payload = [
+        {
+            "bundle": {"resourceType": "Bundle", "entry": [{"resource": r} for r in resources]},
+            "library": LIBRARY,
+            "parameters": {**BOUNDARY_PARAMETERS, "Evaluation Date": TODAY.isoformat()},
+            "defines": cql.defines(LIBRARY),
+        }
+        for resources in BOUNDARY_RECORDS.values()
+    ]
+    return dict(zip(BOUNDARY_RECORDS, run_oracle(payload), strict=True))
+
+
+@pytest.mark.parametrize("name", list(BOUNDARY_RECORDS))
+def test_the_official_engine_reads_every_form_the_same_way(
+    engines: tuple[CqlEngine, PolicyEngine], boundary_oracle: dict[str, dict[str, Any]], name: str
+) -> None:
+    cql, engine = engines
+    theirs = boundary_oracle[name]
+    record = PatientRecord((r, None) for r in BOUNDARY_RECORDS[name])
+    context = EvaluationContext(
+        RecordDataSource(record, engine.policy.terminology),
+        engine.policy.terminology,
+        {**BOUNDARY_PARAMETERS, "Evaluation Date": TODAY},
+        TODAY,
+    )
+    ours = cql.evaluate(LIBRARY, list(theirs), context)
+    differences = {
+        define: (normalised(ours[define]), value)
+        for define, value in theirs.items()
+        if not agree(normalised(ours[define]), value)
+    }
+    assert differences == {}
+    read = ours[READ_BY[name.split("-")[0]]]
+    assert (read is None) is (name in UNREADABLE), read

@@ -34,11 +34,15 @@ def hook_request(folder: Path) -> dict[str, Any]:
         key: {"resourceType": "Bundle", "type": "searchset", "entry": []}
         for key in set(KEYS.values()) | {"medicationAdministrations"}
     }
+    orders = [order]
     for entry in bundle["entry"]:
         resource = entry["resource"]
         if resource["id"] == order["id"]:
             continue
-        if resource["resourceType"] == "Patient":
+        if resource["resourceType"] == "ServiceRequest":
+            # The infusion the order is based on is signed with it, as one order set.
+            orders.append(resource)
+        elif resource["resourceType"] == "Patient":
             prefetch["patient"] = resource
         else:
             prefetch[KEYS[resource["resourceType"]]]["entry"].append(entry)
@@ -51,7 +55,7 @@ def hook_request(folder: Path) -> dict[str, Any]:
             "draftOrders": {
                 "resourceType": "Bundle",
                 "type": "collection",
-                "entry": [{"resource": order}],
+                "entry": [{"resource": o} for o in orders],
             },
         },
         "prefetch": prefetch,

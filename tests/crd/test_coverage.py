@@ -47,9 +47,26 @@ def test_period_boundaries_are_inclusive() -> None:
     assert _choose([coverage(period={"start": "2026-11-24", "end": "2026-11-24"})]) == "cov1"
 
 
-def test_several_candidates_are_the_crd_400() -> None:
-    with pytest.raises(BadRequest, match="several active Coverages"):
-        _choose([coverage("a"), coverage("b")])
+def test_several_active_coverages_of_ours_are_each_answered() -> None:
+    """SPEC section 5: never a 400 for a record an EHR rightly sends; one answer per Coverage."""
+    record = PatientRecord([(r, None) for r in [coverage("a"), coverage("b")]])
+    order = blinatumomab_order()
+    choice = select_coverage(record, [order], [], TODAY)
+    assert [c["id"] for c in choice.for_order(record, order)] == ["a", "b"]
+
+
+def test_of_several_coverages_an_order_is_answered_for_the_one_it_names() -> None:
+    record = PatientRecord([(r, None) for r in [coverage("a"), coverage("b"), organization()]])
+    naming = blinatumomab_order(insurance=[{"reference": "Coverage/b"}])
+    silent = blinatumomab_order()
+    choice = select_coverage(record, [silent], OURS, TODAY)
+    assert [c["id"] for c in choice.for_order(record, naming)] == ["b"]
+    assert [c["id"] for c in choice.for_order(record, silent)] == ["a", "b"]
+
+
+def test_another_payers_coverage_beside_ours_is_ignored() -> None:
+    theirs = coverage("theirs", payor=[{"identifier": {"system": "urn:payer", "value": "P9"}}])
+    assert _choose([theirs, coverage("ours"), organization()], payers=OURS) == "ours"
 
 
 def test_the_order_naming_its_insurance_disambiguates() -> None:

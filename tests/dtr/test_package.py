@@ -84,8 +84,12 @@ def test_package_prefills_what_the_record_answers(client: TestClient, folder: Pa
     assert ("ph-status" in answers) == (expected["PH"]["status"] == "met")
     assert ("phase" in answers) == (expected["PHASE"]["status"] == "met")
     assert ("b-precursor" in answers) == (expected["LINEAGE"]["status"] == "met")
-    assert ("diagnosis-code" in answers) == (expected["DX"]["value"] is not None)
+    # A code that leaves DX unknown (C91.0, remission state unsaid) is asked, not pre-filled.
+    dx = expected["DX"]
+    assert ("diagnosis-code" in answers) == (dx["value"] is not None and dx["status"] != "unknown")
     assert ("bsa-m2" in answers) == (expected["BSA"]["status"] == "met")
+    # The place of service, when the infusion the order is based on is coded with it (SITE).
+    assert ("administration-setting" in answers) == (expected["SITE"]["status"] != "unknown")
     # Regimen and cycle are never settled by the record, but what it suggests is pre-filled for
     # the prescriber to confirm.
     assert expected["REGIMEN"]["status"] == "unknown" and expected["CYCLES"]["status"] == "unknown"

@@ -18,7 +18,7 @@ from tests.dtr.test_package import _assertion_id, _package_for
 from tests.policy.test_scenarios import SCENARIOS
 
 CS = "https://payer.example.org/fhir/CodeSystem/blinatumomab-pa"
-CODED = {"ph-status", "phase", "regimen"}
+CODED = {"ph-status", "phase", "regimen", "administration-setting"}
 TYPES = {
     "cycle-number": "valueInteger",
     "age-at-diagnosis-months": "valueInteger",
@@ -52,6 +52,8 @@ def answer(response: dict[str, Any], link_id: str, value: Any) -> None:
     `manual` with its author (DTR information-origin, dtrx-1)."""
     if link_id in CODED:
         typed = {"valueCoding": {"system": CS, "code": value}}
+    elif link_id == "diagnosis-code":
+        typed = {"valueCoding": {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": value}}
     else:
         typed = {TYPES.get(link_id, "valueDecimal"): value}
     set_answer(response, link_id, {**typed, "extension": [copy.deepcopy(BY_PRESCRIBER)]})
@@ -140,6 +142,7 @@ def test_a_response_completed_by_hand_evaluates_as_expected(
     assert all(p["label"] and p["label"] != p["id"] for p in parts), "every criterion in words"
     assert criteria["DOSE"] == expected["criteria"]["DOSE"]["status"]
     assert criteria["CYCLES"] == expected["criteria"]["CYCLES"]["status"]
+    assert criteria["SITE"] == expected["criteria"]["SITE"]["status"]
 
 
 # What the prescriber adds to scenario 01's pre-filled form to complete it (path a).
@@ -148,6 +151,7 @@ CONSOLIDATION_ANSWERS = {
     "regimen": "single-agent",
     "cycle-number": 1,
     "first-cycle-date": "2026-11-01",
+    "administration-setting": "infusion-center",
 }
 
 
@@ -244,11 +248,26 @@ def test_bad_bodies(client: TestClient, body: dict[str, Any], status: int) -> No
     assert client.post("/fhir/QuestionnaireResponse/$evaluate", json=body).status_code == status
 
 
-def test_height_is_only_required_under_45_kg(client: TestClient) -> None:
+def test_under_45_kg_the_bsa_is_required_not_the_height(client: TestClient) -> None:
     response = _completed(client)
-    answer(response, "weight-kg", 40)  # now height is enabled and required
+    answer(response, "weight-kg", 40)  # now the BSA is enabled and required
     refused = client.post("/fhir/QuestionnaireResponse", json=response)
-    assert refused.status_code == 422 and "height-cm is required" in refused.text
+    assert refused.status_code == 422 and "bsa-m2 is required" in refused.text
+    assert "height-cm" not in refused.text
+
+
+def test_a_child_with_a_recorded_bsa_and_no_height_completes_the_form(client: TestClient) -> None:
+    """SPEC section 2, BSA: the form pre-fills the recorded BSA and asks no height."""
+    (folder,) = [f for f in SCENARIOS if f.name.endswith("child-recorded-bsa-without-height")]
+    response = prefilled(client, folder)
+    assert "height-cm" not in _values(response) and _values(response)["bsa-m2"] == 1.0
+    for link_id, value in {**CONSOLIDATION_ANSWERS, "ph-status": "negative"}.items():
+        answer(response, link_id, value)
+    response["status"] = "completed"
+    response["identifier"] = {"system": "urn:ehr:qr", "value": "qr-recorded-bsa"}
+    assert outcome(evaluate(client, response)) == "criteria-met"
+    stored = client.post("/fhir/QuestionnaireResponse", json=response)
+    assert stored.status_code == 201, stored.text
 
 
 def test_a_response_that_is_not_valid_fhir_is_a_400(client: TestClient) -> None:

@@ -104,6 +104,22 @@ def test_the_queue_and_the_case_show_the_policys_criteria_and_evidence(client: T
     assert "from the record" in case
     assert "Daily dose: up to 28 mcg/day" in case  # the limit and its unit, from the contract
     assert "28 ug/d continuous IV infusion" in case  # what the order asks for, in its words
+    # The place of service (SPEC section 2, SITE), answered by the prescriber.
+    assert 'data-criterion="SITE" data-status="met"' in case
+    assert "Place of service the policy lists" in case
+
+
+def test_home_administration_is_shown_not_met_for_the_reviewer_to_decide(
+    client: TestClient,
+) -> None:
+    """SPEC section 2, SITE: home is not a place of service the policy lists; the case says so,
+    with the prescriber's answer, and the reviewer still decides."""
+    _, case_id = _submit(client, **{"administration-setting": "home"})
+    _sign_in(client)
+    case = client.get(f"/review/cases/{case_id}").text
+    assert 'data-criterion="SITE" data-status="not-met"' in case
+    assert "Where will blinatumomab be given?: <strong>home</strong>" in case
+    assert 'id="approve"' in case and 'id="deny"' in case
 
 
 def test_an_approval_reaches_inquire_with_its_number_and_period(client: TestClient) -> None:

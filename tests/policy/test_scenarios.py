@@ -94,4 +94,4 @@ def test_scenario(engine: PolicyEngine, folder: Path, expected: dict[str, Any]) 
 
 def test_unknown_criteria_are_what_the_form_must_ask(engine: PolicyEngine) -> None:
     evaluation = evaluate(engine, EXAMPLES / "01-consolidation-adult-record", {})
-    assert evaluation.unknown_criteria() == ["PHASE", "REGIMEN", "BSA", "DOSE", "CYCLES"]
+    assert evaluation.unknown_criteria() == ["PHASE", "REGIMEN", "BSA", "DOSE", "CYCLES", "SITE"]

@@ -210,6 +210,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
     "first-cycle-date": {"valueDate": "2026-11-01"},
     "weight-kg": {"valueDecimal": 70},
     "daily-dose-mcg": {"valueDecimal": 28},
+    "administration-setting": {"valueCoding": {"system": CS, "code": "infusion-center"}},
 }
 
 

@@ -24,7 +24,22 @@ ICD = "http://hl7.org/fhir/sid/icd-10-cm"
 SCT = "http://snomed.info/sct"
 RX = "http://www.nlm.nih.gov/research/umls/rxnorm"
 NDC = "http://hl7.org/fhir/sid/ndc"
-CRITERIA = ("DX", "LINEAGE", "PH", "PHASE", "REGIMEN", "WEIGHT", "BSA", "DOSE", "CYCLES", "INFANT")
+CPT = "http://www.ama-assn.org/go/cpt"
+POS = "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set"
+ROLE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+CRITERIA = (
+    "DX",
+    "LINEAGE",
+    "PH",
+    "PHASE",
+    "REGIMEN",
+    "WEIGHT",
+    "BSA",
+    "DOSE",
+    "CYCLES",
+    "INFANT",
+    "SITE",
+)
 PATHS = ("consolidation", "maintenance", "relapsed-refractory", "infant")
 Resource = dict[str, Any]
 
@@ -100,6 +115,16 @@ def condition(
         "subject": {"reference": "Patient/pat"},
         "onsetDateTime": onset,
     }
+
+
+def onset_as(resource: Resource, **onset: Any) -> Resource:
+    """The condition with its onset written in another onset[x] form (onsetAge=..., ...)."""
+    found = {k: v for k, v in resource.items() if k != "onsetDateTime"}
+    return {**found, **onset}
+
+
+def age(amount: float, unit: str) -> Resource:
+    return {"value": amount, "unit": unit, "system": UCUM, "code": unit}
 
 
 def observation(
@@ -211,6 +236,27 @@ def order(
     if not resource["dosageInstruction"]:
         del resource["dosageInstruction"]
     return resource
+
+
+def infusion(sid: str, location: tuple[str, str, str]) -> Resource:
+    """The infusion the order is based on (CPT 96416: a prolonged infusion started with a pump),
+    with where it is given as the EHR codes it (SPEC section 2, SITE: a ServiceRequest's
+    locationCode)."""
+    system, code, display = location
+    return {
+        "resourceType": "ServiceRequest",
+        "id": sid,
+        "status": "draft",
+        "intent": "order",
+        "code": {"coding": [{"system": CPT, "code": "96416"}], "text": "Prolonged infusion"},
+        "subject": {"reference": "Patient/pat"},
+        "authoredOn": "2026-11-24",
+        "locationCode": [{"coding": [{"system": system, "code": code, "display": display}]}],
+    }
+
+
+def based_on(request: Resource, service_request_id: str) -> Resource:
+    return {**request, "basedOn": [{"reference": f"ServiceRequest/{service_request_id}"}]}
 
 
 def medication(mid: str, rxnorm: str) -> Resource:
@@ -325,6 +371,9 @@ class Scenario:
 
 
 ALL_B = "277571004"
+# Where the drug is given, when no record says it: the prescriber answers (SPEC section 2, SITE).
+SITE_ANSWER = {"administration-setting": "infusion-center"}
+SITE_ANSWERED = {"SITE": met("infusion-center", ["answer:administration-setting"])}
 NO_PATHS = {p: "not-met" for p in PATHS}
 INFANT_NOT_MET = {"infant": "not-met"}
 ADULT_INFANT = met(False, ["Patient/pat", "Condition/all"])
@@ -363,13 +412,19 @@ def consolidation_adult_record() -> Expectation:
     )
 
 
-def inotuzumab_relapsed_expectations() -> tuple[Expectation, list[Expectation]]:
+def inotuzumab_relapsed_expectations(
+    recorded_site: dict[str, Any] | None = None,
+) -> tuple[Expectation, list[Expectation]]:
     """Relapsed Ph-negative B-ALL, 74 kg, an inotuzumab order and one earlier course: what the
-    record shows, and the same submitted with the form's suggestions confirmed (path c)."""
+    record shows, and the same submitted with the form's suggestions confirmed (path c). With
+    `recorded_site` (SITE as the record shows it) the place of service is confirmed too; without,
+    the prescriber answers it."""
+    site = {"SITE": recorded_site} if recorded_site else {}
     return (
         Expectation(
             adult_relapsed_record(
                 {
+                    **site,
                     "WEIGHT": met(74, ["Observation/wt"]),
                     "PH": met("negative", ["Observation/ph"]),
                     "REGIMEN": unknown(["MedicationRequest/ino"], "inotuzumab-mini-hypercvd"),
@@ -385,6 +440,7 @@ def inotuzumab_relapsed_expectations() -> tuple[Expectation, list[Expectation]]:
             Expectation(
                 adult_relapsed_record(
                     {
+                        **(site or SITE_ANSWERED),
                         "WEIGHT": met(74, ["Observation/wt"]),
                         "PH": met("negative", ["Observation/ph"]),
                         "REGIMEN": met("inotuzumab-mini-hypercvd", ["answer:regimen"]),
@@ -396,6 +452,7 @@ def inotuzumab_relapsed_expectations() -> tuple[Expectation, list[Expectation]]:
                 "criteria-met",
                 (28.0, None),
                 answers={
+                    **({} if recorded_site else SITE_ANSWER),
                     "regimen": "inotuzumab-mini-hypercvd",
                     "cycle-number": 2,
                     "first-cycle-date": "2026-09-01",
@@ -419,6 +476,7 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
             [
                 Expectation(
                     {
+                        **SITE_ANSWERED,
                         "DX": met("C91.01", ["Condition/all"]),
                         "LINEAGE": met("b-precursor", ["Condition/all"]),
                         "PH": met("negative", ["Observation/ph"]),
@@ -438,6 +496,7 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                     "criteria-met",
                     (28.0, None),
                     answers={
+                        **SITE_ANSWER,
                         "phase": "consolidation",
                         "regimen": "single-agent",
                         "cycle-number": 2,
@@ -468,6 +527,7 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                 Expectation(
                     adult_relapsed_record(
                         {
+                            **SITE_ANSWERED,
                             "PH": met("positive", ["Observation/ph"]),
                             "WEIGHT": met(80, ["Observation/wt"]),
                             "REGIMEN": met("with-tki", ["answer:regimen"]),
@@ -479,6 +539,7 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                     "criteria-met",
                     (28.0, 9.0),
                     answers={
+                        **SITE_ANSWER,
                         "regimen": "with-tki",
                         "cycle-number": 1,
                         "first-cycle-date": "2026-11-20",
@@ -762,12 +823,13 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                 },
                 {"consolidation": "unknown"},
                 "incomplete",
-                # Under 45 kg the daily limit is the same in every phase: known before the phase.
-                (6.7, None),
+                # The limit waits for the phase: maintenance is 28 mcg/day for every weight.
+                (None, None),
             ),
             [
                 Expectation(
                     {
+                        **SITE_ANSWERED,
                         "DX": met("C91.00", ["Condition/all"]),
                         "LINEAGE": met("b-precursor", ["Condition/all"]),
                         "PH": unknown(value="unknown"),
@@ -788,6 +850,7 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                     "criteria-met",
                     (6.7, None),
                     answers={
+                        **SITE_ANSWER,
                         "phase": "infant",
                         "regimen": "interfant",
                         "cycle-number": 1,
@@ -884,9 +947,10 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
             ),
         ),
         Scenario(
-            "later-ph-result-wins",
-            "Two final results: detected in January, not detected in September. "
-            "The latest decides: Ph-negative.",
+            "ph-positive-once-names-the-disease",
+            "Two final results: detected in January, not detected in September (a molecular "
+            "response on a TKI). Ph status names the disease: positive, from the January result "
+            "(SPEC section 2, PH, December 2026).",
             [
                 condition("all", "C91.01", ALL_B),
                 ph("ph-jan", DETECTED, "2026-01-10"),
@@ -897,11 +961,11 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                 {
                     "DX": met("C91.01", ["Condition/all"]),
                     "LINEAGE": met("b-precursor", ["Condition/all"]),
-                    "PH": met("negative", ["Observation/ph-sep"]),
+                    "PH": met("positive", ["Observation/ph-jan"]),
                     "DOSE": unknown(["MedicationRequest/blin"], 28),
                     "INFANT": ADULT_INFANT,
                 },
-                INFANT_NOT_MET,
+                {**INFANT_NOT_MET, "maintenance": "not-met"},  # maintenance is for Ph-negative
                 "incomplete",
                 (None, None),
             ),
@@ -1086,6 +1150,7 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                 Expectation(
                     adult_relapsed_record(
                         {
+                            **SITE_ANSWERED,
                             "PH": unknown(value="unknown"),
                             "WEIGHT": met(30, ["Observation/wt"]),
                             "BSA": met(1.041, ["Observation/wt", "Observation/ht"]),
@@ -1098,6 +1163,7 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                     "criteria-met",
                     (15.6, 5.2),
                     answers={
+                        **SITE_ANSWER,
                         "regimen": "single-agent",
                         "cycle-number": 1,
                         "first-cycle-date": "2026-11-24",
@@ -1159,17 +1225,22 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
             "relapsed-complete-from-record",
             "Relapsed Ph-negative B-ALL with an active inotuzumab order and one earlier "
             "blinatumomab course: the record answers or suggests every question of the form "
-            "(regimen with inotuzumab + mini-hyper-CVD, cycle 2 since 2026-09-01). CRD still asks "
-            "the prescriber to confirm regimen and cycle; submitted as pre-filled, path c is met.",
+            "(regimen with inotuzumab + mini-hyper-CVD, cycle 2 since 2026-09-01; the infusion "
+            "the order is based on is coded for an outpatient facility, HL7 v3 OF). CRD still "
+            "asks the prescriber to confirm regimen and cycle; submitted as pre-filled, path c is "
+            "met.",
             [
                 condition("all", "C91.02", ALL_B),
                 weight("wt", 74),
                 ph("ph", NOT_DETECTED),
                 companion("ino", "1942950"),
                 prior_course("course-1", "2026-09-01"),
+                infusion("infusion", (ROLE, "OF", "Outpatient facility")),
             ],
-            order(),
-            *inotuzumab_relapsed_expectations(),
+            based_on(order(), "infusion"),
+            *inotuzumab_relapsed_expectations(
+                met("outpatient-facility", ["ServiceRequest/infusion"])
+            ),
         ),
         Scenario(
             "remission-c91-01-counts",
@@ -1231,9 +1302,10 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
         ),
         Scenario(
             "child-phase-not-coded-dose-above-limit",
-            "A 30 kg, 130 cm child with B-ALL in remission (C91.01: the phase is not coded). Under "
-            "45 kg the daily limit is the same in every phase, 15 x 1.041 = 15.6 mcg/day, so the "
-            "28 mcg/day order is above it at signing, before the form asks the phase.",
+            "A 30 kg, 130 cm child with B-ALL in remission (C91.01: the phase is not coded), "
+            "28 mcg/day ordered: above 15 x 1.041 = 15.6 mcg/day in consolidation, within the "
+            "28 mcg/day maintenance allows for every weight (SPEC section 3, December 2026). The "
+            "phase decides: maintenance alternating with POMP in Ph-negative ALL is covered.",
             [condition("all", "C91.01", ALL_B), weight("wt", 30), height("ht", 130)],
             order(),
             Expectation(
@@ -1243,13 +1315,51 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                     "PH": unknown(value="unknown"),
                     "WEIGHT": met(30, ["Observation/wt"]),
                     "BSA": met(1.041, ["Observation/wt", "Observation/ht"]),
-                    "DOSE": not_met(28, ["MedicationRequest/blin"]),
+                    "DOSE": unknown(["MedicationRequest/blin"], 28),
                     "INFANT": met(False, ["Patient/pat", "Condition/all"]),
                 },
-                NO_PATHS,
-                "criteria-not-met",
-                (15.6, None),
+                INFANT_NOT_MET,
+                "incomplete",
+                (None, None),
             ),
+            [
+                Expectation(
+                    child_in_remission(
+                        {
+                            **SITE_ANSWERED,
+                            "PH": met("negative", ["answer:ph-status"]),
+                            "PHASE": met("maintenance", ["answer:phase"]),
+                            "REGIMEN": met("alternating-pomp", ["answer:regimen"]),
+                            "DOSE": met(28, ["MedicationRequest/blin"]),
+                        }
+                    ),
+                    {**NO_PATHS, "maintenance": "met"},
+                    "criteria-met",
+                    (28.0, None),
+                    answers={
+                        **SITE_ANSWER,
+                        "ph-status": "negative",
+                        "phase": "maintenance",
+                        "regimen": "alternating-pomp",
+                        "cycle-number": 1,
+                        "first-cycle-date": "2026-11-24",
+                    },
+                ),
+                Expectation(
+                    child_in_remission(
+                        {
+                            "PH": met("negative", ["answer:ph-status"]),
+                            "PHASE": met("consolidation", ["answer:phase"]),
+                            "REGIMEN": met("single-agent", ["answer:regimen"]),
+                            "DOSE": not_met(28, ["MedicationRequest/blin"]),
+                        }
+                    ),
+                    NO_PATHS,
+                    "criteria-not-met",
+                    (15.6, None),
+                    answers={**CONSOLIDATION_ANSWERS, "ph-status": "negative"},
+                ),
+            ],
             birth="2014-05-01",
         ),
         Scenario(
@@ -1271,11 +1381,12 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                 },
                 INFANT_NOT_MET,
                 "incomplete",
-                (13.3, None),
+                (None, None),  # the phase decides the limit (maintenance: 28 for every weight)
             ),
             [
                 Expectation(
                     {
+                        **SITE_ANSWERED,
                         "DX": met("C91.01", ["Condition/all"]),
                         "LINEAGE": met("b-precursor", ["Condition/all"]),
                         "PH": met("negative", ["answer:ph-status"]),
@@ -1296,6 +1407,7 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                     "criteria-met",
                     (13.3, None),
                     answers={
+                        **SITE_ANSWER,
                         "ph-status": "negative",
                         "phase": "consolidation",
                         "regimen": "single-agent",
@@ -1305,6 +1417,271 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 (a table of cases)
                 )
             ],
             birth="2016-05-01",
+        ),
+    ]
+
+
+CONSOLIDATION_PATHS = {
+    "consolidation": "met",
+    "maintenance": "not-met",
+    "relapsed-refractory": "not-met",
+    "infant": "not-met",
+}
+CONSOLIDATION_ANSWERS = {
+    "phase": "consolidation",
+    "regimen": "single-agent",
+    "cycle-number": 1,
+    "first-cycle-date": "2026-11-24",
+}
+
+
+def remission_adult(extra: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    criteria = {
+        "DX": met("C91.01", ["Condition/all"]),
+        "LINEAGE": met("b-precursor", ["Condition/all"]),
+        "PH": met("negative", ["Observation/ph"]),
+        "WEIGHT": met(72, ["Observation/wt"]),
+        "INFANT": ADULT_INFANT,
+    }
+    criteria.update(extra or {})
+    return criteria
+
+
+def consolidation_answered(extra: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What the consolidation answers (CONSOLIDATION_ANSWERS) settle, with `extra`."""
+    return {
+        "PHASE": met("consolidation", ["answer:phase"]),
+        "REGIMEN": met("single-agent", ["answer:regimen"]),
+        "CYCLES": met(1, ["answer:cycle-number"]),
+        **extra,
+    }
+
+
+def child_in_remission(answered: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The 30 kg, 130 cm child of scenario 36 (B-ALL in remission), with what the form settled."""
+    return {
+        "DX": met("C91.01", ["Condition/all"]),
+        "LINEAGE": met("b-precursor", ["Condition/all"]),
+        "WEIGHT": met(30, ["Observation/wt"]),
+        "BSA": met(1.041, ["Observation/wt", "Observation/ht"]),
+        "CYCLES": met(1, ["answer:cycle-number"]),
+        "INFANT": met(False, ["Patient/pat", "Condition/all"]),
+        **answered,
+    }
+
+
+def defect_scenarios() -> list[Scenario]:
+    """Records as real EHRs send them (issue "Clinical fidelity, third round")."""
+    return [
+        Scenario(
+            "dose-in-nanograms-per-day",
+            "An adult's rate written in ng/d: 28 500 ng/d is 28.5 mcg/day by UCUM arithmetic, "
+            "above the 28 mcg/day every phase caps the dose at (SPEC sections 2 and 3). Changed to "
+            "28 mcg/day on the form, path a is met.",
+            [condition("all", "C91.01", ALL_B), weight("wt", 72), ph("ph", NOT_DETECTED)],
+            order(dosages=[rate(28500, "ng/d")]),
+            Expectation(
+                remission_adult({"DOSE": not_met(28.5, ["MedicationRequest/blin"])}),
+                NO_PATHS,
+                "criteria-not-met",
+                (28.0, None),
+            ),
+            [
+                Expectation(
+                    remission_adult(
+                        consolidation_answered(
+                            {**SITE_ANSWERED, "DOSE": met(28, ["answer:daily-dose-mcg"])}
+                        )
+                    ),
+                    CONSOLIDATION_PATHS,
+                    "criteria-met",
+                    (28.0, None),
+                    answers={**SITE_ANSWER, **CONSOLIDATION_ANSWERS, "daily-dose-mcg": 28},
+                )
+            ],
+        ),
+        Scenario(
+            "dose-in-micrograms-per-minute",
+            "The same adult's rate written per minute: 0.0194 ug/min is 27.936 mcg/day (x 1440), "
+            "within the 28 mcg/day limit (SPEC section 2, DOSE: any UCUM mass per time).",
+            [condition("all", "C91.01", ALL_B), weight("wt", 72), ph("ph", NOT_DETECTED)],
+            order(dosages=[rate(0.0194, "ug/min")]),
+            Expectation(
+                remission_adult({"DOSE": unknown(["MedicationRequest/blin"], 27.936)}),
+                INFANT_NOT_MET,
+                "incomplete",
+                (None, None),
+            ),
+            [
+                Expectation(
+                    remission_adult(
+                        consolidation_answered(
+                            {**SITE_ANSWERED, "DOSE": met(27.936, ["MedicationRequest/blin"])}
+                        )
+                    ),
+                    CONSOLIDATION_PATHS,
+                    "criteria-met",
+                    (28.0, None),
+                    answers={**SITE_ANSWER, **CONSOLIDATION_ANSWERS},
+                )
+            ],
+        ),
+        Scenario(
+            "child-recorded-bsa-without-height",
+            "A 30 kg child whose record gives a BSA of 1.0 m2 and no height: the limit is "
+            "15 x 1.0 = 15 mcg/day without a height (SPEC section 2, BSA). A height the prescriber "
+            "adds (150 cm, Mosteller 1.118) never replaces the recorded BSA.",
+            [condition("all", "C91.01", ALL_B), weight("wt", 30), bsa("bsa", 1.0)],
+            order(dosages=[rate(15)]),
+            Expectation(
+                {
+                    "DX": met("C91.01", ["Condition/all"]),
+                    "LINEAGE": met("b-precursor", ["Condition/all"]),
+                    "PH": unknown(value="unknown"),
+                    "WEIGHT": met(30, ["Observation/wt"]),
+                    "BSA": met(1.0, ["Observation/bsa"]),
+                    "DOSE": unknown(["MedicationRequest/blin"], 15),
+                    "INFANT": met(False, ["Patient/pat", "Condition/all"]),
+                },
+                INFANT_NOT_MET,
+                "incomplete",
+                (None, None),
+            ),
+            [
+                Expectation(
+                    {
+                        **SITE_ANSWERED,
+                        "DX": met("C91.01", ["Condition/all"]),
+                        "LINEAGE": met("b-precursor", ["Condition/all"]),
+                        "PH": unknown(value="unknown"),
+                        "WEIGHT": met(30, ["Observation/wt"]),
+                        "BSA": met(1.0, ["Observation/bsa"]),
+                        "INFANT": met(False, ["Patient/pat", "Condition/all"]),
+                        **consolidation_answered({"DOSE": met(15, ["MedicationRequest/blin"])}),
+                    },
+                    CONSOLIDATION_PATHS,
+                    "criteria-met",
+                    (15.0, None),
+                    answers={**SITE_ANSWER, **CONSOLIDATION_ANSWERS, "height-cm": 150},
+                )
+            ],
+            birth="2016-05-01",
+        ),
+        Scenario(
+            "infant-onset-age-7-months",
+            "An infant (8 kg, 68 cm: BSA sqrt(68 x 8 / 3600) = 0.3887 m2) whose diagnosis gives "
+            "its onset as an age, onsetAge 7 months, and no date: under 1 year at diagnosis "
+            "(SPEC section 2, INFANT: every onset[x] form). On an Interfant regimen path d is met "
+            "at 15 x 0.3887 = 5.8 mcg/day.",
+            [
+                onset_as(condition("all", "C91.00", ALL_B), onsetAge=age(7, "mo")),
+                weight("wt", 8),
+                height("ht", 68),
+            ],
+            order(dosages=[rate(5)]),
+            Expectation(
+                {
+                    "DX": met("C91.00", ["Condition/all"]),
+                    "LINEAGE": met("b-precursor", ["Condition/all"]),
+                    "PH": unknown(value="unknown"),
+                    "WEIGHT": met(8, ["Observation/wt"]),
+                    "BSA": met(0.3887, ["Observation/wt", "Observation/ht"]),
+                    "DOSE": unknown(["MedicationRequest/blin"], 5),
+                    "INFANT": met(True, ["Condition/all"]),
+                },
+                {},
+                "incomplete",
+                (None, None),
+            ),
+            [
+                Expectation(
+                    {
+                        **SITE_ANSWERED,
+                        "DX": met("C91.00", ["Condition/all"]),
+                        "LINEAGE": met("b-precursor", ["Condition/all"]),
+                        "PH": unknown(value="unknown"),
+                        "REGIMEN": met("interfant", ["answer:regimen"]),
+                        "WEIGHT": met(8, ["Observation/wt"]),
+                        "BSA": met(0.3887, ["Observation/wt", "Observation/ht"]),
+                        "DOSE": met(5, ["MedicationRequest/blin"]),
+                        "CYCLES": met(1, ["answer:cycle-number"]),
+                        "INFANT": met(True, ["Condition/all"]),
+                    },
+                    {
+                        "consolidation": "not-met",
+                        "maintenance": "not-met",
+                        "relapsed-refractory": "not-met",
+                        "infant": "met",
+                    },
+                    "criteria-met",
+                    (5.8, None),
+                    answers={
+                        **SITE_ANSWER,
+                        "regimen": "interfant",
+                        "cycle-number": 1,
+                        "first-cycle-date": "2026-11-24",
+                    },
+                )
+            ],
+            birth="2026-02-01",
+        ),
+        Scenario(
+            "relapsed-step-dose-over-its-limit",
+            "An adult in relapse (C91.02), cycle 1, ordered 10 mcg/day on days 1-7 then 28 on "
+            "days 8-28: the days 8-28 dose is within 28, the days 1-7 dose is over 9, so DOSE "
+            "names the days 1-7 dose and its limit (SPEC section 2, DOSE).",
+            [condition("all", "C91.02", ALL_B), weight("wt", 70)],
+            order(dosages=[rate(10, sequence=1), rate(28, sequence=2)]),
+            Expectation(
+                adult_relapsed_record(
+                    {
+                        "WEIGHT": met(70, ["Observation/wt"]),
+                        "DOSE": unknown(["MedicationRequest/blin"], 28),
+                    }
+                ),
+                RELAPSED_OTHER_PATHS,
+                "incomplete",
+                (28.0, None),
+            ),
+            [
+                Expectation(
+                    adult_relapsed_record(
+                        {
+                            "WEIGHT": met(70, ["Observation/wt"]),
+                            "REGIMEN": met("single-agent", ["answer:regimen"]),
+                            "DOSE": not_met(10, ["MedicationRequest/blin"]),
+                            "CYCLES": met(1, ["answer:cycle-number"]),
+                        }
+                    ),
+                    NO_PATHS,
+                    "criteria-not-met",
+                    (28.0, 9.0),
+                    answers={
+                        "regimen": "single-agent",
+                        "cycle-number": 1,
+                        "first-cycle-date": "2026-11-24",
+                    },
+                ),
+                Expectation(
+                    adult_relapsed_record(
+                        {
+                            "WEIGHT": met(70, ["Observation/wt"]),
+                            "REGIMEN": met("single-agent", ["answer:regimen"]),
+                            "DOSE": not_met(9.5, ["answer:step-dose-mcg"]),
+                            "CYCLES": met(1, ["answer:cycle-number"]),
+                        }
+                    ),
+                    NO_PATHS,
+                    "criteria-not-met",
+                    (28.0, 9.0),
+                    answers={
+                        "regimen": "single-agent",
+                        "cycle-number": 1,
+                        "first-cycle-date": "2026-11-24",
+                        "step-dose-mcg": 9.5,
+                    },
+                ),
+            ],
         ),
     ]
 
@@ -1351,6 +1728,227 @@ def write(scenarios: list[Scenario]) -> None:
             (folder / name).write_text(json.dumps(content, indent=1) + "\n")
 
 
+def other_coverages() -> list[Resource]:
+    """A second active Coverage of this payer, and an active one of another payer."""
+    ours, *_ = [r for r in payer() if r["resourceType"] == "Coverage"]
+    other_payer = {
+        "resourceType": "Organization",
+        "id": "other-payer",
+        "name": "Another Health Plan",
+        "identifier": [{"system": "urn:oid:2.16.840.1.113883.3.221.5", "value": "ANOTHER-PLAN"}],
+    }
+    return [
+        {**ours, "id": "cov-2", "period": {"start": "2026-06-01"}},
+        other_payer,
+        {**ours, "id": "cov-other", "payor": [{"reference": "Organization/other-payer"}]},
+    ]
+
+
+def spec_change_scenarios() -> list[Scenario]:
+    """SPEC, "Changed in December 2026" (Ph status and maintenance are scenarios 22 and 36)."""
+    return [
+        Scenario(
+            "c91-0-without-fifth-character",
+            "An adult's ALL coded C91.0, without its fifth character: ALL whose remission state "
+            "the code does not say. DX is unknown, never a different disease (no section 1367.21 "
+            "review); the form asks for the specific code (SPEC section 2, DX, December 2026).",
+            [condition("all", "C91.0"), weight("wt", 72), ph("ph", NOT_DETECTED)],
+            order(),
+            Expectation(
+                {
+                    "DX": unknown(["Condition/all"], "C91.0"),
+                    "PH": met("negative", ["Observation/ph"]),
+                    "WEIGHT": met(72, ["Observation/wt"]),
+                    "DOSE": unknown(["MedicationRequest/blin"], 28),
+                    "INFANT": ADULT_INFANT,
+                },
+                INFANT_NOT_MET,
+                "incomplete",
+                (None, None),
+            ),
+            [
+                Expectation(
+                    {
+                        **SITE_ANSWERED,
+                        "DX": met("C91.01", ["answer:diagnosis-code"]),
+                        "LINEAGE": met("b-precursor", ["answer:b-precursor"]),
+                        "PH": met("negative", ["Observation/ph"]),
+                        "WEIGHT": met(72, ["Observation/wt"]),
+                        "INFANT": ADULT_INFANT,
+                        **consolidation_answered({"DOSE": met(28, ["MedicationRequest/blin"])}),
+                    },
+                    CONSOLIDATION_PATHS,
+                    "criteria-met",
+                    (28.0, None),
+                    answers={
+                        **SITE_ANSWER,
+                        **CONSOLIDATION_ANSWERS,
+                        "diagnosis-code": "C91.01",
+                        "b-precursor": True,
+                    },
+                )
+            ],
+        ),
+        Scenario(
+            "snomed-only-all-asks-the-icd-10-cm-code",
+            "B-cell ALL recorded with SNOMED 277571004 only: DX is met, but the prior-"
+            "authorization request needs an ICD-10-CM code, so the form asks for it (SPEC "
+            "section 5, December 2026). Answered C91.01 with the rest, path a is met.",
+            [condition("all", snomed=ALL_B), weight("wt", 72), ph("ph", NOT_DETECTED)],
+            order(),
+            Expectation(
+                remission_adult(
+                    {
+                        "DX": met(None, ["Condition/all"]),
+                        "DOSE": unknown(["MedicationRequest/blin"], 28),
+                    }
+                ),
+                INFANT_NOT_MET,
+                "incomplete",
+                (None, None),
+            ),
+            [
+                Expectation(
+                    remission_adult(
+                        {
+                            **SITE_ANSWERED,
+                            "DX": met("C91.01", ["answer:diagnosis-code"]),
+                            **consolidation_answered(
+                                {"DOSE": met(28, ["MedicationRequest/blin"])}
+                            ),
+                        }
+                    ),
+                    CONSOLIDATION_PATHS,
+                    "criteria-met",
+                    (28.0, None),
+                    answers={**SITE_ANSWER, **CONSOLIDATION_ANSWERS, "diagnosis-code": "C91.01"},
+                )
+            ],
+        ),
+        Scenario(
+            "several-coverages-the-order-names-one",
+            "Two active Coverages of this payer and one of another payer: the order names "
+            "Coverage/cov, so the answer is about that one; the other payer's is ignored (SPEC "
+            "section 5, December 2026). The clinical evaluation is scenario 01's.",
+            [
+                condition("all", "C91.01", ALL_B),
+                weight("wt", 72),
+                ph("ph", NOT_DETECTED),
+                *other_coverages(),
+            ],
+            order(),
+            consolidation_adult_record(),
+        ),
+    ]
+
+
+TREATMENT_ANSWERS = {
+    "phase": "consolidation",
+    "regimen": "single-agent",
+    "cycle-number": 1,
+    "first-cycle-date": "2026-11-24",
+}
+
+
+def consolidation_with_site(site: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Scenario 01's adult with the treatment answers (TREATMENT_ANSWERS) and SITE as given."""
+    return remission_adult(
+        consolidation_answered({"DOSE": met(28, ["MedicationRequest/blin"]), "SITE": site})
+    )
+
+
+def site_scenarios() -> list[Scenario]:
+    """SPEC, "Changed in December 2026", change 1: SITE, the policy's places of service."""
+    record = [condition("all", "C91.01", ALL_B), weight("wt", 72), ph("ph", NOT_DETECTED)]
+    from_record = consolidation_adult_record()
+    return [
+        Scenario(
+            "site-outpatient-hospital-from-the-location-code",
+            "The order is based on an infusion ServiceRequest whose locationCode is CMS place of "
+            "service 22 (on-campus outpatient hospital): SITE is met from the record, an "
+            "outpatient facility, and the form pre-fills it (SPEC section 2, SITE, December "
+            "2026). With the consolidation answers path a is met.",
+            [*record, infusion("infusion", (POS, "22", "On Campus-Outpatient Hospital"))],
+            based_on(order(), "infusion"),
+            Expectation(
+                {
+                    **from_record.criteria,
+                    "SITE": met("outpatient-facility", ["ServiceRequest/infusion"]),
+                },
+                INFANT_NOT_MET,
+                "incomplete",
+                (None, None),
+            ),
+            [
+                Expectation(
+                    consolidation_with_site(
+                        met("outpatient-facility", ["ServiceRequest/infusion"])
+                    ),
+                    CONSOLIDATION_PATHS,
+                    "criteria-met",
+                    (28.0, None),
+                    answers=TREATMENT_ANSWERS,
+                )
+            ],
+        ),
+        Scenario(
+            "site-home-infusion-is-not-met",
+            "The infusion the order is based on is coded for the patient's home (CMS place of "
+            "service 12): not a place of service the policy lists, so SITE is not met and so is "
+            "every path (criteria-not-met on the record alone; the reviewer decides). Confirmed "
+            "as home with the other answers it stays not met; answered office, path a is met.",
+            [*record, infusion("infusion", (POS, "12", "Home"))],
+            based_on(order(), "infusion"),
+            Expectation(
+                {**from_record.criteria, "SITE": not_met("home", ["ServiceRequest/infusion"])},
+                NO_PATHS,
+                "criteria-not-met",
+                (None, None),
+            ),
+            [
+                Expectation(
+                    consolidation_with_site(not_met("home", ["ServiceRequest/infusion"])),
+                    NO_PATHS,
+                    "criteria-not-met",
+                    (28.0, None),
+                    answers=TREATMENT_ANSWERS,
+                ),
+                Expectation(
+                    consolidation_with_site(met("office", ["answer:administration-setting"])),
+                    CONSOLIDATION_PATHS,
+                    "criteria-met",
+                    (28.0, None),
+                    answers={**TREATMENT_ANSWERS, "administration-setting": "office"},
+                ),
+            ],
+        ),
+        Scenario(
+            "site-inpatient-answered-is-not-met",
+            "Nothing in the record says where the drug is given, so the form asks; the "
+            "prescriber answers inpatient: SITE is not met, so path a is not, though every other "
+            "criterion of it is (criteria-not-met; the reviewer decides, SPEC section 2, SITE).",
+            record,
+            order(),
+            from_record,
+            [
+                Expectation(
+                    consolidation_with_site(
+                        not_met("inpatient", ["answer:administration-setting"])
+                    ),
+                    NO_PATHS,
+                    "criteria-not-met",
+                    (28.0, None),
+                    answers={**TREATMENT_ANSWERS, "administration-setting": "inpatient"},
+                )
+            ],
+        ),
+    ]
+
+
+def every_scenario() -> list[Scenario]:
+    return [*scenarios(), *defect_scenarios(), *spec_change_scenarios(), *site_scenarios()]
+
+
 if __name__ == "__main__":
-    write(scenarios())
-    print(f"wrote {len(scenarios())} scenarios under {ROOT}")
+    write(every_scenario())
+    print(f"wrote {len(every_scenario())} scenarios under {ROOT}")
