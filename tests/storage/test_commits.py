@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -202,3 +202,46 @@ def test_a_write_lock_held_elsewhere_is_waited_for_not_failed(
     holder.close()
     assert count() == 1 and len(attempts) >= 2, attempts
     writer.close()
+
+
+def test_savepoints_only_when_something_in_the_batch_is_refused(
+    sessions: sessionmaker[Session], count: Callable[[], int]
+) -> None:
+    """A batch nothing refuses runs without savepoints (the order-sign path: four statements
+    fewer per call); one that something refuses is run again from the start, each unit in its
+    own savepoint, so the refusal is still its caller's alone and nothing is written twice."""
+    committer = GroupCommitter(sessions)
+    statements: list[str] = []
+    engine = sessions.kw["bind"]
+
+    def seen(_c: object, _cur: object, statement: str, *_: object) -> None:
+        statements.append(statement.split()[0].upper())
+
+    event.listen(engine, "before_cursor_execute", seen)
+    runs: list[str] = []
+
+    def good(name: str) -> Callable[[Session], object]:
+        def work(session: Session) -> object:
+            runs.append(name)
+            session.execute(insert(DtrAccess), [_row(name)])
+            return name
+
+        return work
+
+    def refuses(session: Session) -> None:
+        runs.append("refuses")
+        session.execute(insert(DtrAccess), [_row("refused")])
+        raise Unauthorized("jti replayed")
+
+    try:
+        assert _one_batch(committer, [good("a"), good("b")]) == ["a", "b"]
+        assert "SAVEPOINT" not in statements
+        statements.clear()
+        outcomes = _one_batch(committer, [good("c"), refuses, good("d")])
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+        committer.close()
+    assert outcomes[0] == "c" and outcomes[2] == "d" and isinstance(outcomes[1], Unauthorized)
+    assert "SAVEPOINT" in statements
+    assert runs[-3:] == ["c", "refuses", "d"], "run again, each unit in its savepoint"
+    assert count() == 4, "a, b, c and d once each; the refused unit's row went with it"
