@@ -147,3 +147,15 @@ async def test_no_token_means_no_authorization_header() -> None:
         assert (await client.get_json(ALLOWED[0], "Patient/1", None, 1.0))["id"] == "1"
     assert "Authorization" not in seen[0].headers
     assert str(seen[0].url) == "https://ehr.example.org/fhir/Patient/1"
+
+
+def test_the_http_stack_finds_its_event_loop_without_searching_the_path() -> None:
+    """httpcore and anyio import sniffio on every request they make to an EHR; without it each
+    import fails after a search of sys.path (pyproject.toml names why it is a dependency)."""
+    import importlib.util
+
+    import anyio
+    import httpcore
+
+    assert importlib.util.find_spec("sniffio") is not None
+    assert anyio.__name__ and httpcore.__name__
