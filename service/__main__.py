@@ -40,12 +40,7 @@ def main(argv: list[str]) -> int:
         os.kill(int(argv[2]) if len(argv) > 2 else 1, signal.SIGTERM)
         return 0
     if command == "hash-password":
-        password = sys.stdin.readline().rstrip("\n")
-        if not password:
-            print("give the password on stdin", file=sys.stderr)
-            return 2
-        print(hash_password(password))
-        return 0
+        return _hash_password()
     # Migrating needs the database and nothing else: `EVALUATION_DATE=... make run` must not
     # stop here on a setting only serving checks.
     storage = DatabaseSettings()
@@ -56,6 +51,20 @@ def main(argv: list[str]) -> int:
     settings = get_settings()
     if command == "prune":
         return _prune(settings)
+    _serve(settings)
+    return 0
+
+
+def _hash_password() -> int:
+    password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        print("give the password on stdin", file=sys.stderr)
+        return 2
+    print(hash_password(password))
+    return 0
+
+
+def _serve(settings: Settings) -> None:
     uvicorn.run(
         "service.app:app_from_environment",
         factory=True,
@@ -70,7 +79,6 @@ def main(argv: list[str]) -> int:
         timeout_keep_alive=settings.keep_alive_timeout_s,
         timeout_graceful_shutdown=settings.graceful_shutdown_timeout_s,
     )
-    return 0
 
 
 def _probe(which: str) -> int:

@@ -69,6 +69,35 @@ def create_app(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.drain = drain
+    _add_middleware(app, settings, drain)
+    install_exception_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    _mount_smart_app(app, settings)
+    if settings.bench_mode:
+        _add_bench_baseline(app)
+    return app
+
+
+# In this order: /fhir operations before the DTR content routes (whose /{type}/{id} would match
+# them), supported payers before the /dtr mount.
+ROUTERS = (
+    health_router,
+    cds_hooks_router,
+    auth_router,
+    policy_documents_router,
+    response_router,
+    package_router,
+    pas_router,
+    subscriptions_router,
+    workbench_router,
+    operations_router,
+    dtr_router,
+    supported_payers_router,
+)
+
+
+def _add_middleware(app: FastAPI, settings: Settings, drain: Drain) -> None:
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(CloseWhileDraining, drain=drain)
     if settings.cors_allowed_origins:
@@ -83,23 +112,6 @@ def create_app(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
         )
     # Added last, so outermost: the id and the access line cover every answer, refusals included.
     app.add_middleware(RequestIdMiddleware)
-    install_exception_handlers(app)
-    app.include_router(health_router)
-    app.include_router(cds_hooks_router)
-    app.include_router(auth_router)
-    app.include_router(policy_documents_router)
-    app.include_router(response_router)
-    app.include_router(package_router)
-    app.include_router(pas_router)
-    app.include_router(subscriptions_router)
-    app.include_router(workbench_router)
-    app.include_router(operations_router)  # before dtr_router: its /{type}/{id} would match
-    app.include_router(dtr_router)
-    app.include_router(supported_payers_router)  # before the /dtr mount
-    _mount_smart_app(app, settings)
-    if settings.bench_mode:
-        _add_bench_baseline(app)
-    return app
 
 
 def _add_bench_baseline(app: FastAPI) -> None:

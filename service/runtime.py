@@ -129,20 +129,7 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
     fhir = FhirClient(http, settings)
     tokens = _access_tokens(settings, clock)
     keys = KeyStore(http, settings.jwks_cache_ttl_s, clock.time)
-    # The process's one writer: durable units and audit rows alike (service/storage/commits.py).
-    writer_engine = make_engine(
-        settings.database_url,
-        sqlite_busy_timeout_s=0,
-        pool=PoolLimits.for_writer(settings),
-        sqlite_begin="BEGIN IMMEDIATE",
-    )
-    # One process of the cluster prunes expired jtis and sign-in counts, not every worker.
-    replay_lease = Lease(writer_engine, "jti-pruning")
-    writer = GroupCommitter(
-        session_factory(writer_engine),
-        settings.audit_flush_interval_s,
-        partial(_prune_replays, clock, replay_lease),
-    )
+    writer_engine, replay_lease, writer = _writer(settings, clock)
     notifier = Notifier(http, settings.base_url)
     return Runtime(
         settings=settings,
@@ -161,41 +148,92 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
         audit=writer,
         committer=writer,
         access=AccessControl(tokens if settings.auth_mode == "jwt" else None, registry),
-        token_endpoint=TokenEndpoint(
-            url=f"{settings.base_url.rstrip('/')}/auth/token",
-            registry=registry,
-            verifier=SignedJwtVerifier(keys, time_rules(settings), clock.time),
-            first_use=lambda issuer, jti, expires_at: writer.commit(
-                claim(issuer, jti, expires_at, clock.time)
-            ),
-            tokens=tokens,
-            launches=IntrospectionCheck(fhir, clock.time, settings.introspection_timeout_s),
-            system_lifetime_s=settings.access_token_lifetime_s,
-            launch_lifetime_s=settings.app_token_lifetime_s,
-        ),
+        token_endpoint=_token_endpoint(settings, clock, registry, keys, writer, tokens, fhir),
         hook_environment=HookEnvironment(settings, policies, fhir, policy_registry.engines),
-        password_checks=PasswordChecks(
-            load_reviewers(settings.reviewers_file),
-            settings.login_concurrent_checks,
-            settings.login_check_wait_s,
-        ),
-        login_throttle=LoginThrottle(
-            settings, settings.audit_hash_key.get_secret_value().encode(), sessions, clock
-        ),
+        password_checks=_password_checks(settings),
+        login_throttle=_login_throttle(settings, sessions, clock),
         trusted_proxies=trusted_networks(settings.trusted_proxies),
         notifier=notifier,
-        dispatcher=Dispatcher(
-            notifier,
-            sessions,
-            writer,
-            # One process of the cluster sends: the writer pool's second overflow connection.
-            Lease(writer_engine, "notification-outbox"),
-            clock,
-            _retry(settings),
-            settings.notification_poll_s,
-        ),
+        dispatcher=_dispatcher(settings, clock, notifier, sessions, writer, writer_engine),
         content=load_content(policies, settings.cql_dir, published_base(settings.base_url)),
         clock=clock,
+    )
+
+
+def _password_checks(settings: Settings) -> PasswordChecks:
+    return PasswordChecks(
+        load_reviewers(settings.reviewers_file),
+        settings.login_concurrent_checks,
+        settings.login_check_wait_s,
+    )
+
+
+def _login_throttle(
+    settings: Settings, sessions: sessionmaker[Session], clock: Clock
+) -> LoginThrottle:
+    key = settings.audit_hash_key.get_secret_value().encode()
+    return LoginThrottle(settings, key, sessions, clock)
+
+
+def _writer(settings: Settings, clock: Clock) -> tuple[Engine, Lease, GroupCommitter]:
+    """The process's one writer: durable units and audit rows alike (service/storage/commits.py),
+    on an engine of its own; one process of the cluster prunes expired jtis and sign-in counts
+    under `jti-pruning`, not every worker."""
+    writer_engine = make_engine(
+        settings.database_url,
+        sqlite_busy_timeout_s=0,
+        pool=PoolLimits.for_writer(settings),
+        sqlite_begin="BEGIN IMMEDIATE",
+    )
+    replay_lease = Lease(writer_engine, "jti-pruning")
+    writer = GroupCommitter(
+        session_factory(writer_engine),
+        settings.audit_flush_interval_s,
+        partial(_prune_replays, clock, replay_lease),
+    )
+    return writer_engine, replay_lease, writer
+
+
+def _token_endpoint(
+    settings: Settings,
+    clock: Clock,
+    registry: ClientRegistry,
+    keys: KeyStore,
+    writer: GroupCommitter,
+    tokens: AccessTokens,
+    fhir: FhirClient,
+) -> TokenEndpoint:
+    return TokenEndpoint(
+        url=f"{settings.base_url.rstrip('/')}/auth/token",
+        registry=registry,
+        verifier=SignedJwtVerifier(keys, time_rules(settings), clock.time),
+        first_use=lambda issuer, jti, expires_at: writer.commit(
+            claim(issuer, jti, expires_at, clock.time)
+        ),
+        tokens=tokens,
+        launches=IntrospectionCheck(fhir, clock.time, settings.introspection_timeout_s),
+        system_lifetime_s=settings.access_token_lifetime_s,
+        launch_lifetime_s=settings.app_token_lifetime_s,
+    )
+
+
+def _dispatcher(
+    settings: Settings,
+    clock: Clock,
+    notifier: Notifier,
+    sessions: sessionmaker[Session],
+    writer: GroupCommitter,
+    writer_engine: Engine,
+) -> Dispatcher:
+    return Dispatcher(
+        notifier,
+        sessions,
+        writer,
+        # One process of the cluster sends: the writer pool's second overflow connection.
+        Lease(writer_engine, "notification-outbox"),
+        clock,
+        _retry(settings),
+        settings.notification_poll_s,
     )
 
 

@@ -63,16 +63,24 @@ def select_coverage(
     check_resources(every, "prefetch coverage", READ_ELEMENTS)
     candidates = [c for c in every if _active_on(c, today)]
     if payer_identifiers:
-        foreign = [c for c in candidates if not _is_ours(c, record, payer_identifiers)]
-        if foreign and len(foreign) == len(candidates):
-            raise BadRequest(
-                "the Coverage given is not for a payer this service answers for",
-                issues=[_foreign_issue(c, record) for c in foreign],
-            )
-        candidates = [c for c in candidates if c not in foreign]
+        candidates = _ours(candidates, record, payer_identifiers)
     if candidates:
         return CoverageChoice(tuple(candidates))
     return CoverageChoice((), every[0] if len(every) == 1 else None)
+
+
+def _ours(
+    candidates: list[Resource], record: PatientRecord, payer_identifiers: Sequence[str]
+) -> list[Resource]:
+    """The active Coverages of a payer this service answers for; when every one is another
+    payer's, a 400 naming them (the call came to the wrong payer)."""
+    foreign = [c for c in candidates if not _is_ours(c, record, payer_identifiers)]
+    if foreign and len(foreign) == len(candidates):
+        raise BadRequest(
+            "the Coverage given is not for a payer this service answers for",
+            issues=[_foreign_issue(c, record) for c in foreign],
+        )
+    return [c for c in candidates if c not in foreign]
 
 
 def payors_to_fetch(record: PatientRecord, payer_identifiers: Sequence[str]) -> list[str]:

@@ -74,12 +74,17 @@ def _origin_problems(answer: JsonObject, version: DtrVersion) -> list[str]:
         return [f"needs one information-origin extension, has {len(origins)}"]
     parts = [p for p in origins[0].get("extension") or [] if isinstance(p, dict)]
     sources = [p.get("valueCode") for p in parts if p.get("url") == "source"]
-    authors = [p for p in parts if p.get("url") == "author"]
     if len(sources) != 1 or sources[0] not in version.origin_codes:
         return [f"information-origin source {sources} is not one of {sorted(version.origin_codes)}"]
-    by_person = sources[0] in version.human_origins
+    authors = [p for p in parts if p.get("url") == "author"]
+    return _author_problems(sources[0], authors, version)
+
+
+def _author_problems(source: str, authors: list[JsonObject], version: DtrVersion) -> list[str]:
+    """dtrx-1: an answer a person gave or changed names them; an automatic one names no one."""
+    by_person = source in version.human_origins
     if by_person and not any(_names_someone(author) for author in authors):
-        return [f"a {sources[0]} answer names its author (dtrx-1)"]
+        return [f"a {source} answer names its author (dtrx-1)"]
     if not by_person and authors:
         return ["an automatic answer has no author (dtrx-1)"]
     return []

@@ -6,7 +6,7 @@ the values the policy's CQL parameters take."""
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -104,6 +104,26 @@ def response_issues(
     return issues
 
 
+def _is_coding(value: object) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("code"), str)
+        and all(isinstance(value.get(k, ""), str) for k in ("system", "version", "display"))
+    )
+
+
+# What each answer type's value must be in JSON (FHIR R4 JSON: a decimal is a number, a date
+# YYYY-MM-DD, a boolean never 0 or 1).
+_VALUE_CHECKS: dict[str, Callable[[object], bool]] = {
+    "valueBoolean": lambda v: isinstance(v, bool),
+    "valueDecimal": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "valueInteger": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "valueDate": lambda v: isinstance(v, str) and len(v) == 10,
+    "valueString": lambda v: isinstance(v, str),
+    "valueCoding": _is_coding,
+}
+
+
 def _answer_issues(
     link_id: str, item: Resource, answer: JsonObject, store: ContentStore
 ) -> list[Issue]:
@@ -112,32 +132,27 @@ def _answer_issues(
     if key is None or given != [key]:
         return [Issue(f"{link_id} needs one {key or item['type']} answer, not {given}")]
     value = answer[key]
-    checks = {
-        "valueBoolean": lambda v: isinstance(v, bool),
-        "valueDecimal": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-        "valueInteger": lambda v: isinstance(v, int) and not isinstance(v, bool),
-        "valueDate": lambda v: isinstance(v, str) and len(v) == 10,
-        "valueString": lambda v: isinstance(v, str),
-        "valueCoding": lambda v: (
-            isinstance(v, dict)
-            and isinstance(v.get("code"), str)
-            and all(isinstance(v.get(k, ""), str) for k in ("system", "version", "display"))
-        ),
-    }
-    if not checks[key](value):
+    if not _VALUE_CHECKS[key](value):
         shown = repr(value)
         shown = shown if len(shown) <= 80 else shown[:77] + "..."
         return [Issue(f"{link_id}: {shown} is not a valid {key}")]
     if key == "valueCoding" and item.get("answerValueSet"):
-        allowed = store.by_url("ValueSet", item["answerValueSet"]) or {}
-        codes = {(c["system"], c["code"]) for c in allowed.get("expansion", {}).get("contains", [])}
-        if codes and (value.get("system"), value["code"]) not in codes:
-            return [
-                Issue(
-                    f"{link_id}: {value.get('code')!r} is not one of the allowed answers",
-                    code="code-invalid",
-                )
-            ]
+        return _outside_value_set(link_id, item["answerValueSet"], value, store)
+    return []
+
+
+def _outside_value_set(
+    link_id: str, url: str, value: JsonObject, store: ContentStore
+) -> list[Issue]:
+    allowed = store.by_url("ValueSet", url) or {}
+    codes = {(c["system"], c["code"]) for c in allowed.get("expansion", {}).get("contains", [])}
+    if codes and (value.get("system"), value["code"]) not in codes:
+        return [
+            Issue(
+                f"{link_id}: {value.get('code')!r} is not one of the allowed answers",
+                code="code-invalid",
+            )
+        ]
     return []
 
 

@@ -26,7 +26,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Table
@@ -48,6 +48,32 @@ _AUDIT_FIELDS = [f.name for f in fields(HookAudit)]
 class _Unit(Generic[T]):
     work: Work[T]
     done: concurrent.futures.Future[T]
+
+
+@dataclass
+class _Batch:
+    """What the writer has taken from its queue and not yet written: units of work (written at
+    once) and audit rows (written with the next units, or once the oldest has waited the flush
+    interval); `running` turns False at the queue's end mark."""
+
+    units: list[_Unit[Any]] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    first_row_at: float = 0.0
+    running: bool = True
+
+    def add(self, item: object) -> None:
+        if item is None:
+            self.running = False
+        elif isinstance(item, _Unit):
+            self.units.append(item)
+        elif isinstance(item, tuple):
+            if not self.rows:
+                self.first_row_at = _now()
+            self.rows.append(item)
+
+    def rows_due_at(self, flush_interval: float) -> float:
+        """Seconds until the oldest row must be written (zero or less: now)."""
+        return self.first_row_at + flush_interval - _now()
 
 
 class GroupCommitter:
@@ -107,36 +133,31 @@ class GroupCommitter:
             self._queue.put(item)
 
     def _run(self) -> None:
-        units: list[_Unit[Any]] = []
-        rows: list[Row] = []
-        first_row_at = 0.0
-        running = True
-        while running:
-            wait = None if not rows else max(0.0, first_row_at + self._flush_interval - _now())
-            item: object
+        batch = _Batch()
+        while batch.running:
+            wait = None if not batch.rows else max(0.0, batch.rows_due_at(self._flush_interval))
             try:
-                item = self._queue.get(timeout=wait)
+                item: object = self._queue.get(timeout=wait)
             except queue.Empty:
                 item = _FLUSH
-            while True:
-                if item is None:
-                    running = False
-                elif isinstance(item, _Unit):
-                    units.append(item)
-                elif isinstance(item, tuple):
-                    if not rows:
-                        first_row_at = _now()
-                    rows.append(item)
-                if not running or len(units) >= self.MAX_BATCH:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            due = rows and (_now() - first_row_at >= self._flush_interval or not running)
-            if units or due:
-                self._write(units, rows)
-                units, rows = [], []
+            self._gather(batch, item)
+            rows_due = batch.rows and (
+                batch.rows_due_at(self._flush_interval) <= 0 or not batch.running
+            )
+            if batch.units or rows_due:
+                self._write(batch.units, batch.rows)
+                batch.units, batch.rows = [], []
+
+    def _gather(self, batch: _Batch, item: object) -> None:
+        """`item` and whatever else is queued already, up to a batch's worth of units."""
+        while True:
+            batch.add(item)
+            if not batch.running or len(batch.units) >= self.MAX_BATCH:
+                return
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
 
     def _write(self, units: list[_Unit[Any]], rows: list[Row]) -> None:
         try:

@@ -71,43 +71,40 @@ def store_answer(
         "fhir_server": _cut(asked_by.fhir_server, 512),
         "patient_id": _cut(asked_by.patient_id, 255),
     }
+    answer_row = _answer_row(answer, at) | binding
+    assertion_rows = [_assertion_row(row, answer, at) | binding for row in assertions]
 
     def work(session: Session) -> None:
-        session.execute(
-            _ANSWERS,
-            [
-                {
-                    "at": at,
-                    "hook": answer.hook[:64],
-                    "hook_instance": answer.hook_instance[:128],
-                    "service_id": answer.service_id,
-                    "crd_version": answer.crd_version,
-                    "context": answer.context,
-                    "response": answer.response,
-                    **binding,
-                }
-            ],
-        )
-        if assertions:
-            session.execute(
-                _ASSERTIONS,
-                [
-                    {
-                        "assertion_id": row.assertion_id,
-                        "created_at": at,
-                        "policy_id": row.policy_id,
-                        "order_ref": row.order_ref[:255],
-                        "coverage_ref": row.coverage_ref[:255],
-                        "hook_instance": answer.hook_instance[:128],
-                        "evaluation": row.evaluation,
-                        "continues": row.continues,
-                        **binding,
-                    }
-                    for row in assertions
-                ],
-            )
+        session.execute(_ANSWERS, [answer_row])
+        if assertion_rows:
+            session.execute(_ASSERTIONS, assertion_rows)
 
     return work
+
+
+def _answer_row(answer: HookAnswerRow, at: datetime) -> dict[str, Any]:
+    return {
+        "at": at,
+        "hook": answer.hook[:64],
+        "hook_instance": answer.hook_instance[:128],
+        "service_id": answer.service_id,
+        "crd_version": answer.crd_version,
+        "context": answer.context,
+        "response": answer.response,
+    }
+
+
+def _assertion_row(row: AssertionRow, answer: HookAnswerRow, at: datetime) -> dict[str, Any]:
+    return {
+        "assertion_id": row.assertion_id,
+        "created_at": at,
+        "policy_id": row.policy_id,
+        "order_ref": row.order_ref[:255],
+        "coverage_ref": row.coverage_ref[:255],
+        "hook_instance": answer.hook_instance[:128],
+        "evaluation": row.evaluation,
+        "continues": row.continues,
+    }
 
 
 def _cut(value: str | None, length: int) -> str | None:

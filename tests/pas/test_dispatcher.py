@@ -18,6 +18,7 @@ from tests.pas.test_outbox import _event
 from tests.pas.test_subscriptions import subscription
 from tests.support.receiver import Receiver, receiver
 from tests.support.replicas import replica_process
+from tests.support.waiting import settled
 
 SENDS = "this process delivers the notification outbox"
 # Short pauses, so a test sees several attempts and a take-over within seconds of wall time.
@@ -36,12 +37,9 @@ def hook() -> Iterator[Receiver]:
 
 def _logged(log: Path, words: str, within_s: float = 30.0) -> bool:
     """Whether `words` appear in the log within `within_s` (a deadline, not a measurement)."""
-    deadline = time.monotonic() + within_s
-    while not (log.is_file() and words in log.read_text(errors="replace")):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
-    return True
+    return settled(
+        lambda: log.is_file() and words in log.read_text(errors="replace"), bool, within_s
+    )
 
 
 def _delivered(hook: Receiver, case_id: str, within_s: float = 30.0) -> dict[str, Any] | None:
@@ -59,15 +57,14 @@ def _delivered(hook: Receiver, case_id: str, within_s: float = 30.0) -> dict[str
 def _settled(url: str, subscription_id: str) -> str:
     """The Subscription's status once it is `active`, or as it stands after 15 s (a delivery's
     outcome is committed just after the endpoint answers)."""
-    deadline = time.monotonic() + 15.0
     with httpx.Client(base_url=url, timeout=30) as http:
-        while True:
-            status = http.get(f"/fhir/Subscription/{subscription_id}/$status").json()
-            parameters = {p["name"]: p for p in status["entry"][0]["resource"]["parameter"]}
-            found = str(parameters["status"]["valueCode"])
-            if found == "active" or time.monotonic() >= deadline:
-                return found
-            time.sleep(0.05)
+
+        def status() -> str:
+            found = http.get(f"/fhir/Subscription/{subscription_id}/$status").json()
+            parameters = {p["name"]: p for p in found["entry"][0]["resource"]["parameter"]}
+            return str(parameters["status"]["valueCode"])
+
+        return settled(status, lambda found: found == "active")
 
 
 def test_a_decision_outlives_the_replica_that_made_it(

@@ -5,7 +5,6 @@ the truth throughout (Subscriptions Backport, "Handling Errors as a Server")."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from tests.pas.test_subscriptions import _parameters, subscription
 from tests.pas.test_workbench import _decide, _sign_in, _submit
 from tests.support.clock import ManualClock, examples_app
 from tests.support.receiver import Receiver, receiver
+from tests.support.waiting import settled
 
 # How often the outbox is looked at in these tests: the clock is moved by hand, and each move
 # is seen within this (wall) time.
@@ -95,12 +95,10 @@ def _status(client: TestClient, subscription_id: str) -> dict[str, Any]:
 def _settled(client: TestClient, subscription_id: str, wanted: str) -> dict[str, Any]:
     """`$status` once it says `wanted`, or as it stands after 15 s: a delivery's outcome is
     committed just after the endpoint answers (a deadline, not a measurement)."""
-    deadline = time.monotonic() + 15.0
-    found = _status(client, subscription_id)
-    while found["status"]["valueCode"] != wanted and time.monotonic() < deadline:
-        time.sleep(0.02)
-        found = _status(client, subscription_id)
-    return found
+    return settled(
+        lambda: _status(client, subscription_id),
+        lambda found: found["status"]["valueCode"] == wanted,
+    )
 
 
 def _arrived(hook: Receiver, count: int) -> list[tuple[dict[str, str], Any]]:

@@ -7,7 +7,6 @@ for delivery and never read back."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +18,7 @@ from tests.pas.test_submit import _action
 from tests.pas.test_workbench import _decide, _sign_in, _submit
 from tests.support.clients import EHR_A, bearer, system_token
 from tests.support.receiver import Receiver, receiver
+from tests.support.waiting import settled
 
 CLINIC_NPI = "1234567893"  # the requesting organization of tests/support/pas_requests.py
 
@@ -94,12 +94,10 @@ def _read_once_not(client: TestClient, subscription_id: str, status: str) -> dic
     """The Subscription once its status is no longer `status`, or as it stands after 15 s (the
     handshake's outcome is committed just after the endpoint answers: a deadline, not a
     measurement)."""
-    deadline = time.monotonic() + 15.0
-    read = client.get(f"/fhir/Subscription/{subscription_id}").json()
-    while read["status"] == status and time.monotonic() < deadline:
-        time.sleep(0.02)
-        read = client.get(f"/fhir/Subscription/{subscription_id}").json()
-    return dict(read)
+    return settled(
+        lambda: dict(client.get(f"/fhir/Subscription/{subscription_id}").json()),
+        lambda read: read["status"] != status,
+    )
 
 
 @pytest.mark.parametrize("parameter", ["orgIdentifier", "org-identifier"])
