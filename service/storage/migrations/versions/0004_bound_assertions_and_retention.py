@@ -43,6 +43,12 @@ def _drop_identifier_uniqueness() -> None:
 
 
 def upgrade() -> None:
+    _access_log()
+    _hook_answers()
+    _bind_to_callers()
+
+
+def _access_log() -> None:
     op.create_table(
         "dtr_access",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -58,6 +64,10 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_dtr_access_patient_hash"), "dtr_access", ["patient_hash"], unique=False
     )
+
+
+def _hook_answers() -> None:
+    """What CRD answered, and the jtis of the calls it answered (replays refused)."""
     op.create_table(
         "hook_answer",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -85,6 +95,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("issuer", "jti"),
     )
     op.create_index(op.f("ix_jwt_replay_expires_at"), "jwt_replay", ["expires_at"], unique=False)
+
+
+def _bind_to_callers() -> None:
+    """Assertions and responses bound to the client, site and patient they were given for."""
     with op.batch_alter_table("coverage_assertion") as batch:
         for column in _binding_columns():
             batch.add_column(column)

@@ -18,6 +18,13 @@ depends_on = None
 
 
 def upgrade() -> None:
+    _requests()
+    _decisions()
+    _reviewer_sessions()
+    _subscriptions()
+
+
+def _requests() -> None:
     op.create_table(
         "prior_auth_request",
         sa.Column("id", sa.String(length=64), primary_key=True),
@@ -38,6 +45,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("client_id", "identifier", name="uq_prior_auth_request_client"),
     )
     op.create_index("ix_prior_auth_request_queue", "prior_auth_request", ["status", "due_at"])
+
+
+def _decisions() -> None:
     op.create_table(
         "prior_auth_decision",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -53,6 +63,9 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_prior_auth_decision_request_id"), "prior_auth_decision", ["request_id"]
     )
+
+
+def _reviewer_sessions() -> None:
     op.create_table(
         "reviewer_session",
         sa.Column("token_hash", sa.String(length=64), primary_key=True),
@@ -62,6 +75,9 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index(op.f("ix_reviewer_session_expires_at"), "reviewer_session", ["expires_at"])
+
+
+def _subscriptions() -> None:
     op.create_table(
         "subscription",
         sa.Column("id", sa.String(length=64), primary_key=True),
