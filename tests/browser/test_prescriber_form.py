@@ -102,8 +102,12 @@ class Form:
             expect(self.page.locator("#todo h2")).to_have_text(f"{words} your answer")
         return count
 
-    def submit(self) -> tuple[str, str]:
+    def submit(self, not_met: bool = False) -> tuple[str, str]:
+        """`not_met`: the form shows a criterion not met, so Submit asks first; confirmed."""
         self.page.locator("#submit").click()
+        if not_met:
+            expect(self.page.locator("dialog#confirm-submit")).to_be_visible()
+            self.page.locator("#confirm-send").click()
         expect(self.page.locator("body")).to_have_attribute(
             "data-state", "submitted", timeout=20000
         )
@@ -286,7 +290,7 @@ def test_criteria_not_met(page: Page, stack: Stack) -> None:
     assert form.outcome() == "criteria-not-met"
     form.shot("answered")
 
-    ehr_id, payer_id = form.submit()
+    ehr_id, payer_id = form.submit(not_met=True)
     expect(page.locator("#done")).to_have_attribute("data-outcome", "criteria-not-met")
     expect(page.locator("#done")).to_contain_text("clinical review")
     form.shot("submitted")
