@@ -35,6 +35,7 @@ def _no_serious(page: Page) -> None:
 def test_a_submitted_order_opens_on_its_request(page: Page, stack: Stack) -> None:
     stack.forget_requests("32-pat")
     _launch(page, stack, "32")
+    _no_serious(page)  # the form complete from the record
     page.locator("#submit").click()
     expect(page.locator("#pa")).to_have_attribute("data-status", "pended", timeout=20000)
     expect(page.locator("#pa")).to_contain_text("The decision is due by")

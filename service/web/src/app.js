@@ -50,7 +50,10 @@ const session = {
   evaluating: false,
 };
 
-main().catch((error) => problem(error.message || String(error)));
+main().catch((error) => {
+  const said = (error.message || String(error)).replace(/[.\s]+$/, "");
+  problem(`${said}. Open the form again from the order; if this happens again, call the payer's prior-authorization line.`);
+});
 
 async function main() {
   document.body.dataset.state = "loading";
