@@ -465,15 +465,17 @@ PAS_REQUESTS = 300
 
 def pas_submit(svc: Service, bearer: str, database: str, response: dict[str, Any]) -> Measure:
     """Claim/$submit, each request a new one (its own Claim identifier: a repeat would be the
-    idempotent answer), sequential on one keep-alive connection: the time from submit to the
-    pended answer, the request evaluated and committed with its first decision."""
+    idempotent answer; its own order: a second request for an order still pended is refused),
+    sequential on one keep-alive connection: the time from submit to the pended answer, the
+    request evaluated and committed with its first decision."""
     from tests.support.pas_requests import pas_bundle
 
     folder = ROOT / "fhir_examples" / "31-large-record-relapsed"
-    bodies = [
-        json.dumps(pas_bundle(folder, response, identifier=f"bench-{uuid.uuid4()}"))
-        for _ in range(PAS_REQUESTS + 30)
-    ]
+    bodies = []
+    for _ in range(PAS_REQUESTS + 30):
+        unique = uuid.uuid4()
+        bundle = pas_bundle(folder, response, f"bench-{unique}", order_id=f"order-{unique}")
+        bodies.append(json.dumps(bundle))
     headers = {"Authorization": f"Bearer {bearer}", "Content-Type": "application/fhir+json"}
     samples, errors = [], 0
     before = host_check_ms()

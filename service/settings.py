@@ -65,6 +65,12 @@ class Settings(DatabaseSettings):
     web_dir: Path = PROJECT_ROOT / "service" / "web" / "dist"
 
     payer_name: str = "Example Health Plan"
+    # Who a prescriber asks to reconsider a denial: a note on every denied ClaimResponse, shown by
+    # the prescriber's app beside the reason. The default is a placeholder: set the payer's own.
+    reconsideration_contact: str = (
+        "the plan's prior-authorization line on the member's card (peer-to-peer review or"
+        " reconsideration: ask within 60 days of the denial)"
+    )
     # Coverage.payor identifiers ("system|value" or bare "value") that this endpoint answers for.
     # Required in production (CRD hook-13); empty, in development only, accepts the single
     # active Coverage given.

@@ -22,13 +22,13 @@ from service.dtr.prefill import assertion_of
 from service.errors import BadRequest, Forbidden, NotFound
 from service.openapi_bodies import request_body
 from service.outcomes import fhir_response
-from service.pas.cases import due_at, evaluate_submission
+from service.pas.cases import due_at, evaluate_submission, pended_note
 from service.pas.claim_response import Decision, claim_response, response_bundle
 from service.pas.intake import receive
 from service.pas.submission import Submission, read_submission
 from service.runtime import Runtime, get_runtime
 from service.storage.crd_answers import find_assertion
-from service.storage.prior_auth import Received, existing_request, viewable_request
+from service.storage.prior_auth import Received, existing_request, order_key, viewable_request
 from service.types import Resource
 
 router = APIRouter(prefix="/fhir")
@@ -88,9 +88,11 @@ async def submit(
         submission,
         request_id,
         base,
-        Decision("pended", note="Pended for clinical review: every request is reviewed."),
+        Decision("pended", note=pended_note(due_at(received, submission.priority))),
         received,
     )
+    order_ref = summary.get("order")
+    coverage = submission.coverage or {}
     stored = Received(
         id=request_id,
         identifier=submission.identifier,
@@ -98,7 +100,13 @@ async def submit(
         fhir_server=fhir_server,
         patient_id=caller.patient or patient,
         policy_id=policy.id if policy else None,
-        order_ref=summary.get("order"),
+        order_ref=order_ref,
+        order_key=order_key(
+            caller.client_id,
+            fhir_server,
+            str(order_ref) if order_ref else None,
+            f"Coverage/{coverage['id']}" if coverage.get("id") else None,
+        ),
         priority=submission.priority,
         received_at=received,
         due_at=due_at(received, submission.priority),

@@ -336,7 +336,9 @@ def _decide(
             raise NotFound(f"no case {case_id!r}")
         policy = runtime.policy_registry.by_id(row.policy_id or "")
         base = runtime.settings.base_url.rstrip("/")
-        record_decision(session, row.id, decide(row, policy, choice, reviewer, base, now))
+        contact = runtime.settings.reconsideration_contact
+        decided = decide(row, policy, choice, reviewer, base, now, reconsideration=contact)
+        record_decision(session, row.id, decided)
         add_decision_events(session, row.id, now)
         action = f"review-{choice.action}"
         access = _access(runtime, reviewer, action, row.patient_id, row.id, now)

@@ -46,7 +46,9 @@ def evaluate_response(
         PatientRecord([]), order, today, answers_of(response, questionnaire)
     )
     flagged = _flagged(assertion.evaluation) if assertion is not None else set()
-    return evaluation_parameters(evaluation, engine.policy, flagged)
+    answer = evaluation_parameters(evaluation, engine.policy, flagged)
+    answer["parameter"].append({"name": "evaluationDate", "valueDate": today.isoformat()})
+    return answer
 
 
 def _flagged(stored: dict[str, Any]) -> set[str]:

@@ -117,6 +117,13 @@ def _outputs() -> list[JsonObject]:
                 _parameter("basis", "out", "1", "string", "How the limit was set."),
             ],
         ),
+        _parameter(
+            "evaluationDate",
+            "out",
+            "1",
+            "date",
+            "The day the policy was evaluated on (ages and recency are counted to it).",
+        ),
     ]
 
 

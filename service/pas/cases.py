@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from service.dtr.prefill import INFORMATION_ORIGIN
 from service.dtr.responses import answered, answers_of, questions
@@ -31,6 +31,16 @@ _REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 def due_at(received: datetime, priority: str) -> datetime:
     return received + DUE[priority]
+
+
+def pended_note(due: datetime, updated: bool = False) -> str:
+    """The pended ClaimResponse's note: when the decision is due (what the workbench shows)."""
+    said = (
+        "Updated by the submitter: pended for clinical review again."
+        if updated
+        else "Pended for clinical review: every request is reviewed."
+    )
+    return f"{said} The decision is due by {due.astimezone(UTC):%Y-%m-%d %H:%M} UTC."
 
 
 def new_preauth_ref(on: date) -> str:

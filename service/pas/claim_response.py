@@ -56,6 +56,8 @@ class Decision:
     reason: tuple[str, str, str] | None = None
     # What more information is asked for (more-info), each a line of text.
     asks: tuple[str, ...] = field(default_factory=tuple)
+    # Notes after the reviewer's (a denial: whom to ask for reconsideration).
+    notes_after: tuple[str, ...] = field(default_factory=tuple)
 
 
 def claim_response(
@@ -88,7 +90,7 @@ def claim_response(
         built["contained"] = [_asking(decision, claim, at)]
         built["communicationRequest"] = [{"reference": f"#{ASKING_ID}"}]
     notes = [decision.note] if decision.note else []
-    notes += list(decision.asks)
+    notes += list(decision.asks) + list(decision.notes_after)
     if notes:
         built["processNote"] = [
             {"number": n, "type": "display", "text": text} for n, text in enumerate(notes, 1)

@@ -86,7 +86,9 @@ def decide(
     reviewer: str,
     base_url: str,
     at: datetime,
+    reconsideration: str | None = None,
 ) -> Decided:
+    """`reconsideration`: whom a denied prescriber asks to reconsider (a note of its own)."""
     submission = read_submission(row.bundle)
     note = choice.note.strip() or None
     details: dict[str, Any] = {}
@@ -102,7 +104,10 @@ def decide(
             raise UnprocessableEntity("a denial needs a reason: a criterion or a general reason")
         words = known[choice.reason]
         system = reason_system(base_url, policy)
-        decision = Decision("denied", note=note, reason=(system, choice.reason, words))
+        contact = (f"To ask for reconsideration: {reconsideration}.",) if reconsideration else ()
+        decision = Decision(
+            "denied", note=note, reason=(system, choice.reason, words), notes_after=contact
+        )
         state, reference, reason_code, reason_text = "denied", None, choice.reason, note or words
         details = {"reason": words}
     elif choice.action == "more-info":

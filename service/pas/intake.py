@@ -5,7 +5,11 @@
 - the same identifier with changes marked (an update): the request is reviewed again from the
   changed Claim, pended, its due time counted from now; what it was is kept in the decision;
 - every item cancelled: the request is cancelled;
-- a Claim that replaces another (`related`): the other is closed as replaced, the new one pended.
+- a Claim that replaces another (`related`): the other is closed as replaced, the new one pended;
+- a new identifier for an order whose request is still open (the same order from the same EHR site
+  under the same Coverage): a 409 naming the open request. PAS 2.0.1 has one request per need,
+  changed by updates ("clients SHOULD submit an update to the previously submitted Claim"); a
+  second request would be a second case for one order. Decided, the order may be asked again.
 
 An update, cancel or replace naming a request this client never sent is a 422, not a new request.
 A denied or cancelled request is final: changing it is a 422 (PAS: submit a new request).
@@ -13,12 +17,13 @@ A denied or cancelled request is final: changing it is a 422 (PAS: submit a new 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.errors import UnprocessableEntity
+from service.errors import Conflict, Issue, UnprocessableEntity
+from service.pas.cases import pended_note
 from service.pas.claim_response import Decision, claim_response
 from service.pas.submission import Submission, read_submission
 from service.storage.prior_auth import (
@@ -26,6 +31,7 @@ from service.storage.prior_auth import (
     Received,
     add_request,
     existing_request,
+    open_request_for_order,
     record_decision,
 )
 from service.storage.tables import PriorAuthRequest
@@ -60,13 +66,12 @@ def receive(
         return _close(existing, "cancel", "cancelled at the submitter's request", by, base_url, at)
     if submission.replaces is not None:
         _close(existing, "replace", f"replaced by {submission.identifier}", by, base_url, at)
-        add_request(session, received)
-        return received.claim_response
+        return _new_request(session, received)
     pended = claim_response(
         submission,
         existing.id,
         base_url,
-        Decision("pended", note="Updated by the submitter: pended for clinical review again."),
+        Decision("pended", note=pended_note(received.due_at, updated=True)),
         at,
     )
     # Conditional on the state the update was made from: a reviewer's decision committed meanwhile
@@ -91,6 +96,7 @@ def receive(
             "summary": received.summary,
             "policy_id": received.policy_id,
             "order_ref": received.order_ref,
+            "order_key": received.order_key,
             "priority": received.priority,
             "due_at": received.due_at,
         },
@@ -101,16 +107,34 @@ def receive(
 def _new_request(session: Session, received: Received) -> Resource:
     """The request added; when another process added the same Claim first (its transaction was
     not yet committed when this one looked), the one it stored: the same Claim identifier from
-    the same client is the same request (PAS), not a failure."""
+    the same client is the same request (PAS), not a failure. The database's unique indexes
+    decide, not a look beforehand: of two requests for one order sent at once, one is kept and
+    the other refused, on any number of replicas."""
     try:
         with session.begin_nested():
             add_request(session, received)
     except IntegrityError:
         stored = existing_request(session, received.client_id, received.identifier)
-        if stored is None:
+        if stored is not None:
+            return dict(stored.claim_response)
+        open_one = open_request_for_order(session, received.order_key or "")
+        if open_one is None:
             raise
-        return dict(stored.claim_response)
+        raise _duplicate(open_one) from None
     return received.claim_response
+
+
+def _duplicate(open_one: PriorAuthRequest) -> Conflict:
+    system, _, value = open_one.identifier.partition("|")
+    due = open_one.due_at if open_one.due_at.tzinfo else open_one.due_at.replace(tzinfo=UTC)
+    said = (
+        f"a prior-authorization request for this order is already open: Claim {value}"
+        f" ({system}), ClaimResponse/{open_one.id}, {open_one.status}, decision due"
+        f" {due:%Y-%m-%d %H:%M} UTC. Send changes as an update to that Claim (its identifier,"
+        " changes marked) or cancel it; a new request for this order is taken once it is decided"
+    )
+    where = ("Claim.item[0].extension",)
+    return Conflict(said, issues=[Issue(said, code="duplicate", expression=where)])
 
 
 def _close(

@@ -4,6 +4,7 @@ rewritten. A submitter reads back only its own requests; the reviewers read them
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,11 +15,8 @@ from sqlalchemy.orm import Session
 
 from service.errors import Conflict, NotFound
 from service.storage.crd_answers import Viewer
-from service.storage.tables import PriorAuthDecision, PriorAuthRequest
+from service.storage.tables import OPEN_STATES, PriorAuthDecision, PriorAuthRequest
 from service.types import JsonObject, Resource
-
-# What a reviewer still has to decide.
-OPEN_STATES = ("pended", "more-info")
 
 
 @dataclass(frozen=True)
@@ -30,6 +28,8 @@ class Received:
     patient_id: str | None
     policy_id: str | None
     order_ref: str | None
+    # The order's key (order_key): one open request per order.
+    order_key: str | None
     priority: str
     received_at: datetime
     due_at: datetime
@@ -47,6 +47,26 @@ def existing_request(session: Session, client_id: str, identifier: str) -> Prior
     ).first()
 
 
+def order_key(
+    client_id: str, fhir_server: str | None, order_ref: str | None, coverage_ref: str | None
+) -> str | None:
+    """The same order from the same EHR site (client and FHIR server: an order id means
+    something only there) under the same Coverage; None without an order to key on."""
+    if not order_ref:
+        return None
+    parts = (client_id, fhir_server or "", order_ref, coverage_ref or "")
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def open_request_for_order(session: Session, key: str) -> PriorAuthRequest | None:
+    """The request still open for this order, if one is."""
+    return session.scalars(
+        select(PriorAuthRequest).where(
+            PriorAuthRequest.order_key == key, PriorAuthRequest.status.in_(OPEN_STATES)
+        )
+    ).first()
+
+
 def add_request(session: Session, received: Received) -> None:
     """The request, pended, and its first decision (the pend at receipt)."""
     session.add(
@@ -58,6 +78,7 @@ def add_request(session: Session, received: Received) -> None:
             patient_id=received.patient_id,
             policy_id=received.policy_id,
             order_ref=received.order_ref,
+            order_key=received.order_key,
             priority=received.priority,
             received_at=received.received_at,
             due_at=received.due_at,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # The client a row belongs to when client authentication is off (development): no registered
 # client_id is empty, so such rows are never any registered client's.
 NO_CLIENT = ""
+# What a reviewer still has to decide: a prior-authorization request in one of these states is open.
+OPEN_STATES = ("pended", "more-info")
+OPEN_ORDER_WHERE = f"status IN ({', '.join(repr(s) for s in OPEN_STATES)})"
 
 
 class Base(DeclarativeBase):
@@ -159,10 +162,19 @@ class PriorAuthRequest(Base):
     and `claim_response` repeat the newest one for the queue and `$inquire`."""
 
     __tablename__ = "prior_auth_request"
-    # Idempotent per client: the same Claim identifier again is the same request.
+    # Idempotent per client: the same Claim identifier again is the same request. One open
+    # request per order: a second Claim for an order whose request is still pended is refused by
+    # this index (a partial one: a decided request leaves it), whatever the writers' timing.
     __table_args__ = (
         UniqueConstraint("client_id", "identifier", name="uq_prior_auth_request_client"),
         Index("ix_prior_auth_request_queue", "status", "due_at"),
+        Index(
+            "uq_prior_auth_request_open_order",
+            "order_key",
+            unique=True,
+            sqlite_where=text(OPEN_ORDER_WHERE),
+            postgresql_where=text(OPEN_ORDER_WHERE),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -172,6 +184,9 @@ class PriorAuthRequest(Base):
     patient_id: Mapped[str | None] = mapped_column(String(255))
     policy_id: Mapped[str | None] = mapped_column(String(64))
     order_ref: Mapped[str | None] = mapped_column(String(255))
+    # SHA-256 of client, FHIR server, order and Coverage (storage/prior_auth.py order_key): the
+    # same order from the same EHR site under the same coverage. NULL: no order to key on.
+    order_key: Mapped[str | None] = mapped_column(String(64))
     priority: Mapped[str] = mapped_column(String(16))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -58,6 +59,24 @@ class Stack:
             headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
             timeout=10,
         )
+
+    def ehr_requests(self, patient: str) -> list[dict[str, Any]]:
+        """The prior-authorization requests (Claims) the EHR keeps for `patient`."""
+        found = self.ehr_read(f"Claim?patient=Patient/{patient}").json()
+        return [e["resource"] for e in found.get("entry", [])]
+
+    def forget_requests(self, patient: str) -> None:
+        """The EHR's copies of `patient`'s prior-authorization requests removed, so the order's
+        form opens fresh (a test of the form itself, after another test submitted it)."""
+        for kind in ("ClaimResponse", "Claim"):
+            found = self.ehr_read(f"{kind}?patient=Patient/{patient}").json()
+            for entry in found.get("entry", []):
+                gone = httpx.delete(
+                    f"{self.ehr}/fhir/{kind}/{entry['resource']['id']}",
+                    headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+                    timeout=10,
+                )
+                assert gone.status_code in (200, 204), gone.text
 
     def payer_headers(self, patient: str) -> dict[str, str]:
         """A payer token for the sandbox EHR's `patient` (`NN-pat`), as the app gets one: the

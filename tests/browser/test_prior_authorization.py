@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from service.auth.reviewers import hash_password
+from tests.browser.axe import serious_violations
 from tests.browser.conftest import ARTIFACTS, Stack, running_stack
 from tests.browser.test_prescriber_form import Form, answer_the_aml_form
 
@@ -95,7 +96,7 @@ def test_a_denial_and_its_reason_reach_the_prescriber(page: Page, stack: Stack) 
     form = Form(page, stack, "03-other-malignancy-aml")
     form.launch()
     answer_the_aml_form(form)
-    form.submit()
+    form.submit(not_met=True)
     expect(page.locator("#pa")).to_have_attribute("data-status", "pended", timeout=20000)
 
     review = _review(page, stack)
@@ -111,4 +112,12 @@ def test_a_denial_and_its_reason_reach_the_prescriber(page: Page, stack: Stack) 
         "Diagnosis is acute lymphoblastic leukemia: not met"
     )
     expect(page.locator("#pa")).to_contain_text("AML is outside the policy's indications.")
+    # What the prescriber can do now: whom to ask for reconsideration, and a corrected request.
+    expect(page.locator("#pa")).to_contain_text("To ask for reconsideration:")
+    expect(page.locator("#next-steps")).to_contain_text("Correct the request")
+    violations = serious_violations(page)  # the result page after a denial
+    assert violations == [], violations
     form.shot("denied")
+    page.locator("#new-request").click()
+    expect(page.locator("#workspace")).to_be_visible()
+    expect(page.locator("body")).to_have_attribute("data-state", "ready")

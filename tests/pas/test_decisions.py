@@ -95,7 +95,9 @@ def _submit_cases(url: str, count: int) -> dict[str, dict[str, Any]]:
     cases = {}
     with httpx.Client(base_url=url, timeout=30) as http:
         for number in range(count):
-            bundle = pas_bundle(SCENARIOS[0], None, identifier=f"race-{number}")
+            bundle = pas_bundle(
+                SCENARIOS[0], None, identifier=f"race-{number}", order_id=f"order-{number}"
+            )
             answer = http.post(SUBMIT, json=bundle)
             assert answer.status_code == 200, answer.text
             cases[answer.json()["entry"][0]["resource"]["id"]] = bundle
@@ -180,7 +182,9 @@ def test_the_same_claim_sent_to_two_replicas_at_once_is_one_request(
     clients = [httpx.Client(base_url=url, timeout=30) for url in urls]
     try:
         for number in range(RACES):
-            bundle = pas_bundle(SCENARIOS[0], None, identifier=f"twice-{number}")
+            bundle = pas_bundle(
+                SCENARIOS[0], None, identifier=f"twice-{number}", order_id=f"order-{number}"
+            )
             answers = _together(*(partial(c.post, SUBMIT, json=bundle) for c in clients))
             assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
             ids = {a.json()["entry"][0]["resource"]["id"] for a in answers}

@@ -306,7 +306,10 @@ def test_one_clients_bad_claim_fails_only_itself(two_clients: TestClient) -> Non
     before anything is written; every good one is pended."""
     good = bearer(system_token(two_clients, EHR_A, "system/Claim.c"))
     bad = bearer(system_token(two_clients, EHR_B, "system/Claim.c"))
-    sends = [(good, pas_bundle(SCENARIOS[0], None, f"good-{n}")) for n in range(GOOD_SUBMITS)]
+    sends = [
+        (good, pas_bundle(SCENARIOS[0], None, f"good-{n}", order_id=f"order-{n}"))
+        for n in range(GOOD_SUBMITS)
+    ]
     too_long = pas_bundle(SCENARIOS[0], None, "bad")
     _claim(too_long)["identifier"][0]["value"] = "x" * 300
     sends.insert(GOOD_SUBMITS // 2, (bad, too_long))

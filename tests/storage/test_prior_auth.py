@@ -26,6 +26,7 @@ def _received() -> Received:
         patient_id="pat",
         policy_id=None,
         order_ref=None,
+        order_key=None,
         priority="standard",
         received_at=AT,
         due_at=AT,

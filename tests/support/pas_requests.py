@@ -21,9 +21,14 @@ def pas_bundle(
     identifier: str = "claim-1",
     priority: str = "normal",
     billing_code: str = "J9039",
+    order_id: str | None = None,
 ) -> dict[str, Any]:
+    """`order_id`: the order under another id (another order of the same patient: the payer keeps
+    one open request per order)."""
     record = json.loads((folder / "bundle.json").read_text())
     order = json.loads((folder / "order.json").read_text())
+    if order_id is not None:
+        order["id"] = order_id
     by_type: dict[str, dict[str, Any]] = {}
     for entry in record["entry"]:
         by_type.setdefault(entry["resource"]["resourceType"], entry["resource"])

@@ -15,6 +15,11 @@ import {
   parseAppContext,
 } from "./responses.js";
 import { localToday, recordPrefill } from "./record-prefill.js";
+import { REQUEST_STATES, openOnRequest, reviewCode, showNextSteps, submittedRequest } from "./request-status.js";
+import { showDoseAdvice } from "./dose-advice.js";
+import { confirmSubmit } from "./confirm.js";
+import { ageText } from "./patient-age.js";
+import { repairForm } from "./a11y.js";
 
 const PAYER = new URL("..", window.location.href).href.replace(/\/$/, "");
 const QR_PROFILE = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-questionnaireresponse";
@@ -45,7 +50,10 @@ const session = {
   evaluating: false,
 };
 
-main().catch((error) => problem(error.message || String(error)));
+main().catch((error) => {
+  const said = (error.message || String(error)).replace(/[.\s]+$/, "");
+  problem(`${said}. Open the form again from the order; if this happens again, call the payer's prior-authorization line.`);
+});
 
 async function main() {
   document.body.dataset.state = "loading";
@@ -63,6 +71,9 @@ async function main() {
   session.assertionId = launch.coverageAssertionId;
   session.coverage = launch.coverage ? await client.request(launch.coverage) : null;
   showHeader();
+  const requestOf = () => submittedRequest(client, session.patient.id, reference(session.order));
+  const existing = await requestOf().catch((error) => console.warn("the order's requests were not read:", error));
+  if (existing) await openOnRequest($("done"), existing, showRequest, requestOf);
 
   const [bundle, LForms] = await Promise.all([questionnairePackage(launch), lformsReady()]);
   const entries = (bundle.entry || []).map((e) => e.resource);
@@ -95,10 +106,11 @@ async function main() {
   const filled = LForms.Util.mergeFHIRDataIntoLForms("QuestionnaireResponse", starting, form, "R4");
   $("workspace").hidden = false;
   await LForms.Util.addFormToPage(filled, $("form"), { prepopulate: false });
+  repairForm($("form"));
   if (draft) $("save-status").textContent = `Resumed the draft saved ${when(draft.authored)}.`;
 
   $("save").addEventListener("click", () => guarded(saveDraft));
-  $("submit").addEventListener("click", () => guarded(submit));
+  $("submit").addEventListener("click", async () => (await confirmSubmit()) && guarded(submit));
   $("form").addEventListener("change", () => refresh());
   $("form").addEventListener("input", () => refresh());
   // Autocomplete lists and date pickers do not always emit DOM events: also look every second.
@@ -327,7 +339,8 @@ function showHeader() {
   const p = session.patient;
   const name = p.name?.[0];
   const shown = name ? [name.given?.join(" "), name.family].filter(Boolean).join(" ") : `Patient ${p.id}`;
-  $("patient").textContent = `${shown} · born ${p.birthDate || "unknown"} · ${p.gender || ""}`;
+  const age = ageText(p.birthDate, session.evaluationDate);
+  $("patient").textContent = `${shown} · born ${p.birthDate || "unknown"}${age ? ` (${age})` : ""} · ${p.gender || ""}`;
   $("order").textContent = `${orderedThing(session.order)}: ${orderedAmount(session.order)}`;
 }
 
@@ -426,6 +439,7 @@ function parameters(body) {
     // Each limit the policy declares, in its order: {id, kind, criterion, label, unit, value,
     // count, period, length, ordered, basis} (OperationDefinition/QuestionnaireResponse-evaluate).
     limits: list.filter((p) => p.name === "limit").map(parts),
+    evaluationDate: value(list.find((p) => p.name === "evaluationDate") || {}),
   };
 }
 
@@ -449,6 +463,11 @@ function showEvaluation(body) {
   if (unmet.length) outcome.append(element("p", `Not met: ${unmet.join("; ")}.`));
 
   showLimits(found);
+  showDoseAdvice($("dose"), found);
+  if (found.evaluationDate && found.evaluationDate !== session.evaluationDate) {
+    session.evaluationDate = found.evaluationDate;
+    showHeader();
+  }
 
   const list = $("criteria");
   list.innerHTML = "";
@@ -744,10 +763,6 @@ function showDone(found, ehrCopy, payerCopy) {
 
 // ---------------------------------------------------------------- the prior-authorization request
 
-const REVIEW_ACTION = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-reviewAction";
-const REVIEW_ACTION_CODE = `${REVIEW_ACTION}Code`;
-const X12_306 = "https://codesystem.x12.org/005010/306";
-const REQUEST_STATES = { A1: "approved", A3: "denied", A4: "pended", C: "cancelled" };
 const FOLLOW_EVERY_MS = 2000;
 
 // The EHR submits the completed form to the payer (Da Vinci PAS) and keeps the Claim and the
@@ -774,20 +789,17 @@ async function followRequest(responseId) {
   }
 }
 
-function reviewCode(claimResponse) {
-  for (const item of claimResponse.item || []) {
-    for (const adjudication of item.adjudication || []) {
-      const action = (adjudication.extension || []).find((e) => e.url === REVIEW_ACTION);
-      const code = (action?.extension || []).find((e) => e.url === REVIEW_ACTION_CODE);
-      const coding = (code?.valueCodeableConcept?.coding || []).find((c) => c.system === X12_306);
-      if (coding) return { code: coding.code, reason: adjudication.reason?.text };
-    }
-  }
-  return { code: null };
+// A corrected request after a decision: the same form again, as a new request.
+function correctedRequest() {
+  session.identifier = { system: "urn:ietf:rfc:3986", value: `urn:uuid:${crypto.randomUUID()}` };
+  session.draft = null;
+  $("done").hidden = true;
+  $("workspace").hidden = false;
+  document.body.dataset.state = "ready";
 }
 
 // Shows the request's state; true once it is final (approved, denied, cancelled).
-function showRequest(claimResponse) {
+function showRequest(claimResponse, onNewRequest = correctedRequest) {
   const { code, reason } = reviewCode(claimResponse);
   const state = REQUEST_STATES[code] || "pended";
   const box = $("pa");
@@ -811,7 +823,8 @@ function showRequest(claimResponse) {
   } else {
     box.append(element("p", "Pended for the payer's clinical review. This page updates when the payer decides."));
   }
-  for (const note of notes) box.append(element("p", note, "muted"));
+  for (const note of notes) box.append(element("p", note, "note"));
+  showNextSteps(box, state, onNewRequest);
   return state !== "pended";
 }
 

@@ -103,7 +103,7 @@ export function missingValueSets(libraries, valueSets) {
 
 // Every define the items name, evaluated for the one patient in `patientBundle`. `today` is a
 // "YYYY-MM-DD" string: the Evaluation Date and the engine's own clock (noon UTC that day).
-export async function evaluateDefines({ libraries, main, codeService, patientBundle, orderId, today }) {
+export async function evaluateDefines({ libraries, main, codeService, patientBundle, orderId, today, source = fhirSource() }) {
   const elm = libraries[main];
   if (!elm) throw new Error(`the package has no ELM for library ${main}`);
   const library = new cql.Library(elm, new cql.Repository(libraries));
@@ -115,7 +115,6 @@ export async function evaluateDefines({ libraries, main, codeService, patientBun
     parameters[declaration.name] = given[declaration.name] ?? null;
   }
   const executor = new cql.Executor(library, codeService, parameters);
-  const source = cqlfhir.PatientSource.FHIRv401();
   source.loadBundles([patientBundle]);
   const results = await executor.exec(source, cql.DateTime.parse(`${today}T12:00:00.000Z`));
   const [patientResults] = Object.values(results.patientResults);
@@ -193,7 +192,13 @@ function valueSetConcepts(valueSet) {
 // ---------------------------------------------------------------- the whole step
 
 // The package's CQL over the patient's data: linkId -> answer for every item it can answer.
-export async function packagePrefill({ resources, patientBundle, orderId, today, valueSets = [] }) {
+// An empty FHIR R4 patient source. Building one parses the FHIR model info (about half a second
+// in a browser): the caller may build it while the record's searches are still on the network.
+export function fhirSource() {
+  return cqlfhir.PatientSource.FHIRv401();
+}
+
+export async function packagePrefill({ resources, patientBundle, orderId, today, valueSets = [], source }) {
   const questionnaire = resources.find((r) => r.resourceType === "Questionnaire");
   const libraries = elmLibraries(resources);
   const main = mainLibraryName(questionnaire, resources);
@@ -207,6 +212,7 @@ export async function packagePrefill({ resources, patientBundle, orderId, today,
     patientBundle,
     orderId,
     today,
+    source,
   });
   return prefillAnswers(questionnaire, defines, results, sets);
 }

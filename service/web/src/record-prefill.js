@@ -25,11 +25,13 @@ export async function recordPrefill({ client, patient, order, resources, prefill
   const given = answerValues(prefilled);
   const open = [...prefillDefines(questionnaire).keys()].filter((linkId) => !given.has(linkId));
   if (!open.length) return { response: prefilled, filled: [] };
-  const [{ packagePrefill }, patientBundle] = await Promise.all([
-    import("./cql.js"),
+  // The record is searched while the engine loads and parses its FHIR model (the searches wait on
+  // the network, the parse on the processor): each hides the other's time.
+  const [patientBundle, { packagePrefill, source }] = await Promise.all([
     patientData(client, patient, order, searchedTypes(resources)),
+    import("./cql.js").then((engine) => ({ ...engine, source: engine.fhirSource() })),
   ]);
-  const answers = await packagePrefill({ resources, patientBundle, orderId: order.id, today });
+  const answers = await packagePrefill({ resources, patientBundle, orderId: order.id, today, source });
   return withAnswers(prefilled, new Map([...answers].filter(([linkId]) => open.includes(linkId))));
 }
 

@@ -1,0 +1,52 @@
+// Submit asks first when the form shows a criterion not met: the prescriber sees which, and
+// either goes back to change the order or answers, or submits knowingly (the reviewer decides).
+
+// true when the prescriber wants to submit (nothing is shown not met, or they confirmed).
+export function confirmSubmit() {
+  const unmet = [...document.querySelectorAll('#criteria li[data-status="not-met"]')].map(
+    (li) => li.querySelector("span:not(.mark):not(.state)")?.textContent || li.dataset.criterion,
+  );
+  if (!unmet.length) return Promise.resolve(true);
+  const dialog = document.createElement("dialog");
+  dialog.id = "confirm-submit";
+  dialog.setAttribute("aria-labelledby", "confirm-title");
+  const title = document.createElement("h2");
+  title.id = "confirm-title";
+  title.textContent = "Submit a request that does not meet the policy?";
+  const said = document.createElement("p");
+  said.textContent = "The form shows these criteria not met. The payer's review will likely deny the request as it stands:";
+  const list = document.createElement("ul");
+  for (const text of unmet) {
+    const line = document.createElement("li");
+    line.textContent = text;
+    list.append(line);
+  }
+  const back = button("Go back and change it", "secondary", "confirm-back");
+  const send = button("Submit anyway", "primary", "confirm-send");
+  const actions = document.createElement("div");
+  actions.className = "actions";
+  actions.append(back, send);
+  dialog.append(title, said, list, actions);
+  document.body.append(dialog);
+  return new Promise((resolve) => {
+    const close = (answer) => {
+      dialog.close();
+      dialog.remove();
+      resolve(answer);
+    };
+    back.addEventListener("click", () => close(false));
+    send.addEventListener("click", () => close(true));
+    dialog.addEventListener("cancel", () => close(false));
+    dialog.showModal();
+    back.focus();
+  });
+}
+
+function button(text, className, id) {
+  const made = document.createElement("button");
+  made.type = "button";
+  made.className = className;
+  made.id = id;
+  made.textContent = text;
+  return made;
+}

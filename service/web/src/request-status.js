@@ -1,0 +1,120 @@
+// The prior-authorization request an order already has (Da Vinci PAS), as the EHR keeps it: the
+// Claim whose item names the order as its requestedService, and the payer's newest ClaimResponse
+// for it. A relaunched order opens on that request, not on a fresh form (a second request for
+// one order is refused by the payer while the first is open); and each state says what the
+// prescriber can do next.
+
+const REQUESTED_SERVICE = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-requestedService";
+const REVIEW_ACTION = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-reviewAction";
+const REVIEW_ACTION_CODE = `${REVIEW_ACTION}Code`;
+const X12_306 = "https://codesystem.x12.org/005010/306";
+export const REQUEST_STATES = { A1: "approved", A3: "denied", A4: "pended", C: "cancelled" };
+
+// The X12 306 review action of a ClaimResponse and the reason given with it.
+export function reviewCode(claimResponse) {
+  for (const item of claimResponse.item || []) {
+    for (const adjudication of item.adjudication || []) {
+      const action = (adjudication.extension || []).find((e) => e.url === REVIEW_ACTION);
+      const code = (action?.extension || []).find((e) => e.url === REVIEW_ACTION_CODE);
+      const coding = (code?.valueCodeableConcept?.coding || []).find((c) => c.system === X12_306);
+      if (coding) return { code: coding.code, reason: adjudication.reason?.text };
+    }
+  }
+  return { code: null };
+}
+
+// {claim, claimResponse} of the newest request the EHR sent for `orderRef` ("Type/id"), or null.
+export async function submittedRequest(client, patientId, orderRef) {
+  const claims = await client.request(`Claim?patient=Patient/${patientId}`, { flat: true });
+  const forOrder = (claims || []).filter((claim) =>
+    (claim.item || []).some((item) =>
+      (item.extension || []).some((e) => e.url === REQUESTED_SERVICE && e.valueReference?.reference === orderRef),
+    ),
+  );
+  let newest = null;
+  for (const claim of forOrder) {
+    const answers = await client.request(`ClaimResponse?request=Claim/${claim.id}`, { flat: true });
+    for (const answer of answers || []) {
+      if (!newest || String(answer.meta?.lastUpdated) > String(newest.claimResponse.meta?.lastUpdated)) {
+        newest = { claim, claimResponse: answer };
+      }
+    }
+  }
+  return newest;
+}
+
+// What the prescriber can do, per state, in words.
+export const NEXT_STEPS = {
+  pended: [
+    "Nothing to do now: the payer's clinical reviewer decides by the due date in the payer's note, and the decision appears here.",
+    "This order already has this request: launching the form again does not send a second one. If the order changes before the decision, the change goes to this request as an update.",
+  ],
+  approved: ["Give the drug as authorized; quote the authorization number on the claim."],
+  denied: [
+    "Correct the request: change the order to what the policy covers (the reason above says what was not met), then prepare a corrected request below.",
+    "Or ask the payer to reconsider, as the payer's note says; a letter of medical necessity or a peer-to-peer review can support it.",
+  ],
+  cancelled: ["The request was cancelled. Prepare a new request below if the order still stands."],
+};
+
+// The steps after a decision, appended to `box` (the denial and cancellation offer a new form).
+export function showNextSteps(box, state, onNewRequest) {
+  const steps = NEXT_STEPS[state] || [];
+  if (!steps.length) return;
+  const section = document.createElement("section");
+  section.className = "next-steps";
+  section.id = "next-steps";
+  const heading = document.createElement("h3");
+  heading.textContent = "What you can do next";
+  const list = document.createElement("ul");
+  for (const step of steps) {
+    const line = document.createElement("li");
+    line.textContent = step;
+    list.append(line);
+  }
+  section.append(heading, list);
+  if (onNewRequest && (state === "denied" || state === "cancelled")) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "primary";
+    button.id = "new-request";
+    button.textContent = state === "denied" ? "Prepare a corrected request" : "Prepare a new request";
+    button.addEventListener("click", () => onNewRequest());
+    section.append(button);
+  }
+  box.append(section);
+}
+
+const FOLLOW_EVERY_MS = 2000;
+
+// The page of an order that already has a request, in `done`: its state, shown by `show`
+// (claimResponse, onNewRequest) -> final, read again by `reread` until it is decided. Resolves
+// when the prescriber asks for a corrected (or new) request: the form opens then.
+export function openOnRequest(done, first, show, reread) {
+  return new Promise((resolve) => {
+    done.hidden = false;
+    done.className = "done";
+    done.innerHTML = "";
+    const heading = document.createElement("h2");
+    heading.textContent = "This order already has a prior-authorization request";
+    const box = document.createElement("section");
+    box.id = "pa";
+    box.className = "pa";
+    done.append(heading, box);
+    document.body.dataset.state = "request";
+    const again = () => {
+      done.hidden = true;
+      done.innerHTML = "";
+      resolve();
+    };
+    let final = show(first.claimResponse, again);
+    const follow = async () => {
+      while (!final) {
+        await new Promise((wait) => setTimeout(wait, FOLLOW_EVERY_MS));
+        const now = await reread().catch(() => null);
+        if (now) final = show(now.claimResponse, again);
+      }
+    };
+    follow();
+  });
+}
