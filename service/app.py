@@ -21,6 +21,7 @@ from service.api.pas import router as pas_router
 from service.api.policy_documents import router as policy_documents_router
 from service.api.questionnaire_package import router as package_router
 from service.api.questionnaire_responses import router as response_router
+from service.api.review_login import router as review_login_router
 from service.api.subscriptions import router as subscriptions_router
 from service.api.supported_payers import router as supported_payers_router
 from service.api.workbench import router as workbench_router
@@ -92,6 +93,7 @@ def create_app(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
     app.include_router(package_router)
     app.include_router(pas_router)
     app.include_router(subscriptions_router)
+    app.include_router(review_login_router)
     app.include_router(workbench_router)
     app.include_router(operations_router)  # before dtr_router: its /{type}/{id} would match
     app.include_router(dtr_router)
