@@ -69,6 +69,7 @@ def _open(review: Page, case_id: str) -> None:
     expect(row.locator(".age")).to_have_text("12 years")
     expect(row.locator(".drug")).to_contain_text("28 mcg/day")
     _accessible(review, "queue")
+    assert {"q", "status"} <= set(_every_control_shows_focus(review))
     row.get_by_role("link", name="Alex Example").click()
     expect(review.locator("#state")).to_have_text("pended for review")
 
@@ -85,6 +86,29 @@ def _focus_shown(review: Page, selector: str, presses: int = 80) -> None:
     raise AssertionError(f"{selector} is not reached with the keyboard")
 
 
+_FOCUSED = """() => {
+  const e = document.activeElement;
+  if (!e || e === document.body) return null;
+  const style = getComputedStyle(e);
+  const label = e.id || e.name || e.textContent.trim().slice(0, 30) || e.tagName;
+  return {label, outline: style.outlineStyle, width: parseFloat(style.outlineWidth)};
+}"""
+
+
+def _every_control_shows_focus(review: Page, most: int = 60) -> list[str]:
+    """Tab through the page once: every control it reaches draws an outline; their labels."""
+    review.locator("body").focus()
+    reached: list[str] = []
+    for _ in range(most):
+        review.keyboard.press("Tab")
+        focused = review.evaluate(_FOCUSED)
+        if focused is None or (reached and focused["label"] == reached[0]):
+            break
+        assert focused["outline"] != "none" and focused["width"] >= 2, focused
+        reached.append(focused["label"])
+    return reached
+
+
 def test_the_deny_form_chooses_the_criterion_the_evaluation_found_not_met(
     review: Page, stack: Stack
 ) -> None:
@@ -96,6 +120,8 @@ def test_the_deny_form_chooses_the_criterion_the_evaluation_found_not_met(
     expect(reason).to_have_value("DOSE")
     expect(reason.locator("optgroup").first).to_have_attribute("label", "Not met in the evaluation")
     _accessible(review, "case")
+    reached = _every_control_shows_focus(review)
+    assert {"Sign out", "start", "end", "reason", "Approve…", "Deny…", "Ask"} <= set(reached)
     _focus_shown(review, "#approve button.approve")
     _focus_shown(review, "#deny button.deny")
     approve, deny = (
