@@ -127,14 +127,7 @@ def case_view(
         preselected_reason=next((c.id for c in criteria if c.status == "not-met"), None),
         period=default_period(summary, now.date()),
         covered=[_covered_text(c, policy) for c in covered(summary)],
-        covered_dose=next(
-            (
-                f"{_number(c['value'])} {_unit(c, policy)}".strip()
-                for c in covered(summary)
-                if c.get("kind") == "quantity"
-            ),
-            "",
-        ),
+        covered_dose=_covered_dose(summary, policy),
         shortfalls=[_shortfall(limit, policy) for limit in limits if _short(limit)],
         preauth_ref=row.preauth_ref,
     )
@@ -198,6 +191,12 @@ def _covered_text(limit: JsonObject, policy: Policy | None) -> str:
     unit = _unit(limit, policy) if limit.get("kind") == "quantity" else ""
     amount = f"{_number(limit.get('value'))} {unit}".strip()
     return f"{str(limit.get('label')).capitalize()}: up to {amount}"
+
+
+def _covered_dose(summary: JsonObject, policy: Policy | None) -> str:
+    """The first quantity the authorization covers, in the policy's unit."""
+    quantities = [c for c in covered(summary) if c.get("kind") == "quantity"]
+    return f"{_number(quantities[0]['value'])} {_unit(quantities[0], policy)}" if quantities else ""
 
 
 def _ordered_dose(limits: list[JsonObject], policy: Policy | None) -> str:
