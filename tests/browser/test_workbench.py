@@ -50,7 +50,8 @@ def _child_case(stack: Stack, identifier: str) -> str:
 
 def _accessible(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"workbench-{name}.png"), full_page=True)
-    assert serious_violations(page) == [], name
+    found = serious_violations(page)
+    assert found == [], [(name, v["id"], [n["target"] for n in v["nodes"]]) for v in found]
 
 
 def _sign_in(review: Page, stack: Stack) -> None:
