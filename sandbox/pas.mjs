@@ -1,9 +1,9 @@
 // The sandbox EHR as the provider in Da Vinci PAS: when a prior-authorization form is completed
 // (a QuestionnaireResponse saved with status completed, about an order), it builds the PAS request
 // Bundle (the Claim, the order as the item's requestedService, the form as additionalInformation,
-// the Patient, the Coverage, the insurer, the requesting clinic), submits it to the payer's
-// Claim/$submit with a SMART Backend Services token, and keeps the Claim and the payer's
-// ClaimResponse in its own record, where the prescriber's app reads them.
+// the Patient, the Coverage, the insurer, the requesting clinic, the order's prescriber), submits
+// it to the payer's Claim/$submit with a SMART Backend Services token, and keeps the Claim and the
+// payer's ClaimResponse in its own record, where the prescriber's app reads them.
 //
 // It subscribes once to the payer's decisions (rest-hook to /pas/notify, id-only as PAS 2.0.1
 // does); a notification is answered by Claim/$inquire, and the ClaimResponse kept is replaced by
@@ -161,7 +161,9 @@ export function createPriorAuthorization({ base, payer, clientId, key, fhirCall,
         },
       ],
     };
-    const resources = [claim, patient, coverage, insurer, CLINIC, order, qr];
+    // The prescriber who signed the order, so the payer's reviewer sees who asks.
+    const requester = order.requester?.reference ? await read(order.requester.reference) : null;
+    const resources = [claim, patient, coverage, insurer, CLINIC, order, ...(requester ? [requester] : []), qr];
     return {
       resourceType: 'Bundle',
       meta: { profile: [`${PAS}/StructureDefinition/profile-pas-request-bundle`] },

@@ -21,6 +21,7 @@ from service.api.pas import router as pas_router
 from service.api.policy_documents import router as policy_documents_router
 from service.api.questionnaire_package import router as package_router
 from service.api.questionnaire_responses import router as response_router
+from service.api.review_login import router as review_login_router
 from service.api.subscriptions import router as subscriptions_router
 from service.api.supported_payers import router as supported_payers_router
 from service.api.workbench import router as workbench_router
@@ -90,6 +91,7 @@ ROUTERS = (
     package_router,
     pas_router,
     subscriptions_router,
+    review_login_router,
     workbench_router,
     operations_router,
     dtr_router,

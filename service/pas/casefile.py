@@ -12,7 +12,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from service.pas.decisions import covered, default_period, reasons
+from service.pas.case_subject import CaseSubject, bundle_resources, case_subject
+from service.pas.decisions import ReasonGroup, covered, default_period, reason_groups
 from service.policy.folder import Policy
 from service.storage.tables import PriorAuthDecision, PriorAuthRequest
 from service.types import JsonObject, Resource
@@ -52,9 +53,9 @@ class CaseView:
     received_at: datetime
     due_at: datetime
     overdue: bool
-    patient: str
-    born: str
+    subject: CaseSubject
     order: str
+    ordered_dose: str  # the ordered quantities in the policy's units; "" when none was read
     policy_title: str
     outcome: str | None
     criteria: list[CriterionView]
@@ -62,10 +63,21 @@ class CaseView:
     limits: list[str]
     overridden: list[Evidence]
     decisions: list[PriorAuthDecision]
-    reasons: dict[str, str]
+    reasons: list[ReasonGroup]
+    preselected_reason: str | None  # the first criterion the evaluation found not met
     period: tuple[date, date]
     covered: list[str]
+    covered_dose: str  # the first covered quantity, in its unit; "" when none is set
+    shortfalls: list[str]  # covered limits below what was ordered, with the difference
     preauth_ref: str | None
+
+    @property
+    def patient(self) -> str:
+        return self.subject.patient
+
+    @property
+    def born(self) -> str:
+        return self.subject.born
 
 
 def case_view(
@@ -73,12 +85,14 @@ def case_view(
     policy: Policy | None,
     decisions: list[PriorAuthDecision],
     now: datetime,
+    today: date,
 ) -> CaseView:
+    """`today`: the policy's today (an age is counted to it), `now`: the clock (overdue)."""
     summary: JsonObject = dict(row.summary)
     evaluation: JsonObject = summary.get("evaluation") or {}
     answers: JsonObject = summary.get("answers") or {}
-    resources = _resources(row.bundle)
-    patient = _patient(resources)
+    resources = bundle_resources(row.bundle)
+    limits: list[JsonObject] = evaluation.get("limits") or []
     criteria = [
         _criterion(criterion_id, result, policy, answers, resources)
         for criterion_id, result in (evaluation.get("criteria") or {}).items()
@@ -96,9 +110,9 @@ def case_view(
         received_at=_aware(row.received_at),
         due_at=due,
         overdue=row.status in ("pended", "more-info") and due < now,
-        patient=_name(patient),
-        born=str(patient.get("birthDate") or "unknown"),
+        subject=case_subject(row.bundle, policy, today),
         order=str(summary.get("orderText") or summary.get("order") or "not named"),
+        ordered_dose=_ordered_dose(limits, policy),
         policy_title=policy.title if policy else "no policy of this payer is about the order",
         outcome=evaluation.get("outcome"),
         criteria=criteria,
@@ -106,12 +120,15 @@ def case_view(
             (str(p.get("id")), STATUS_WORDS.get(str(p.get("status")), str(p.get("status"))))
             for p in (evaluation.get("paths") or {}).values()
         ],
-        limits=[_limit_text(limit, policy) for limit in evaluation.get("limits") or []],
+        limits=[_limit_text(limit, policy) for limit in limits],
         overridden=overridden,
         decisions=decisions,
-        reasons=reasons(policy),
+        reasons=reason_groups(policy, evaluation),
+        preselected_reason=next((c.id for c in criteria if c.status == "not-met"), None),
         period=default_period(summary, now.date()),
         covered=[_covered_text(c, policy) for c in covered(summary)],
+        covered_dose=_covered_dose(summary, policy),
+        shortfalls=[_shortfall(limit, policy) for limit in limits if _short(limit)],
         preauth_ref=row.preauth_ref,
     )
 
@@ -176,6 +193,42 @@ def _covered_text(limit: JsonObject, policy: Policy | None) -> str:
     return f"{str(limit.get('label')).capitalize()}: up to {amount}"
 
 
+def _covered_dose(summary: JsonObject, policy: Policy | None) -> str:
+    """The first quantity the authorization covers, in the policy's unit."""
+    quantities = [c for c in covered(summary) if c.get("kind") == "quantity"]
+    return f"{_number(quantities[0]['value'])} {_unit(quantities[0], policy)}" if quantities else ""
+
+
+def _ordered_dose(limits: list[JsonObject], policy: Policy | None) -> str:
+    """Each quantity the order asks for, in the policy's unit."""
+    return "; ".join(
+        f"{_number(limit['ordered'])} {_unit(limit, policy)}".strip()
+        for limit in limits
+        if limit.get("kind") == "quantity" and limit.get("ordered") is not None
+    )
+
+
+def _short(limit: JsonObject) -> bool:
+    """A quantity limit the order asks more than."""
+    if limit.get("kind") != "quantity" or None in (limit.get("value"), limit.get("ordered")):
+        return False
+    return _decimal(limit["ordered"]) > _decimal(limit["value"])
+
+
+def _shortfall(limit: JsonObject, policy: Policy | None) -> str:
+    """<Label>: covered <value> <unit>; ordered <value> <unit>: <difference> <unit> less."""
+    unit = _unit(limit, policy)
+    value, ordered = _decimal(limit["value"]), _decimal(limit["ordered"])
+    return (
+        f"{str(limit.get('label') or limit.get('id')).capitalize()}: covered {_number(value)} "
+        f"{unit}; ordered {_number(ordered)} {unit}: {_number(ordered - value)} {unit} less"
+    )
+
+
+def _decimal(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
 def _unit(limit: JsonObject, policy: Policy | None) -> str:
     code = str(limit.get("unit") or "")
     if policy is not None and code in policy.evaluation.units:
@@ -198,24 +251,6 @@ def _value_text(value: Any) -> str:
     if isinstance(value, dict):
         return str(value.get("code") or value)
     return str(value)
-
-
-def _resources(bundle: JsonObject) -> dict[str, Resource]:
-    found = {}
-    for entry in bundle.get("entry") or []:
-        resource = entry.get("resource") or {}
-        found[f"{resource.get('resourceType')}/{resource.get('id')}"] = resource
-    return found
-
-
-def _patient(resources: dict[str, Resource]) -> Resource:
-    return next((r for r in resources.values() if r.get("resourceType") == "Patient"), {})
-
-
-def _name(patient: Resource) -> str:
-    name = (patient.get("name") or [{}])[0]
-    words = [*(name.get("given") or []), name.get("family") or ""]
-    return " ".join(w for w in words if w) or f"Patient {patient.get('id', '')}".strip()
 
 
 def _resource_text(reference: str, resource: Resource | None) -> str:

@@ -54,10 +54,57 @@ def reason_system(base_url: str, policy: Policy | None) -> str:
     return f"{base_url}/fhir/CodeSystem/{name}-review-reasons"
 
 
-def reasons(policy: Policy | None) -> dict[str, str]:
-    """code -> words: each criterion not met, then the general reasons."""
-    found = {c.id: f"{c.label}: not met" for c in policy.evaluation.criteria} if policy else {}
-    return found | GENERAL_REASONS
+@dataclass(frozen=True)
+class ReasonGroup:
+    """Denial reasons offered together, under a heading, in the order a reviewer weighs them."""
+
+    heading: str
+    reasons: dict[str, str]  # code -> words
+
+
+# A criterion's status in the evaluation -> the heading of its group and its words as a reason.
+# Criteria the evaluation found met come last, apart: a reviewer denies on one only when its
+# evidence does not hold.
+_BY_STATUS = (
+    ("not-met", "Not met in the evaluation", "{label}: not met"),
+    ("unknown", "Not shown by the request", "{label}: not shown by the information given"),
+    ("general", "General reasons", ""),
+    (
+        "met",
+        "Found met by the evaluation (only when its evidence does not hold)",
+        "{label}: found met by the evaluation, not supported on review",
+    ),
+)
+
+
+def reason_groups(policy: Policy | None, evaluation: object) -> list[ReasonGroup]:
+    """The reasons a denial of this case may give, grouped by what the evaluation found."""
+    results = (evaluation.get("criteria") if isinstance(evaluation, dict) else None) or {}
+    groups = []
+    for status, heading, words in _BY_STATUS:
+        if status == "general":
+            groups.append(ReasonGroup(heading, dict(GENERAL_REASONS)))
+            continue
+        found = {
+            c.id: words.format(label=c.label)
+            for c in (policy.evaluation.criteria if policy else ())
+            if _status(results.get(c.id)) == status
+        }
+        if found:
+            groups.append(ReasonGroup(heading, found))
+    return groups
+
+
+def reasons(policy: Policy | None, evaluation: object) -> dict[str, str]:
+    """code -> words: every reason a denial of this case may give."""
+    return {
+        code: words for g in reason_groups(policy, evaluation) for code, words in g.reasons.items()
+    }
+
+
+def _status(result: object) -> str:
+    status = result.get("status") if isinstance(result, dict) else None
+    return status if status in ("met", "not-met") else "unknown"
 
 
 def default_period(summary: JsonObject, today: date) -> tuple[date, date]:
@@ -93,13 +140,13 @@ def decide(
     note = choice.note.strip() or None
     details: dict[str, Any] = {}
     if choice.action == "approve":
-        start, end = _period(choice, row.summary, at.date())
+        start, end = approved_period(choice, row.summary, at.date())
         reference = new_preauth_ref(at.date())
         details = {"period": [start.isoformat(), end.isoformat()], "covered": covered(row.summary)}
         decision = Decision("approved", note=note, preauth_ref=reference, period=(start, end))
         state, reason_code, reason_text = "approved", None, note
     elif choice.action == "deny":
-        known = reasons(policy)
+        known = reasons(policy, row.summary.get("evaluation"))
         if choice.reason not in known:
             raise UnprocessableEntity("a denial needs a reason: a criterion or a general reason")
         words = known[choice.reason]
@@ -135,7 +182,8 @@ def decide(
     )
 
 
-def _period(choice: Choice, summary: JsonObject, today: date) -> tuple[date, date]:
+def approved_period(choice: Choice, summary: JsonObject, today: date) -> tuple[date, date]:
+    """The period the reviewer gave, else the policy's coverage period."""
     start, end = default_period(summary, today)
     start, end = choice.start or start, choice.end or end
     if end < start:

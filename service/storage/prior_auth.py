@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, case, select, update
 from sqlalchemy.orm import Session
 
 from service.errors import Conflict, NotFound
@@ -134,6 +134,35 @@ def recently_decided(session: Session, limit: int = 50) -> list[PriorAuthRequest
         .limit(limit)
     )
     return list(session.scalars(statement))
+
+
+def requests_in(
+    session: Session, states: Sequence[str], limit: int = 500
+) -> list[PriorAuthRequest]:
+    """Requests in any of `states`: the open ones soonest due first, then the rest newest first."""
+    still_open = PriorAuthRequest.status.in_(OPEN_STATES)
+    statement = (
+        select(PriorAuthRequest)
+        .where(PriorAuthRequest.status.in_(states))
+        .order_by(
+            still_open.desc(),
+            case((still_open, PriorAuthRequest.due_at), else_=None),
+            PriorAuthRequest.received_at.desc(),
+        )
+        .limit(limit)
+    )
+    return list(session.scalars(statement))
+
+
+def refuse_if_decided(session: Session, request_id: str) -> None:
+    """`Conflict` saying who decided it and when, when the request is no longer open: what a
+    reviewer about to confirm a decision is told at once (the write that decides is still
+    conditional, record_decision)."""
+    status = session.scalar(
+        select(PriorAuthRequest.status).where(PriorAuthRequest.id == request_id)
+    )
+    if status not in OPEN_STATES:
+        raise _decided_first(session, request_id)
 
 
 def decisions_of(session: Session, request_id: str) -> list[PriorAuthDecision]:

@@ -24,6 +24,7 @@ from service.storage.tables import (
     PriorAuthDecision,
     PriorAuthRequest,
     QuestionnaireErrorReport,
+    ReviewerAction,
     ReviewerSession,
     StoredResponse,
     StoredSubscription,
@@ -37,6 +38,7 @@ DATED: tuple[tuple[type[Base], InstrumentedAttribute[datetime]], ...] = (
     (CoverageAssertion, CoverageAssertion.created_at),
     (StoredResponse, StoredResponse.received_at),
     (DtrAccess, DtrAccess.at),
+    (ReviewerAction, ReviewerAction.at),
     (QuestionnaireErrorReport, QuestionnaireErrorReport.received_at),
     # A request and its decisions by their own dates: a decision outlives its request by at
     # most the review time.

@@ -110,6 +110,22 @@ class DtrAccess(Base):
     status_code: Mapped[int] = mapped_column(Integer)
 
 
+class ReviewerAction(Base):
+    """One clinical reviewer's action on a prior-authorization case in the workbench: a case
+    opened, approved, denied or more information asked; who, when, which case, with the patient
+    as a keyed hash (like the hook and DTR audits)."""
+
+    __tablename__ = "reviewer_action"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    reviewer: Mapped[str] = mapped_column(String(255), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    patient_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    case_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    status_code: Mapped[int] = mapped_column(Integer)
+
+
 class JwtReplay(Base):
     """Each client-signed JWT's `jti` until the token expires, shared by every worker."""
 

@@ -221,8 +221,15 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    # A fresh context per test: no cookies or SMART session state carried between scenarios.
-    context = browser.new_context(viewport={"width": 1360, "height": 1000})
+    with fresh_page(browser) as opened:
+        yield opened
+
+
+@contextmanager
+def fresh_page(browser: Browser, bypass_csp: bool = False) -> Iterator[Page]:
+    """A page in a fresh context (no cookies or SMART session state carried between scenarios)
+    that fails the test on an uncaught error in it."""
+    context = browser.new_context(viewport={"width": 1360, "height": 1000}, bypass_csp=bypass_csp)
     opened = context.new_page()
     problems: list[str] = []
     opened.on("pageerror", lambda error: problems.append(str(error)))

@@ -3,7 +3,8 @@ prescriber's form opens pre-filled (DTR) and is submitted; the EHR sends the PAS
 (Claim/$submit) and the app shows it pended; a clinical reviewer signs in to the workbench, sees
 the case with its evidence and approves it; the payer notifies the EHR (Subscription, id-only),
 the EHR asks Claim/$inquire, and the app shows the authorization number and period. A second case
-is denied with a reason tied to the policy's criterion, and the reason reaches the app."""
+is denied with a reason tied to the policy's criterion, and the reason reaches the app. Each
+decision is confirmed on the page that restates it."""
 
 from __future__ import annotations
 
@@ -50,7 +51,11 @@ def _review(page: Page, stack: Stack) -> Page:
 def _open_newest_case(review: Page, stack: Stack) -> None:
     """The queue is by due time; every request here is standard, so the newest is the last."""
     review.goto(f"{stack.payer}/review")
-    review.locator("table.queue tbody tr").last.locator("a").click()
+    newest = review.locator("table.queue tbody tr").last
+    # Named by the EHR's order: the prescriber who signed it, then the clinic that asks.
+    prescriber = "Dr. Jordan Rivera · Sandbox Oncology Clinic"
+    expect(newest.locator(".prescriber")).to_have_text(prescriber)
+    newest.locator("a").click()
     expect(review.locator("#state")).to_have_text("pended for review")
 
 
@@ -79,6 +84,8 @@ def test_submit_review_approve_and_the_prescriber_sees_the_authorization(
     expect(review.locator(".evidence").first).to_be_visible()
     review.screenshot(path=str(ARTIFACTS / f"{form.scenario}-review-case.png"), full_page=True)
     review.locator("#approve button[type=submit]").click()
+    expect(review.locator("#headline")).to_contain_text("Approve ")  # restated, to confirm
+    review.locator("#confirm-decision").click()
     expect(review.locator("#state")).to_have_text("approved")
     reference = review.locator("#preauth-ref").inner_text()
     assert reference.startswith("PA")
@@ -105,6 +112,8 @@ def test_a_denial_and_its_reason_reach_the_prescriber(page: Page, stack: Stack) 
     review.select_option('#deny select[name="reason"]', "DX")
     review.fill("#deny textarea", "AML is outside the policy's indications.")
     review.locator("#deny button[type=submit]").click()
+    expect(review.locator("#headline")).to_contain_text("Deny ")
+    review.locator("#confirm-decision").click()
     expect(review.locator("#state")).to_have_text("denied")
 
     expect(page.locator("#pa")).to_have_attribute("data-status", "denied", timeout=30000)

@@ -71,8 +71,11 @@ class Reviewer:
         self.csrf = _csrf(self.http.get("/review", headers=self.cookie).text)
 
     def decide(self, case_id: str, form: dict[str, str]) -> httpx.Response:
+        """The decision as its confirmation page posts it (the page itself restates it only)."""
         body = "&".join(f"{k}={v}" for k, v in {"csrf": self.csrf, **form}.items())
-        return self.http.post(f"/review/cases/{case_id}", content=body, headers=FORM | self.cookie)
+        return self.http.post(
+            f"/review/cases/{case_id}/confirm", content=body, headers=FORM | self.cookie
+        )
 
     def close(self) -> None:
         self.http.close()

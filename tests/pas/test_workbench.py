@@ -5,9 +5,11 @@ information becomes the ClaimResponse `$inquire` returns, appended to the case's
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
@@ -52,15 +54,35 @@ def _submit(
     return bundle, str(sent.json()["entry"][0]["resource"]["id"])
 
 
-def _decide(client: TestClient, case_id: str, **form: str) -> Any:
+def _propose(client: TestClient, case_id: str, **form: str) -> Any:
+    """The case page's form posted: a final decision answers with its confirmation page."""
     page = client.get(f"/review/cases/{case_id}").text
-    body = "&".join(f"{k}={v.replace(' ', '+')}" for k, v in {"csrf": _csrf(page), **form}.items())
+    return _post(client, f"/review/cases/{case_id}", {"csrf": _csrf(page), **form})
+
+
+def _post(client: TestClient, path: str, form: dict[str, str]) -> Any:
     return client.post(
-        f"/review/cases/{case_id}",
-        content=body,
+        path,
+        content=urlencode(form),
         headers={"content-type": "application/x-www-form-urlencoded"},
         follow_redirects=False,
     )
+
+
+def confirm(client: TestClient, page: str) -> Any:
+    """The confirmation page's form posted as a browser does: its action, its hidden fields."""
+    action = re.search(r'<form method="post" action="([^"]+/confirm)"', page)
+    assert action is not None, "not a confirmation page"
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page))
+    return _post(client, action.group(1), {k: html.unescape(v) for k, v in fields.items()})
+
+
+def _decide(client: TestClient, case_id: str, **form: str) -> Any:
+    """Proposed, then confirmed when the answer is a confirmation page."""
+    proposed = _propose(client, case_id, **form)
+    if proposed.status_code != 200 or 'id="confirm-decision"' not in proposed.text:
+        return proposed
+    return confirm(client, proposed.text)
 
 
 def test_nobody_sees_a_case_without_signing_in(client: TestClient) -> None:
@@ -141,7 +163,7 @@ def test_an_approval_reaches_inquire_with_its_number_and_period(client: TestClie
 
 
 def test_a_denial_names_its_criterion(client: TestClient) -> None:
-    bundle, case_id = _submit(client)
+    bundle, case_id = _submit(client, **{"cycle-number": 5})  # consolidation allows 4
     _sign_in(client)
     decided = _decide(client, case_id, action="deny", reason="CYCLES", note="Cycle 5 of 4.")
     assert decided.status_code == 303
