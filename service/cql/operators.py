@@ -253,23 +253,25 @@ def date_from(value: Any) -> date | None:
 
 
 def duration_between(precision: str, start: Any, end: Any) -> int | None:
-    """Whole calendar periods from start to end (CQL "duration in ... between"), negative when
-    the end is before the start. A whole month or year has passed when the earlier day plus that
-    many has not passed the later one, a month end counting as the same day (January 31 plus one
-    month is February 29 in 2024), as the official engine counts them."""
+    """Whole calendar periods from start to end (CQL "duration in ... between"). A month has
+    passed when the later day of the month is reached: January 31 to February 29 is no month,
+    February 29 to February 28 a year later no year (the infant boundary test holds the second;
+    cql-execution counts one of each, docs/decisions/0011)."""
     a, b = date_from(start), date_from(end)
     if a is None or b is None:
         return None
     if precision in ("Day", "Days"):
         return (b - a).days
-    months_per = _MONTHS_PER_UNIT.get(precision.lower())
-    if months_per is None:
-        return None
-    earlier, later = min(a, b), max(a, b)
-    whole = ((later.year - earlier.year) * 12 + later.month - earlier.month) // months_per
-    if _plus_months(earlier, whole * months_per) > later:
-        whole -= 1
-    return whole if a <= b else -whole
+    months = (b.year - a.year) * 12 + (b.month - a.month)
+    if months > 0 and b.day < a.day:
+        months -= 1
+    elif months < 0 and b.day > a.day:
+        months += 1
+    if precision in ("Month", "Months"):
+        return months
+    if precision in ("Year", "Years"):
+        return int(months / 12)
+    return None
 
 
 def convert_quantity(value: Any, target: Any) -> Quantity | None:
