@@ -1,7 +1,6 @@
 """Time to evaluate one order with the policy engine (every define the service reads), on example
-records and on the benchmark's records, with the generated code the service runs and with the
-reference closures it is tested against. In-process, warm: load and compilation happen once, as
-in the service.
+records and on the benchmark's records, with the generated code the service runs. In-process,
+warm: load and compilation happen once, as in the service.
 
     .venv/bin/python bench/evaluate_order.py
 """
@@ -32,11 +31,9 @@ RUNS = 300
 def main() -> None:
     (policy,) = load_policies(ROOT / "policies")
     engines = {}
-    for kind, reference in (("generated", False), ("reference", True)):
+    for kind in ("generated",):
         started = time.perf_counter()
-        engines[kind] = PolicyEngine(
-            policy, CqlEngine([ROOT / "cql", policy.cql_dir], reference=reference)
-        )
+        engines[kind] = PolicyEngine(policy, CqlEngine([ROOT / "cql", policy.cql_dir]))
         print(f"{kind}: load and compile {(time.perf_counter() - started) * 1000:.1f} ms")
     today = date.today()
     records = {}

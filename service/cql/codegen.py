@@ -1,14 +1,13 @@
 """ELM to Python source, once, at load: every define and every function that is not inlined
 becomes one generated Python function, and each node inside it an expression. Evaluating a define
-is one call; the nodes under it cost what Python's own operators and calls cost, with no thunk per
+is one call; the nodes under it cost what Python's own operators and calls cost, with no call per
 node, no frame per scope and no dictionary per alias (query aliases and operands are locals).
 
-The closure compiler (compiler.py) is the reference: it states each node's meaning, and this one
-gives the same value for every define (tests/cql/test_codegen.py, every example record). Both
-read the same tables and helpers (operator_handlers.OPERAND_FUNCTIONS, operators, conversions,
-paths, sorting), and make the same choices: functions inlined where compiler.py inlines them,
-values fixed for an evaluation computed once per evaluation where compiler.py caches them.
-Unsupported ELM fails here, at load, as it does there (the same messages, the CQL file and line).
+This is the bridge's one ELM compiler. What a node means is stated once: operators are calls of
+their function in operators.py (the tables in codegen_nodes.py), property paths go through
+paths.py (FHIRPath underneath); the official engine (cql-execution) is the reference every define
+is held to (tests/cql/test_oracle.py, docs/decisions/0011). Unsupported ELM fails here, at load,
+with the CQL file and line, never as a wrong answer in a request.
 
 Generated functions take `(ctx, cache, nav)`: the evaluation's context, its cache (defines and
 per-evaluation values, by number) and its navigation memo (service.cql.paths.Navigated).
@@ -171,7 +170,8 @@ class SourceCompiler:
         if not self.repeated or kind in NOT_CACHED or not self.closed(node):
             text = handler(self, library, node, types)
         else:
-            # As compiler.py: fixed for the evaluation, so computed once per evaluation.
+            # Fixed for the evaluation (a window's start, a list of codes): computed once per
+            # evaluation, not once per element or call.
             function = self.name("once")
             # Closed: what it reads of the scope is the inlined arguments it is given.
             given = {k: v for k, v in self.scope.items() if isinstance(v, Argument)}
@@ -187,7 +187,7 @@ class SourceCompiler:
 
     def closed(self, node: Node) -> bool:
         """Free of query aliases and of operands other than closed inlined arguments: its value
-        is fixed for an evaluation (compiler.Compiler._closed)."""
+        is fixed for an evaluation (parameters, the record, defines)."""
         for current in elm_nodes(node):
             if scoped(current):
                 return False

@@ -1,12 +1,13 @@
 """The Python expression each ELM node compiles to (codegen.py builds the functions around them).
 Each handler takes the source compiler, the library, the node and the types in scope and returns
 the expression's text; what it needs from load (a compiled path, an operator, a Decimal) it names
-through `compiler.constant`. Meanings are compiler.py's, operator by operator."""
+through `compiler.constant`. An operator's meaning is its function in operators.py (the tables
+below say which); only the logical operators and the null tests are written as Python operators."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from service.cql import operators as op
 from service.cql.conversions import (
@@ -29,10 +30,9 @@ from service.cql.elm_nodes import (
     value_set_url,
 )
 from service.cql.library import ElmLibrary, Node
-from service.cql.operator_handlers import OPERAND_FUNCTIONS, SOURCE_FUNCTIONS
 from service.cql.paths import fhir_type, plain_read, property_accessor
 from service.cql.runtime import Types
-from service.cql.values import Interval
+from service.cql.values import Interval, decimal_of
 
 
 class SourceCompiler(Protocol):
@@ -285,8 +285,45 @@ def _duration(compiler: SourceCompiler, library: ElmLibrary, node: Node, types: 
     return f"{compiler.constant(op.duration_between)}({node['precision']!r}, {start}, {end})"
 
 
-# Written as Python operators above, not as calls of operator_handlers' functions.
-_INLINED = {"IsNull", "IsTrue", "IsFalse", "Not"}
+# Operators that are a function of their operands' values, called as such (CQL chapters:
+# logical, comparison, arithmetic, string, conversion, date and time, list).
+OPERAND_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "Implies": op.implies,
+    "Xor": op.xor,
+    "Equal": op.equal,
+    "Equivalent": op.equivalent,
+    "NotEqual": lambda a, b: op.not_(op.equal(a, b)),
+    "Less": op.less,
+    "LessOrEqual": op.less_or_equal,
+    "Greater": op.greater,
+    "GreaterOrEqual": op.greater_or_equal,
+    "In": op.in_,
+    "Add": op.add,
+    "Subtract": op.subtract,
+    "Multiply": op.multiply,
+    "Divide": op.divide,
+    "Power": op.power,
+    "Abs": op.abs_,
+    "Floor": op.floor,
+    "Negate": op.negate,
+    "Concatenate": op.concatenate,
+    "ConvertQuantity": op.convert_quantity,
+    "ToDecimal": decimal_of,
+    "ToString": lambda a: None if a is None else str(a),
+    "ToList": lambda a: [] if a is None else [a],
+    "DateFrom": op.date_from,
+    "Exists": op.exists,
+    "Union": op.union,
+    "Flatten": op.flatten,
+}
+# Aggregates and list operators of a `source` list.
+SOURCE_FUNCTIONS: dict[str, Callable[[Any], Any]] = {
+    "First": op.first,
+    "Last": op.last,
+    "Count": op.count,
+    "Min": op.minimum,
+    "Max": op.maximum,
+}
 # Refs, functions and queries are the compiler's own (codegen.py); these are the rest.
 CODE_HANDLERS: dict[str, CodeHandler] = {
     "ParameterRef": _parameter,
@@ -319,6 +356,6 @@ CODE_HANDLERS: dict[str, CodeHandler] = {
     "Round": _round,
     "DurationBetween": _duration,
     "Today": lambda c, library, node, types: "ctx.today",
-    **{k: _operator(f) for k, f in OPERAND_FUNCTIONS.items() if k not in _INLINED},
+    **{kind: _operator(function) for kind, function in OPERAND_FUNCTIONS.items()},
     **{kind: _of_source(function) for kind, function in SOURCE_FUNCTIONS.items()},
 }

@@ -67,7 +67,7 @@ def quantity_of(e: dict[str, Any]) -> Quantity | None:
 
 # `FHIRHelpers.ToConcept(x) in "VS"` (every `concept in "VS"` on FHIR data) is answered on the
 # CodeableConcept's JSON: a Concept built only to be read once cost about 15 us per resource
-# (most of a MedicationRequest query's time). tests/cql/test_compiler.py compares both ways.
+# (most of a MedicationRequest query's time). tests/cql/test_codegen.py compares both ways.
 READ_CONCEPTS_ON_JSON = True
 
 

@@ -1,7 +1,7 @@
 """The bridge's front: load every ELM library of the folders, compile once, evaluate defines.
 
-Defines run as generated Python (codegen.py). `reference=True` runs them through the closure
-compiler instead (compiler.py), the reference the generated code is tested against."""
+Defines run as generated Python (codegen.py, the bridge's one compiler); the official engine
+(cql-execution) is what it is tested against (tests/cql/test_oracle.py, docs/decisions/0011)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from service.cql.codegen import Generated, SourceCompiler
-from service.cql.compiler import Compiler
 from service.cql.library import ElmLibrary, Node, load_libraries
 from service.cql.paths import Navigated
-from service.cql.runtime import EvaluationContext, Frame, Thunk
+from service.cql.runtime import EvaluationContext
 from service.cql.values import CqlValue
 from service.errors import CqlLoadError
 
@@ -51,25 +50,16 @@ def _result_type(node: Node) -> str | None:
 
 
 class CqlEngine:
-    def __init__(self, cql_dirs: Sequence[Path], *, reference: bool = False) -> None:
+    def __init__(self, cql_dirs: Sequence[Path]) -> None:
         """`cql_dirs`: folders of CQL sources, each with the ELM translated from them in `elm/`
         (the shared libraries' and every policy's own)."""
         libraries = load_libraries(cql_dirs)
-        self._reference: dict[tuple[str, str], Thunk] = {}
-        self._generated: dict[tuple[str, str], Generated] = {}
-        self.reference = reference
-        # The generated program, one function per define (empty with the reference closures).
-        self.source = ""
-        if reference:
-            compiler = Compiler(libraries)
-            compiler.compile_all()
-            self._reference = compiler.defines
-        else:
-            source_compiler = SourceCompiler(libraries)
-            self._generated = source_compiler.compile_all()
-            self.source = source_compiler.source
+        source_compiler = SourceCompiler(libraries)
+        self._generated: dict[tuple[str, str], Generated] = source_compiler.compile_all()
+        # The generated program, one function per define.
+        self.source = source_compiler.source
         # Only the outline is kept: the generated code does not read the ELM, and its parsed
-        # trees were 1.5 MB of every worker's memory (the reference closures keep their own).
+        # trees were 1.5 MB of every worker's memory.
         self._libraries = {name: _outline(library) for name, library in libraries.items()}
 
     def require(self, library: str, names: Sequence[str]) -> None:
@@ -94,9 +84,6 @@ class CqlEngine:
     def evaluate(
         self, library: str, names: Sequence[str], context: EvaluationContext
     ) -> dict[str, CqlValue]:
-        if self.reference:
-            frame = Frame(context)
-            return {name: self._reference[(library, name)](frame) for name in names}
         cache: dict[object, CqlValue] = {}
         navigated: Navigated = {}
         generated = self._generated

@@ -134,12 +134,20 @@ def in_(element: Any, container: Any) -> bool | None:
             return bool(above and below)
         low = greater_or_equal if container.low_closed else greater
         high = less_or_equal if container.high_closed else less
-        above = True if container.low is None else low(element, container.low)
-        below = True if container.high is None else high(element, container.high)
-        return and_(above, below)
+        after = _unbounded(container.low_closed) if low_value is None else low(element, low_value)
+        before = (
+            _unbounded(container.high_closed) if high_value is None else high(element, high_value)
+        )
+        return and_(after, before)
     if element is None:
         return any(item is None for item in container)
     return any(equal(element, item) is True for item in container)
+
+
+def _unbounded(closed: bool) -> bool | None:
+    """An element against a null bound: within it when the bound is closed (the interval starts
+    or ends at the type's extreme), unknown when it is open (CQL "Interval Values")."""
+    return True if closed else None
 
 
 # -- arithmetic
@@ -194,7 +202,9 @@ def round_(value: Any, precision: Any) -> Decimal | None:
     if number is None:
         return None
     places = 0 if precision is None else int(precision)
-    return number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    # A half rounds up, toward positive infinity (CQL: Round(-0.5) is 0), not away from zero.
+    step = Decimal(1).scaleb(-places)
+    return (number + step / 2).quantize(step, rounding=ROUND_FLOOR)
 
 
 def floor(value: Any) -> int | None:
@@ -225,11 +235,15 @@ def shift_date(day: date, amount: Quantity, sign: int) -> date | None:
     if amount.unit in _DAYS_PER_UNIT:
         return day + timedelta(days=whole * _DAYS_PER_UNIT[amount.unit])
     if amount.unit in _MONTHS_PER_UNIT:
-        months = day.year * 12 + day.month - 1 + whole * _MONTHS_PER_UNIT[amount.unit]
-        year, month = divmod(months, 12)
-        last = calendar.monthrange(year, month + 1)[1]
-        return day.replace(year=year, month=month + 1, day=min(day.day, last))
+        return _plus_months(day, whole * _MONTHS_PER_UNIT[amount.unit])
     return None
+
+
+def _plus_months(day: date, months: int) -> date:
+    """`day + months`: the same day of the month, or the month's last day when it has fewer."""
+    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return day.replace(year=year, month=month + 1, day=min(day.day, last))
 
 
 def date_from(value: Any) -> date | None:
@@ -239,7 +253,10 @@ def date_from(value: Any) -> date | None:
 
 
 def duration_between(precision: str, start: Any, end: Any) -> int | None:
-    """Whole calendar periods from start to end (CQL "duration in ... between")."""
+    """Whole calendar periods from start to end (CQL "duration in ... between"). A month has
+    passed when the later day of the month is reached: January 31 to February 29 is no month,
+    February 29 to February 28 a year later no year (the infant boundary test holds the second;
+    cql-execution counts one of each, docs/decisions/0011)."""
     a, b = date_from(start), date_from(end)
     if a is None or b is None:
         return None

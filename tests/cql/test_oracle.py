@@ -1,5 +1,7 @@
 """The official CQL engine (cql-execution + cql-exec-fhir, run by tools/cql/run-oracle.mjs) and our
-bridge agree, define by define, on every fhir_examples scenario, with and without answers."""
+bridge agree, define by define, on every fhir_examples scenario, with and without answers, on
+records as EHRs send them and on the benchmark's records: the reference the bridge's one compiler
+is held to (docs/decisions/0011)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bench.records import record as bench_record
 from service.cql.engine import CqlEngine
 from service.cql.library import load_libraries
 from service.cql.runtime import EvaluationContext
@@ -138,6 +141,15 @@ def agree(ours: Any, theirs: Any) -> bool:
     return bool(ours == theirs)
 
 
+def differences(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
+    """The defines on which our values and the official engine's disagree: both values."""
+    return {
+        name: (normalised(ours[name]), value)
+        for name, value in theirs.items()
+        if not agree(normalised(ours[name]), value)
+    }
+
+
 @pytest.mark.parametrize(
     "index",
     range(len(CASES)),
@@ -163,12 +175,7 @@ def test_bridge_agrees_with_the_official_engine(
         TODAY,
     )
     ours = cql.evaluate(LIBRARY, list(oracle[index]), context)
-    differences = {
-        name: (normalised(ours[name]), theirs)
-        for name, theirs in oracle[index].items()
-        if not agree(normalised(ours[name]), theirs)
-    }
-    assert differences == {}
+    assert differences(ours, oracle[index]) == {}
 
 
 @pytest.mark.parametrize("folder", SCENARIOS, ids=[f.name for f in SCENARIOS])
@@ -366,11 +373,52 @@ def test_the_official_engine_reads_every_form_the_same_way(
         TODAY,
     )
     ours = cql.evaluate(LIBRARY, list(theirs), context)
-    differences = {
-        define: (normalised(ours[define]), value)
-        for define, value in theirs.items()
-        if not agree(normalised(ours[define]), value)
-    }
-    assert differences == {}
+    assert differences(ours, theirs) == {}
     read = ours[READ_BY[name.split("-")[0]]]
     assert (read is None) is (name in UNREADABLE), read
+
+
+BENCH_SIZES = (20, 120, 1000)
+
+
+def _bench_case(size: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The benchmark's record of `size` resources and the parameters naming its order."""
+    resources = bench_record(size, TODAY)
+    order = next(r for r in resources if r["resourceType"] == "MedicationRequest")
+    return resources, {"Order Id": order["id"], "Evaluation Date": TODAY}
+
+
+@pytest.fixture(scope="module")
+def bench_oracle(engines: tuple[CqlEngine, PolicyEngine]) -> list[dict[str, Any]]:
+    cql, _ = engines
+    payload = []
+    for size in BENCH_SIZES:
+        resources, parameters = _bench_case(size)
+        payload.append(
+            {
+                "bundle": {"resourceType": "Bundle", "entry": [{"resource": r} for r in resources]},
+                "library": LIBRARY,
+                "parameters": {**parameters, "Evaluation Date": TODAY.isoformat()},
+                "defines": cql.defines(LIBRARY),
+            }
+        )
+    return run_oracle(payload)
+
+
+@pytest.mark.parametrize("index", range(len(BENCH_SIZES)), ids=[f"bench-{n}" for n in BENCH_SIZES])
+def test_the_official_engine_agrees_on_the_benchmark_records(
+    engines: tuple[CqlEngine, PolicyEngine], bench_oracle: list[dict[str, Any]], index: int
+) -> None:
+    """Long histories: many observations to sort and window, many orders and conditions."""
+    cql, engine = engines
+    resources, parameters = _bench_case(BENCH_SIZES[index])
+    context = EvaluationContext(
+        RecordDataSource(PatientRecord((r, None) for r in resources), engine.policy.terminology),
+        engine.policy.terminology,
+        parameters,
+        TODAY,
+    )
+    theirs = bench_oracle[index]
+    ours = cql.evaluate(LIBRARY, list(theirs), context)
+    assert len(theirs) > 50
+    assert differences(ours, theirs) == {}

@@ -123,7 +123,7 @@ def test_every_element_of_the_examples_navigates_as_in_the_engine() -> None:
     assert compared > 20_000, compared
 
 
-# The policy's own paths (service/cql/compiler.py generates these from the ELM).
+# The policy's own paths (service/cql/codegen_nodes.py compiles these from the ELM).
 POLICY_PATHS = [
     ("Observation", "value", "Quantity"),
     ("Observation", "value", "CodeableConcept"),

@@ -25,7 +25,7 @@ from service.policy.folder import Policy, load_policies
 from service.policy.registry import PolicyRegistry, compile_policies
 from service.settings import PROJECT_ROOT
 from tests.conftest import make_settings
-from tests.cql.test_oracle import agree, normalised, run_oracle
+from tests.cql.test_oracle import differences, run_oracle
 from tests.crd.test_answers import hook_request
 from tests.support.clock import EXAMPLES_DATE
 
@@ -143,12 +143,7 @@ def test_the_official_engine_agrees_define_by_define(
     theirs = oracle[index]
     ours = cql.evaluate(library, list(theirs), context)
     assert len(theirs) > 20
-    differences = {
-        name: (normalised(ours[name]), value)
-        for name, value in theirs.items()
-        if not agree(normalised(ours[name]), value)
-    }
-    assert differences == {}
+    assert differences(ours, theirs) == {}
 
 
 # ---------------------------------------------------------------- through the service

@@ -5,7 +5,8 @@
 // stdin: a list of cases {"bundle": <FHIR Bundle>, "parameters": {...}, "defines": [...],
 // "library": <the policy's library name>, "policyDir": <its policy folder, absolute>}; stdout: the
 // list of their results, in order. A case without `policyDir` is of the folder under policies/
-// whose cql/elm holds its library.
+// whose cql/elm holds its library. A case with `elm` (a library's ELM JSON, which may include
+// FHIRHelpers) runs that library, with no ValueSets: the tests' operator oracle.
 // Parameters: strings, numbers, booleans; values of "Date" parameters are "YYYY-MM-DD" strings.
 // The terminology mirrors the service's: ValueSets from the policy folder's terminology/, the same code
 // spellings normalised (NDC 10-digit forms, ICD-10-CM dots, system aliases), is-a filters by prefix.
@@ -115,15 +116,15 @@ function codeServiceOf(policyDir) {
 }
 
 async function run(input) {
-  const policyDir = input.policyDir || policyDirOf(input.library);
+  const policyDir = input.policyDir || (input.elm ? root : policyDirOf(input.library));
   const elm = (name) => elmIn(policyDir, name);
-  const codeService = codeServiceOf(policyDir);
-  const main = elm(input.library);
+  const codeService = input.elm ? new PolicyCodeService({}) : codeServiceOf(policyDir);
+  const main = input.elm || elm(input.library);
   const library = new cql.Library(main, new cql.Repository({ FHIRHelpers: elm("FHIRHelpers") }));
   // Every declared parameter is passed, null when not given: an unset parameter without a
   // default would otherwise evaluate to its own definition in cql-execution.
   const parameters = {};
-  for (const declaration of main.library.parameters.def) {
+  for (const declaration of (main.library.parameters || {}).def || []) {
     const value = (input.parameters || {})[declaration.name];
     // Not given and the library has a default: left unset, so the engine uses the default.
     if (value == null && declaration.default) continue;
@@ -136,7 +137,7 @@ async function run(input) {
   const executor = new cql.Executor(library, codeService, parameters);
   const source = cqlfhir.PatientSource.FHIRv401();
   source.loadBundles([input.bundle]);
-  const day = input.parameters["Evaluation Date"] || input.today;
+  const day = (input.parameters || {})["Evaluation Date"] || input.today;
   const results = await executor.exec(source, cql.DateTime.parse(`${day}T12:00:00.000Z`));
   const patientId = Object.keys(results.patientResults)[0];
   return Object.fromEntries(input.defines.map((name) => [name, normaliseValue(results.patientResults[patientId][name])]));

@@ -3,7 +3,8 @@
 // policies/<id>/cql/ (and the test policies' in tests/policies/<id>/cql/). A policy library
 // includes from its own folder first, then from cql/. Zero errors are required; warnings are
 // listed. `--check` translates into memory and fails when the committed ELM differs (the
-// freshness check CI runs).
+// freshness check CI runs). `--stdin` translates the one library read from stdin (it may include
+// the shared libraries) and writes its ELM to stdout: the tests' operator oracle.
 //
 // Options: locators and result types (the Python bridge reports file:line and reads types),
 // annotations off (the ELM stays small and stable), list demotion/promotion disabled (the CQL must
@@ -93,38 +94,55 @@ function describe(exception, file) {
 }
 
 function translate(file) {
+  return translateText(fs.readFileSync(file, "utf8"), path.dirname(file), path.relative(root, file));
+}
+
+// `text`, a library that includes from `ownDir` first, then from cql/; `rel` names it in messages.
+function translateText(text, ownDir, rel) {
   const modelManager = new ModelManager();
   modelManager.modelInfoLoader.registerModelInfoProvider(new SystemModelInfoProvider());
   modelManager.modelInfoLoader.registerModelInfoProvider(modelInfoProvider());
   const libraryManager = new LibraryManager(modelManager, options(), null, ucumService());
-  libraryManager.librarySourceLoader.registerProvider(librarySourceProvider(path.dirname(file)));
-  const translator = CqlTranslator.fromText(fs.readFileSync(file, "utf8"), libraryManager);
-  const rel = path.relative(root, file);
+  libraryManager.librarySourceLoader.registerProvider(librarySourceProvider(ownDir));
+  const translator = CqlTranslator.fromText(text, libraryManager);
   const errors = translator.errors.asJsReadonlyArrayView().map((e) => describe(e, rel));
   const warnings = translator.warnings.asJsReadonlyArrayView().map((e) => describe(e, rel));
   const elm = sortKeys(JSON.parse(translator.toJson()));
   return { errors, warnings, text: JSON.stringify(elm, null, 1) + "\n", name: elm.library.identifier.id };
 }
 
-let failed = false;
-for (const cqlDir of cqlDirs) {
-  const elmDir = path.join(cqlDir, "elm");
-  for (const name of fs.readdirSync(cqlDir).filter((f) => f.endsWith(".cql")).sort()) {
-    const file = path.join(cqlDir, name);
-    const { errors, warnings, text, name: library } = translate(file);
-    for (const w of warnings) console.warn(`warning ${w}`);
-    for (const e of errors) console.error(`error ${e}`);
-    if (errors.length) { failed = true; continue; }
-    const target = path.join(elmDir, `${library}.json`);
-    if (check) {
-      const committed = fs.existsSync(target) ? fs.readFileSync(target, "utf8") : "";
-      if (committed !== text) { console.error(`stale: ${path.relative(root, target)} (run make cql)`); failed = true; }
-    } else {
-      fs.mkdirSync(elmDir, { recursive: true });
-      fs.writeFileSync(target, text);
-      console.log(`translated ${path.relative(root, file)} -> ${path.relative(root, target)} (${errors.length} errors, ${warnings.length} warnings)`);
+function translateStdin() {
+  const { errors, text } = translateText(fs.readFileSync(0, "utf8"), sharedDir, "<stdin>");
+  for (const e of errors) console.error(`error ${e}`);
+  // Written to the end before the process exits (a pipe takes 64 KB at once).
+  if (errors.length) process.exit(1);
+  else process.stdout.write(text, () => process.exit(0));
+}
+
+function translateAll() {
+  let failed = false;
+  for (const cqlDir of cqlDirs) {
+    const elmDir = path.join(cqlDir, "elm");
+    for (const name of fs.readdirSync(cqlDir).filter((f) => f.endsWith(".cql")).sort()) {
+      const file = path.join(cqlDir, name);
+      const { errors, warnings, text, name: library } = translate(file);
+      for (const w of warnings) console.warn(`warning ${w}`);
+      for (const e of errors) console.error(`error ${e}`);
+      if (errors.length) { failed = true; continue; }
+      const target = path.join(elmDir, `${library}.json`);
+      if (check) {
+        const committed = fs.existsSync(target) ? fs.readFileSync(target, "utf8") : "";
+        if (committed !== text) { console.error(`stale: ${path.relative(root, target)} (run make cql)`); failed = true; }
+      } else {
+        fs.mkdirSync(elmDir, { recursive: true });
+        fs.writeFileSync(target, text);
+        console.log(`translated ${path.relative(root, file)} -> ${path.relative(root, target)} (${errors.length} errors, ${warnings.length} warnings)`);
+      }
     }
   }
+  if (check && !failed) console.log("every elm/ is fresh: it is what the .cql beside it translates to");
+  process.exit(failed ? 1 : 0);
 }
-if (check && !failed) console.log("every elm/ is fresh: it is what the .cql beside it translates to");
-process.exit(failed ? 1 : 0);
+
+if (process.argv.includes("--stdin")) translateStdin();
+else translateAll();
