@@ -606,7 +606,7 @@ try {
     });
     // id_token: RS256, verifiable with the published JWKS, fhirUser the prescriber.
     const [h, p, s] = body.id_token.split('.');
-    const claims = JSON.parse(Buffer.from(p, 'base64url'));
+    const claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8'));
     assert.equal(claims.fhirUser, `${FHIR}/Practitioner/01-prescriber`);
     assert.equal(claims.aud, CLIENT_ID);
     const { keys } = await (await get(`${BASE}/auth/jwks`)).json();

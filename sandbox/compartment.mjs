@@ -23,7 +23,7 @@ function inCompartment(resource, patientId) {
     const parameter = getSearchParameter(resource.resourceType, code);
     if (!parameter?.expression) return false;
     return evalFhirPath(parameter.expression, resource).some(
-      (value) => typeof value?.reference === 'string' && (value.reference === wanted || value.reference.endsWith(`/${wanted}`)),
+      (/** @type {any} */ value) => typeof value?.reference === 'string' && (value.reference === wanted || value.reference.endsWith(`/${wanted}`)),
     );
   });
 }

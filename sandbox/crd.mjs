@@ -90,6 +90,7 @@ export async function signOrder(example) {
   }
   // A new signature is a new evaluation: the order goes without the coverage information of an
   // earlier one (the payer's update brings the current one back).
+  /** @type {any} a MedicationRequest, ServiceRequest, ...: each has extension */
   const order = await repo.readResource(example.orderType, example.orderId);
   order.extension = (order.extension ?? []).filter((ext) => ext.url !== EXT_COVERAGE_INFO);
   if (!order.extension.length) delete order.extension;

@@ -37,7 +37,7 @@ export async function homePage() {
       'GET',
       `/QuestionnaireResponse?subject=Patient/${example.patientId}&status=in-progress`,
     );
-    const draftLinks = (drafts.body.entry ?? [])
+    const draftLinks = (/** @type {import('@medplum/fhirtypes').Bundle} */ (drafts.body).entry ?? [])
       .map((e) => e.resource)
       .map((qr) => `<a href="/launch/${esc(example.nn)}?resume=${encodeURIComponent(qr.id)}">Resume draft ${esc(qr.meta?.lastUpdated ?? qr.id)}</a>`)
       .join('<br>');

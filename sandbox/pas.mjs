@@ -29,10 +29,11 @@ const CLINIC = {
 };
 // The EHR's charge master: which HCPCS code bills an ordered drug (RxNorm or NDC). An order it
 // cannot map goes with productOrService "not-applicable" and the order itself as requestedService.
-const CHARGE_MASTER = new Map([
+/** @type {Map<string, string>} */
+const CHARGE_MASTER = new Map(/** @type {[string, string][]} */ ([
   ...['1597258', '1597263', '1597262', '1597267', '1597260', '1597266'].map((c) => [`http://www.nlm.nih.gov/research/umls/rxnorm|${c}`, 'J9039']),
   ...['55513016001', '55513016021'].map((c) => [`http://hl7.org/fhir/sid/ndc|${c}`, 'J9039']),
-]);
+]));
 const SCOPE = 'system/Claim.cr system/ClaimResponse.r system/Subscription.crd';
 
 export function createPriorAuthorization({ base, payer, clientId, key, fhirCall, log = console.log }) {

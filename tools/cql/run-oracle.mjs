@@ -19,7 +19,7 @@ const cql = require("cql-execution");
 const cqlfhir = require("cql-exec-fhir");
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-const aliases = JSON.parse(fs.readFileSync(path.join(root, "service/terminology/system_aliases.json"))).aliases;
+const aliases = JSON.parse(fs.readFileSync(path.join(root, "service/terminology/system_aliases.json"), "utf8")).aliases;
 const NDC = "http://hl7.org/fhir/sid/ndc";
 const ICD = "http://hl7.org/fhir/sid/icd-10-cm";
 const HCPCS = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets";
@@ -58,7 +58,7 @@ function loadValueSets(policyDir) {
   const sets = {};
   const dir = path.join(policyDir, "terminology");
   for (const file of fs.readdirSync(dir).filter((f) => f.startsWith("ValueSet-"))) {
-    const vs = JSON.parse(fs.readFileSync(path.join(dir, file)));
+    const vs = JSON.parse(fs.readFileSync(path.join(dir, file), "utf8"));
     const codes = [], prefixes = [];
     for (const inc of vs.compose.include) {
       for (const c of inc.concept || []) codes.push(normalise(inc.system, c.code));
@@ -103,7 +103,7 @@ function policyDirOf(library) {
 function elmIn(policyDir, name) {
   for (const dir of [path.join(policyDir, "cql", "elm"), path.join(root, "cql", "elm")]) {
     const file = path.join(dir, `${name}.json`);
-    if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file));
+    if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, "utf8"));
   }
   throw new Error(`no ELM for ${name}`);
 }

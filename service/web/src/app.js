@@ -83,11 +83,13 @@ async function withRecordAnswers(resources, prefilled) {
   const notice = $("record-notice");
   const session = store.get();
   try {
+    const { client, patient, order } = session;
+    if (!client || !patient || !order) throw new Error("the EHR launch is not complete");
     const { response, filled } = await withTimeout(
       recordPrefill({
-        client: session.client,
-        patient: session.patient,
-        order: session.order,
+        client,
+        patient,
+        order,
         resources,
         prefilled,
         today: localToday(),

@@ -4,7 +4,7 @@
 // and identity, and where the live evaluation and the alert stand.
 import { createStore } from "./store.js";
 
-/** @typedef {Record<string, any>} Resource a FHIR resource as JSON */
+/** @typedef {import("./fhir.js").Resource} Resource */
 
 /**
  * @typedef {object} Alert
