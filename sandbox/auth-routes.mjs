@@ -10,6 +10,10 @@ import { FHIR_BASE, PAYER, PENDING_TTL_MS, TOKEN_TTL_S, trimSlash } from './sett
 import { allowedRedirect, issueCode, tokenResponse } from './smart.mjs';
 
 // this server (the introspected token itself will do); the answer names the launch's patient.
+/**
+ * @param {import('./types.js').Request} req
+ * @param {import('./types.js').Response} res
+ */
 export async function handleIntrospect(req, res) {
   if (!authenticate(req)) {
     return sendJson(res, 401, { error: 'invalid_token', error_description: 'A bearer token from this server is required.' }, {
@@ -22,17 +26,23 @@ export async function handleIntrospect(req, res) {
     // A user-level token: active, with no launch and so no patient.
     return sendJson(res, 200, { active: true, scope: 'user/*.cruds', client_id: 'sandbox-admin', exp: Math.floor(Date.now() / 1000) + TOKEN_TTL_S });
   }
+  /** @type {import('./types.js').Json} */
   const answer = {
     active: true,
     scope: grant.scope,
     client_id: grant.clientId,
     exp: Math.floor(grant.expires / 1000),
-    patient: examples.get(grant.nn).patientId,
+    patient: /** @type {import('./types.js').Example} */ (examples.get(grant.nn)).patientId,
   };
   if (grant.fhirUser) answer.fhirUser = `${FHIR_BASE}/${grant.fhirUser}`;
   return sendJson(res, 200, answer);
 }
 
+/**
+ * @param {import('./types.js').Request} req
+ * @param {import('./types.js').Response} res
+ * @param {URL} url
+ */
 export async function handleAuthorizeGet(req, res, url) {
   const p = url.searchParams;
   const request = {
@@ -64,7 +74,7 @@ export async function handleAuthorizeGet(req, res, url) {
     if (!launch || launch.expires < Date.now()) {
       return sendHtml(res, 400, errorPage('Authorization refused', 'The launch is unknown or has expired. Launch the form again from the EHR.'));
     }
-    return redirect(res, issueCode(request, launch.nn, launch.resume));
+    return redirect(res, issueCode(/** @type {import('./types.js').CheckedRequest} */ (request), launch.nn, launch.resume));
   }
   if (!request.scope.split(/\s+/).includes('launch/patient')) {
     return sendHtml(res, 400, errorPage('Authorization refused', 'Without an EHR launch the app must ask for launch/patient.'));
@@ -89,6 +99,10 @@ export async function handleAuthorizeGet(req, res, url) {
   );
 }
 
+/**
+ * @param {import('./types.js').Request} req
+ * @param {import('./types.js').Response} res
+ */
 export async function handleAuthorizePost(req, res) {
   const form = await readForm(req);
   const id = form.get('pending') ?? '';
@@ -99,9 +113,13 @@ export async function handleAuthorizePost(req, res) {
     return sendHtml(res, 400, errorPage('Authorization refused', 'This authorization request is unknown or has expired. Start again from the app.'));
   }
   if (!example) return sendHtml(res, 400, errorPage('Authorization refused', 'Unknown patient.'));
-  return redirect(res, issueCode(entry.request, example.nn, null), 303);
+  return redirect(res, issueCode(/** @type {import('./types.js').CheckedRequest} */ (entry.request), example.nn, null), 303);
 }
 
+/**
+ * @param {import('./types.js').Request} req
+ * @param {import('./types.js').Response} res
+ */
 export async function handleToken(req, res) {
   const form = await readForm(req);
   if (form.get('grant_type') !== 'authorization_code') {
@@ -117,6 +135,6 @@ export async function handleToken(req, res) {
   if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier) || !sameSecret(sha256(verifier).toString('base64url'), grant.challenge)) {
     return oauthError(res, 'invalid_grant', 'code_verifier does not match the code_challenge.');
   }
-  const example = examples.get(grant.nn);
+  const example = /** @type {import('./types.js').Example} */ (examples.get(grant.nn));
   return sendJson(res, 200, await tokenResponse(grant, example));
 }

@@ -23,13 +23,18 @@ const R4_DEFINITION = /^http:\/\/hl7\.org\/fhir\/SearchParameter\//;
 // _project) have no R4 definition, so they stay undeclared.
 const RESOURCE_PARAMETER_DEFINITIONS = new Map(
   R4_SEARCH_PARAMETERS.entry
-    .map((entry) => entry.resource)
-    .filter((parameter) => parameter.base?.includes('Resource'))
-    .map((parameter) => [parameter.code, parameter.url]),
+    .map((/** @type {import('./types.js').Json} */ entry) => entry.resource)
+    .filter((/** @type {import('./types.js').Json} */ parameter) => parameter.base?.includes('Resource'))
+    .map((/** @type {import('./types.js').Json} */ parameter) => [parameter.code, parameter.url]),
 );
 
+/**
+ * @param {string} resourceType
+ * @returns {{ name: string, definition: string | undefined, type: string, target: string[] }[]}
+ */
 function searchParameters(resourceType) {
-  return Object.values(getSearchParameters(resourceType) ?? {})
+  const all = getSearchParameters(/** @type {import('@medplum/fhirtypes').ResourceType} */ (resourceType));
+  return Object.values(all ?? {})
     .map((parameter) => ({
       name: parameter.code,
       definition: parameter.url ?? RESOURCE_PARAMETER_DEFINITIONS.get(parameter.code),
@@ -42,6 +47,10 @@ function searchParameters(resourceType) {
 
 // _include and _revinclude follow any reference parameter (Medplum's getExtraEntries), so each
 // reference parameter of a type is an include of it, and a revinclude of every type it can target.
+/**
+ * @param {string} resourceType
+ * @param {string[]} types
+ */
 function searchCapability(resourceType, types) {
   const parameters = searchParameters(resourceType);
   const revIncludes = types.flatMap((source) =>

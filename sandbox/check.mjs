@@ -1,3 +1,4 @@
+// @ts-check
 // Self-check of the sandbox EHR: starts server.mjs on a free port against a fake payer (a tiny
 // CDS Hooks server in this file) and walks through the FHIR API, the SMART launches and order-sign.
 //

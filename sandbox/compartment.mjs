@@ -10,16 +10,20 @@ import { repo } from './fhir-store.mjs';
 import { operationOutcome } from './http.mjs';
 
 const PATIENT_COMPARTMENT = new Map(
-  readJson('fhir/r4/compartmentdefinition-patient.json').resource.map((entry) => [entry.code, entry.param ?? []]),
+  readJson('fhir/r4/compartmentdefinition-patient.json').resource.map((/** @type {import('./types.js').Json} */ entry) => [entry.code, entry.param ?? []]),
 );
 
+/**
+ * @param {import('./types.js').Json | null | undefined} resource
+ * @param {string} patientId
+ */
 function inCompartment(resource, patientId) {
   if (!resource?.resourceType) return true;
   if (resource.resourceType === 'Patient') return resource.id === patientId;
   const codes = PATIENT_COMPARTMENT.get(resource.resourceType) ?? [];
   if (!codes.length) return true;
   const wanted = `Patient/${patientId}`;
-  return codes.some((code) => {
+  return codes.some((/** @type {string} */ code) => {
     const parameter = getSearchParameter(resource.resourceType, code);
     if (!parameter?.expression) return false;
     return evalFhirPath(parameter.expression, resource).some(
@@ -30,6 +34,13 @@ function inCompartment(resource, patientId) {
 
 // Whether a token bound to `patientId` may run this interaction: a write's body, and the resource
 // an instance interaction names, must be in the patient's compartment; batches are not for it.
+/**
+ * @param {string} method
+ * @param {string} relative
+ * @param {unknown} body
+ * @param {string} patientId
+ * @returns {Promise<string | null>}
+ */
 export async function compartmentRefusal(method, relative, body, patientId) {
   const segments = new URL(relative, 'http://sandbox.invalid/').pathname.split('/').filter(Boolean);
   if (method === 'POST' && segments.length === 0) return 'A batch or transaction needs the admin token.';
@@ -45,10 +56,15 @@ export async function compartmentRefusal(method, relative, body, patientId) {
 
 // What a token bound to `patientId` gets back: a resource outside the compartment is refused; a
 // Bundle keeps the entries inside it.
+/**
+ * @param {import('./types.js').FhirResult} result
+ * @param {string} patientId
+ * @returns {import('./types.js').FhirResult}
+ */
 export function withinCompartment(result, patientId) {
   const body = result.body;
   if (body?.resourceType === 'Bundle') {
-    const kept = (body.entry ?? []).filter((entry) => inCompartment(entry.resource, patientId));
+    const kept = (body.entry ?? []).filter((/** @type {import('./types.js').Json} */ entry) => inCompartment(entry.resource, patientId));
     if (typeof body.total === 'number') body.total -= (body.entry ?? []).length - kept.length;
     body.entry = kept;
     return result;
@@ -57,6 +73,10 @@ export function withinCompartment(result, patientId) {
   return forbidden(patientId);
 }
 
+/**
+ * @param {string} patientId
+ * @returns {import('./types.js').FhirResult}
+ */
 export function forbidden(patientId) {
   const body = operationOutcome('forbidden', `This token reaches only Patient/${patientId}'s records.`);
   return { status: 403, body, headers: {}, outcome: body };

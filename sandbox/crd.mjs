@@ -10,9 +10,15 @@ import { randomId, tokens } from './grants.mjs';
 import { signHookJwt } from './keys.mjs';
 import { CRD_SERVICE_ID, EXT_COVERAGE_INFO, FHIR_BASE, PAYER, PAYER_TIMEOUT_MS, TOKEN_TTL_S } from './settings.mjs';
 
-export const signs = new Map(); // nn -> { at, status, cards, systemActions, coverageInformation, assertionId, questionnaires }
+/** @type {Map<string, import('./types.js').Signed>} nn -> what the payer answered when its order was signed */
+export const signs = new Map();
 
 export class PayerError extends Error {
+  /**
+   * @param {string} message
+   * @param {number | null} [status]
+   * @param {string} [excerpt]
+   */
   constructor(message, status = null, excerpt = '') {
     super(message);
     this.status = status;
@@ -20,11 +26,17 @@ export class PayerError extends Error {
   }
 }
 
+/**
+ * @param {string} url
+ * @param {RequestInit} init
+ * @returns {Promise<{ status: number, json: any }>}
+ */
 async function payerFetch(url, init) {
   let response;
   try {
     response = await fetch(url, { ...init, signal: AbortSignal.timeout(PAYER_TIMEOUT_MS) });
-  } catch (error) {
+  } catch (caught) {
+    const error = /** @type {{ message?: string, cause?: { message?: string } }} */ (caught);
     throw new PayerError(`The payer at ${PAYER} could not be reached: ${error.cause?.message ?? error.message}`);
   }
   const text = await response.text();
@@ -38,6 +50,11 @@ async function payerFetch(url, init) {
   }
 }
 
+/**
+ * @param {string} template
+ * @param {import('./types.js').Example} example
+ * @returns {string | null}
+ */
 function fillTemplate(template, example) {
   if (template.includes('{{context.encounterId}}')) return null;
   const query = template
@@ -48,18 +65,26 @@ function fillTemplate(template, example) {
   return /\{\{/.test(query) ? null : query;
 }
 
+/**
+ * @param {import('./types.js').Json} extension
+ */
 function valueOf(extension) {
   const key = Object.keys(extension).find((k) => k.startsWith('value'));
   return key ? extension[key] : undefined;
 }
 
+/**
+ * @param {import('./types.js').Json} resource
+ * @returns {(import('./types.js').CoverageInformation & { extension: import('./types.js').Json })[]}
+ */
 function coverageInformationOf(resource) {
   return (resource?.extension ?? [])
-    .filter((ext) => ext.url === EXT_COVERAGE_INFO)
-    .map((ext) => {
+    .filter((/** @type {import('./types.js').Json} */ ext) => ext.url === EXT_COVERAGE_INFO)
+    .map((/** @type {import('./types.js').Json} */ ext) => {
+      /** @type {import('./types.js').Json[]} */
       const parts = ext.extension ?? [];
-      const all = (url) => parts.filter((p) => p.url === url).map(valueOf).filter((v) => v !== undefined);
-      const one = (url) => all(url)[0] ?? null;
+      const all = (/** @type {string} */ url) => parts.filter((p) => p.url === url).map(valueOf).filter((v) => v !== undefined);
+      const one = (/** @type {string} */ url) => all(url)[0] ?? null;
       return {
         assertionId: one('coverage-assertion-id'),
         questionnaires: all('questionnaire'),
@@ -75,12 +100,17 @@ function coverageInformationOf(resource) {
     });
 }
 
+/**
+ * @param {import('./types.js').Example} example
+ * @returns {Promise<import('./types.js').Signed>}
+ */
 export async function signOrder(example) {
   if (!example.orderId) throw new PayerError(`Example ${example.folder} has no order to sign.`);
   const discovery = await payerFetch(`${PAYER}/cds-services`, { headers: { Accept: 'application/json' } });
-  const service = (discovery.json.services ?? []).find((s) => s.id === CRD_SERVICE_ID);
+  const service = (discovery.json.services ?? []).find((/** @type {import('./types.js').Json} */ s) => s.id === CRD_SERVICE_ID);
   if (!service) throw new PayerError(`The payer's discovery lists no "${CRD_SERVICE_ID}" service.`, discovery.status);
 
+  /** @type {Record<string, unknown>} */
   const prefetch = {};
   for (const [key, template] of Object.entries(service.prefetch ?? {})) {
     const query = typeof template === 'string' ? fillTemplate(template, example) : null;
@@ -91,8 +121,8 @@ export async function signOrder(example) {
   // A new signature is a new evaluation: the order goes without the coverage information of an
   // earlier one (the payer's update brings the current one back).
   /** @type {any} a MedicationRequest, ServiceRequest, ...: each has extension */
-  const order = await repo.readResource(example.orderType, example.orderId);
-  order.extension = (order.extension ?? []).filter((ext) => ext.url !== EXT_COVERAGE_INFO);
+  const order = await repo.readResource(/** @type {string} */ (example.orderType), example.orderId);
+  order.extension = (order.extension ?? []).filter((/** @type {import('./types.js').Json} */ ext) => ext.url !== EXT_COVERAGE_INFO);
   if (!order.extension.length) delete order.extension;
   // The payer asks in prefetch only for what every order-sign needs; for an order in scope it
   // reads the clinical data itself, with this token (CDS Hooks fhirAuthorization), read-only and

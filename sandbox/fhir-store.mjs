@@ -13,14 +13,16 @@ import { EXAMPLES_DIR, FHIR_BASE } from './settings.mjs';
 
 indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json'));
 indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json'));
+/** @type {import('./types.js').Json} */
 export const R4_SEARCH_PARAMETERS = readJson('fhir/r4/search-parameters.json');
-indexSearchParameterBundle(R4_SEARCH_PARAMETERS);
+indexSearchParameterBundle(/** @type {import('@medplum/fhirtypes').Bundle<import('@medplum/fhirtypes').SearchParameter>} */ (R4_SEARCH_PARAMETERS));
 
 export const repo = new MemoryRepository();
 export const router = new FhirRouter();
 export const startedAt = new Date().toISOString();
 
 // nn -> { nn, folder, patientId, patientName, birthDate, orderType, orderId, coverageId, prescriberId }
+/** @type {Map<string, import('./types.js').Example>} */
 export const examples = new Map();
 // Declared whether or not an example holds one: the DTR app saves QuestionnaireResponses, the
 // payer's prefetch and the app search MedicationAdministration and include the Medications orders
@@ -49,49 +51,60 @@ export async function loadExamples() {
     if (!match || !fs.existsSync(path.join(dir, 'bundle.json'))) continue;
     const nn = match[1];
     if (examples.has(nn)) {
-      console.warn(`skipping ${folder}: prefix ${nn} already used by ${examples.get(nn).folder}`);
+      console.warn(`skipping ${folder}: prefix ${nn} already used by ${examples.get(nn)?.folder}`);
       continue;
     }
-    const example = { nn, folder, ...prepareExample(nn, dir) };
-    for (const resource of example.resources) {
-      await repo.createResource(resource);
+    const { resources, ...found } = prepareExample(nn, dir);
+    for (const resource of resources) {
+      await repo.createResource(/** @type {import('@medplum/fhirtypes').Resource} */ (resource));
       resourceTypes.add(resource.resourceType);
     }
-    delete example.resources;
-    examples.set(nn, example);
+    examples.set(nn, { nn, folder, ...found });
   }
 }
 
 // Re-ids every resource of one example as NN-<id> and points its references at the new ids.
+/**
+ * @param {string} nn
+ * @param {string} dir
+ */
 function prepareExample(nn, dir) {
   const bundle = readJsonFile(path.join(dir, 'bundle.json'));
-  const resources = (bundle.entry ?? []).map((entry) => entry.resource).filter(Boolean);
+  /** @type {import('./types.js').Json[]} */
+  const resources = (bundle.entry ?? []).map((/** @type {import('./types.js').Json} */ entry) => entry.resource).filter(Boolean);
   const fullUrls = new Map();
   for (const entry of bundle.entry ?? []) {
     if (entry.fullUrl && entry.resource) fullUrls.set(entry.fullUrl, `${entry.resource.resourceType}/${entry.resource.id}`);
   }
+  /** @type {import('./types.js').Json | null} */
   let order = null;
   const orderFile = path.join(dir, 'order.json');
   if (fs.existsSync(orderFile)) {
-    order = readJsonFile(orderFile);
-    const at = resources.findIndex((r) => r.resourceType === order.resourceType && r.id === order.id);
-    if (at >= 0) resources[at] = order;
-    else resources.push(order);
+    const read = /** @type {import('./types.js').Json} */ (readJsonFile(orderFile));
+    order = read;
+    const at = resources.findIndex((r) => r.resourceType === read.resourceType && r.id === read.id);
+    if (at >= 0) resources[at] = read;
+    else resources.push(read);
   }
   const known = new Set(resources.map((r) => `${r.resourceType}/${r.id}`));
   if (!known.has('Practitioner/prescriber')) {
     resources.push(structuredClone(PRESCRIBER));
     known.add('Practitioner/prescriber');
   }
-  const mapReference = (reference) => {
+  const mapReference = (/** @type {string} */ reference) => {
     const target = known.has(reference) ? reference : fullUrls.get(reference);
     if (!target) return reference;
     const [type, id] = target.split('/');
     return `${type}/${nn}-${id}`;
   };
+  /**
+   * @param {unknown} node
+   * @returns {any}
+   */
   const rewrite = (node) => {
     if (Array.isArray(node)) return node.map(rewrite);
     if (node && typeof node === 'object') {
+      /** @type {Record<string, unknown>} */
       const out = {};
       for (const [key, value] of Object.entries(node)) {
         out[key] = key === 'reference' && typeof value === 'string' ? mapReference(value) : rewrite(value);
@@ -100,6 +113,7 @@ function prepareExample(nn, dir) {
     }
     return node;
   };
+  /** @type {import('./types.js').Json[]} */
   const prepared = resources.map((resource) => ({ ...rewrite(resource), id: `${nn}-${resource.id}` }));
 
   const patient = prepared.find((r) => r.resourceType === 'Patient');
@@ -124,6 +138,10 @@ function prepareExample(nn, dir) {
   };
 }
 
+/**
+ * @param {string} file
+ * @returns {any}
+ */
 function readJsonFile(file) {
   return JSON.parse(fs.readFileSync(file, 'utf8'));
 }
@@ -136,6 +154,10 @@ const SEARCH_CONTROL = /^_/;
 
 // Medplum's in-memory search matches nothing for a parameter it does not know. FHIR servers
 // ignore unknown parameters by default (lenient handling), so they are dropped here.
+/**
+ * @param {string} resourceType
+ * @param {URLSearchParams} searchParams
+ */
 function keepKnownParameters(resourceType, searchParams) {
   const kept = new URLSearchParams();
   const dropped = [];
@@ -150,6 +172,11 @@ function keepKnownParameters(resourceType, searchParams) {
 /**
  * Runs one FHIR interaction. `relative` is the part after /fhir, with its query string.
  * Returns { status, body, headers } where body is a resource (or OperationOutcome) or null.
+ * @param {string} method
+ * @param {string} relative
+ * @param {any} [body]
+ * @param {Record<string, string | string[] | undefined>} [requestHeaders]
+ * @returns {Promise<import('./types.js').FhirResult>}
  */
 export async function fhirCall(method, relative, body, requestHeaders = {}) {
   const parsed = new URL(relative, 'http://sandbox.invalid/');
@@ -166,15 +193,26 @@ export async function fhirCall(method, relative, body, requestHeaders = {}) {
     body = { ...body };
     delete body.id;
   }
+  /** @type {Record<string, string>} */
   const headers = {};
   for (const name of PASSED_HEADERS) {
-    if (requestHeaders[name]) headers[name] = requestHeaders[name];
+    const value = requestHeaders[name];
+    if (typeof value === 'string' && value) headers[name] = value;
   }
   const [outcome, resource] = await router.handleRequest(
-    { method, url: `${parsed.pathname}${search}`, pathname: '', body, params: {}, query: {}, headers },
+    {
+      method: /** @type {import('@medplum/fhir-router').FhirRequest['method']} */ (method),
+      url: `${parsed.pathname}${search}`,
+      pathname: '',
+      body,
+      params: {},
+      query: {},
+      headers,
+    },
     repo,
   );
   const status = getStatus(outcome);
+  /** @type {import('./types.js').FhirResult} */
   const out = { status, body: resource ?? outcome, headers: {}, outcome };
   if (!resource) return out;
   if (resource.resourceType === 'Bundle') {
@@ -190,6 +228,11 @@ export async function fhirCall(method, relative, body, requestHeaders = {}) {
 }
 
 // Medplum returns search and history bundles without fullUrl or links: they get absolute ones.
+/**
+ * @param {import('./types.js').Json} bundle
+ * @param {string[]} segments
+ * @param {string} search
+ */
 function completeBundle(bundle, segments, search) {
   for (const entry of bundle.entry ?? []) {
     const r = entry.resource;
@@ -202,7 +245,7 @@ function completeBundle(bundle, segments, search) {
   const count = Number.parseInt(params.get('_count') ?? '', 10);
   const offset = Number.parseInt(params.get('_offset') ?? '0', 10) || 0;
   if (Number.isFinite(count) && count > 0 && typeof bundle.total === 'number') {
-    const page = (at) => {
+    const page = (/** @type {number} */ at) => {
       const p = new URLSearchParams(params);
       p.set('_offset', String(at));
       return `${pathPart}?${p}`;

@@ -6,10 +6,14 @@ import crypto from 'node:crypto';
 
 import { ADMIN_TOKEN } from './settings.mjs';
 
-export const launches = new Map(); // id -> { nn, resume, expires }
-export const pending = new Map(); // id -> { request, expires }
-export const codes = new Map(); // code -> { clientId, redirectUri, scope, challenge, nn, resume, expires }
-export const tokens = new Map(); // token -> { nn, scope, clientId, fhirUser, expires }
+/** @type {Map<string, { nn: string, resume: string | null, expires: number }>} id -> launch */
+export const launches = new Map();
+/** @type {Map<string, { request: import('./types.js').AuthorizationRequest, expires: number }>} id -> standalone authorization */
+export const pending = new Map();
+/** @type {Map<string, import('./types.js').CodeGrant>} */
+export const codes = new Map();
+/** @type {Map<string, import('./types.js').Grant>} */
+export const tokens = new Map();
 
 export function randomKid() {
   return crypto.randomBytes(8).toString('hex');
@@ -19,10 +23,17 @@ export function randomId(bytes = 32) {
   return crypto.randomBytes(bytes).toString('base64url');
 }
 
+/**
+ * @param {string} value
+ */
 export function sha256(value) {
   return crypto.createHash('sha256').update(value).digest();
 }
 
+/**
+ * @param {unknown} a
+ * @param {unknown} b
+ */
 export function sameSecret(a, b) {
   return crypto.timingSafeEqual(sha256(String(a)), sha256(String(b)));
 }
@@ -35,12 +46,19 @@ const sweeper = setInterval(() => {
 }, 60 * 1000);
 sweeper.unref();
 
+/**
+ * @param {import('./types.js').Request} req
+ */
 function bearerToken(req) {
   const match = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
   return match ? match[1] : null;
 }
 
 // The grant of an active token: { admin: true } for the admin token, else the token's launch.
+/**
+ * @param {string | null | undefined} token
+ * @returns {import('./types.js').Grant | import('./types.js').AdminGrant | null}
+ */
 export function grantOf(token) {
   if (!token) return null;
   if (ADMIN_TOKEN && sameSecret(token, ADMIN_TOKEN)) return { admin: true };
@@ -49,6 +67,9 @@ export function grantOf(token) {
   return grant;
 }
 
+/**
+ * @param {import('./types.js').Request} req
+ */
 export function authenticate(req) {
   return grantOf(bearerToken(req));
 }

@@ -16,11 +16,17 @@ export const hookKey = { ...(await generateKeyPair('ES384', { extractable: true 
 // Who this EHR is to the payer: its CDS Hooks `iss` (and, in the payer's registry, its client).
 const CLIENT_ISSUER = BASE;
 
+/**
+ * @param {import("jose").JWTPayload} claims
+ */
 export function signIdToken(claims) {
   return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: idTokenKey.kid }).sign(idTokenKey.privateKey);
 }
 
 // CDS Hooks 2.0 "Trusting CDS Clients": a fresh JWT per call, `aud` the service URL called.
+/**
+ * @param {string} audience
+ */
 export function signHookJwt(audience) {
   return new SignJWT({ jti: crypto.randomUUID() })
     .setProtectedHeader({ alg: 'ES384', typ: 'JWT', kid: hookKey.kid, jku: `${BASE}/auth/jwks` })

@@ -6,8 +6,14 @@ import { signs } from './crd.mjs';
 import { examples, fhirCall } from './fhir-store.mjs';
 import { FHIR_BASE, PAYER } from './settings.mjs';
 
+/** @type {Record<string, string>} */
+const ENTITIES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/**
+ * @param {unknown} value
+ */
 export function esc(value) {
-  return String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+  return String(value ?? '').replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c);
 }
 
 const STYLE = `
@@ -21,6 +27,10 @@ pre{white-space:pre-wrap;background:#f7f7f7;padding:.6rem;border-radius:4px}
 .muted{color:#666}.error{color:#a00}td.actions{white-space:nowrap}td.actions a{display:inline-block;margin-top:.3rem}
 `;
 
+/**
+ * @param {string} title
+ * @param {string} body
+ */
 export function page(title, body) {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -37,7 +47,7 @@ export async function homePage() {
       'GET',
       `/QuestionnaireResponse?subject=Patient/${example.patientId}&status=in-progress`,
     );
-    const draftLinks = (/** @type {import('@medplum/fhirtypes').Bundle} */ (drafts.body).entry ?? [])
+    const draftLinks = (/** @type {import('./types.js').Json[]} */ (drafts.body.entry ?? []))
       .map((e) => e.resource)
       .map((qr) => `<a href="/launch/${esc(example.nn)}?resume=${encodeURIComponent(qr.id)}">Resume draft ${esc(qr.meta?.lastUpdated ?? qr.id)}</a>`)
       .join('<br>');
@@ -61,13 +71,16 @@ export async function homePage() {
   );
 }
 
+/**
+ * @param {import('./types.js').Json} card
+ */
 function renderCard(card) {
   const indicator = ['info', 'warning', 'critical'].includes(card.indicator) ? card.indicator : 'info';
   const links = (card.links ?? [])
-    .filter((l) => /^https?:\/\//i.test(l.url ?? ''))
-    .map((l) => `<li><a href="${esc(l.url)}" target="_blank" rel="noopener">${esc(l.label || l.url)}</a> <span class="muted">(${esc(l.type)})</span></li>`)
+    .filter((/** @type {import('./types.js').Json} */ l) => /^https?:\/\//i.test(l.url ?? ''))
+    .map((/** @type {import('./types.js').Json} */ l) => `<li><a href="${esc(l.url)}" target="_blank" rel="noopener">${esc(l.label || l.url)}</a> <span class="muted">(${esc(l.type)})</span></li>`)
     .join('');
-  const suggestions = (card.suggestions ?? []).map((s) => `<li>${esc(s.label)}</li>`).join('');
+  const suggestions = (card.suggestions ?? []).map((/** @type {import('./types.js').Json} */ s) => `<li>${esc(s.label)}</li>`).join('');
   return `<div class="card ${indicator}">
 <strong>${esc(card.summary)}</strong> <span class="muted">[${esc(card.indicator)}${card.source?.label ? ` &middot; ${esc(card.source.label)}` : ''}]</span>
 ${card.detail ? `<pre>${esc(card.detail)}</pre>` : ''}
@@ -76,6 +89,10 @@ ${suggestions ? `<p>Suggestions:</p><ul>${suggestions}</ul>` : ''}
 </div>`;
 }
 
+/**
+ * @param {import('./types.js').Example} example
+ * @param {import('./types.js').Signed} result
+ */
 export function signedPage(example, result) {
   const info = result.coverageInformation
     .map(
@@ -100,6 +117,11 @@ ${
   );
 }
 
+/**
+ * @param {string} title
+ * @param {string} message
+ * @param {string} [detail]
+ */
 export function errorPage(title, message, detail = '') {
   return page(title, `<h1 class="error">${esc(title)}</h1><p>${esc(message)}</p>${detail ? `<pre>${esc(detail)}</pre>` : ''}`);
 }

@@ -21,7 +21,13 @@ const priorAuth = createPriorAuthorization({ base: BASE, payer: PAYER, clientId:
 
 // Handlers
 
+/**
+ * @param {import('./types.js').Request} req
+ * @param {import('./types.js').Response} res
+ * @param {URL} url
+ */
 async function handleFhir(req, res, url) {
+  const method = req.method ?? 'GET';
   const relative = url.pathname.slice('/fhir'.length) || '/';
   if (req.method === 'GET' && relative === '/metadata') return sendFhir(res, 200, capabilityStatement());
   if (req.method === 'GET' && relative === '/.well-known/smart-configuration') return sendJson(res, 200, smartConfiguration());
@@ -33,8 +39,8 @@ async function handleFhir(req, res, url) {
       'WWW-Authenticate': 'Bearer realm="sandbox-ehr"',
     });
   }
-  const patientId = grant.admin ? null : examples.get(grant.nn).patientId;
-  if (!['GET', 'POST', 'PUT', 'DELETE'].includes(req.method)) {
+  const patientId = grant.admin ? null : /** @type {import('./types.js').Example} */ (examples.get(grant.nn)).patientId;
+  if (!['GET', 'POST', 'PUT', 'DELETE'].includes(method)) {
     return sendFhir(res, 405, operationOutcome('not-supported', `${req.method} is not supported.`), {
       Allow: 'GET, POST, PUT, DELETE, OPTIONS',
     });
@@ -53,9 +59,9 @@ async function handleFhir(req, res, url) {
       }
     }
   }
-  const refusal = patientId && (await compartmentRefusal(req.method, relative, body, patientId));
+  const refusal = patientId && (await compartmentRefusal(method, relative, body, patientId));
   if (refusal) return sendFhir(res, 403, operationOutcome('forbidden', refusal));
-  const called = await fhirCall(req.method, `${relative}${url.search}`, body, req.headers);
+  const called = await fhirCall(method, `${relative}${url.search}`, body, req.headers);
   const result = patientId ? withinCompartment(called, patientId) : called;
   // A prior-authorization form completed here goes to the payer as a PAS request (pas.mjs).
   const saved = result.status < 300 ? result.body : null;
@@ -72,6 +78,11 @@ async function handleFhir(req, res, url) {
   return sendFhir(res, result.status, result.body, result.headers);
 }
 
+/**
+ * @param {import('./types.js').Request} req
+ * @param {import('./types.js').Response} res
+ * @param {string} nn
+ */
 async function handleSign(req, res, nn) {
   const example = examples.get(nn);
   const json = wantsJson(req);
@@ -104,6 +115,10 @@ async function handleSign(req, res, nn) {
 }
 
 // The payer's rest-hook: notifications of prior-authorization decisions (pas.mjs).
+/**
+ * @param {import('./types.js').Request} req
+ * @param {import('./types.js').Response} res
+ */
 async function handleNotify(req, res) {
   let bundle;
   try {
@@ -117,6 +132,12 @@ async function handleNotify(req, res) {
   return res.end();
 }
 
+/**
+ * @param {import('./types.js').Request} req
+ * @param {import('./types.js').Response} res
+ * @param {string} nn
+ * @param {URL} url
+ */
 async function handleLaunch(req, res, nn, url) {
   const example = examples.get(nn);
   if (!example) return sendHtml(res, 404, errorPage('Not found', `No example ${nn}.`));
@@ -145,6 +166,11 @@ async function handleLaunch(req, res, nn, url) {
   return redirect(res, `${target}?iss=${encodeURIComponent(FHIR_BASE)}&launch=${launchId}`);
 }
 
+/**
+ * @param {import('./types.js').Request} req
+ * @param {import('./types.js').Response} res
+ * @param {URL} url
+ */
 export async function handle(req, res, url) {
   applyCors(req, res);
   if (req.method === 'OPTIONS') {

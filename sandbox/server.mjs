@@ -57,6 +57,9 @@ const server = http.createServer((req, res) => {
   });
 });
 
+/**
+ * @param {string} signal
+ */
 function shutdown(signal) {
   console.log(`sandbox EHR stopping (${signal})`);
   server.close(() => process.exit(0));

@@ -34,6 +34,9 @@ export const FHIR_BODY_LIMIT = 10 * 1024 * 1024;
 export const FORM_BODY_LIMIT = 64 * 1024;
 export const PAYER_TIMEOUT_MS = 30 * 1000;
 
+/**
+ * @param {unknown} value
+ */
 export function trimSlash(value) {
   return String(value).replace(/\/+$/, '');
 }

@@ -8,6 +8,10 @@ import { codes, randomId, tokens } from './grants.mjs';
 import { signIdToken } from './keys.mjs';
 import { APP_REDIRECTS, CODE_TTL_MS, FHIR_BASE, PAYER, TOKEN_TTL_S } from './settings.mjs';
 
+/**
+ * @param {unknown} redirectUri
+ * @returns {redirectUri is string}
+ */
 export function allowedRedirect(redirectUri) {
   if (typeof redirectUri !== 'string' || !redirectUri) return false;
   let target;
@@ -27,6 +31,11 @@ export function allowedRedirect(redirectUri) {
   return APP_REDIRECTS.some((prefix) => target.href.startsWith(prefix));
 }
 
+/**
+ * @param {import('./types.js').CheckedRequest} request
+ * @param {string} nn
+ * @param {string | null} resume
+ */
 export function issueCode(request, nn, resume) {
   const code = randomId();
   codes.set(code, {
@@ -44,6 +53,9 @@ export function issueCode(request, nn, resume) {
   return target.href;
 }
 
+/**
+ * @param {import('./types.js').Example} example
+ */
 function appContextFor(example) {
   const context = {};
   const signed = signs.get(example.nn);
@@ -54,6 +66,10 @@ function appContextFor(example) {
   return context;
 }
 
+/**
+ * @param {import('./types.js').CodeGrant} grant
+ * @param {import('./types.js').Example} example
+ */
 export async function tokenResponse(grant, example) {
   const accessToken = randomId();
   tokens.set(accessToken, {
@@ -72,6 +88,7 @@ export async function tokenResponse(grant, example) {
   for (const canonical of signs.get(example.nn)?.questionnaires ?? []) {
     fhirContext.push({ canonical, type: 'Questionnaire' });
   }
+  /** @type {import('./types.js').Json} */
   const body = {
     access_token: accessToken,
     token_type: 'Bearer',

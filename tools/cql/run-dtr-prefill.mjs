@@ -1,3 +1,4 @@
+// @ts-check
 // What a DTR client pre-fills with the official CQL engine: the questionnaire package's CQL
 // (service/web/src/cql.js, the same module the SMART app runs) over one patient's FHIR data.
 // Test tooling for tests/cql/test_dtr_prefill.py.

@@ -1,3 +1,4 @@
+// @ts-check
 // The test oracle: the official JavaScript CQL engine (cql-execution + cql-exec-fhir) runs our
 // ELM over one patient and prints every requested define as normalised JSON, so the Python
 // bridge's answers can be compared define by define. Test tooling only, never on the request path.

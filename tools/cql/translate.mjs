@@ -1,3 +1,4 @@
+// @ts-check
 // Translates every CQL library with the official CQL-to-ELM translator (@cqframework/cql) into the
 // `elm/` folder beside it: the shared libraries in cql/ (FHIRHelpers) and each policy's own in
 // policies/<id>/cql/ (and the test policies' in tests/policies/<id>/cql/). A policy library

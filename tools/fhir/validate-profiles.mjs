@@ -1,3 +1,4 @@
+// @ts-check
 // Test tooling: checks FHIR resources against the StructureDefinitions of the IG packages in
 // ../shared/conformance/*/ig/*.tgz with @medplum/core's validator (structure, cardinality, fixed
 // and pattern values, slices, error-level FHIRPath invariants), plus the required bindings whose

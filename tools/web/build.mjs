@@ -1,3 +1,4 @@
+// @ts-check
 // Builds the SMART app the service serves at /dtr/ into service/web/dist/:
 // our modules bundled with fhirclient by esbuild, plus LHC-Forms' prebuilt web component and its
 // FHIR R4 support file copied from node_modules. The official CQL engine (cql-execution,
