@@ -9,8 +9,12 @@
 import fs from "node:fs";
 import { packagePrefill } from "../../service/web/src/cql.js";
 
+/**
+ * @param {{ package: Record<string, any>, bundle: Record<string, any>, orderId: string, today: string }} input
+ */
 async function run(input) {
-  const resources = (input.package.entry || []).map((e) => e.resource);
+  /** @type {Record<string, any>[]} */
+  const resources = (input.package.entry || []).map((/** @type {Record<string, any>} */ e) => e.resource);
   try {
     const answers = await packagePrefill({
       resources,
@@ -20,7 +24,7 @@ async function run(input) {
     });
     return Object.fromEntries(answers);
   } catch (error) {
-    return { error: String(error?.stack || error) };
+    return { error: String((error instanceof Error && error.stack) || error) };
   }
 }
 

@@ -30,7 +30,7 @@ const require = createRequire(import.meta.url);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..", "..");
 const sharedDir = path.join(root, "cql");
-const policyCqlDirs = (parent) =>
+const policyCqlDirs = (/** @type {string} */ parent) =>
   fs.existsSync(parent)
     ? fs.readdirSync(parent).sort().map((id) => path.join(parent, id, "cql")).filter((d) => fs.existsSync(d))
     : [];
@@ -47,6 +47,7 @@ function modelInfoProvider() {
   });
 }
 
+/** @param {string} ownDir */
 function librarySourceProvider(ownDir) {
   return createLibrarySourceProvider((id) => {
     for (const dir of [ownDir, sharedDir]) {
@@ -76,15 +77,24 @@ function options() {
     .withSignatureLevel(LibraryBuilder.SignatureLevel.Overloads);
 }
 
+/**
+ * @param {unknown} value
+ * @returns {unknown}
+ */
 function sortKeys(value) {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value && typeof value === "object") {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys(value[k])]));
+    const object = /** @type {Record<string, unknown>} */ (value);
+    return Object.fromEntries(Object.keys(object).sort().map((k) => [k, sortKeys(object[k])]));
   }
   return value;
 }
 
 // The Kotlin-built locator only exposes its position through toString().
+/**
+ * @param {{ message?: string, locator?: { toString(): string } }} exception
+ * @param {string} file
+ */
 function describe(exception, file) {
   const text = exception.locator ? exception.locator.toString() : "";
   const line = /startLine=(\d+)/.exec(text);
@@ -93,6 +103,7 @@ function describe(exception, file) {
   return `${where}: ${exception.message}`;
 }
 
+/** @param {string} file */
 function translate(file) {
   const modelManager = new ModelManager();
   modelManager.modelInfoLoader.registerModelInfoProvider(new SystemModelInfoProvider());
@@ -103,7 +114,7 @@ function translate(file) {
   const rel = path.relative(root, file);
   const errors = translator.errors.asJsReadonlyArrayView().map((e) => describe(e, rel));
   const warnings = translator.warnings.asJsReadonlyArrayView().map((e) => describe(e, rel));
-  const elm = sortKeys(JSON.parse(translator.toJson()));
+  const elm = /** @type {{ library: { identifier: { id: string } } }} */ (sortKeys(JSON.parse(translator.toJson())));
   return { errors, warnings, text: JSON.stringify(elm, null, 1) + "\n", name: elm.library.identifier.id };
 }
 
