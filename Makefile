@@ -72,8 +72,8 @@ test-postgresql: migrate cql-check web sandbox
 	TEST_DATABASE=postgresql $(BIN)/python -m pytest
 
 # Python first, then the JavaScript: eslint (eslint.config.mjs) and tsc over the JSDoc types, the
-# SMART app (tsconfig.json), the sandbox EHR and the CQL and web tools (tsconfig.node.json)
-# strictly, the sandbox's self-check and the profile validator not yet (tsconfig.scripts.json).
+# SMART app (tsconfig.json), the sandbox EHR and the tools (tsconfig.node.json) strictly, the
+# sandbox's self-check not yet (tsconfig.scripts.json).
 lint: install $(NODE_INSTALLED) $(SANDBOX_INSTALLED)
 	$(BIN)/ruff check service tests
 	$(BIN)/ruff format --check service tests
