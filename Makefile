@@ -71,9 +71,14 @@ test: migrate cql-check web sandbox
 test-postgresql: migrate cql-check web sandbox
 	TEST_DATABASE=postgresql $(BIN)/python -m pytest
 
-lint: install
+# Python first, then the JavaScript: eslint (eslint.config.mjs) and tsc over the JSDoc types, the
+# SMART app (tsconfig.json), the sandbox EHR and the tools (tsconfig.node.json), all strictly.
+lint: install $(NODE_INSTALLED) $(SANDBOX_INSTALLED)
 	$(BIN)/ruff check service tests
 	$(BIN)/ruff format --check service tests
+	node_modules/.bin/eslint .
+	node_modules/.bin/tsc --noEmit -p tsconfig.json
+	node_modules/.bin/tsc --noEmit -p tsconfig.node.json
 
 typecheck: install
 	$(BIN)/mypy

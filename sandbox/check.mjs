@@ -1,3 +1,4 @@
+// @ts-check
 // Self-check of the sandbox EHR: starts server.mjs on a free port against a fake payer (a tiny
 // CDS Hooks server in this file) and walks through the FHIR API, the SMART launches and order-sign.
 //
@@ -35,11 +36,14 @@ const ADMIN_TOKEN = crypto.randomBytes(24).toString('hex');
 // Fake payer: discovery like the real one, and an order-sign answer with one card and the order
 // back with a coverage-information extension. Patient 03-pat gets a 503.
 
+/** @typedef {Record<string, any>} Json JSON of any shape, as the server under check answers */
+
+/** @type {Json[]} */
 const hookRequests = [];
 const payer = http.createServer(async (req, res) => {
   const chunks = [];
   for await (const chunk of req) chunks.push(chunk);
-  const json = (status, value) => {
+  const json = (/** @type {number} */ status, /** @type {unknown} */ value) => {
     res.writeHead(status, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify(value));
   };
@@ -106,8 +110,10 @@ const payer = http.createServer(async (req, res) => {
 // ---------------------------------------------------------------------------------------------
 // Utilities
 
-function listen(server) {
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
+function listen(/** @type {import('node:net').Server} */ server) {
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve(/** @type {import('node:net').AddressInfo} */ (server.address()).port)),
+  );
 }
 
 async function freePort() {
@@ -117,7 +123,7 @@ async function freePort() {
   return port;
 }
 
-const b64url = (buffer) => Buffer.from(buffer).toString('base64url');
+const b64url = (/** @type {Uint8Array} */ buffer) => Buffer.from(buffer).toString('base64url');
 function pkce() {
   const verifier = b64url(crypto.randomBytes(32));
   const challenge = b64url(crypto.createHash('sha256').update(verifier).digest());
@@ -166,6 +172,7 @@ const EVERY_VALUE = {
   source: { reference: 'Patient/02-pat' },
 };
 // A value of each parameter type that no record holds.
+/** @type {Record<string, string>} */
 const NO_MATCH = {
   date: '1800-01-01',
   reference: 'Patient/no-such-patient',
@@ -193,17 +200,17 @@ function typesDeclared() {
 }
 
 // What the parameter's own expression finds in a resource (the way a search evaluates it).
-function valuesOf(resource, code) {
-  const { expression } = getSearchParameter(resource.resourceType, code);
+function valuesOf(/** @type {Json} */ resource, /** @type {string} */ code) {
+  const { expression } = /** @type {{ expression: string }} */ (getSearchParameter(resource.resourceType, code));
   return evalFhirPathTyped(expression, [toTypedValue(resource)]);
 }
 
 // Medplum splits a search value on unescaped commas (splitSearchOnComma) before reading it.
-const escapeValue = (text) => text.replace(/[\\,]/g, '\\$&');
+const escapeValue = (/** @type {string} */ text) => text.replace(/[\\,]/g, '\\$&');
 
 // A search value that should find the typed value, in the syntax of the parameter's type; none
 // for a value with no such form (a CodeableConcept with text only, say).
-function searchValue(parameterType, { type, value }) {
+function searchValue(/** @type {string} */ parameterType, /** @type {{ type: string, value: any }} */ { type, value }) {
   if (parameterType === 'token') return tokenValue(type, value);
   if (parameterType === 'reference') return typeof value === 'string' ? value : value?.reference;
   if (parameterType === 'uri') return typeof value === 'string' ? value : undefined;
@@ -213,9 +220,9 @@ function searchValue(parameterType, { type, value }) {
   return typeof value === 'string' ? escapeValue(value) : undefined;
 }
 
-function tokenValue(type, value) {
-  const token = (system, code) => (code === undefined ? undefined : system ? `${escapeValue(system)}|${escapeValue(code)}` : escapeValue(code));
-  if (type === 'CodeableConcept') return (value.coding ?? []).map((c) => token(c.system, c.code)).find(Boolean);
+function tokenValue(/** @type {string} */ type, /** @type {any} */ value) {
+  const token = (/** @type {string | undefined} */ system, /** @type {string | undefined} */ code) => (code === undefined ? undefined : system ? `${escapeValue(system)}|${escapeValue(code)}` : escapeValue(code));
+  if (type === 'CodeableConcept') return (value.coding ?? []).map((/** @type {Json} */ c) => token(c.system, c.code)).find(Boolean);
   if (type === 'Coding') return token(value.system, value.code);
   if (type === 'Identifier') return token(value.system, value.value);
   if (type === 'ContactPoint') return token(undefined, value.value);
@@ -223,7 +230,7 @@ function tokenValue(type, value) {
 }
 
 // The first resource with a value for the parameter, and that value as a search would write it.
-function sampleFor(records, code, parameterType) {
+function sampleFor(/** @type {Json[]} */ records, /** @type {string} */ code, /** @type {string} */ parameterType) {
   for (const resource of records) {
     for (const typed of valuesOf(resource, code)) {
       const value = searchValue(parameterType, typed);
@@ -234,7 +241,7 @@ function sampleFor(records, code, parameterType) {
 }
 
 // The first resource whose reference parameter points at a record the server holds.
-function resolvedReference(records, code, held, targetType) {
+function resolvedReference(/** @type {Json[]} */ records, /** @type {string} */ code, /** @type {Set<string>} */ held, /** @type {string | undefined} */ targetType) {
   for (const resource of records) {
     for (const { value } of valuesOf(resource, code)) {
       const reference = value?.reference;
@@ -246,7 +253,7 @@ function resolvedReference(records, code, held, targetType) {
 
 let passed = 0;
 let failed = 0;
-async function check(name, fn) {
+async function check(/** @type {string} */ name, /** @type {() => Promise<void> | void} */ fn) {
   try {
     await fn();
     passed++;
@@ -254,7 +261,7 @@ async function check(name, fn) {
   } catch (error) {
     failed++;
     console.log(`not ok ${passed + failed} - ${name}`);
-    console.log(`  ${String(error?.stack ?? error).split('\n').join('\n  ')}`);
+    console.log(`  ${String((error instanceof Error && error.stack) || error).split('\n').join('\n  ')}`);
     throw error;
   }
 }
@@ -291,11 +298,11 @@ async function waitForReady() {
   }
 }
 
-const get = (url, headers = {}) => fetch(url, { headers, redirect: 'manual' });
-const bearer = (token) => ({ Authorization: `Bearer ${token}` });
+const get = (/** @type {string} */ url, headers = {}) => fetch(url, { headers, redirect: 'manual' });
+const bearer = (/** @type {string} */ token) => ({ Authorization: `Bearer ${token}` });
 
 // A type search that must answer with a searchset Bundle; `pairs` may repeat a parameter.
-async function searchset(type, pairs) {
+async function searchset(/** @type {string} */ type, /** @type {string[][] | Record<string, string>} */ pairs) {
   const url = `${FHIR}/${type}?${new URLSearchParams(pairs)}`;
   const res = await get(url, bearer(ADMIN_TOKEN));
   const body = await res.json();
@@ -305,13 +312,13 @@ async function searchset(type, pairs) {
   return body;
 }
 
-const idsOf = (bundle, mode) =>
-  (bundle.entry ?? []).filter((e) => e.search?.mode === mode).map((e) => `${e.resource.resourceType}/${e.resource.id}`);
+const idsOf = (/** @type {Json} */ bundle, /** @type {string} */ mode) =>
+  (bundle.entry ?? []).filter((/** @type {Json} */ e) => e.search?.mode === mode).map((/** @type {Json} */ e) => `${e.resource.resourceType}/${e.resource.id}`);
 
-const form = (fields) => new URLSearchParams(fields).toString();
+const form = (/** @type {Record<string, string>} */ fields) => new URLSearchParams(fields).toString();
 const FORM = { 'Content-Type': 'application/x-www-form-urlencoded' };
 
-function authorizeUrl(params) {
+function authorizeUrl(/** @type {Record<string, string>} */ params) {
   return `${BASE}/auth/authorize?${new URLSearchParams({
     response_type: 'code',
     client_id: CLIENT_ID,
@@ -324,25 +331,25 @@ function authorizeUrl(params) {
   })}`;
 }
 
-async function launchOf(nn, query = '') {
+async function launchOf(/** @type {string} */ nn, query = '') {
   const res = await get(`${BASE}/launch/${nn}${query}`);
   assert.equal(res.status, 302);
-  const location = new URL(res.headers.get('location'));
+  const location = new URL(res.headers.get('location') ?? '');
   assert.equal(`${location.origin}${location.pathname}`, `${PAYER}/dtr/launch.html`);
   assert.equal(location.searchParams.get('iss'), FHIR);
-  return location.searchParams.get('launch');
+  return location.searchParams.get('launch') ?? '';
 }
 
-async function codeFor(params) {
+async function codeFor(/** @type {Record<string, string>} */ params) {
   const res = await get(authorizeUrl(params));
   assert.equal(res.status, 302, await res.text());
-  const location = new URL(res.headers.get('location'));
+  const location = new URL(res.headers.get('location') ?? '');
   assert.equal(`${location.origin}${location.pathname}`, REDIRECT);
   assert.equal(location.searchParams.get('state'), 'state-123');
-  return location.searchParams.get('code');
+  return location.searchParams.get('code') ?? '';
 }
 
-function exchange(code, verifier, extra = {}) {
+function exchange(/** @type {string} */ code, /** @type {string} */ verifier, extra = {}) {
   return fetch(`${BASE}/auth/token`, {
     method: 'POST',
     headers: { ...FORM, Origin: PAYER_ORIGIN },
@@ -354,8 +361,8 @@ function exchange(code, verifier, extra = {}) {
 // Checks
 
 const secrets = [ADMIN_TOKEN];
-let token;
-let draftId;
+let token = '';
+let draftId = '';
 
 try {
   await check('server starts and prints its base URL', waitForReady);
@@ -363,18 +370,19 @@ try {
   await check('GET /fhir/metadata needs no token and names the SMART endpoints', async () => {
     const res = await get(`${FHIR}/metadata`);
     assert.equal(res.status, 200);
-    assert.match(res.headers.get('content-type'), /application\/fhir\+json/);
+    assert.match(res.headers.get('content-type') ?? '', /application\/fhir\+json/);
     const cs = await res.json();
     assert.equal(cs.resourceType, 'CapabilityStatement');
     const uris = cs.rest[0].security.extension[0].extension;
     assert.deepEqual(
-      uris.map((e) => [e.url, e.valueUri]),
+      uris.map((/** @type {Json} */ e) => [e.url, e.valueUri]),
       [['authorize', `${BASE}/auth/authorize`], ['token', `${BASE}/auth/token`]],
     );
   });
 
-  let capability;
-  let everyValueId;
+  /** @type {Json} */
+  let capability = {};
+  let everyValueId = '';
   const records = new Map(); // type -> every resource of that type the server holds
   await check('the CapabilityStatement declares every type served, its interactions, search parameters and SMART security', async () => {
     const rest = (await (await get(`${FHIR}/metadata`)).json()).rest[0];
@@ -382,23 +390,23 @@ try {
     assert.equal(rest.mode, 'server');
     assert.deepEqual(rest.security.service[0].coding, [SMART_SERVICE]);
     assert.equal(rest.security.extension[0].url, 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris');
-    assert.deepEqual(rest.resource.map((r) => r.type), typesDeclared());
+    assert.deepEqual(rest.resource.map((/** @type {Json} */ r) => r.type), typesDeclared());
     for (const resource of rest.resource) {
       const type = resource.type;
-      assert.deepEqual(resource.interaction.map((i) => i.code).sort(), INTERACTIONS, type);
+      assert.deepEqual(resource.interaction.map((/** @type {Json} */ i) => i.code).sort(), INTERACTIONS, type);
       assert.ok(resource.searchParam.length > 0, `${type} declares no search parameter`);
       for (const { name, definition, type: parameterType } of resource.searchParam) {
         assert.ok(EVALUATED_PARAMETER_TYPES.includes(parameterType), `${type}?${name} is a ${parameterType} parameter`);
         assert.match(definition, /^http:\/\/hl7\.org\/fhir\/SearchParameter\//, `${type}?${name}`);
         assert.equal(getSearchParameter(type, name)?.type, parameterType, `${type}?${name}`);
       }
-      const references = resource.searchParam.filter((p) => p.type === 'reference').map((p) => `${type}:${p.name}`);
+      const references = resource.searchParam.filter((/** @type {Json} */ p) => p.type === 'reference').map((/** @type {Json} */ p) => `${type}:${p.name}`);
       assert.deepEqual(resource.searchInclude, references, `${type}: an include per reference parameter`);
     }
     for (const [type, { params, include }] of Object.entries(SEARCHES_MADE)) {
-      const declared = rest.resource.find((r) => r.type === type);
+      const declared = rest.resource.find((/** @type {Json} */ r) => r.type === type);
       assert.ok(declared, `${type} is not declared`);
-      for (const name of params) assert.ok(declared.searchParam.some((p) => p.name === name), `${type}?${name} is not declared`);
+      for (const name of params) assert.ok(declared.searchParam.some((/** @type {Json} */ p) => p.name === name), `${type}?${name} is not declared`);
       for (const target of include) assert.ok(declared.searchInclude.includes(target), `${type}: _include=${target} is not declared`);
     }
   });
@@ -414,7 +422,7 @@ try {
     assert.equal(created.status, 201);
     everyValueId = (await created.json()).id;
     for (const { type } of capability.resource) {
-      records.set(type, (await searchset(type, [['_count', '10000']])).entry?.map((e) => e.resource) ?? []);
+      records.set(type, (await searchset(type, [['_count', '10000']])).entry?.map((/** @type {Json} */ e) => e.resource) ?? []);
     }
     const problems = [];
     let tried = 0;
@@ -437,7 +445,7 @@ try {
           if (miss.total !== 0) problems.push(`${type}?${name}=${NO_MATCH[parameterType]} finds ${type}/${id}: the parameter is ignored`);
           tried++;
         } catch (error) {
-          problems.push(error.message);
+          problems.push(error instanceof Error ? error.message : String(error));
         }
       }
     }
@@ -451,8 +459,8 @@ try {
     let tried = 0;
     for (const { type, searchInclude, searchRevInclude } of capability.resource) {
       const pairs = [
-        ...searchInclude.map((include) => ['_include', include]),
-        ...searchRevInclude.map((revInclude) => ['_revinclude', revInclude]),
+        ...searchInclude.map((/** @type {string} */ include) => ['_include', include]),
+        ...searchRevInclude.map((/** @type {string} */ revInclude) => ['_revinclude', revInclude]),
       ];
       for (const [kind, value] of pairs) {
         const [source, code] = value.split(':');
@@ -470,7 +478,7 @@ try {
           if (!idsOf(bundle, 'include').includes(expected)) problems.push(`${type}?_id=${anchor}&${kind}=${value} lacks ${expected}`);
           tried++;
         } catch (error) {
-          problems.push(error.message);
+          problems.push(error instanceof Error ? error.message : String(error));
         }
       }
     }
@@ -513,9 +521,9 @@ try {
     });
     assert.equal(res.status, 204);
     assert.equal(res.headers.get('access-control-allow-origin'), PAYER_ORIGIN);
-    assert.match(res.headers.get('vary'), /Origin/);
-    assert.match(res.headers.get('access-control-allow-methods'), /PUT/);
-    assert.match(res.headers.get('access-control-allow-headers'), /Authorization/);
+    assert.match(res.headers.get('vary') ?? '', /Origin/);
+    assert.match(res.headers.get('access-control-allow-methods') ?? '', /PUT/);
+    assert.match(res.headers.get('access-control-allow-headers') ?? '', /Authorization/);
   });
 
   await check('POST /sign/01 (JSON) fires order-sign with prefetch and returns the assertion id', async () => {
@@ -529,13 +537,14 @@ try {
     assert.equal(body.coverageInformation[0].paNeeded, 'auth-needed');
 
     const hook = hookRequests.at(-1);
+    assert.ok(hook, 'the fake payer was called');
     assert.equal(hook.hook, 'order-sign');
     assert.equal(hook.fhirServer, FHIR);
     assert.equal(hook.context.patientId, '01-pat');
     assert.equal(hook.context.userId, 'Practitioner/01-prescriber');
     assert.equal(hook.context.draftOrders.entry[0].resource.id, '01-blin');
     assert.equal(hook.prefetch.patient.id, '01-pat');
-    const ids = (key) => (hook.prefetch[key].entry ?? []).map((e) => `${e.resource.resourceType}/${e.resource.id}`);
+    const ids = (/** @type {string} */ key) => (hook.prefetch[key].entry ?? []).map((/** @type {Json} */ e) => `${e.resource.resourceType}/${e.resource.id}`);
     assert.deepEqual(ids('coverage'), ['Coverage/01-cov']);
     assert.deepEqual(ids('conditions'), ['Condition/01-all']);
     assert.deepEqual(ids('observations').sort(), ['Observation/01-ph', 'Observation/01-wt']);
@@ -558,7 +567,7 @@ try {
     assert.match(html, /Prior authorization required/);
     assert.match(html, /assertion-01/);
     assert.match(html, /href="\/launch\/01"/);
-    const resent = hookRequests.at(-1).context.draftOrders.entry[0].resource;
+    const resent = hookRequests.at(-1)?.context.draftOrders.entry[0].resource;
     assert.equal(resent.extension, undefined, 'a new signature sends no earlier coverage information');
     const order = await (await get(`${FHIR}/MedicationRequest/01-blin`, bearer(ADMIN_TOKEN))).json();
     assert.equal(order.extension.length, 1);
@@ -606,7 +615,7 @@ try {
     });
     // id_token: RS256, verifiable with the published JWKS, fhirUser the prescriber.
     const [h, p, s] = body.id_token.split('.');
-    const claims = JSON.parse(Buffer.from(p, 'base64url'));
+    const claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8'));
     assert.equal(claims.fhirUser, `${FHIR}/Practitioner/01-prescriber`);
     assert.equal(claims.aud, CLIENT_ID);
     const { keys } = await (await get(`${BASE}/auth/jwks`)).json();
@@ -622,8 +631,8 @@ try {
     const res = await get(`${FHIR}/Patient/01-pat`, { ...bearer(token), Origin: PAYER_ORIGIN });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('access-control-allow-origin'), PAYER_ORIGIN);
-    assert.match(res.headers.get('content-type'), /application\/fhir\+json/);
-    assert.match(res.headers.get('etag'), /^W\/"/);
+    assert.match(res.headers.get('content-type') ?? '', /application\/fhir\+json/);
+    assert.match(res.headers.get('etag') ?? '', /^W\/"/);
     const patient = await res.json();
     assert.equal(patient.id, '01-pat');
     const prescriber = await (await get(`${FHIR}/Practitioner/01-prescriber`, bearer(token))).json();
@@ -637,9 +646,9 @@ try {
     assert.equal(res.status, 200);
     const bundle = await res.json();
     assert.equal(bundle.type, 'searchset');
-    assert.deepEqual(bundle.entry.map((e) => e.resource.id), ['01-blin']);
+    assert.deepEqual(bundle.entry.map((/** @type {Json} */ e) => e.resource.id), ['01-blin']);
     assert.equal(bundle.entry[0].fullUrl, `${FHIR}/MedicationRequest/01-blin`);
-    assert.equal(bundle.link.find((l) => l.relation === 'self').url, `${FHIR}/MedicationRequest?patient=01-pat`);
+    assert.equal(bundle.link.find((/** @type {Json} */ l) => l.relation === 'self').url, `${FHIR}/MedicationRequest?patient=01-pat`);
     assert.equal(bundle.entry[0].resource.subject.reference, 'Patient/01-pat');
     assert.equal(bundle.entry[0].resource.requester.reference, 'Practitioner/01-prescriber');
   });
@@ -648,7 +657,7 @@ try {
     const page = await (await get(`${FHIR}/Observation?patient=31-pat&_count=10&_offset=10`, bearer(ADMIN_TOKEN))).json();
     assert.equal(page.entry.length, 10);
     assert.ok(page.total > 20);
-    const next = page.link.find((l) => l.relation === 'next').url;
+    const next = page.link.find((/** @type {Json} */ l) => l.relation === 'next').url;
     assert.equal(new URL(next).searchParams.get('_offset'), '20');
     assert.ok(next.startsWith(`${FHIR}/Observation?`));
     const lenient = await (await get(`${FHIR}/Patient?_id=01-pat&no-such-param=x`, bearer(token))).json();
@@ -675,7 +684,7 @@ try {
     draftId = qr.id;
     assert.notEqual(draftId, 'client-chosen', 'the server assigns the id');
     assert.equal(created.headers.get('location'), `${FHIR}/QuestionnaireResponse/${draftId}/_history/${qr.meta.versionId}`);
-    assert.match(created.headers.get('access-control-expose-headers'), /Location/);
+    assert.match(created.headers.get('access-control-expose-headers') ?? '', /Location/);
 
     const read = await (await get(`${FHIR}/QuestionnaireResponse/${draftId}`, bearer(token))).json();
     assert.equal(read.item[0].answer[0].valueString, 'consolidation');
@@ -691,13 +700,17 @@ try {
     const found = await (
       await get(`${FHIR}/QuestionnaireResponse?subject=Patient/01-pat&status=in-progress&_sort=-_lastUpdated`, bearer(token))
     ).json();
-    assert.deepEqual(found.entry.map((e) => e.resource.id), [draftId]);
+    assert.deepEqual(found.entry.map((/** @type {Json} */ e) => e.resource.id), [draftId]);
     assert.equal(found.entry[0].resource.item[0].answer[0].valueString, 'induction');
     const none = await (await get(`${FHIR}/QuestionnaireResponse?subject=Patient/01-pat&status=completed`, bearer(token))).json();
     assert.equal(none.total, 0);
   });
 
   await check('SMART token introspection: the launch token is active for its patient, others are not', async () => {
+    /**
+     * @param {Record<string, string>} fields
+     * @param {Record<string, string>} [headers]
+     */
     const introspect = (fields, headers) => fetch(`${BASE}/auth/introspect`, { method: 'POST', headers: { ...FORM, ...headers }, body: form(fields) });
     const res = await introspect({ token }, bearer(token));
     assert.equal(res.status, 200);
@@ -718,7 +731,7 @@ try {
   });
 
   await check("a launch token for 01-pat reaches only 01-pat's compartment", async () => {
-    const refused = async (res) => {
+    const refused = async (/** @type {Response} */ res) => {
       assert.equal(res.status, 403);
       assert.equal((await res.json()).issue[0].code, 'forbidden');
     };
@@ -732,7 +745,7 @@ try {
       assert.deepEqual(bundle.entry, [], search);
     }
     const mixed = await (await get(`${FHIR}/Patient?_id=01-pat,02-pat`, bearer(token))).json();
-    assert.deepEqual(mixed.entry.map((e) => e.resource.id), ['01-pat']);
+    assert.deepEqual(mixed.entry.map((/** @type {Json} */ e) => e.resource.id), ['01-pat']);
     assert.equal(mixed.total, 1);
     // Records of nobody's compartment stay readable: another example's prescriber, say.
     assert.equal((await get(`${FHIR}/Practitioner/02-prescriber`, bearer(token))).status, 200);
@@ -754,6 +767,7 @@ try {
 
   await check("the payer's CDS Hooks token reads its patient's record and no other's", async () => {
     const call = hookRequests.find((r) => r.context?.patientId === '01-pat');
+    assert.ok(call, "the fake payer was called for 01's order");
     const payerToken = call.fhirAuthorization.access_token;
     secrets.push(payerToken);
     assert.equal((await get(`${FHIR}/Patient/01-pat`, bearer(payerToken))).status, 200);
@@ -773,7 +787,7 @@ try {
     assert.equal((await vread.json()).status, 'in-progress');
     const history = await (await get(`${url}/_history`, bearer(ADMIN_TOKEN))).json();
     assert.equal(history.type, 'history');
-    assert.deepEqual(history.entry.map((e) => e.resource.meta.versionId).sort(), [first.meta.versionId, second.meta.versionId].sort());
+    assert.deepEqual(history.entry.map((/** @type {Json} */ e) => e.resource.meta.versionId).sort(), [first.meta.versionId, second.meta.versionId].sort());
     assert.equal((await fetch(url, { method: 'DELETE', headers: bearer(ADMIN_TOKEN) })).status, 200);
     assert.equal((await get(url, bearer(ADMIN_TOKEN))).status, 404);
   });
@@ -784,18 +798,18 @@ try {
     const code = await codeFor({ launch, code_challenge: challenge });
     const body = await (await exchange(code, verifier)).json();
     secrets.push(code, body.access_token);
-    assert.ok(body.fhirContext.some((e) => e.reference === `QuestionnaireResponse/${draftId}`), JSON.stringify(body.fhirContext));
+    assert.ok(body.fhirContext.some((/** @type {Json} */ e) => e.reference === `QuestionnaireResponse/${draftId}`), JSON.stringify(body.fhirContext));
     assert.equal((await get(`${BASE}/launch/01?resume=no-such-draft`)).status, 404);
   });
 
   await check('a launch opens another registered app with ?app=, and no unregistered one', async () => {
     const res = await get(`${BASE}/launch/01?app=${encodeURIComponent(`${OTHER_APP}launch`)}`);
     assert.equal(res.status, 302);
-    const location = new URL(res.headers.get('location'));
+    const location = new URL(res.headers.get('location') ?? '');
     assert.equal(`${location.origin}${location.pathname}`, `${OTHER_APP}launch`);
     assert.equal(location.searchParams.get('iss'), FHIR);
     const { challenge } = pkce();
-    const launch = location.searchParams.get('launch');
+    const launch = location.searchParams.get('launch') ?? '';
     const authorized = await get(authorizeUrl({ launch, code_challenge: challenge, redirect_uri: `${OTHER_APP}index` }));
     assert.equal(authorized.status, 302, 'the launch is one the authorization server knows');
     for (const app of ['http://evil.example/launch', `${OTHER_APP}launch?x=1`, 'javascript:alert(1)', '']) {
@@ -824,10 +838,10 @@ try {
     const redirect_uri = `${OTHER_APP}index`;
     const res = await get(authorizeUrl({ launch, code_challenge: challenge, redirect_uri }));
     assert.equal(res.status, 302, await res.text());
-    const code = new URL(res.headers.get('location')).searchParams.get('code');
+    const code = new URL(res.headers.get('location') ?? '').searchParams.get('code') ?? '';
     const body = await (await exchange(code, verifier, { redirect_uri })).json();
     secrets.push(code, body.access_token);
-    assert.ok(body.fhirContext.some((e) => e.type === 'Questionnaire' && e.canonical === QUESTIONNAIRE), JSON.stringify(body.fhirContext));
+    assert.ok(body.fhirContext.some((/** @type {Json} */ e) => e.type === 'Questionnaire' && e.canonical === QUESTIONNAIRE), JSON.stringify(body.fhirContext));
     const elsewhere = await get(authorizeUrl({ launch: await launchOf('01'), code_challenge: challenge, redirect_uri: 'http://127.0.0.1:3006/index' }));
     assert.equal(elsewhere.status, 400, 'an app not registered is refused');
   });
@@ -851,7 +865,7 @@ try {
     const picker = await get(authorizeUrl({ code_challenge: challenge }));
     assert.equal(picker.status, 200);
     const html = await picker.text();
-    const pending = /name="pending" value="([^"]+)"/.exec(html)[1];
+    const pending = /name="pending" value="([^"]+)"/.exec(html)?.[1] ?? '';
     const chosen = await fetch(`${BASE}/auth/authorize`, {
       method: 'POST',
       headers: FORM,
@@ -859,9 +873,9 @@ try {
       redirect: 'manual',
     });
     assert.equal(chosen.status, 303);
-    const location = new URL(chosen.headers.get('location'));
+    const location = new URL(chosen.headers.get('location') ?? '');
     assert.equal(location.searchParams.get('state'), 'state-123');
-    const code = location.searchParams.get('code');
+    const code = location.searchParams.get('code') ?? '';
     const body = await (await exchange(code, verifier)).json();
     secrets.push(code, body.access_token);
     assert.equal(body.patient, '02-pat');

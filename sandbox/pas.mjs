@@ -1,3 +1,4 @@
+// @ts-check
 // The sandbox EHR as the provider in Da Vinci PAS: when a prior-authorization form is completed
 // (a QuestionnaireResponse saved with status completed, about an order), it builds the PAS request
 // Bundle (the Claim, the order as the item's requestedService, the form as additionalInformation,
@@ -29,17 +30,30 @@ const CLINIC = {
 };
 // The EHR's charge master: which HCPCS code bills an ordered drug (RxNorm or NDC). An order it
 // cannot map goes with productOrService "not-applicable" and the order itself as requestedService.
-const CHARGE_MASTER = new Map([
+/** @type {Map<string, string>} */
+const CHARGE_MASTER = new Map(/** @type {[string, string][]} */ ([
   ...['1597258', '1597263', '1597262', '1597267', '1597260', '1597266'].map((c) => [`http://www.nlm.nih.gov/research/umls/rxnorm|${c}`, 'J9039']),
   ...['55513016001', '55513016021'].map((c) => [`http://hl7.org/fhir/sid/ndc|${c}`, 'J9039']),
-]);
+]));
 const SCOPE = 'system/Claim.cr system/ClaimResponse.r system/Subscription.crd';
 
+/**
+ * @param {object} options
+ * @param {string} options.base this EHR's base URL
+ * @param {string} options.payer the payer's base URL
+ * @param {string} options.clientId this EHR's client id at the payer
+ * @param {{ kid: string, privateKey: import('jose').CryptoKey }} options.key the key its client assertions are signed with
+ * @param {(method: string, relative: string, body?: any) => Promise<import('./types.js').FhirResult>} options.fhirCall
+ * @param {(line: string) => void} [options.log]
+ */
 export function createPriorAuthorization({ base, payer, clientId, key, fhirCall, log = console.log }) {
   const notifySecret = crypto.randomBytes(24).toString('base64url');
-  const submitted = new Map(); // ClaimResponse id -> the request Bundle sent
+  /** @type {Map<string, import('./types.js').Json>} ClaimResponse id -> the request Bundle sent */
+  const submitted = new Map();
+  /** @type {string | null} */
   let token = null;
   let tokenExpires = 0;
+  /** @type {string | null} */
   let subscribed = null;
 
   async function payerToken() {
@@ -67,6 +81,11 @@ export function createPriorAuthorization({ base, payer, clientId, key, fhirCall,
     return token;
   }
 
+  /**
+   * @param {string} path
+   * @param {unknown} [body]
+   * @returns {Promise<{ status: number, body: any }>}
+   */
   async function payerCall(path, body, method = 'POST') {
     const answer = await fetch(`${payer}${path}`, {
       method,
@@ -103,11 +122,13 @@ export function createPriorAuthorization({ base, payer, clientId, key, fhirCall,
     return subscribed;
   }
 
+  /** @param {string} reference */
   async function read(reference) {
     const result = await fhirCall('GET', `/${reference}`);
     return result.status === 200 ? result.body : null;
   }
 
+  /** @param {import('./types.js').Json} order */
   function productOrService(order) {
     const concept = order.medicationCodeableConcept ?? order.code ?? {};
     for (const coding of concept.coding ?? []) {
@@ -119,8 +140,13 @@ export function createPriorAuthorization({ base, payer, clientId, key, fhirCall,
   }
 
   // The PAS request for a completed form, or null when the form names no order or Coverage.
+  /**
+   * @param {import('./types.js').Json} qr
+   * @returns {Promise<import('./types.js').Json | null>}
+   */
   async function requestFor(qr) {
-    const contexts = (qr.extension ?? []).filter((e) => e.url === QR_CONTEXT).map((e) => e.valueReference?.reference);
+    /** @type {(string | undefined)[]} */
+    const contexts = (qr.extension ?? []).filter((/** @type {import('./types.js').Json} */ e) => e.url === QR_CONTEXT).map((/** @type {import('./types.js').Json} */ e) => e.valueReference?.reference);
     const orderRef = contexts.find((r) => r && !r.startsWith('Coverage/'));
     const coverageRef = contexts.find((r) => r?.startsWith('Coverage/')) ?? null;
     const order = orderRef ? await read(orderRef) : null;
@@ -175,12 +201,17 @@ export function createPriorAuthorization({ base, payer, clientId, key, fhirCall,
   }
 
   // The payer's ClaimResponse kept in this EHR's record, its `request` the Claim kept here.
+  /**
+   * @param {import('./types.js').Json} claimResponse
+   * @param {string} claimId
+   */
   async function keep(claimResponse, claimId) {
     await fhirCall('PUT', `/ClaimResponse/${claimResponse.id}`, { ...claimResponse, request: { reference: `Claim/${claimId}` } });
   }
 
   // A form just completed in this EHR: submitted for prior authorization. Failures are logged
   // and leave the form saved; the prescriber's app shows no request then.
+  /** @param {import('./types.js').Json} qr */
   async function formCompleted(qr) {
     try {
       const bundle = await requestFor(qr);
@@ -198,26 +229,30 @@ export function createPriorAuthorization({ base, payer, clientId, key, fhirCall,
       await keep(claimResponse, claim.id);
       log(`prior authorization submitted: ClaimResponse/${claimResponse.id} ${claimResponse.outcome}`);
     } catch (error) {
-      log(`prior authorization not submitted: ${error.message}`);
+      log(`prior authorization not submitted: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
 
   // POST /pas/notify: the payer's rest-hook. true when it was ours and taken.
+  /**
+   * @param {string | undefined} authorization
+   * @param {import('./types.js').Json} bundle
+   */
   async function notified(authorization, bundle) {
     const given = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1] ?? '';
     const expected = Buffer.from(notifySecret);
     if (given.length !== notifySecret.length || !crypto.timingSafeEqual(Buffer.from(given), expected)) return false;
     const status = bundle?.entry?.[0]?.resource;
-    const type = status?.parameter?.find((p) => p.name === 'type')?.valueCode;
+    const type = status?.parameter?.find((/** @type {import('./types.js').Json} */ p) => p.name === 'type')?.valueCode;
     if (type !== 'event-notification') return true;
-    const event = status.parameter.find((p) => p.name === 'notification-event');
-    const focus = event?.part?.find((p) => p.name === 'focus')?.valueReference?.reference ?? '';
-    const id = focus.split('/').pop();
+    const event = status.parameter.find((/** @type {import('./types.js').Json} */ p) => p.name === 'notification-event');
+    const focus = event?.part?.find((/** @type {import('./types.js').Json} */ p) => p.name === 'focus')?.valueReference?.reference ?? '';
+    const id = focus.split('/').pop() ?? '';
     const original = submitted.get(id);
     if (!original) return true;
     // id-only: the current state comes from $inquire, as PAS 2.0.1 has it.
     const inquiry = structuredClone(original);
-    inquiry.entry = inquiry.entry.filter((e) => e.resource.resourceType !== 'QuestionnaireResponse');
+    inquiry.entry = inquiry.entry.filter((/** @type {import('./types.js').Json} */ e) => e.resource.resourceType !== 'QuestionnaireResponse');
     inquiry.entry[0].resource.meta = { profile: [`${PAS}/StructureDefinition/profile-claim-inquiry`] };
     delete inquiry.entry[0].resource.supportingInfo;
     const answer = await payerCall('/fhir/Claim/$inquire', inquiry);

@@ -76,10 +76,10 @@ class Form:
         field.press("Enter")
 
     def settled(self) -> None:
-        """Wait until the criteria shown are those of the answers on screen."""
-        self.page.wait_for_function(
-            "() => window.__dtr && window.__dtr.evaluatedKey === window.__dtr.currentKey()",
-            timeout=15000,
+        """Wait until the criteria shown are those of the answers on screen (the results region
+        says so in data-evaluated)."""
+        expect(self.page.locator("#results")).to_have_attribute(
+            "data-evaluated", "true", timeout=15000
         )
 
     def outcome(self) -> str | None:
@@ -551,3 +551,39 @@ def test_a_refused_submission_says_what_to_do_next(page: Page, stack: Stack) -> 
     form.shot("submission-refused")
     expect(page.locator("#workspace")).to_be_visible()
     expect(page.locator("#submit")).to_be_enabled()
+
+
+def test_a_payer_that_does_not_answer_is_said_in_words(page: Page, stack: Stack) -> None:
+    """The payer stops answering while the prescriber works: the alert region says so with the
+    next step, the answers stay, the criteria are marked out of date, and nothing is left
+    unhandled in the page (the page fixture fails on any uncaught error). When the payer answers
+    again, the next change brings the criteria back and the alert goes."""
+    form = Form(page, stack, "01-consolidation-adult-record")
+    form.launch()
+    evaluations: list[str] = []
+    page.on(
+        "request",
+        lambda request: evaluations.append(request.url) if "$evaluate" in request.url else None,
+    )
+    evaluate = f"{stack.payer}/fhir/QuestionnaireResponse/$evaluate"
+    page.route(evaluate, lambda route: route.abort("connectionrefused"))
+    form.choose("phase", "Consol")
+    alert = page.locator("#problem")
+    expect(alert).to_be_visible()
+    expect(alert).to_have_attribute("role", "alert")
+    expect(alert).to_contain_text("The payer did not answer")
+    expect(alert).to_contain_text("Your answers are kept")
+    expect(page.locator("#results")).to_have_attribute("data-evaluated", "false")
+    expect(form.field("phase")).to_have_value("Consolidation")
+    form.shot("payer-not-answering")
+    tried = len(evaluations)
+    assert tried >= 1
+    # Nothing changes, so nothing is asked again: no timer runs behind the prescriber's back.
+    page.wait_for_timeout(2500)
+    assert len(evaluations) == tried
+
+    page.unroute(evaluate)
+    form.choose("regimen", "Single")
+    form.settled()
+    expect(alert).to_be_hidden()
+    assert form.criterion("PHASE") == "met"

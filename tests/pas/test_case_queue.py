@@ -41,7 +41,8 @@ def submit_child(client: TestClient, identifier: str, member_id: str = "M-36-000
         answer(response, link_id, value)
     response["status"] = "completed"
     response["identifier"] = {"system": "urn:ehr:qr", "value": f"qr-{identifier}"}
-    bundle = pas_bundle(CHILD, response, identifier=identifier)
+    # Each request for an order of its own (the payer keeps one open request per order).
+    bundle = pas_bundle(CHILD, response, identifier=identifier, order_id=f"o-{identifier}")
     resources = [e["resource"] for e in bundle["entry"]]
     (coverage,) = [r for r in resources if r["resourceType"] == "Coverage"]
     coverage["identifier"] = [{"type": {"coding": [MEMBER_TYPE]}, "value": member_id}]

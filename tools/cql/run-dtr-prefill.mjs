@@ -1,3 +1,4 @@
+// @ts-check
 // What a DTR client pre-fills with the official CQL engine: the questionnaire package's CQL
 // (service/web/src/cql.js, the same module the SMART app runs) over one patient's FHIR data.
 // Test tooling for tests/cql/test_dtr_prefill.py.
@@ -8,8 +9,12 @@
 import fs from "node:fs";
 import { packagePrefill } from "../../service/web/src/cql.js";
 
+/**
+ * @param {{ package: Record<string, any>, bundle: Record<string, any>, orderId: string, today: string }} input
+ */
 async function run(input) {
-  const resources = (input.package.entry || []).map((e) => e.resource);
+  /** @type {Record<string, any>[]} */
+  const resources = (input.package.entry || []).map((/** @type {Record<string, any>} */ e) => e.resource);
   try {
     const answers = await packagePrefill({
       resources,
@@ -19,7 +24,7 @@ async function run(input) {
     });
     return Object.fromEntries(answers);
   } catch (error) {
-    return { error: String(error?.stack || error) };
+    return { error: String((error instanceof Error && error.stack) || error) };
   }
 }
 

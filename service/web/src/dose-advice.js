@@ -1,12 +1,16 @@
+// @ts-check
 // What to do about a dose over the policy's limit: by how much the order is over, and the change
 // to make in the order (the CRD card carries the same suggestion). Shown only for a limit whose
 // criterion the payer's evaluation says is not met: the decision is the policy's (CQL), this
 // module only says the difference in words.
 
-const rounded = (value) => Math.round(Number(value) * 10) / 10;
-const shown = (value) => rounded(value).toLocaleString("en-US", { maximumFractionDigits: 1 });
+/** @typedef {import("./criteria.js").Evaluation} Evaluation */
+
+const rounded = (/** @type {unknown} */ value) => Math.round(Number(value) * 10) / 10;
+const shown = (/** @type {unknown} */ value) => rounded(value).toLocaleString("en-US", { maximumFractionDigits: 1 });
 
 // [{limit, ordered, over}] for each quantity limit the order exceeds and the policy finds not met.
+/** @param {Evaluation} found */
 export function overLimits(found) {
   const notMet = new Set(found.criteria.filter((c) => c.status === "not-met").map((c) => c.id));
   return found.limits
@@ -16,6 +20,10 @@ export function overLimits(found) {
 }
 
 // The advice in `box` (the dose panel), or nothing when the order is within its limits.
+/**
+ * @param {HTMLElement} box
+ * @param {Evaluation} found
+ */
 export function showDoseAdvice(box, found) {
   box.querySelector("#dose-advice")?.remove();
   const over = overLimits(found);

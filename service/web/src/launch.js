@@ -1,3 +1,4 @@
+// @ts-check
 // SMART App Launch 2.0, EHR launch (`iss` + `launch`) or standalone launch (`iss` only): fhirclient
 // discovers the EHR's endpoints, sends the authorization request with PKCE (S256) and comes back
 // to index.html with the code.
@@ -35,6 +36,6 @@ FHIR.oauth2
     pkceMode: "required",
   })
   .catch((error) => {
-    document.getElementById("launch-status").textContent =
-      `The EHR did not let the form start: ${error.message}`;
+    const status = document.getElementById("launch-status");
+    if (status) status.textContent = `The EHR did not let the form start: ${error.message}`;
   });

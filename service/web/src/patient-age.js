@@ -1,7 +1,12 @@
+// @ts-check
 // A patient's age in the words a chart uses, counted to the day the payer evaluates the policy on
 // (its $evaluate `evaluationDate`), never to the browser's calendar.
 
 // "7 years", "11 months", "3 weeks"; "" when either date is missing or the birth is after `on`.
+/**
+ * @param {string | undefined | null} birthDate
+ * @param {string | undefined | null} on
+ */
 export function ageText(birthDate, on) {
   if (!birthDate || !on || birthDate.length < 10) return "";
   const [by, bm, bd] = birthDate.slice(0, 10).split("-").map(Number);

@@ -1,22 +1,33 @@
+// @ts-check
 // The prior-authorization request an order already has (Da Vinci PAS), as the EHR keeps it: the
 // Claim whose item names the order as its requestedService, and the payer's newest ClaimResponse
 // for it. A relaunched order opens on that request, not on a fresh form (a second request for
 // one order is refused by the payer while the first is open); and each state says what the
 // prescriber can do next.
 
+import { backoff } from "./schedule.js";
+
+/** @typedef {import("./state.js").Resource} Resource */
+/** @typedef {{ claim: Resource, claimResponse: Resource }} SubmittedRequest */
+
 const REQUESTED_SERVICE = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-requestedService";
 const REVIEW_ACTION = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-reviewAction";
 const REVIEW_ACTION_CODE = `${REVIEW_ACTION}Code`;
 const X12_306 = "https://codesystem.x12.org/005010/306";
+/** @type {Record<string, string>} */
 export const REQUEST_STATES = { A1: "approved", A3: "denied", A4: "pended", C: "cancelled" };
 
 // The X12 306 review action of a ClaimResponse and the reason given with it.
+/**
+ * @param {Resource} claimResponse
+ * @returns {{ code: string | null, reason?: string }}
+ */
 export function reviewCode(claimResponse) {
   for (const item of claimResponse.item || []) {
     for (const adjudication of item.adjudication || []) {
-      const action = (adjudication.extension || []).find((e) => e.url === REVIEW_ACTION);
-      const code = (action?.extension || []).find((e) => e.url === REVIEW_ACTION_CODE);
-      const coding = (code?.valueCodeableConcept?.coding || []).find((c) => c.system === X12_306);
+      const action = (adjudication.extension || []).find((/** @type {Resource} */ e) => e.url === REVIEW_ACTION);
+      const code = (action?.extension || []).find((/** @type {Resource} */ e) => e.url === REVIEW_ACTION_CODE);
+      const coding = (code?.valueCodeableConcept?.coding || []).find((/** @type {Resource} */ c) => c.system === X12_306);
       if (coding) return { code: coding.code, reason: adjudication.reason?.text };
     }
   }
@@ -24,18 +35,27 @@ export function reviewCode(claimResponse) {
 }
 
 // {claim, claimResponse} of the newest request the EHR sent for `orderRef` ("Type/id"), or null.
+/**
+ * @param {import("fhirclient/lib/Client").default} client
+ * @param {string} patientId
+ * @param {string} orderRef
+ * @returns {Promise<SubmittedRequest | null>}
+ */
 export async function submittedRequest(client, patientId, orderRef) {
+  /** @type {Resource[]} */
   const claims = await client.request(`Claim?patient=Patient/${patientId}`, { flat: true });
   const forOrder = (claims || []).filter((claim) =>
-    (claim.item || []).some((item) =>
-      (item.extension || []).some((e) => e.url === REQUESTED_SERVICE && e.valueReference?.reference === orderRef),
+    (claim.item || []).some((/** @type {Resource} */ item) =>
+      (item.extension || []).some((/** @type {Resource} */ e) => e.url === REQUESTED_SERVICE && e.valueReference?.reference === orderRef),
     ),
   );
+  /** @type {SubmittedRequest | null} */
   let newest = null;
   for (const claim of forOrder) {
+    /** @type {Resource[]} */
     const answers = await client.request(`ClaimResponse?request=Claim/${claim.id}`, { flat: true });
     for (const answer of answers || []) {
-      if (!newest || String(answer.meta?.lastUpdated) > String(newest.claimResponse.meta?.lastUpdated)) {
+      if (!newest || String(answer.meta?.lastUpdated) > String(/** @type {SubmittedRequest} */ (newest).claimResponse.meta?.lastUpdated)) {
         newest = { claim, claimResponse: answer };
       }
     }
@@ -44,6 +64,7 @@ export async function submittedRequest(client, patientId, orderRef) {
 }
 
 // What the prescriber can do, per state, in words.
+/** @type {Record<string, string[]>} */
 export const NEXT_STEPS = {
   pended: [
     "Nothing to do now: the payer's clinical reviewer decides by the due date in the payer's note, and the decision appears here.",
@@ -58,6 +79,11 @@ export const NEXT_STEPS = {
 };
 
 // The steps after a decision, appended to `box` (the denial and cancellation offer a new form).
+/**
+ * @param {HTMLElement} box
+ * @param {string} state
+ * @param {(() => void) | undefined} onNewRequest
+ */
 export function showNextSteps(box, state, onNewRequest) {
   const steps = NEXT_STEPS[state] || [];
   if (!steps.length) return;
@@ -85,11 +111,20 @@ export function showNextSteps(box, state, onNewRequest) {
   box.append(section);
 }
 
-const FOLLOW_EVERY_MS = 2000;
+const FIRST_LOOK_MS = 2000;
+const LONGEST_WAIT_MS = 60000;
 
 // The page of an order that already has a request, in `done`: its state, shown by `show`
-// (claimResponse, onNewRequest) -> final, read again by `reread` until it is decided. Resolves
-// when the prescriber asks for a corrected (or new) request: the form opens then.
+// (claimResponse, onNewRequest) -> final, read again by `reread` until it is decided (after 2 s,
+// doubling to a minute; no look while the tab is hidden). Resolves when the prescriber asks for
+// a corrected (or new) request: the form opens then.
+/**
+ * @param {HTMLElement} done
+ * @param {SubmittedRequest} first
+ * @param {(claimResponse: Resource, onNewRequest: () => void) => boolean} show
+ * @param {() => Promise<SubmittedRequest | null>} reread
+ * @returns {Promise<void>}
+ */
 export function openOnRequest(done, first, show, reread) {
   return new Promise((resolve) => {
     done.hidden = false;
@@ -108,13 +143,15 @@ export function openOnRequest(done, first, show, reread) {
       resolve();
     };
     let final = show(first.claimResponse, again);
+    const waits = backoff(FIRST_LOOK_MS, LONGEST_WAIT_MS);
     const follow = async () => {
       while (!final) {
-        await new Promise((wait) => setTimeout(wait, FOLLOW_EVERY_MS));
+        await new Promise((wait) => setTimeout(wait, waits.next()));
+        if (document.hidden) continue;
         const now = await reread().catch(() => null);
         if (now) final = show(now.claimResponse, again);
       }
     };
-    follow();
+    void follow();
   });
 }
