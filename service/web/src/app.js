@@ -14,6 +14,7 @@ import {
   missingRequired,
   parseAppContext,
 } from "./responses.js";
+import { withFhirPathExpressions } from "./expressions.js";
 import { localToday, recordPrefill } from "./record-prefill.js";
 
 const PAYER = new URL("..", window.location.href).href.replace(/\/$/, "");
@@ -90,7 +91,7 @@ async function main() {
   };
   const starting = draft || (await withRecordAnswers(entries, prefilled));
 
-  const rendered = withAnswerOptions(session.questionnaire, entries, starting);
+  const rendered = withAnswerOptions(withFhirPathExpressions(session.questionnaire), entries, starting);
   const form = LForms.Util.convertFHIRQuestionnaireToLForms(rendered, "R4");
   const filled = LForms.Util.mergeFHIRDataIntoLForms("QuestionnaireResponse", starting, form, "R4");
   $("workspace").hidden = false;
