@@ -22,7 +22,7 @@ from service.dtr.prefill import assertion_of
 from service.errors import BadRequest, Forbidden, NotFound
 from service.openapi_bodies import request_body
 from service.outcomes import fhir_response
-from service.pas.cases import due_at, evaluate_submission
+from service.pas.cases import due_at, evaluate_submission, not_adjudicated
 from service.pas.claim_response import Decision, claim_response, response_bundle
 from service.pas.intake import receive
 from service.pas.submission import Submission, read_submission
@@ -88,7 +88,11 @@ async def submit(
         submission,
         request_id,
         base,
-        Decision("pended", note="Pended for clinical review: every request is reviewed."),
+        Decision(
+            "pended",
+            note="Pended for clinical review: every request is reviewed.",
+            not_adjudicated=not_adjudicated(summary),
+        ),
         received,
     )
     stored = Received(

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.errors import UnprocessableEntity
+from service.pas.cases import not_adjudicated
 from service.pas.claim_response import Decision, claim_response
 from service.pas.submission import Submission, read_submission
 from service.storage.prior_auth import (
@@ -66,7 +67,11 @@ def receive(
         submission,
         existing.id,
         base_url,
-        Decision("pended", note="Updated by the submitter: pended for clinical review again."),
+        Decision(
+            "pended",
+            note="Updated by the submitter: pended for clinical review again.",
+            not_adjudicated=not_adjudicated(received.summary),
+        ),
         at,
     )
     # Conditional on the state the update was made from: a reviewer's decision committed meanwhile
@@ -117,9 +122,10 @@ def _close(
     row: PriorAuthRequest, action: str, why: str, by: str, base_url: str, at: datetime
 ) -> Resource:
     original = read_submission(row.bundle)
-    response = claim_response(
-        original, row.id, base_url, Decision("cancelled", note=why.capitalize() + "."), at
+    decision = Decision(
+        "cancelled", note=why.capitalize() + ".", not_adjudicated=not_adjudicated(row.summary)
     )
+    response = claim_response(original, row.id, base_url, decision, at)
     session = Session.object_session(row)
     assert session is not None
     record_decision(
