@@ -1,8 +1,8 @@
 // The Questionnaire's expressions in the language the renderer speaks. DTR writes every expression
-// in CQL; LHC-Forms evaluates FHIRPath only. Each CQL expression the form computes live (the
-// `variable`s and bsa-m2's calculatedExpression) carries its equivalent FHIRPath form in the
-// extensions pack's cqf-alternativeExpression; the renderer gets that form (docs/decisions/0011).
-// Pure: no DOM.
+// in CQL; LHC-Forms evaluates FHIRPath only. Each CQL expression the form computes live (its
+// `variable`s and calculatedExpressions) carries its equivalent FHIRPath form in the extensions
+// pack's cqf-alternativeExpression; the renderer gets that form (docs/decisions/0011). Pure: no
+// DOM.
 
 export const ALTERNATIVE_EXPRESSION = "http://hl7.org/fhir/StructureDefinition/cqf-alternativeExpression";
 const FHIRPATH = "text/fhirpath";
