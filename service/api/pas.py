@@ -22,7 +22,7 @@ from service.dtr.prefill import assertion_of
 from service.errors import BadRequest, Forbidden, NotFound
 from service.openapi_bodies import request_body
 from service.outcomes import fhir_response
-from service.pas.cases import due_at, evaluate_submission, pended_note
+from service.pas.cases import due_at, evaluate_submission, not_adjudicated, pended_note
 from service.pas.claim_response import Decision, claim_response, response_bundle
 from service.pas.intake import receive
 from service.pas.submission import Submission, read_submission
@@ -88,7 +88,11 @@ async def submit(
         submission,
         request_id,
         base,
-        Decision("pended", note=pended_note(due_at(received, submission.priority))),
+        Decision(
+            "pended",
+            note=pended_note(due_at(received, submission.priority)),
+            not_adjudicated=not_adjudicated(summary),
+        ),
         received,
     )
     order_ref = summary.get("order")

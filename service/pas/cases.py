@@ -60,7 +60,15 @@ def evaluate_submission(
     record = PatientRecord([(r, None) for r in submission.resources()])
     response = submission.response
     questionnaire = questionnaire_of(str(response.get("questionnaire"))) if response else None
-    order = submission.order
+    policies = {
+        sequence: registry.for_order(service, record) if service is not None else None
+        for sequence, service in submission.services
+    }
+    # The order reviewed is the first a policy is about (else the first named).
+    order = next(
+        (s for q, s in submission.services if s is not None and policies[q] is not None),
+        submission.order,
+    )
     policy = registry.for_order(order, record) if order is not None else None
     if policy is None and questionnaire is not None:
         policy = registry.by_questionnaire(str(questionnaire.get("url")))
@@ -70,6 +78,10 @@ def evaluate_submission(
         "response": _reference(response),
         "answers": _answers(response, questionnaire),
     }
+    if any(p is not None for p in policies.values()):
+        # PAS: a problem with one item is reported in the ClaimResponse's `error`, not by
+        # refusing the request; an item no policy of ours is about is not adjudicated here.
+        summary["notAdjudicated"] = [q for q, p in policies.items() if p is None]
     if policy is None or order is None:
         return None, summary | {"evaluation": None}
     answers = answers_of(response, questionnaire) if response and questionnaire else {}
@@ -77,6 +89,11 @@ def evaluate_submission(
         record, _reference(order) or "", today, answers
     )
     return policy, summary | {"policy": policy.id, "evaluation": evaluation.as_json()}
+
+
+def not_adjudicated(summary: JsonObject) -> tuple[int, ...]:
+    """The sequences of the request's items no policy of ours is about."""
+    return tuple(int(q) for q in summary.get("notAdjudicated") or [])
 
 
 def _reference(resource: Resource | None) -> str | None:

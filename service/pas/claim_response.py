@@ -58,6 +58,8 @@ class Decision:
     asks: tuple[str, ...] = field(default_factory=tuple)
     # Notes after the reviewer's (a denial: whom to ask for reconsideration).
     notes_after: tuple[str, ...] = field(default_factory=tuple)
+    # The sequences of the items the payer does not adjudicate (ClaimResponse.error).
+    not_adjudicated: tuple[int, ...] = field(default_factory=tuple)
 
 
 def claim_response(
@@ -80,8 +82,17 @@ def claim_response(
         "requestor": claim["provider"],
         "request": {"identifier": claim["identifier"][0]},
         "outcome": outcome.get(decision.state, "queued"),
-        "item": [_item(item, decision, at) for item in claim["item"]],
+        "item": [
+            _item(item, decision, at)
+            for item in claim["item"]
+            if item["sequence"] not in decision.not_adjudicated
+        ],
     }
+    errors = item_errors(claim, decision.not_adjudicated)
+    if errors:
+        built["error"] = errors
+        # remittance-outcome: complete with errors in some items is `partial`.
+        built["outcome"] = "partial" if built["outcome"] == "complete" else built["outcome"]
     if decision.preauth_ref:
         built["preAuthRef"] = decision.preauth_ref
     if decision.period:
@@ -90,6 +101,11 @@ def claim_response(
         built["contained"] = [_asking(decision, claim, at)]
         built["communicationRequest"] = [{"reference": f"#{ASKING_ID}"}]
     notes = [decision.note] if decision.note else []
+    notes += [
+        f"Item {sequence}: no policy of this payer's prior-authorization service is about the "
+        "service it asks for; it is not adjudicated here."
+        for sequence in decision.not_adjudicated
+    ]
     notes += list(decision.asks) + list(decision.notes_after)
     if notes:
         built["processNote"] = [
@@ -97,6 +113,43 @@ def claim_response(
         ]
     built["disposition"] = _disposition(decision)
     return built
+
+
+# ClaimResponse.error.code is bound (required) to X12 901 reject reasons, followupAction to X12
+# 889, as in the IG's ErrorResponseExample. The codes are those X12's 278 response allows at the
+# service level (AAA at loop 2000F): 33 Input Errors; N Resubmission Not Allowed (the same item
+# sent again is still not ours to decide).
+ERROR_PATH = f"{PAS}/StructureDefinition/extension-errorPath"
+ERROR_FOLLOWUP = f"{PAS}/StructureDefinition/extension-errorFollowupAction"
+X12_901 = "https://codesystem.x12.org/005010/901"
+X12_889 = "https://codesystem.x12.org/005010/889"
+
+
+def item_errors(claim: Resource, sequences: tuple[int, ...]) -> list[JsonObject]:
+    """One error per item not adjudicated, naming the Claim's item by its path and sequence."""
+    return [
+        {
+            "extension": [
+                {"url": ERROR_PATH, "valueString": f"Claim.item[{index}]"},
+                {
+                    "url": ERROR_FOLLOWUP,
+                    "valueCodeableConcept": {
+                        "coding": [
+                            {"system": X12_889, "code": "N", "display": "Resubmission Not Allowed"}
+                        ]
+                    },
+                },
+            ],
+            "itemSequence": item["sequence"],
+            "code": {
+                "coding": [{"system": X12_901, "code": "33", "display": "Input Errors"}],
+                "text": "No policy of this payer's prior-authorization service is about this "
+                "item's service: it is not adjudicated here.",
+            },
+        }
+        for index, item in enumerate(claim["item"])
+        if item["sequence"] in sequences
+    ]
 
 
 ASKING_ID = "more-information"

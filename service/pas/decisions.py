@@ -15,12 +15,12 @@ a page read before another reviewer's is refused there. Decisions are appended, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
 from service.errors import UnprocessableEntity
-from service.pas.cases import new_preauth_ref
+from service.pas.cases import new_preauth_ref, not_adjudicated
 from service.pas.claim_response import Decision, claim_response
 from service.pas.submission import read_submission
 from service.policy.evaluation import covered_period
@@ -168,6 +168,7 @@ def decide(
         state, reference, reason_code, reason_text = "more-info", None, None, note
     else:
         raise UnprocessableEntity(f"unknown action {choice.action!r}")
+    decision = replace(decision, not_adjudicated=not_adjudicated(row.summary))
     response = claim_response(submission, row.id, base_url, decision, at)
     return Decided(
         by=reviewer,

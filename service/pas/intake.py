@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.errors import Conflict, Issue, UnprocessableEntity
-from service.pas.cases import pended_note
+from service.pas.cases import not_adjudicated, pended_note
 from service.pas.claim_response import Decision, claim_response
 from service.pas.submission import Submission, read_submission
 from service.storage.prior_auth import (
@@ -71,7 +71,11 @@ def receive(
         submission,
         existing.id,
         base_url,
-        Decision("pended", note=pended_note(received.due_at, updated=True)),
+        Decision(
+            "pended",
+            note=pended_note(received.due_at, updated=True),
+            not_adjudicated=not_adjudicated(received.summary),
+        ),
         at,
     )
     # Conditional on the state the update was made from: a reviewer's decision committed meanwhile
@@ -141,9 +145,10 @@ def _close(
     row: PriorAuthRequest, action: str, why: str, by: str, base_url: str, at: datetime
 ) -> Resource:
     original = read_submission(row.bundle)
-    response = claim_response(
-        original, row.id, base_url, Decision("cancelled", note=why.capitalize() + "."), at
+    decision = Decision(
+        "cancelled", note=why.capitalize() + ".", not_adjudicated=not_adjudicated(row.summary)
     )
+    response = claim_response(original, row.id, base_url, decision, at)
     session = Session.object_session(row)
     assert session is not None
     record_decision(

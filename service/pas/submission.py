@@ -63,6 +63,9 @@ class Submission:
     marks_changes: bool = False
     replaces: str | None = None
     cancels_all: bool = False
+    # Each item's sequence and the service it asks for (its requestedService, resolved; None
+    # when it names none): what the payer adjudicates item by item.
+    services: tuple[tuple[int, Resource | None], ...] = ()
 
     @property
     def is_update(self) -> bool:
@@ -141,6 +144,7 @@ def read_submission(bundle: object, *, inquiry: bool = False) -> Submission:
         marks_changes=_marks_changes(claim),
         replaces=_replaces(claim),
         cancels_all=all(_cancelled(item) for item in claim["item"]),
+        services=tuple((item["sequence"], _item_service(item, index)) for item in claim["item"]),
     )
 
 
@@ -256,10 +260,14 @@ def _extension(element: Resource, url: str) -> Resource | None:
 
 def _requested_service(claim: Resource, index: _Index) -> Resource | None:
     for item in claim.get("item") or []:
-        service = _extension(item, REQUESTED_SERVICE)
-        if service is not None:
-            return index.resolve(service.get("valueReference"))
+        if _extension(item, REQUESTED_SERVICE) is not None:
+            return _item_service(item, index)
     return None
+
+
+def _item_service(item: Resource, index: _Index) -> Resource | None:
+    service = _extension(item, REQUESTED_SERVICE)
+    return index.resolve(service.get("valueReference")) if service is not None else None
 
 
 def _questionnaire_response(claim: Resource, index: _Index) -> Resource | None:

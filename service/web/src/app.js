@@ -11,6 +11,7 @@ import { INTENDED_USE } from "./current-response.js";
 import { $, when } from "./dom.js";
 import { savedDraft } from "./ehr.js";
 import { readLaunch } from "./ehr-launch.js";
+import { withFhirPathExpressions } from "./expressions.js";
 import { linkIds } from "./form-rows.js";
 import { showHeader, showTitle } from "./header.js";
 import { lformsReady, renderForm, withAnswerOptions } from "./lforms.js";
@@ -70,7 +71,8 @@ async function main() {
   const starting = draft || (await withRecordAnswers(entries, prefilled));
 
   $("workspace").hidden = false;
-  await renderForm(LForms, withAnswerOptions(questionnaire, entries, starting), starting);
+  // LHC-Forms evaluates FHIRPath only: the CQL expressions' FHIRPath alternatives (ADR 0012).
+  await renderForm(LForms, withAnswerOptions(withFhirPathExpressions(questionnaire), entries, starting), starting);
   repairForm($("form"));
   if (draft) $("save-status").textContent = `Resumed the draft saved ${when(draft.authored)}.`;
 
