@@ -23,7 +23,13 @@ from service.crd.assertions import off_policy_reason, order_reference, policy_ur
 from service.crd.cards import CardSource, card
 from service.fhir.enable_when import asked
 from service.policy.contract import QuantityLimit, Unit
-from service.policy.display import criterion_text, number, quantity_display, value_display
+from service.policy.display import (
+    UCUM,
+    criterion_text,
+    number,
+    quantity_display,
+    value_display,
+)
 from service.policy.evaluation import Evaluation, LimitResult, Status
 from service.policy.folder import Policy
 from service.types import JsonObject, Resource
@@ -178,8 +184,8 @@ def _with_amount(
             if key in dose_and_rate:
                 dose_and_rate[key] = {
                     "value": float(limit.value),
-                    "unit": limit.unit,
-                    "system": "http://unitsofmeasure.org",
+                    "unit": unit.display,
+                    "system": UCUM,
                     "code": limit.unit,
                 }
                 if isinstance(dosage.get("text"), str):

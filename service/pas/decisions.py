@@ -23,6 +23,7 @@ from service.errors import UnprocessableEntity
 from service.pas.cases import new_preauth_ref
 from service.pas.claim_response import Decision, claim_response
 from service.pas.submission import read_submission
+from service.policy.display import status_words
 from service.policy.evaluation import covered_period
 from service.policy.folder import Policy
 from service.storage.prior_auth import Decided
@@ -56,8 +57,10 @@ def reason_system(base_url: str, policy: Policy | None) -> str:
 
 def reasons(policy: Policy | None) -> dict[str, str]:
     """code -> words: each criterion not met, then the general reasons."""
-    found = {c.id: f"{c.label}: not met" for c in policy.evaluation.criteria} if policy else {}
-    return found | GENERAL_REASONS
+    if policy is None:
+        return dict(GENERAL_REASONS)
+    not_met = status_words(policy, "not-met")
+    return {c.id: f"{c.label}: {not_met}" for c in policy.evaluation.criteria} | GENERAL_REASONS
 
 
 def default_period(summary: JsonObject, today: date) -> tuple[date, date]:

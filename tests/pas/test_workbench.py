@@ -120,7 +120,7 @@ def test_home_administration_is_shown_not_met_for_the_reviewer_to_decide(
     _sign_in(client)
     case = client.get(f"/review/cases/{case_id}").text
     assert 'data-criterion="SITE" data-status="not-met"' in case
-    assert "Where will blinatumomab be given?: <strong>home</strong>" in case
+    assert "Where will blinatumomab be given?: <strong>Home</strong>" in case  # its display
     assert 'id="approve"' in case and 'id="deny"' in case
 
 
