@@ -42,11 +42,9 @@ from service.policy.folder import Policy
 # belongs, a missing element the FHIR model requires): the evaluation failed, not the service.
 DATA_ERRORS = (TypeError, ValueError, KeyError, AttributeError, IndexError, ArithmeticError)
 # How a policy's CQL writes, in a criterion's Evidence (a List<String>), that a questionnaire
-# answer is the evidence ("answer:<linkId>"; anything else is a reference), and how it starts a
-# limit's basis that explains why the limit is not known yet. Read here, once, into typed values:
-# no reader of an evaluation parses these.
+# answer is the evidence ("answer:<linkId>"; anything else is a reference). Read here, once, into
+# typed values: no reader of an evaluation parses it.
 ANSWER_EVIDENCE = "answer:"
-UNKNOWN_BASIS = "unknown: "
 
 
 class PolicyEngine:
@@ -190,7 +188,8 @@ def _evidence(text: str) -> Evidence:
 
 
 def _basis(value: Any) -> str | None:
-    return None if value is None else str(value).removeprefix(UNKNOWN_BASIS)
+    """Why the limit is what it is or, when it is not known (no value), why not."""
+    return None if value is None else str(value)
 
 
 def _coerce(value: Any, elm_type: str) -> Any:
