@@ -14,10 +14,12 @@ CRD temp code system, 2.2's THO crd-coverage-detail):
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from service.crd.calls import HookCall
 from service.crd.coverage_information import CoverageInformation, new_assertion_id
 from service.crd.versions import CrdVersion
+from service.policy.display import quantity
 from service.policy.evaluation import Evaluation, Status
 from service.policy.folder import Policy
 from service.settings import Settings
@@ -146,13 +148,8 @@ def details(
     for limit in evaluation.limits:
         code = marked.get(limit.id)
         if code == "allowed-quantity" and limit.value is not None and limit.unit is not None:
-            quantity = {
-                "value": float(limit.value),
-                "unit": limit.unit,
-                "system": "http://unitsofmeasure.org",
-                "code": limit.unit,
-            }
-            found.append((code, {"valueQuantity": quantity}, limit.basis))
+            amount = quantity(policy, Decimal(limit.value), limit.unit)
+            found.append((code, {"valueQuantity": amount}, limit.basis))
         elif code == "allowed-period" and (period := limit.period()) is not None:
             value = {"start": period[0].isoformat(), "end": period[1].isoformat()}
             found.append((code, {"valuePeriod": value}, limit.label))

@@ -18,16 +18,21 @@ from __future__ import annotations
 import copy
 import re
 import uuid
-from decimal import Decimal
 
 from service.crd.assertions import off_policy_reason, order_reference, policy_url
 from service.crd.cards import CardSource, card
+from service.fhir.enable_when import asked
 from service.policy.contract import QuantityLimit, Unit
+from service.policy.display import (
+    UCUM,
+    criterion_text,
+    number,
+    quantity_display,
+    value_display,
+)
 from service.policy.evaluation import Evaluation, LimitResult, Status
 from service.policy.folder import Policy
 from service.types import JsonObject, Resource
-
-_MARK = {Status.MET: "shown", Status.NOT_MET: "NOT met", Status.UNKNOWN: "not in the record"}
 
 
 def instructions_card(
@@ -38,19 +43,22 @@ def instructions_card(
         "",
         "What the patient's record already shows:",
     ]
-    for criterion in evaluation.criteria.values():
-        value = "" if criterion.value is None else f": {_shown(criterion.value)}"
-        lines.append(f"- {policy.criterion_label(criterion.id)}: {_MARK[criterion.status]}{value}")
-        if criterion.discrepancy:
-            lines.append(f"  - Flag: {policy.discrepancy_note(criterion.id)}")
-    asked = [policy.criterion_label(c) for c in evaluation.unknown_criteria()]
-    if asked:
-        lines += ["", "The prior-authorization form will ask: " + "; ".join(asked) + "."]
+    for c in evaluation.criteria.values():
+        lines.append(f"- {criterion_text(policy, c.id, c.status.value, c.value)}")
+        if c.discrepancy:
+            lines.append(f"  - Flag: {policy.discrepancy_note(c.id)}")
+    # The questions the form will ask: those the pre-fill of this same evaluation leaves open.
+    questions = [
+        str(q.get("text") or q["linkId"])
+        for q in asked(policy.questionnaire_items, evaluation.prefill)
+    ]
+    if questions:
+        lines += ["", "The prior-authorization form will ask: " + "; ".join(questions) + "."]
     lines += ["", f"How to submit: {policy.prior_authorization.submission}"]
     return card(
         source,
         "coverage-info",
-        f"Prior authorization required: {_drug(policy)}",
+        f"Prior authorization required: {policy.words.drug}",
         "info",
         "\n".join(lines),
         order_reference(order),
@@ -61,7 +69,7 @@ def policy_card(source: CardSource, policy: Policy, order: Resource, base_url: s
     built = card(
         source,
         "guideline",
-        f"Coverage policy: {_drug(policy)}",
+        f"Coverage policy: {policy.words.drug}",
         "info",
         f"The payer's published coverage criteria for {policy.title}.",
         order_reference(order),
@@ -80,14 +88,15 @@ def off_policy_card(
     source: CardSource, policy: Policy, evaluation: Evaluation, order: Resource
 ) -> JsonObject | None:
     reason = off_policy_reason(policy, evaluation)
-    if reason is None or policy.off_policy is None:
+    rule = policy.off_policy
+    if reason is None or rule is None:
         return None
-    diagnosis = evaluation.criteria[policy.off_policy.criterion].value
-    detail = f"Recorded diagnosis {_shown(diagnosis)}. {reason}" if diagnosis else reason
+    recorded = value_display(policy, rule.criterion, evaluation.criteria[rule.criterion].value)
+    detail = f"{rule.recorded}: {recorded}. {reason}" if recorded else reason
     return card(
         source,
         "off-guideline",
-        "Diagnosis outside the policy's indications: medical review needed",
+        rule.summary,
         "warning",
         detail,
         order_reference(order),
@@ -106,17 +115,18 @@ def limit_card(
     limit, declared = found
     assert limit.value is not None and limit.ordered is not None and limit.unit is not None
     unit = policy.evaluation.units[limit.unit]
-    what, amount = limit.label, f"{_shown(limit.value)} {unit.display}"
+    what, amount = limit.label, quantity_display(policy, limit.value, limit.unit)
     explained = [
-        f"{c.shown.name} {_shown(value)} {c.shown.unit}"
+        f"{c.shown.name} {value_display(policy, c.id, value)}"
         for c in policy.evaluation.criteria
         if c.id in declared.explained_by
         and c.shown is not None
         and (value := evaluation.criteria[c.id].value) is not None
     ]
     why = "; ".join(x for x in (limit.basis, ", ".join(explained)) if x)
+    ordered = quantity_display(policy, limit.ordered, limit.unit)
     detail = (
-        f"Ordered {what} {_shown(limit.ordered)} {unit.display}; the covered {what} for this "
+        f"Ordered {what} {ordered}; the covered {what} for this "
         f"patient is {amount}" + (f" ({why})" if why else "") + ". Doses above it are not covered."
     )
     for criterion_id in declared.explained_by:
@@ -174,8 +184,8 @@ def _with_amount(
             if key in dose_and_rate:
                 dose_and_rate[key] = {
                     "value": float(limit.value),
-                    "unit": limit.unit,
-                    "system": "http://unitsofmeasure.org",
+                    "unit": unit.display,
+                    "system": UCUM,
                     "code": limit.unit,
                 }
                 if isinstance(dosage.get("text"), str):
@@ -187,7 +197,7 @@ def _with_amount(
 def _text_with_amount(text: str, limit: LimitResult, unit: Unit) -> str:
     """The dosage text with its amount replaced by the limit; a text that states no amount we
     can find (in the words the contract gives for the unit) says the new amount first."""
-    shown = f"{_shown(limit.value)} {limit.unit}"
+    shown = f"{number(limit.value)} {unit.display}"
     pattern = _amount_pattern(unit)
     if pattern is None:
         return f"{shown} ({text})"
@@ -205,16 +215,3 @@ def _amount_pattern(unit: Unit) -> re.Pattern[str] | None:
     per = "|".join(re.escape(w) for w in sorted(words.per, key=len, reverse=True))
     time = rf"(?:\s*(?:{per})(?![a-z]))?" if per else ""
     return re.compile(rf"\d+(?:\.\d+)?\s*(?:{amounts}){time}", re.IGNORECASE)
-
-
-def _drug(policy: Policy) -> str:
-    return policy.title.split(" for ")[0]
-
-
-def _shown(value: object) -> str:
-    if isinstance(value, Decimal):
-        try:
-            return f"{value.quantize(Decimal('0.01')).normalize():f}"
-        except ArithmeticError:  # more digits than the decimal context holds: shown as it is
-            return f"{value:f}"
-    return str(value)

@@ -20,13 +20,25 @@ from service.dtr.responses import answers_of
 from service.errors import UnprocessableEntity
 from service.fhir.record import PatientRecord
 from service.policy.contract import LimitKind
+from service.policy.display import (
+    UCUM,
+    criterion_state,
+    quantity,
+    quantity_display,
+    typed_value,
+    value_display,
+)
 from service.policy.engine import PolicyEngine
-from service.policy.evaluation import Evaluation, LimitResult
+from service.policy.evaluation import (
+    CriterionResult,
+    Evaluation,
+    Evidence,
+    EvidenceKind,
+    LimitResult,
+)
 from service.policy.folder import Policy
 from service.storage.tables import CoverageAssertion
 from service.types import JsonObject, Resource
-
-UCUM = "http://unitsofmeasure.org"
 
 
 def evaluate_response(
@@ -61,17 +73,9 @@ def evaluation_parameters(
 ) -> JsonObject:
     parameters: list[JsonObject] = [{"name": "outcome", "valueCode": evaluation.outcome.value}]
     for criterion in evaluation.criteria.values():
-        parts: list[JsonObject] = [
-            {"name": "id", "valueString": criterion.id},
-            {"name": "label", "valueString": policy.criterion_label(criterion.id)},
-            {"name": "status", "valueCode": criterion.status.value},
-        ]
-        if criterion.value is not None:
-            parts.append({"name": "value", "valueString": _text(criterion.value)})
-        parts += [{"name": "evidence", "valueString": e} for e in criterion.evidence]
-        if criterion.discrepancy or criterion.id in (flagged or set()):
-            parts.append({"name": "flag", "valueString": policy.discrepancy_note(criterion.id)})
-        parameters.append({"name": "criterion", "part": parts})
+        parameters.append(
+            {"name": "criterion", "part": _criterion(criterion, policy, flagged or set())}
+        )
     for path in evaluation.paths.values():
         parameters.append(
             {
@@ -86,6 +90,39 @@ def evaluation_parameters(
     return {"resourceType": "Parameters", "parameter": parameters}
 
 
+def _criterion(criterion: CriterionResult, policy: Policy, flagged: set[str]) -> list[JsonObject]:
+    """Its words, its status (and the status in words), its value typed and in words, and what
+    it rests on."""
+    status = criterion.status.value
+    parts: list[JsonObject] = [
+        {"name": "id", "valueString": criterion.id},
+        {"name": "label", "valueString": policy.criterion_label(criterion.id)},
+        {"name": "status", "valueCode": status},
+        {
+            "name": "statusDisplay",
+            "valueString": criterion_state(policy, criterion.id, status, criterion.value),
+        },
+    ]
+    typed = typed_value(policy, criterion.id, criterion.value)
+    if typed is not None:
+        parts.append({"name": "value"} | typed)
+        words = value_display(policy, criterion.id, criterion.value)
+        parts.append({"name": "display", "valueString": words})
+    parts += [_evidence(e) for e in criterion.evidence]
+    if criterion.discrepancy or criterion.id in flagged:
+        parts.append({"name": "flag", "valueString": policy.discrepancy_note(criterion.id)})
+    return parts
+
+
+def _evidence(evidence: Evidence) -> JsonObject:
+    parts: list[JsonObject] = [{"name": "kind", "valueCode": evidence.kind.value}]
+    if evidence.kind is EvidenceKind.ANSWER:
+        parts.append({"name": "linkId", "valueString": evidence.link_id})
+    else:
+        parts.append({"name": "reference", "valueReference": {"reference": evidence.reference}})
+    return {"name": "evidence", "part": parts}
+
+
 def _limit(limit: LimitResult, policy: Policy) -> JsonObject:
     parts: list[JsonObject] = [
         {"name": "id", "valueString": limit.id},
@@ -97,9 +134,13 @@ def _limit(limit: LimitResult, policy: Policy) -> JsonObject:
         display = policy.evaluation.units[limit.unit].display
         parts.append({"name": "unit", "valueString": display})
         if isinstance(limit.value, Decimal):
-            parts.append({"name": "value", "valueQuantity": _quantity(limit.value, limit.unit)})
+            value = quantity(policy, limit.value, limit.unit)
+            parts.append({"name": "value", "valueQuantity": value})
+            words = quantity_display(policy, limit.value, limit.unit)
+            parts.append({"name": "display", "valueString": words})
         if limit.ordered is not None:
-            parts.append({"name": "ordered", "valueQuantity": _quantity(limit.ordered, limit.unit)})
+            ordered = quantity(policy, limit.ordered, limit.unit)
+            parts.append({"name": "ordered", "valueQuantity": ordered})
     elif limit.kind is LimitKind.COUNT and limit.value is not None:
         parts.append({"name": "count", "valueInteger": int(limit.value)})
     elif limit.kind is LimitKind.PERIOD:
@@ -111,15 +152,6 @@ def _limit(limit: LimitResult, policy: Policy) -> JsonObject:
             value = {"start": period[0].isoformat(), "end": period[1].isoformat()}
             parts.append({"name": "period", "valuePeriod": value})
     if limit.basis is not None:
+        # Why the limit is what it is or, when it is not known yet, why not (policy's words).
         parts.append({"name": "basis", "valueString": limit.basis})
     return {"name": "limit", "part": parts}
-
-
-def _quantity(value: Decimal, unit: str) -> JsonObject:
-    return {"value": float(value), "unit": unit, "system": UCUM, "code": unit}
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, dict):
-        return str(value.get("code"))
-    return str(value)

@@ -65,6 +65,25 @@ def _input() -> JsonObject:
     )
 
 
+_STATUS_WORDS = "The status in the policy's words; a known yes/no criterion says its answer."
+_VALUE = (
+    "The value the status rests on, typed as the policy declares it: valueBoolean, valueCoding "
+    "(with the display of the policy's terminology), valueQuantity (UCUM code, full precision), "
+    "valueInteger, valueDate or valueString. Decisions are made on it, never on its display."
+)
+_DISPLAY = "The value in the policy's words, for people (a code's display, an amount and its unit)."
+_EVIDENCE = "What the status rests on: a questionnaire answer or a resource."
+_BASIS = "How the limit was set or, while it is not known, why not (the policy's words)."
+
+
+def _evidence_parts() -> list[JsonObject]:
+    return [
+        _parameter("kind", "out", "1", "code", "answer | resource", minimum=1),
+        _parameter("linkId", "out", "1", "string", "The answer's linkId."),
+        _parameter("reference", "out", "1", "Reference", "The resource."),
+    ]
+
+
 def _outputs() -> list[JsonObject]:
     outcomes = " | ".join(outcome.value for outcome in Outcome)
     statuses = " | ".join(status.value for status in Status)
@@ -81,8 +100,10 @@ def _outputs() -> list[JsonObject]:
                 _parameter("id", "out", "1", "string", "The policy's id for it.", minimum=1),
                 _parameter("label", "out", "1", "string", "The policy's words.", minimum=1),
                 _parameter("status", "out", "1", "code", statuses, minimum=1),
-                _parameter("value", "out", "1", "string", "The value the status rests on."),
-                _parameter("evidence", "out", "*", "string", "What the status rests on."),
+                _parameter("statusDisplay", "out", "1", "string", _STATUS_WORDS, minimum=1),
+                _parameter("value", "out", "1", "Element", _VALUE),
+                _parameter("display", "out", "1", "string", _DISPLAY),
+                _parameter("evidence", "out", "*", None, _EVIDENCE, part=_evidence_parts()),
                 _parameter("flag", "out", "1", "string", "What the record disagrees on."),
             ],
         ),
@@ -110,11 +131,12 @@ def _outputs() -> list[JsonObject]:
                 _parameter("label", "out", "1", "string", "The policy's words.", minimum=1),
                 _parameter("unit", "out", "1", "string", "A quantity's unit, as shown."),
                 _parameter("value", "out", "1", "Quantity", "A quantity limit, when known."),
+                _parameter("display", "out", "1", "string", "A quantity limit, in words."),
                 _parameter("count", "out", "1", "integer", "A count limit, when known."),
                 _parameter("period", "out", "1", "Period", "A period limit, from its start."),
                 _parameter("ordered", "out", "1", "Quantity", "What the order asks for."),
                 _parameter("length", "out", "1", "Quantity", "A period's length (years)."),
-                _parameter("basis", "out", "1", "string", "How the limit was set."),
+                _parameter("basis", "out", "1", "string", _BASIS),
             ],
         ),
         _parameter(

@@ -5,13 +5,13 @@ the values the policy's CQL parameters take."""
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
 from service.dtr.content import ContentStore
 from service.errors import Issue
+from service.fhir.enable_when import enabled
 from service.types import JsonObject, Resource
 
 _VALUE_KEY = {
@@ -160,38 +160,3 @@ def _answer_key(item: Resource, answer: JsonObject) -> str | None:
     if item["type"] == "open-choice":
         return next((k for k in _OPEN_CHOICE_KEYS if k in answer), "valueCoding")
     return _VALUE_KEY.get(item["type"])
-
-
-def enabled(item: Resource, values: dict[str, Any]) -> bool:
-    conditions = item.get("enableWhen") or []
-    if not conditions:
-        return True
-    results = [_holds(condition, values) for condition in conditions]
-    return all(results) if item.get("enableBehavior", "all") == "all" else any(results)
-
-
-_OPERATORS = {
-    "=": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    ">": operator.gt,
-    "<=": operator.le,
-    ">=": operator.ge,
-}
-
-
-def _holds(condition: Resource, values: dict[str, Any]) -> bool:
-    given = values.get(condition["question"])
-    if condition["operator"] == "exists":
-        return (given is not None) is bool(condition.get("answerBoolean", True))
-    if given is None:
-        return False
-    wanted = next(v for k, v in condition.items() if k.startswith("answer"))
-    if isinstance(wanted, dict):
-        wanted = wanted.get("code")
-    elif isinstance(wanted, float):
-        wanted = Decimal(str(wanted))
-    try:
-        return bool(_OPERATORS[condition["operator"]](given, wanted))
-    except TypeError:
-        return False  # an answer of another type than the condition's: the item stays disabled

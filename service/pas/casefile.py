@@ -14,11 +14,19 @@ from typing import Any
 
 from service.pas.case_subject import CaseSubject, bundle_resources, case_subject
 from service.pas.decisions import ReasonGroup, covered, default_period, reason_groups
+from service.policy.display import (
+    criterion_state,
+    number,
+    path_words,
+    status_words,
+    value_display,
+)
+from service.policy.evaluation import Evidence as Resting
+from service.policy.evaluation import EvidenceKind
 from service.policy.folder import Policy
 from service.storage.tables import PriorAuthDecision, PriorAuthRequest
 from service.types import JsonObject, Resource
 
-STATUS_WORDS = {"met": "met", "not-met": "not met", "unknown": "not shown"}
 ORIGIN_WORDS = {
     "auto": "from the record",
     "override": "changed by the prescriber from what the record gave",
@@ -117,7 +125,7 @@ def case_view(
         outcome=evaluation.get("outcome"),
         criteria=criteria,
         paths=[
-            (str(p.get("id")), STATUS_WORDS.get(str(p.get("status")), str(p.get("status"))))
+            (_path(policy, str(p.get("id"))), _status(policy, str(p.get("status"))))
             for p in (evaluation.get("paths") or {}).values()
         ],
         limits=[_limit_text(limit, policy) for limit in limits],
@@ -141,21 +149,10 @@ def _criterion(
     resources: dict[str, Resource],
 ) -> CriterionView:
     status = str(result.get("status"))
-    evidence = []
-    for reference in result.get("evidence") or []:
-        text = str(reference)
-        if text.startswith("answer:"):
-            answer = answers.get(text.removeprefix("answer:")) or {}
-            evidence.append(
-                Evidence(
-                    "answer",
-                    str(answer.get("text") or text),
-                    str(answer.get("value") or ""),
-                    ORIGIN_WORDS.get(str(answer.get("origin")), "origin not given"),
-                )
-            )
-        else:
-            evidence.append(Evidence("record", _resource_text(text, resources.get(text))))
+    evidence = [
+        _evidence(Resting.from_json(e), answers, resources) for e in result.get("evidence") or []
+    ]
+    value = result.get("value")
     flag = None
     if result.get("discrepancy") and policy is not None:
         flag = policy.discrepancy_note(criterion_id)
@@ -163,11 +160,32 @@ def _criterion(
         id=criterion_id,
         label=policy.criterion_label(criterion_id) if policy else criterion_id,
         status=status,
-        words=STATUS_WORDS.get(status, status),
-        value=_value_text(result.get("value")),
+        words=criterion_state(policy, criterion_id, status, value) if policy else status,
+        value=_value_text(policy, criterion_id, value),
         evidence=evidence,
         flag=flag,
     )
+
+
+def _evidence(found: Resting, answers: JsonObject, resources: dict[str, Resource]) -> Evidence:
+    if found.kind is EvidenceKind.ANSWER:
+        answer = answers.get(str(found.link_id)) or {}
+        return Evidence(
+            "answer",
+            str(answer.get("text") or found.link_id),
+            str(answer.get("value") or ""),
+            ORIGIN_WORDS.get(str(answer.get("origin")), "origin not given"),
+        )
+    reference = str(found.reference)
+    return Evidence("record", _resource_text(reference, resources.get(reference)))
+
+
+def _path(policy: Policy | None, path_id: str) -> str:
+    return path_words(policy, path_id) if policy is not None else path_id
+
+
+def _status(policy: Policy | None, status: str) -> str:
+    return status_words(policy, status) if policy is not None else status
 
 
 def _limit_text(limit: JsonObject, policy: Policy | None) -> str:
@@ -237,20 +255,14 @@ def _unit(limit: JsonObject, policy: Policy | None) -> str:
 
 
 def _number(value: Any) -> str:
-    try:
-        return f"{Decimal(str(value)).quantize(Decimal('0.01')).normalize():f}"
-    except ArithmeticError:
-        return str(value)
+    return number(value)
 
 
-def _value_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if value in (True, False, "True", "False"):
-        return "yes" if value in (True, "True") else "no"
-    if isinstance(value, dict):
-        return str(value.get("code") or value)
-    return str(value)
+def _value_text(policy: Policy | None, criterion_id: str, value: Any) -> str:
+    """The value where the status does not already say it (a known yes/no says its answer)."""
+    if value is None or isinstance(value, bool) or policy is None:
+        return "" if value is None or isinstance(value, bool) else str(value)
+    return value_display(policy, criterion_id, value) or ""
 
 
 def _resource_text(reference: str, resource: Resource | None) -> str:

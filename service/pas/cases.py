@@ -19,6 +19,7 @@ from service.dtr.prefill import INFORMATION_ORIGIN
 from service.dtr.responses import answered, answers_of, questions
 from service.fhir.record import PatientRecord
 from service.pas.submission import Submission
+from service.policy.display import answer_display
 from service.policy.evaluation import Evaluation
 from service.policy.folder import Policy
 from service.policy.registry import PolicyRegistry
@@ -76,7 +77,7 @@ def evaluate_submission(
         "order": _reference(order),
         "orderText": _ordered(order),
         "response": _reference(response),
-        "answers": _answers(response, questionnaire),
+        "answers": _answers(response, questionnaire, policy),
     }
     if any(p is not None for p in policies.values()):
         # PAS: a problem with one item is reported in the ClaimResponse's `error`, not by
@@ -121,7 +122,9 @@ def _ordered(order: Resource | None) -> str | None:
     return f"{what}: {amount}" if amount else what
 
 
-def _answers(response: Resource | None, questionnaire: Resource | None) -> JsonObject:
+def _answers(
+    response: Resource | None, questionnaire: Resource | None, policy: Policy | None
+) -> JsonObject:
     """linkId -> {text, value, origin}: what the prescriber's form said, and where each answer came
     from (auto: the record; override: the prescriber changed what the record gave; manual)."""
     if response is None:
@@ -131,20 +134,10 @@ def _answers(response: Resource | None, questionnaire: Resource | None) -> JsonO
     for link_id, answer in answered(response):
         found[link_id] = {
             "text": str((asked.get(link_id) or {}).get("text") or link_id),
-            "value": _shown(answer),
+            "value": answer_display(policy, answer),
             "origin": _origin(answer),
         }
     return found
-
-
-def _shown(answer: JsonObject) -> str:
-    for key, value in answer.items():
-        if not key.startswith("value"):
-            continue
-        if isinstance(value, dict):
-            return str(value.get("display") or value.get("code") or value.get("value") or value)
-        return str(value)
-    return ""
 
 
 def _origin(answer: JsonObject) -> str | None:

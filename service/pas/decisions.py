@@ -23,6 +23,7 @@ from service.errors import UnprocessableEntity
 from service.pas.cases import new_preauth_ref, not_adjudicated
 from service.pas.claim_response import Decision, claim_response
 from service.pas.submission import read_submission
+from service.policy.display import status_words
 from service.policy.evaluation import covered_period
 from service.policy.folder import Policy
 from service.storage.prior_auth import Decided
@@ -66,7 +67,7 @@ class ReasonGroup:
 # Criteria the evaluation found met come last, apart: a reviewer denies on one only when its
 # evidence does not hold.
 _BY_STATUS = (
-    ("not-met", "Not met in the evaluation", "{label}: not met"),
+    ("not-met", "Not met in the evaluation", "{label}: {not_met}"),
     ("unknown", "Not shown by the request", "{label}: not shown by the information given"),
     ("general", "General reasons", ""),
     (
@@ -81,12 +82,14 @@ def reason_groups(policy: Policy | None, evaluation: object) -> list[ReasonGroup
     """The reasons a denial of this case may give, grouped by what the evaluation found."""
     results = (evaluation.get("criteria") if isinstance(evaluation, dict) else None) or {}
     groups = []
+    # The policy's own word for a criterion not met (its words block).
+    not_met = status_words(policy, "not-met") if policy else "not met"
     for status, heading, words in _BY_STATUS:
         if status == "general":
             groups.append(ReasonGroup(heading, dict(GENERAL_REASONS)))
             continue
         found = {
-            c.id: words.format(label=c.label)
+            c.id: words.format(label=c.label, not_met=not_met)
             for c in (policy.evaluation.criteria if policy else ())
             if _status(results.get(c.id)) == status
         }

@@ -44,9 +44,40 @@ class Discrepancy(_Strict):
     note: str
 
 
+class ValueKind(StrEnum):
+    BOOLEAN = "boolean"
+    CODING = "coding"
+    QUANTITY = "quantity"
+    INTEGER = "integer"
+    DATE = "date"
+    STRING = "string"
+
+
+class ValueType(_Strict):
+    """What a criterion's value is, so that it is sent typed and shown in the policy's words: a
+    code of `system` (its display from the policy's CodeSystems and ValueSets), an amount in
+    `unit` (UCUM, declared in `units`) shown to `decimals` places, a yes/no, a count, a date.
+    `saysNothing`: codes that, while the criterion is not known yet, add nothing to saying so."""
+
+    kind: ValueKind
+    system: str | None = None
+    unit: str | None = None
+    decimals: int = Field(default=2, ge=0, le=6)
+    says_nothing: list[str] = []
+
+    @model_validator(mode="after")
+    def _complete(self) -> ValueType:
+        if self.kind is ValueKind.CODING and self.system is None:
+            raise ValueError("a coding value needs its system")
+        if self.kind is ValueKind.QUANTITY and self.unit is None:
+            raise ValueError("a quantity value needs its unit")
+        return self
+
+
 class Criterion(_Strict):
     id: str = Field(min_length=1)
     label: str
+    value: ValueType = ValueType(kind=ValueKind.STRING)
     shown: Shown | None = None
     discrepancy: Discrepancy | None = None
 
@@ -112,6 +143,27 @@ class PeriodLimit(_Limit):
 Limit = Annotated[QuantityLimit | CountLimit | PeriodLimit, Field(discriminator="kind")]
 
 
+class StatusWords(_Strict):
+    """A criterion's status in the policy's words, for people."""
+
+    met: str
+    not_met: str = Field(alias="not-met")
+    unknown: str
+
+
+class Words(_Strict):
+    """The words people read about this policy: the drug's name in card summaries, a criterion's
+    status, and what a value the record only suggests is called."""
+
+    drug: str
+    status: StatusWords
+    suggested: str
+    # An indication path's name, by its id in `evaluation.paths` (else its id is shown).
+    paths: dict[str, str] = {}
+    yes: str = "Yes"
+    no: str = "No"
+
+
 class EvaluationContract(_Strict):
     """Which defines of the policy's library mean what."""
 
@@ -141,6 +193,10 @@ class EvaluationContract(_Strict):
                     raise ValueError(f"{where}: explainedBy names unknown criteria {unknown}")
                 if limit.unit not in self.units:
                     raise ValueError(f"{where}: unit {limit.unit!r} is not declared in units")
+        for criterion in self.criteria:
+            unit = criterion.value.unit
+            if unit is not None and unit not in self.units:
+                raise ValueError(f"criteria ({criterion.id}): unit {unit!r} is not in units")
         _unique("limits' crdDetail", [x.crd_detail for x in self.limits if x.crd_detail])
         return self
 
@@ -181,10 +237,13 @@ class PriorAuthorizationSpec(_Strict):
 
 
 class OffPolicySpec(_Strict):
-    """When `criterion` is not met the order is outside the listed indications."""
+    """When `criterion` is not met the order is outside the listed indications. `summary`: the
+    card's summary; `recorded`: the words before the value the record gives the criterion."""
 
     criterion: str
     reason: str
+    summary: str
+    recorded: str
 
 
 class BillingCode(_Strict):
@@ -209,6 +268,7 @@ class PolicyFile(_Strict):
     prefetch_observation_codes: list[ObservationCode] = []
     prior_authorization: PriorAuthorizationSpec
     notes: list[str] = []
+    words: Words
     evaluation: EvaluationContract
     off_policy: OffPolicySpec | None = None
 

@@ -30,6 +30,7 @@ from service.policy.data import RecordDataSource
 from service.policy.evaluation import (
     CriterionResult,
     Evaluation,
+    Evidence,
     LimitResult,
     Outcome,
     PathResult,
@@ -40,6 +41,10 @@ from service.policy.folder import Policy
 # Errors an operator raises on data of the wrong shape deep in a record (a string where a number
 # belongs, a missing element the FHIR model requires): the evaluation failed, not the service.
 DATA_ERRORS = (TypeError, ValueError, KeyError, AttributeError, IndexError, ArithmeticError)
+# How a policy's CQL writes, in a criterion's Evidence (a List<String>), that a questionnaire
+# answer is the evidence ("answer:<linkId>"; anything else is a reference). Read here, once, into
+# typed values: no reader of an evaluation parses it.
+ANSWER_EVIDENCE = "answer:"
 
 
 class PolicyEngine:
@@ -119,7 +124,7 @@ class PolicyEngine:
                 id=c.id,
                 status=_status(values[c.id]),
                 value=_plain(values[f"{c.id} Value"]),
-                evidence=tuple(str(e) for e in values[f"{c.id} Evidence"] or ()),
+                evidence=tuple(_evidence(str(e)) for e in values[f"{c.id} Evidence"] or ()),
                 discrepancy=bool(values[c.discrepancy.define]) if c.discrepancy else False,
             )
             for c in contract.criteria
@@ -169,14 +174,21 @@ def _limit(limit: Limit, values: Mapping[str, Any]) -> LimitResult:
             value=_decimal(values[limit.define]),
             unit=limit.unit,
             ordered=_decimal(values[limit.ordered]) if limit.ordered else None,
-            basis=_text(values[limit.basis]) if limit.basis else None,
+            basis=_basis(values[limit.basis]) if limit.basis else None,
         )
     if isinstance(limit, PeriodLimit):
         return common(value=values[limit.years], start=values[limit.start])
     return common(value=values[limit.define])
 
 
-def _text(value: Any) -> str | None:
+def _evidence(text: str) -> Evidence:
+    if text.startswith(ANSWER_EVIDENCE):
+        return Evidence.answer(text.removeprefix(ANSWER_EVIDENCE))
+    return Evidence.resource(text)
+
+
+def _basis(value: Any) -> str | None:
+    """Why the limit is what it is or, when it is not known (no value), why not."""
     return None if value is None else str(value)
 
 

@@ -31,12 +31,47 @@ class Outcome(StrEnum):
     INCOMPLETE = "incomplete"
 
 
+class EvidenceKind(StrEnum):
+    ANSWER = "answer"
+    RESOURCE = "resource"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a criterion's value rests on: a questionnaire answer (its `link_id`) or a resource of
+    the record (its `reference`, "Condition/abc")."""
+
+    kind: EvidenceKind
+    link_id: str | None = None
+    reference: str | None = None
+
+    @classmethod
+    def answer(cls, link_id: str) -> Evidence:
+        return cls(EvidenceKind.ANSWER, link_id=link_id)
+
+    @classmethod
+    def resource(cls, reference: str) -> Evidence:
+        return cls(EvidenceKind.RESOURCE, reference=reference)
+
+    @classmethod
+    def from_json(cls, stored: object) -> Evidence:
+        """As `Evaluation.as_json` stores it. Evaluations stored before evidence was typed hold
+        the CQL's own text ("answer:<linkId>", else a reference): read here, and nowhere else."""
+        if isinstance(stored, dict):
+            kind = EvidenceKind(str(stored.get("kind")))
+            return cls(kind, link_id=stored.get("link_id"), reference=stored.get("reference"))
+        text = str(stored)
+        if text.startswith("answer:"):
+            return cls.answer(text.removeprefix("answer:"))
+        return cls.resource(text)
+
+
 @dataclass(frozen=True)
 class CriterionResult:
     id: str
     status: Status
     value: str | Decimal | bool | int | date | dict[str, str] | None = None
-    evidence: tuple[str, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
     # Set when a recorded value disagrees with what the rest of the record implies (the
     # contract's `discrepancy` define for the criterion).
     discrepancy: bool = False

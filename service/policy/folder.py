@@ -15,10 +15,11 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from service.errors import ConfigurationError
-from service.policy.contract import EvaluationContract, LimitKind, PolicyFile, TriggerSpec
+from service.policy.contract import EvaluationContract, LimitKind, PolicyFile, TriggerSpec, Words
 from service.terminology.codes import CodeKey, normalize_code
+from service.terminology.displays import load_displays
 from service.terminology.valuesets import ValueSetIndex, load_value_sets
-from service.types import JsonObject
+from service.types import JsonObject, Resource
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class OffPolicy:
 
     criterion: str
     reason: str
+    summary: str
+    recorded: str
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,11 @@ class Policy:
     terminology: ValueSetIndex
     evaluation: EvaluationContract
     off_policy: OffPolicy | None
+    words: Words
+    # (system, code) -> the display the policy's terminology gives it.
+    displays: dict[tuple[str, str], str]
+    # The items of the policy's Questionnaire (`questionnaire`), as the folder has them.
+    questionnaire_items: tuple[Resource, ...]
     # The canonical base the folder's content is written against; `canonical_base` is where the
     # service publishes it (service/policy/canonical.py), the same until published there.
     authored_base: str = ""
@@ -118,10 +126,29 @@ def load_policy(folder: Path) -> Policy:
         ),
         terminology=load_value_sets(folder / "terminology"),
         evaluation=data.evaluation,
-        off_policy=OffPolicy(data.off_policy.criterion, data.off_policy.reason)
+        off_policy=OffPolicy(
+            data.off_policy.criterion,
+            data.off_policy.reason,
+            data.off_policy.summary,
+            data.off_policy.recorded,
+        )
         if data.off_policy is not None
         else None,
+        words=data.words,
+        displays=load_displays(folder / "terminology"),
+        questionnaire_items=_questionnaire_items(folder, data.questionnaire),
     )
+
+
+def _questionnaire_items(folder: Path, url: str) -> tuple[Resource, ...]:
+    for path in sorted(folder.glob("Questionnaire-*.json")):
+        try:
+            questionnaire = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise ConfigurationError(f"{path}: cannot load: {error!r}") from None
+        if questionnaire.get("url") == url:
+            return tuple(questionnaire.get("item") or [])
+    raise ConfigurationError(f"{folder}: no Questionnaire-*.json has the url {url}")
 
 
 def _problems(error: ValidationError) -> str:

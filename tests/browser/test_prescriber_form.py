@@ -14,6 +14,7 @@ import httpx
 from playwright.sync_api import Page, Request, Route, expect
 
 from tests.browser.conftest import ARTIFACTS, Stack
+from tests.policy.test_display_words import leaks
 from tests.support.dtr_profiles import response_problems
 
 INFORMATION_ORIGIN = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/information-origin"
@@ -186,6 +187,14 @@ def test_complete_from_the_record(page: Page, stack: Stack) -> None:
     expect(form.field("administration-setting")).to_have_value("Outpatient facility")
     assert form.outcome() == "criteria-met"
     expect(page.locator("#dose .limit")).to_be_visible()
+    # What the prescriber reads is the payer's words: no Python value, no answer code, no UCUM.
+    infant = page.locator('#criteria li[data-criterion="INFANT"]')
+    expect(infant.locator(".state")).to_have_text("No")
+    lineage = page.locator('#criteria li[data-criterion="LINEAGE"]')
+    expect(lineage).to_contain_text("B-cell precursor (CD19-positive)")
+    expect(lineage.locator(".state")).to_have_text("met")
+    read = page.locator("#criteria").inner_text() + page.locator("#dose").inner_text()
+    assert leaks([read]) == []
     form.shot("live-status")
 
     ehr_id, payer_id = form.submit()

@@ -53,7 +53,10 @@ def test_instructions_card_says_what_the_record_shows_and_what_the_form_asks(
     instructions = cards["coverage-info"]
     assert instructions["indicator"] == "info"
     assert instructions["summary"].startswith("Prior authorization required")
-    assert "Philadelphia chromosome status: shown: negative" in instructions["detail"]
+    assert (
+        "Philadelphia chromosome status: met (Philadelphia chromosome negative (Ph-))"
+        in instructions["detail"]
+    )
     assert "will ask: Treatment phase; Regimen" in instructions["detail"]
     assert "fax" in instructions["detail"]
     assert instructions["source"]["topic"]["system"] == TOPIC_2_2
@@ -67,7 +70,7 @@ def test_dose_limit_card_with_the_arithmetic_and_a_suggestion(client: TestClient
     card = _by_topic(_sign(client, "10-weight-44-9-kg-bsa-limit"))["limits"]
     assert card["indicator"] == "warning"
     assert "20.5 mcg/day" in card["summary"]
-    assert "Ordered daily dose 28 mcg/day" in card["detail"] and "BSA 1.37 m2" in card["detail"]
+    assert "Ordered daily dose 28 mcg/day" in card["detail"] and "BSA 1.37 m²" in card["detail"]
     (suggestion,) = card["suggestions"]
     (action,) = suggestion["actions"]
     assert action["type"] == "update"
@@ -78,7 +81,7 @@ def test_dose_limit_card_with_the_arithmetic_and_a_suggestion(client: TestClient
     # the new dose in its text too (an EHR writes the order as suggested).
     assert card["selectionBehavior"] == "at-most-one"
     text = action["resource"]["dosageInstruction"][-1]["text"]
-    assert "20.5 ug/d" in text and "28" not in text
+    assert "20.5 mcg/day" in text and "28" not in text
     assert card["source"]["topic"]["display"] == "Limits"
 
 

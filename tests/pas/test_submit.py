@@ -75,7 +75,9 @@ def test_a_request_is_pended_for_review_with_its_evaluation(
     assert summary["policy"] == "blinatumomab"
     evaluation = summary["evaluation"]
     assert evaluation["outcome"] == "criteria-met"  # scenario 01 completed on path a
-    assert evaluation["criteria"]["PHASE"]["evidence"] == ["answer:phase"]
+    assert evaluation["criteria"]["PHASE"]["evidence"] == [
+        {"kind": "answer", "link_id": "phase", "reference": None}
+    ]
     assert summary["answers"]["phase"]["origin"] == "manual"
     due = _utc(row.due_at) - _utc(row.received_at)
     assert due == timedelta(days=7)

@@ -18,6 +18,7 @@ from service.auth.reviewers import COOKIE, SESSION_LIFETIME
 from tests.dtr.test_responses import _completed, answer
 from tests.pas.conftest import PASSWORD
 from tests.pas.test_submit import INQUIRE, SUBMIT, _action
+from tests.policy.test_display_words import leaks
 from tests.policy.test_scenarios import SCENARIOS
 from tests.support.clock import ManualClock
 from tests.support.pas_profiles import PAS as PAS_PROFILES
@@ -140,7 +141,7 @@ def test_home_administration_is_shown_not_met_for_the_reviewer_to_decide(
     _sign_in(client)
     case = client.get(f"/review/cases/{case_id}").text
     assert 'data-criterion="SITE" data-status="not-met"' in case
-    assert "Where will blinatumomab be given?: <strong>home</strong>" in case
+    assert "Where will blinatumomab be given?: <strong>Home</strong>" in case  # its display
     assert 'id="approve"' in case and 'id="deny"' in case
 
 
@@ -275,3 +276,19 @@ def test_a_cross_site_sign_in_is_refused(client: TestClient, form_token: str | N
     assert answer.status_code == 403
     assert COOKIE not in answer.headers.get("set-cookie", "")
     assert client.get("/review", follow_redirects=False).status_code == 303
+
+
+def test_the_case_page_reads_in_the_policys_words(client: TestClient) -> None:
+    """A yes/no criterion says its answer, codes read as the policy's terminology names them, a
+    status is never "shown", and no Python value or answer code reaches the reviewer."""
+    _, case_id = _submit(client)
+    _sign_in(client)
+    page = client.get(f"/review/cases/{case_id}").text
+    shown = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+    assert "Infant ALL (under 1 year at diagnosis) : No" in shown
+    assert "B-cell precursor lineage : met (B-cell precursor (CD19-positive))" in shown
+    assert "Philadelphia chromosome status : met (Philadelphia chromosome negative (Ph-))" in shown
+    assert "a. Consolidation: met" in shown  # the path in the policy's words
+    assert "Is the leukemia B-cell precursor (CD19-positive) ALL?: Yes" in shown  # an answer
+    # The order's own dosage text is the EHR's words and stays as written.
+    assert leaks([shown.replace("28 ug/d continuous IV infusion", "")]) == []

@@ -238,7 +238,13 @@ def test_the_dtr_package_prefills_and_evaluate_speaks_of_the_policy(client: Test
     evaluated = client.post("/fhir/QuestionnaireResponse/$evaluate", json=response)
     assert evaluated.status_code == 200, evaluated.text
     parameters = evaluated.json()["parameter"]
-    assert {p["name"] for p in parameters} == {"outcome", "criterion", "path", "limit"}
+    assert {p["name"] for p in parameters} == {
+        "outcome",
+        "criterion",
+        "path",
+        "limit",
+        "evaluationDate",
+    }
     (outcome,) = [p for p in parameters if p["name"] == "outcome"]
     assert outcome["valueCode"] == "criteria-not-met"
     (limit,) = [p for p in parameters if p["name"] == "limit"]

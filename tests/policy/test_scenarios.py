@@ -17,7 +17,7 @@ from service.policy.evaluation import Evaluation
 from service.policy.folder import load_policies
 from service.settings import PROJECT_ROOT
 from tests.support.clock import EXAMPLES_DATE
-from tests.support.policies import CQL_DIRS, limit_value
+from tests.support.policies import CQL_DIRS, as_written, limit_value
 
 EXAMPLES = PROJECT_ROOT / "fhir_examples"
 SCENARIOS = sorted(path for path in EXAMPLES.iterdir() if (path / "expected.json").exists())
@@ -68,8 +68,9 @@ def test_scenario(engine: PolicyEngine, folder: Path, expected: dict[str, Any]) 
             problems.append(f"{criterion} status {got.status.value} != {want['status']}")
         if not _same_value(got.value, want["value"]):
             problems.append(f"{criterion} value {got.value!r} != {want['value']!r}")
-        if list(got.evidence) != want["evidence"]:
-            problems.append(f"{criterion} evidence {list(got.evidence)} != {want['evidence']}")
+        evidence = as_written(got.evidence)
+        if evidence != want["evidence"]:
+            problems.append(f"{criterion} evidence {evidence} != {want['evidence']}")
     if evaluation.criteria["BSA"].discrepancy != expected["criteria"]["BSA"]["discrepancy"]:
         problems.append("BSA discrepancy flag")
     for path, want_status in expected["paths"].items():

@@ -3,13 +3,14 @@ that evaluate it directly."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from service.cql.engine import CqlEngine
 from service.policy.engine import PolicyEngine
-from service.policy.evaluation import Evaluation
+from service.policy.evaluation import Evaluation, Evidence, EvidenceKind
 from service.policy.folder import Policy, load_policies
 from service.policy.registry import compile_policies
 from service.settings import PROJECT_ROOT
@@ -79,4 +80,12 @@ def first_policy_patient(
             },
         },
         order,
+    ]
+
+
+def as_written(evidence: Iterable[Evidence]) -> list[str]:
+    """Evidence as expectations write it, the CQL's own text ("answer:<linkId>", a reference)."""
+    return [
+        f"answer:{e.link_id}" if e.kind is EvidenceKind.ANSWER else str(e.reference)
+        for e in evidence
     ]

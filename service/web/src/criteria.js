@@ -45,8 +45,10 @@ export const OUTCOME_WORDS = {
   "criteria-not-met": ["Does not meet the policy criteria", "bad"],
   incomplete: ["Not decided yet: more answers needed", "pending"],
 };
+// The server's words come with each criterion (`statusDisplay`); these stand in for a payer that
+// sends none.
 /** @type {Record<string, string>} */
-const STATUS_WORDS = { met: "shown", "not-met": "not met", unknown: "not shown yet" };
+const STATUS_WORDS = { met: "met", "not-met": "not met", unknown: "not known yet" };
 /** @type {Record<string, string>} */
 const MARKS = { met: "✓", "not-met": "✗", unknown: "…" };
 
@@ -75,14 +77,14 @@ export function showEvaluation(body) {
     const item = document.createElement("li");
     item.dataset.criterion = criterion.id;
     item.dataset.status = criterion.status;
-    // A yes/no criterion that does not apply (its value is False), or one the policy is met
+    // A yes/no criterion that does not apply (its value is false), or one the policy is met
     // without (unknown while the outcome is already met), is neither a tick nor a gap.
-    const negative = criterion.value === "False";
+    const negative = criterion.value === false;
     const unneeded = criterion.status === "unknown" && found.outcome === "criteria-met";
     item.className = negative || unneeded ? "neutral" : criterion.status;
     const mark = element("span", negative || unneeded ? "–" : MARKS[criterion.status], "mark");
-    const shown = shownValue(criterion.value);
-    const state = negative ? "no" : unneeded ? "not needed" : STATUS_WORDS[criterion.status];
+    const shown = shownValue(criterion);
+    const state = unneeded ? "not needed" : criterion.statusDisplay || STATUS_WORDS[criterion.status];
     item.append(mark, element("span", `${criterion.label}${shown ? `: ${shown}` : ""}`), element("span", state, "state"));
     // The record disagrees with itself here: the payer says what to check, as its card does.
     if (criterion.flag) {
@@ -119,15 +121,16 @@ function showLimits(found) {
     }
   }
   if (lead) return;
-  // No quantity limit known yet: the policy's own reason when it gives one ("unknown: ...").
-  const reason = found.limits.map((l) => l.basis).find((b) => b?.startsWith("unknown: "));
-  box.append(element("p", reason ? `Not known yet: ${reason.slice("unknown: ".length)}.` : "Answer the open questions to see the limit."));
+  // No quantity limit known yet: the policy's own reason when it gives one (a quantity limit
+  // without a value whose basis says why).
+  const reason = found.limits.find((l) => l.kind === "quantity" && !l.value && l.basis)?.basis;
+  box.append(element("p", reason ? `Not known yet: ${reason}.` : "Answer the open questions to see the limit."));
 }
 
 /** @param {Record<string, any>} limit */
 function limitText(limit) {
   const label = limit.label.charAt(0).toUpperCase() + limit.label.slice(1);
-  if (limit.kind === "quantity" && limit.value) return `${label}: up to ${number(limit.value.value)} ${limit.unit}.`;
+  if (limit.kind === "quantity" && limit.value) return `${label}: up to ${limit.display || `${number(limit.value.value)} ${limit.unit}`}.`;
   if (limit.kind === "count" && limit.count !== undefined) return `${label}: up to ${limit.count}.`;
   if (limit.kind === "period" && limit.period) return `${label}: ${limit.period.start} to ${limit.period.end}.`;
   if (limit.kind === "period" && limit.length) {
@@ -146,11 +149,10 @@ export function showEvaluationProblem(text) {
   outcome.append(element("h2", "Check the highlighted answer"), element("p", text));
 }
 
-// Criterion values in the prescriber's words: the answer lists' displays for codes, no
-// "True"/"False"/"None".
-/** @param {unknown} value */
-function shownValue(value) {
-  if (value === undefined || value === null || ["None", "True", "False"].includes(String(value))) return "";
-  const display = store.get().displays?.get(String(value));
-  return display || String(value).replaceAll("-", " ");
+// A criterion's value in the payer's words (its `display`); a yes/no says its answer in the
+// status instead.
+/** @param {Record<string, any>} criterion */
+function shownValue(criterion) {
+  if (typeof criterion.value === "boolean") return "";
+  return criterion.display || "";
 }
