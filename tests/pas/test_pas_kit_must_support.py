@@ -35,7 +35,7 @@ from tests.pas.test_workbench import _decide, _sign_in
 from tests.policy.test_scenarios import SCENARIOS
 from tests.support.pas_profiles import PAS as PROFILES
 from tests.support.pas_profiles import profile_issues
-from tests.support.pas_requests import inquiry_bundle, pas_bundle
+from tests.support.pas_requests import NPI, TIN, inquiry_bundle, pas_bundle, with_must_supports
 
 Json = dict[str, Any]
 
@@ -96,7 +96,6 @@ BENEFICIARY = [
     + ["name.prefix", "name.suffix", "telecom", "telecom.system", "telecom.use", "telecom.value"]
 ]
 LEUKEMIA = {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C91.00"}]}
-NPI, TIN = "http://hl7.org/fhir/sid/us-npi", "urn:oid:2.16.840.1.113883.4.4"
 SLICES: dict[str, Callable[[Any], bool]] = {
     "NPI": lambda v: v.get("system") == NPI,
     "TIN": lambda v: v.get("system") == TIN,
@@ -132,33 +131,6 @@ def observed(resources: list[Json], path: str) -> bool:
     return bool(values)
 
 
-def _full(resource: Json) -> None:
-    """The request's Patient and Organizations with their PAS must-support elements."""
-    address = {"line": ["1 Main St"], "city": "Springfield", "district": "Greene"}
-    address |= {"state": "MO", "postalCode": "65801", "country": "US"}
-    address |= {"period": {"start": "2020-01-01"}}
-    telecom = [{"system": "phone", "value": "555-0100", "use": "work"}]
-    resource |= {"address": [address], "telecom": telecom}
-    if resource["resourceType"] == "Organization":
-        resource |= {"active": True, "type": [{"text": "Provider"}]}
-        resource["identifier"] = [
-            {"system": NPI, "value": "1234567893"},
-            {"system": TIN, "value": "123456789"},
-        ]
-        resource["contact"] = [{"name": {"text": "Prior authorization desk"}, "telecom": telecom}]
-        return
-    us_core = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-"
-    resource["extension"] = [
-        {"url": f"{us_core}race", "extension": [{"url": "text", "valueString": "Unknown"}]},
-        {"url": f"{us_core}ethnicity", "extension": [{"url": "text", "valueString": "Unknown"}]},
-        {"url": f"{us_core}birthsex", "valueCode": "F"},
-    ]
-    resource["name"][0] |= {"prefix": ["Ms."], "suffix": ["Jr."]}
-    resource["multipleBirthInteger"] = 1
-    resource["communication"] = [{"language": {"text": "English"}}]
-    resource.setdefault("identifier", [{"system": "https://ehr.example.org/mrn", "value": "1"}])
-
-
 def _requests(client: TestClient) -> list[Json]:
     pended = pas_bundle(SCENARIOS[0], _completed(client))
     uncovered = _with_an_item_for(
@@ -170,9 +142,7 @@ def _requests(client: TestClient) -> list[Json]:
         claim = bundle["entry"][0]["resource"]
         claim["diagnosis"] = [{"sequence": 1, "diagnosisCodeableConcept": LEUKEMIA}]
         claim["item"][0] |= {"diagnosisSequence": [1], "servicedDate": "2026-12-01"}
-        for entry in bundle["entry"]:
-            if entry["resource"]["resourceType"] in ("Patient", "Organization"):
-                _full(entry["resource"])
+        with_must_supports(bundle)
     return [pended, uncovered]
 
 
@@ -278,7 +248,7 @@ def test_pas_server_v201_response_bundle_validation_test_must_support(
     ClaimResponse meet their PAS profiles, references resolved; the CommunicationRequest asking
     for more information meets PAS's CommunicationRequest profile."""
     responses = _responses(client, operation)
-    assert [bundle_problems(b, operation) for b in responses] == [[[], []]] * len(responses)
+    assert [bundle_problems(b, operation) for b in responses] == [[[]] * 5] * len(responses)
     asks = _instances(responses, "communication_request")
     pairs = [(ask, f"{PROFILES}profile-communicationrequest") for ask in asks]
     assert asks and profile_issues(pairs) == [[]] * len(asks)

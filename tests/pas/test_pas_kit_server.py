@@ -61,7 +61,7 @@ from tests.pas.test_workbench import _decide, _sign_in
 from tests.policy.test_scenarios import SCENARIOS
 from tests.support.pas_profiles import PAS as PROFILES
 from tests.support.pas_profiles import profile_issues
-from tests.support.pas_requests import inquiry_bundle, pas_bundle
+from tests.support.pas_requests import inquiry_bundle, pas_bundle, with_must_supports
 from tests.support.receiver import Receiver, receiver
 
 SUBMIT, INQUIRE = "/fhir/Claim/$submit", "/fhir/Claim/$inquire"
@@ -95,7 +95,10 @@ def _operation(client: TestClient, path: str, bundle: dict[str, Any]) -> dict[st
 
 
 def _pended(client: TestClient, identifier: str = "claim-1") -> tuple[dict[str, Any], Any]:
+    """A request as the kit's tester gives it, conformant: the Patient and Organizations with
+    what their PAS profiles require (the example record's lack an identifier, `active`)."""
     bundle = pas_bundle(SCENARIOS[0], _completed(client), identifier=identifier)
+    with_must_supports(bundle)
     return bundle, _operation(client, SUBMIT, bundle)
 
 
@@ -105,23 +108,30 @@ def _status(notification: dict[str, Any]) -> dict[str, Any]:
     return {p["name"]: p for p in parameters["parameter"]}
 
 
+# What the kit validates each referenced entry against: the ClaimResponse element's target profile.
+REFERENCED = {"patient": "profile-beneficiary", "insurer": "profile-insurer"}
+REFERENCED["requestor"] = "profile-requestor"
+
+
 def bundle_problems(answer: dict[str, Any], operation: str) -> list[list[dict[str, Any]]]:
     """The kit's response Bundle validation: the Bundle against its PAS profile, the
     ClaimResponse against the profile its entry slice names, and every reference the
-    ClaimResponse makes resolved to an entry of the Bundle (relative to its fullUrl's base)."""
+    ClaimResponse makes resolved to an entry of the Bundle (relative to its fullUrl's base) that
+    meets the reference's target profile."""
     bundle_profile, response_profile = {
         "submit": ("profile-pas-response-bundle", "profile-claimresponse"),
         "inquire": ("profile-pas-inquiry-response-bundle", "profile-claiminquiryresponse"),
     }[operation]
     first = answer["entry"][0]
     base = first["fullUrl"].rsplit("/ClaimResponse/", 1)[0]
-    full_urls = {entry["fullUrl"] for entry in answer["entry"]}
-    for element in ("patient", "insurer", "requestor"):
+    by_url = {entry["fullUrl"]: entry["resource"] for entry in answer["entry"]}
+    pairs = [(answer, PROFILES + bundle_profile), (first["resource"], PROFILES + response_profile)]
+    for element, target in REFERENCED.items():
         reference = first["resource"][element]["reference"]
-        assert reference in full_urls or f"{base}/{reference}" in full_urls, reference
-    return profile_issues(
-        [(answer, PROFILES + bundle_profile), (first["resource"], PROFILES + response_profile)]
-    )
+        resolved = by_url.get(reference) or by_url.get(f"{base}/{reference}")
+        assert resolved is not None, reference
+        pairs.append((resolved, PROFILES + target))
+    return profile_issues(pairs)
 
 
 def test_subscriptions_r4_server_notification_delivery(client: TestClient, hook: Receiver) -> None:
@@ -185,7 +195,7 @@ def test_pas_server_v201_pas_response_bundle_validation_test_pended(client: Test
     Bundle is conformant): PAS Response Bundle and PAS ClaimResponse profiles, references
     resolved in the Bundle."""
     _, answer = _pended(client)
-    assert bundle_problems(answer, "submit") == [[], []]
+    assert bundle_problems(answer, "submit") == [[]] * 5
 
 
 def test_pas_server_v201_decision_validation_test_pended(client: TestClient) -> None:
@@ -282,7 +292,7 @@ def test_pas_server_v201_pas_inquire_response_bundle_validation_test_pended(
     profiles, references resolved in the Bundle."""
     bundle, _, _ = decided
     answer = _operation(client, INQUIRE, inquiry_bundle(bundle))
-    assert bundle_problems(answer, "inquire") == [[], []]
+    assert bundle_problems(answer, "inquire") == [[]] * 5
 
 
 def test_pas_server_v201_prior_auth_submission_error(client: TestClient) -> None:
