@@ -15,8 +15,9 @@ authorization's: `preAuthPeriod` and the item extensions `administrationReferenc
 `authorizedItemDetail`, `authorizedProvider`, `preAuthIssueDate`, `preAuthPeriod`,
 `previousAuthorizationNumber`); the rest of the kit's list is. Of the CommunicationRequest's,
 `category` (bound, required, to X12 755 report types, licensed codes the payer does not guess) and
-`payload.extension:contentModifier` (a code of the requested content's type) are not asked: the
-reviewer asks in words, not in coded attachment types; both remain to be done.
+`payload.extension:contentModifier` (a LOINC attachment modifier, which qualifies a coded LOINC
+attachment request) are not asked: the reviewer asks in words, not in coded attachment requests;
+both remain to be done.
 """
 
 from __future__ import annotations
