@@ -83,7 +83,7 @@ def claim_response(
         "request": {"identifier": claim["identifier"][0]},
         "outcome": outcome.get(decision.state, "queued"),
         "item": [
-            _item(item, decision, at)
+            _item(item, decision, at, echoed(claim, item))
             for item in claim["item"]
             if item["sequence"] not in decision.not_adjudicated
         ],
@@ -98,9 +98,19 @@ def claim_response(
     if decision.period:
         built["preAuthPeriod"] = _period(decision.period)
     if decision.asks:
-        built["contained"] = [_asking(decision, claim, at)]
+        asked = [i for i in claim["item"] if i["sequence"] not in decision.not_adjudicated]
+        built["contained"] = [_asking(decision, claim, asked, at, built["identifier"][0])]
         built["communicationRequest"] = [{"reference": f"#{ASKING_ID}"}]
+    _add_notes(built, decision)
+    built["disposition"] = _disposition(decision)
+    return built
+
+
+def _add_notes(built: Resource, decision: Decision) -> None:
+    """processNote: the reviewer's note, one per item not adjudicated, the asks, what follows;
+    each item answered points (noteNumber) to the notes about it, all but the other items'."""
     notes = [decision.note] if decision.note else []
+    about_items = len(notes) + len(decision.not_adjudicated)
     notes += [
         f"Item {sequence}: no policy of this payer's prior-authorization service is about the "
         "service it asks for; it is not adjudicated here."
@@ -111,8 +121,9 @@ def claim_response(
         built["processNote"] = [
             {"number": n, "type": "display", "text": text} for n, text in enumerate(notes, 1)
         ]
-    built["disposition"] = _disposition(decision)
-    return built
+        numbers = [1] * bool(decision.note) + list(range(about_items + 1, len(notes) + 1))
+        for item in built["item"] if numbers else []:
+            item["noteNumber"] = numbers
 
 
 # ClaimResponse.error.code is bound (required) to X12 901 reject reasons, followupAction to X12
@@ -121,6 +132,10 @@ def claim_response(
 # sent again is still not ours to decide).
 ERROR_PATH = f"{PAS}/StructureDefinition/extension-errorPath"
 ERROR_FOLLOWUP = f"{PAS}/StructureDefinition/extension-errorFollowupAction"
+# errorElement names the X12 loop, segment or element in error: an item is the 278 request's
+# service level, loop 2000F.
+ERROR_ELEMENT = f"{PAS}/StructureDefinition/extension-errorElement"
+X12_SERVICE_LOOP = "2000F"
 X12_901 = "https://codesystem.x12.org/005010/901"
 X12_889 = "https://codesystem.x12.org/005010/889"
 
@@ -131,6 +146,7 @@ def item_errors(claim: Resource, sequences: tuple[int, ...]) -> list[JsonObject]
         {
             "extension": [
                 {"url": ERROR_PATH, "valueString": f"Claim.item[{index}]"},
+                {"url": ERROR_ELEMENT, "valueString": X12_SERVICE_LOOP},
                 {
                     "url": ERROR_FOLLOWUP,
                     "valueCodeableConcept": {
@@ -156,21 +172,48 @@ ASKING_ID = "more-information"
 COMMUNICATION_REQUEST = f"{PAS}/StructureDefinition/profile-communicationrequest"
 
 
-def _asking(decision: Decision, claim: Resource, at: datetime) -> Resource:
+# How the asked information is to come (PASCommunicationRequestMedium, X12 756): electronically,
+# the form reopened and the request updated.
+X12_756 = "https://codesystem.x12.org/005010/756"
+SERVICE_LINE_NUMBER = f"{PAS}/StructureDefinition/extension-serviceLineNumber"
+
+
+def _asking(
+    decision: Decision, claim: Resource, items: list[Resource], at: datetime, of: JsonObject
+) -> Resource:
     """What more information is needed, as PAS 2.0.1 asks a payer to say it: a CommunicationRequest
     (profile-communicationrequest) from the insurer to the requesting provider, each line of the
     ask a payload; the EHR answers by reopening the form (DTR) and submitting an update. Contained
-    in the ClaimResponse, so it travels wherever the ClaimResponse does (inquiry, notification)."""
+    in the ClaimResponse, so it travels wherever the ClaimResponse does (inquiry, notification).
+    Its identifier (X12's attachment control number) is the ClaimResponse's id with `-ask`; the
+    provider is to send what is asked; each line names the item asked about when there is one,
+    and the diagnoses of the items asked about."""
+    about: list[JsonObject] = [
+        {"url": COMMUNICATED_DIAGNOSIS, "valueCodeableConcept": diagnosis}
+        for item in items
+        for diagnosis in item_diagnoses(claim, item)
+    ]
+    base = of["system"].rsplit("/", 1)[0]
+    if len(items) == 1:
+        about.insert(0, {"url": SERVICE_LINE_NUMBER, "valuePositiveInt": items[0]["sequence"]})
     return {
         "resourceType": "CommunicationRequest",
         "id": ASKING_ID,
         "meta": {"profile": [COMMUNICATION_REQUEST]},
+        "identifier": [{"system": f"{base}/CommunicationRequest", "value": f"{of['value']}-ask"}],
         "status": "active",
+        "medium": [
+            {"coding": [{"system": X12_756, "code": "EL", "display": "Electronically Only"}]}
+        ],
         "subject": claim["patient"],
         "authoredOn": at.isoformat(timespec="seconds"),
         "requester": claim["insurer"],
         "recipient": [claim["provider"]],
-        "payload": [{"contentString": line} for line in decision.asks],
+        "sender": claim["provider"],
+        "payload": [
+            {"extension": about, "contentString": line} if about else {"contentString": line}
+            for line in decision.asks
+        ],
     }
 
 
@@ -201,7 +244,7 @@ def response_bundle(submission: Submission, response: Resource, base_url: str) -
     }
 
 
-def _item(item: Resource, decision: Decision, at: datetime) -> Resource:
+def _item(item: Resource, decision: Decision, at: datetime, echo: list[JsonObject]) -> Resource:
     code, display = ACTIONS[decision.state]
     action: list[JsonObject] = [
         {
@@ -230,7 +273,7 @@ def _item(item: Resource, decision: Decision, at: datetime) -> Resource:
     built: Resource = {"itemSequence": item["sequence"], "adjudication": [adjudication]}
     extensions: list[JsonObject] = [
         e for e in item.get("extension") or [] if e.get("url") == ITEM_TRACE_NUMBER
-    ]
+    ] + echo
     if decision.state == "approved":
         extensions.append({"url": ITEM_PREAUTH_ISSUE_DATE, "valueDate": at.date().isoformat()})
         if decision.period:
@@ -238,6 +281,34 @@ def _item(item: Resource, decision: Decision, at: datetime) -> Resource:
     if extensions:
         built["extension"] = extensions
     return built
+
+
+# What the request said of an item, echoed on the answer's item (PAS 2.0.1 must-support): the
+# date or period of service asked for, and the diagnoses the item points to.
+ITEM_REQUESTED_SERVICE_DATE = f"{PAS}/StructureDefinition/extension-itemRequestedServiceDate"
+COMMUNICATED_DIAGNOSIS = f"{PAS}/StructureDefinition/extension-communicatedDiagnosis"
+
+
+def item_diagnoses(claim: Resource, item: Resource) -> list[JsonObject]:
+    """The coded diagnoses of the Claim that the item's diagnosisSequence names."""
+    wanted = set(item.get("diagnosisSequence") or [])
+    return [
+        d["diagnosisCodeableConcept"]
+        for d in claim.get("diagnosis") or []
+        if d.get("sequence") in wanted and "diagnosisCodeableConcept" in d
+    ]
+
+
+def echoed(claim: Resource, item: Resource) -> list[JsonObject]:
+    """The extensions that echo the request item's diagnoses and date of service."""
+    echo: list[JsonObject] = [
+        {"url": COMMUNICATED_DIAGNOSIS, "valueCodeableConcept": diagnosis}
+        for diagnosis in item_diagnoses(claim, item)
+    ]
+    for key, value_key in (("servicedDate", "valueDateTime"), ("servicedPeriod", "valuePeriod")):
+        if key in item:
+            echo.append({"url": ITEM_REQUESTED_SERVICE_DATE, value_key: item[key]})
+    return echo
 
 
 def _period(period: tuple[date, date]) -> JsonObject:

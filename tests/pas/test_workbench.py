@@ -197,7 +197,7 @@ def test_more_information_keeps_it_pended_and_says_what_is_needed(client: TestCl
     # PAS 2.0.1 (additional information): a CommunicationRequest saying what is needed.
     (asked,) = current["contained"]
     assert current["communicationRequest"] == [{"reference": f"#{asked['id']}"}]
-    assert asked["payload"][0] == {"contentString": "Send the latest MRD result."}
+    assert asked["payload"][0]["contentString"] == "Send the latest MRD result."
     assert asked["recipient"] == [bundle["entry"][0]["resource"]["provider"]]
     assert profile_issues(
         [

@@ -13,6 +13,7 @@ from typing import Any
 PAS = "http://hl7.org/fhir/us/davinci-pas"
 HCPCS = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
 BASE = "https://ehr.example.org/fhir"
+NPI, TIN = "http://hl7.org/fhir/sid/us-npi", "urn:oid:2.16.840.1.113883.4.4"
 
 
 def pas_bundle(
@@ -135,3 +136,44 @@ def inquiry_bundle(submitted: dict[str, Any]) -> dict[str, Any]:
         e for e in inquiry["entry"] if e["resource"]["resourceType"] != "QuestionnaireResponse"
     ]
     return inquiry
+
+
+def _must_supports(resource: dict[str, Any]) -> None:
+    """A Patient or Organization of a request given its PAS must-support elements (those of
+    profile-beneficiary, profile-insurer, profile-requestor; the must-support tests of the PAS kit
+    look for each on the answer, which returns them as sent)."""
+    address = {"line": ["1 Main St"], "city": "Springfield", "district": "Greene"}
+    address |= {"state": "MO", "postalCode": "65801", "country": "US"}
+    address |= {"period": {"start": "2020-01-01"}}
+    telecom = [{"system": "phone", "value": "555-0100", "use": "work"}]
+    resource |= {"address": [address], "telecom": telecom}
+    if resource["resourceType"] == "Organization":
+        resource |= {"active": True, "type": [{"text": "Provider"}]}
+        # Its own identifiers kept (the insurer's is the payer's), an NPI and a TIN added.
+        given = resource.setdefault("identifier", [])
+        systems = {identifier.get("system") for identifier in given}
+        given += [
+            {"system": system, "value": value}
+            for system, value in ((NPI, "1234567893"), (TIN, "123456789"))
+            if system not in systems
+        ]
+        resource["contact"] = [{"name": {"text": "Prior authorization desk"}, "telecom": telecom}]
+        return
+    us_core = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-"
+    resource["extension"] = [
+        {"url": f"{us_core}race", "extension": [{"url": "text", "valueString": "Unknown"}]},
+        {"url": f"{us_core}ethnicity", "extension": [{"url": "text", "valueString": "Unknown"}]},
+        {"url": f"{us_core}birthsex", "valueCode": "F"},
+    ]
+    resource["name"][0] |= {"prefix": ["Ms."], "suffix": ["Jr."]}
+    resource["multipleBirthInteger"] = 1
+    resource["communication"] = [{"language": {"text": "English"}}]
+    resource.setdefault("identifier", [{"system": "https://ehr.example.org/mrn", "value": "1"}])
+
+
+def with_must_supports(bundle: dict[str, Any]) -> dict[str, Any]:
+    """The request's Patient and Organizations given their PAS must-support elements (in place)."""
+    for entry in bundle["entry"]:
+        if entry["resource"]["resourceType"] in ("Patient", "Organization"):
+            _must_supports(entry["resource"])
+    return bundle
