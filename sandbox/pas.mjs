@@ -156,6 +156,9 @@ export function createPriorAuthorization({ base, payer, clientId, key, fhirCall,
     const insurerRef = coverage.payor?.[0]?.reference;
     const insurer = (insurerRef && (await read(insurerRef))) || { resourceType: 'Organization', id: 'payer', active: true, name: 'Payer' };
     const claimId = `pa-${qr.id}`;
+    // The same form sent again (the prescriber answered the payer's ask): an update of the same
+    // request (PAS: its identifier, the changed supporting information marked infoChanged).
+    const update = (await read(`Claim/${claimId}`)) !== null;
     const claim = {
       resourceType: 'Claim',
       id: claimId,
@@ -175,6 +178,7 @@ export function createPriorAuthorization({ base, payer, clientId, key, fhirCall,
           sequence: 1,
           category: { coding: [{ system: `${PAS}/CodeSystem/PASTempCodes`, code: 'additionalInformation' }] },
           valueReference: { reference: `QuestionnaireResponse/${qr.id}` },
+          ...(update ? { extension: [{ url: `${PAS}/StructureDefinition/extension-infoChanged`, valueCode: 'changed' }] } : {}),
         },
       ],
       item: [

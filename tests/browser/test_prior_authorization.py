@@ -130,3 +130,45 @@ def test_a_denial_and_its_reason_reach_the_prescriber(page: Page, stack: Stack) 
     page.locator("#new-request").click()
     expect(page.locator("#workspace")).to_be_visible()
     expect(page.locator("body")).to_have_attribute("data-state", "ready")
+
+
+def test_more_information_is_answered_as_an_update_of_the_same_request(
+    page: Page, stack: Stack
+) -> None:
+    """PAS 2.0.1 "additional information": the reviewer asks for more; the prescriber's
+    relaunched order opens on its request with the ask and a way to answer it, in the request's
+    own form, which the EHR sends again as an update of that request (not a second request,
+    which the payer would refuse while the first is open): one Claim in the EHR, the same case at
+    the payer, pended again with the ask answered."""
+    form = Form(page, stack, "32-relapsed-complete-from-record")
+    form.launch()
+    form.submit()
+    expect(page.locator("#pa")).to_have_attribute("data-status", "pended", timeout=20000)
+
+    review = _review(page, stack)
+    _open_newest_case(review, stack)
+    case_page = review.url
+    review.fill("#more-info textarea", "The latest bone marrow MRD result, please.")
+    review.locator("#more-info button[type=submit]").click()
+    expect(page.locator("#pa")).to_have_attribute("data-status", "more-info", timeout=30000)
+    expect(page.locator("#pa-asks")).to_contain_text("bone marrow MRD")
+
+    page.goto(f"{stack.ehr}/launch/32")
+    expect(page.locator("body")).to_have_attribute("data-state", "request", timeout=30000)
+    expect(page.locator("#pa")).to_have_attribute("data-status", "more-info")
+    expect(page.locator("#next-steps")).to_contain_text("as an update of this request")
+    violations = serious_violations(page)  # the request page with the payer's ask
+    assert violations == [], violations
+    page.locator("#answer-more").click()
+    expect(page.locator("body")).to_have_attribute("data-state", "ready", timeout=30000)
+    page.locator("#submit").click()
+    expect(page.locator("body")).to_have_attribute("data-state", "submitted", timeout=20000)
+    expect(page.locator("#pa")).to_have_attribute("data-status", "pended", timeout=30000)
+
+    assert len(stack.ehr_requests("32-pat")) == 1  # the same request, updated
+    kept = _ehr_claim_response(stack, "32-pat")
+    notes = " ".join(note["text"] for note in kept.get("processNote", []))
+    assert "Updated by the submitter" in notes, notes
+    assert not kept.get("communicationRequest"), "the ask is answered"
+    review.goto(case_page)
+    expect(review.locator("#state")).to_have_text("pended for review")

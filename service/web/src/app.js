@@ -17,7 +17,7 @@ import { showHeader, showTitle } from "./header.js";
 import { lformsReady, renderForm, withAnswerOptions } from "./lforms.js";
 import { refresh, watchForm } from "./live.js";
 import { showRequest } from "./request.js";
-import { openOnRequest, submittedRequest } from "./request-status.js";
+import { openOnRequest, requestForm, submittedRequest } from "./request-status.js";
 import { questionnairePackage } from "./payer.js";
 import { localToday, recordPrefill } from "./record-prefill.js";
 import { answerValues } from "./responses.js";
@@ -39,7 +39,7 @@ async function main() {
   document.body.dataset.state = "loading";
   const { context, launch } = await readLaunch();
   showHeader();
-  await openOnExistingRequest();
+  const answering = await openOnExistingRequest();
 
   const [bundle, LForms] = await Promise.all([questionnairePackage(launch), lformsReady()]);
   /** @type {Resource[]} */
@@ -63,7 +63,9 @@ async function main() {
   });
   showHeader(); // the order's name may come from the package's ValueSets
 
-  const draft = await savedDraft(context.QuestionnaireResponse);
+  // Answering the payer's ask: the request's own form, changed and sent again as an update.
+  const asked = answering && requestForm(answering.claim);
+  const draft = asked ? await ehrRequest(asked) : await savedDraft(context.QuestionnaireResponse);
   store.set({
     draft,
     identifier: draft?.identifier || { system: "urn:ietf:rfc:3986", value: `urn:uuid:${crypto.randomUUID()}` },
@@ -86,12 +88,20 @@ async function main() {
 // An order that already has a prior-authorization request opens on it (its state, due date and
 // what to do next), not on a fresh form; the form opens when the prescriber asks for a corrected
 // or new request. Not being able to read the EHR's Claims leaves the form as it would be.
+/** @returns {Promise<import("./request-status.js").SubmittedRequest | undefined>} */
 async function openOnExistingRequest() {
   const { client, patient, order } = store.get();
-  if (!client || !patient || !order) return;
+  if (!client || !patient || !order) return undefined;
   const requestOf = () => submittedRequest(client, patient.id, `${order.resourceType}/${order.id}`);
   const existing = await requestOf().catch((error) => console.warn("the order's requests were not read:", error));
-  if (existing) await openOnRequest($("done"), existing, showRequest, requestOf);
+  return existing ? openOnRequest($("done"), existing, showRequest, requestOf) : undefined;
+}
+
+/** @param {string} reference */
+function ehrRequest(reference) {
+  const { client } = store.get();
+  if (!client) throw new Error("The EHR launch is not complete.");
+  return client.request(reference);
 }
 
 // What the payer's pre-fill left open, answered by the package's CQL over the EHR's record (a

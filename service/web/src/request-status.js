@@ -34,6 +34,32 @@ export function reviewCode(claimResponse) {
   return { code: null };
 }
 
+// What the payer asks for (PAS 2.0.1: a CommunicationRequest contained in the ClaimResponse and
+// named by its communicationRequest), each line of the ask; empty when it asks for nothing.
+/**
+ * @param {Resource} claimResponse
+ * @returns {string[]}
+ */
+export function payerAsks(claimResponse) {
+  const named = new Set(
+    (claimResponse.communicationRequest || []).map((/** @type {Resource} */ r) => String(r.reference || "").replace(/^#/, "")),
+  );
+  return (claimResponse.contained || [])
+    .filter((/** @type {Resource} */ r) => r.resourceType === "CommunicationRequest" && named.has(r.id))
+    .flatMap((/** @type {Resource} */ r) => (r.payload || []).map((/** @type {Resource} */ p) => p.contentString))
+    .filter(Boolean);
+}
+
+// The completed form a request carries (its supportingInfo), as the EHR keeps it: answering the
+// payer's ask means changing that form, which the EHR then sends as an update of the request.
+/** @param {Resource} claim */
+export function requestForm(claim) {
+  const info = (claim.supportingInfo || []).find((/** @type {Resource} */ i) =>
+    String(i.valueReference?.reference || "").startsWith("QuestionnaireResponse/"),
+  );
+  return info ? String(info.valueReference.reference) : null;
+}
+
 // {claim, claimResponse} of the newest request the EHR sent for `orderRef` ("Type/id"), or null.
 /**
  * @param {import("fhirclient/lib/Client").default} client
@@ -70,12 +96,24 @@ export const NEXT_STEPS = {
     "Nothing to do now: the payer's clinical reviewer decides by the due date in the payer's note, and the decision appears here.",
     "This order already has this request: launching the form again does not send a second one. If the order changes before the decision, the change goes to this request as an update.",
   ],
+  "more-info": [
+    "The payer's reviewer asks for more information (above). Answer it in the form: it goes to the payer as an update of this request, not as a new one, and the review goes on.",
+  ],
   approved: ["Give the drug as authorized; quote the authorization number on the claim."],
   denied: [
     "Correct the request: change the order to what the policy covers (the reason above says what was not met), then prepare a corrected request below.",
     "Or ask the payer to reconsider, as the payer's note says; a letter of medical necessity or a peer-to-peer review can support it.",
   ],
   cancelled: ["The request was cancelled. Prepare a new request below if the order still stands."],
+};
+
+// What the button under the steps does, by state: a corrected or new request (a new form), or
+// the payer's questions answered (the request's own form, sent again as an update).
+/** @type {Record<string, string>} */
+const BUTTONS = {
+  denied: "Prepare a corrected request",
+  cancelled: "Prepare a new request",
+  "more-info": "Answer the payer's questions",
 };
 
 // The steps after a decision, appended to `box` (the denial and cancellation offer a new form).
@@ -99,12 +137,13 @@ export function showNextSteps(box, state, onNewRequest) {
     list.append(line);
   }
   section.append(heading, list);
-  if (onNewRequest && (state === "denied" || state === "cancelled")) {
+  const label = BUTTONS[state];
+  if (onNewRequest && label) {
     const button = document.createElement("button");
     button.type = "button";
     button.className = "primary";
-    button.id = "new-request";
-    button.textContent = state === "denied" ? "Prepare a corrected request" : "Prepare a new request";
+    button.id = state === "more-info" ? "answer-more" : "new-request";
+    button.textContent = label;
     button.addEventListener("click", () => onNewRequest());
     section.append(button);
   }
@@ -115,15 +154,16 @@ const FIRST_LOOK_MS = 2000;
 const LONGEST_WAIT_MS = 60000;
 
 // The page of an order that already has a request, in `done`: its state, shown by `show`
-// (claimResponse, onNewRequest) -> final, read again by `reread` until it is decided (after 2 s,
-// doubling to a minute; no look while the tab is hidden). Resolves when the prescriber asks for
-// a corrected (or new) request: the form opens then.
+// (claimResponse, onNewRequest, onAnswer) -> final, read again by `reread` until it is decided
+// (after 2 s, doubling to a minute; no look while the tab is hidden). Resolves when the
+// prescriber asks for a corrected (or new) request, with nothing: a new form opens; or answers
+// the payer's ask, with the request: its own form opens, to go back as an update.
 /**
  * @param {HTMLElement} done
  * @param {SubmittedRequest} first
- * @param {(claimResponse: Resource, onNewRequest: () => void) => boolean} show
+ * @param {(claimResponse: Resource, onNewRequest: () => void, onAnswer: () => void) => boolean} show
  * @param {() => Promise<SubmittedRequest | null>} reread
- * @returns {Promise<void>}
+ * @returns {Promise<SubmittedRequest | undefined>}
  */
 export function openOnRequest(done, first, show, reread) {
   return new Promise((resolve) => {
@@ -137,19 +177,27 @@ export function openOnRequest(done, first, show, reread) {
     box.className = "pa";
     done.append(heading, box);
     document.body.dataset.state = "request";
-    const again = () => {
+    let latest = first;
+    let left = false;
+    const leave = (/** @type {SubmittedRequest | undefined} */ answering) => {
+      left = true;
       done.hidden = true;
       done.innerHTML = "";
-      resolve();
+      resolve(answering);
     };
-    let final = show(first.claimResponse, again);
+    const again = () => leave(undefined);
+    const answer = () => leave(latest);
+    let final = show(first.claimResponse, again, answer);
     const waits = backoff(FIRST_LOOK_MS, LONGEST_WAIT_MS);
     const follow = async () => {
-      while (!final) {
+      while (!final && !left) {
         await new Promise((wait) => setTimeout(wait, waits.next()));
-        if (document.hidden) continue;
+        if (document.hidden || left) continue;
         const now = await reread().catch(() => null);
-        if (now) final = show(now.claimResponse, again);
+        if (now && !left) {
+          latest = now;
+          final = show(now.claimResponse, again, answer);
+        }
       }
     };
     void follow();

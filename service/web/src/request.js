@@ -7,7 +7,7 @@
 import { problem, solved } from "./alert.js";
 import { $, element } from "./dom.js";
 import { currentClaimResponse, requestClaim } from "./ehr.js";
-import { REQUEST_STATES, reviewCode, showNextSteps } from "./request-status.js";
+import { REQUEST_STATES, payerAsks, reviewCode, showNextSteps } from "./request-status.js";
 import { backoff } from "./schedule.js";
 import { store } from "./state.js";
 
@@ -70,14 +70,26 @@ function correctedRequest() {
   document.body.dataset.state = "ready";
 }
 
+// The payer's questions answered in this form: it was sent as completed; the EHR sends it again,
+// changed, as an update of the same request (same form, same identifier).
+function answerMore() {
+  store.set({ submitted: false });
+  $("done").hidden = true;
+  $("workspace").hidden = false;
+  document.body.dataset.state = "ready";
+}
+
 // Shows the request's state; true once it is final (approved, denied, cancelled).
 /**
  * @param {Resource} claimResponse
  * @param {() => void} [onNewRequest] what "Prepare a corrected request" does
+ * @param {() => void} [onAnswer] what "Answer the payer's questions" does
  */
-export function showRequest(claimResponse, onNewRequest = correctedRequest) {
+export function showRequest(claimResponse, onNewRequest = correctedRequest, onAnswer = answerMore) {
   const { code, reason } = reviewCode(claimResponse);
-  const state = (code && REQUEST_STATES[code]) || "pended";
+  const asked = payerAsks(claimResponse);
+  const decided = (code && REQUEST_STATES[code]) || "pended";
+  const state = decided === "pended" && asked.length ? "more-info" : decided;
   const box = $("pa");
   box.dataset.status = state;
   box.innerHTML = "";
@@ -95,12 +107,18 @@ export function showRequest(claimResponse, onNewRequest = correctedRequest) {
     const line = element("p", `Denied: ${reason || claimResponse.disposition || "see the payer's note"}.`);
     line.id = "pa-reason";
     box.append(line);
+  } else if (state === "more-info") {
+    box.append(element("p", "Pended: the payer's reviewer asks for more information:"));
+    const list = document.createElement("ul");
+    list.id = "pa-asks";
+    for (const line of asked) list.append(element("li", line));
+    box.append(list);
   } else if (state === "cancelled") {
     box.append(element("p", "Cancelled."));
   } else {
     box.append(element("p", "Pended for the payer's clinical review. This page updates when the payer decides."));
   }
   for (const note of notes) box.append(element("p", note, "note"));
-  showNextSteps(box, state, onNewRequest);
-  return state !== "pended";
+  showNextSteps(box, state, state === "more-info" ? onAnswer : onNewRequest);
+  return state !== "pended" && state !== "more-info";
 }
