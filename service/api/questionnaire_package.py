@@ -74,14 +74,9 @@ async def questionnaire_package(
         prefill = _fresh_prefill(runtime, parameters, caller)
     canonical = _requested_questionnaire(parameters, prefill.policy, runtime)
     questionnaire = runtime.content.by_url("Questionnaire", canonical)
-    if questionnaire is None:  # oper-9: a warning in the outcome, not an error
-        warning = f"no Questionnaire {canonical} is published here"
-        return fhir_response(package_parameters(None, version, [("warning", "not-found", warning)]))
-    if since is not None and changed_at(runtime.content, questionnaire) <= since:
-        note = f"nothing in the package of {canonical} changed since {since.isoformat()}"
-        return fhir_response(
-            package_parameters(None, version, [("information", "informational", note)])
-        )
+    nothing = _nothing_to_send(runtime, canonical, questionnaire, since)
+    if nothing is not None or questionnaire is None:
+        return fhir_response(package_parameters(None, version, [nothing] if nothing else []))
     patient = prefill.about.subject.removeprefix("Patient/") if prefill.about.subject else None
     runtime.record_access(
         caller,
@@ -99,6 +94,19 @@ async def questionnaire_package(
         runtime.content, questionnaire, prefill.answers, about, runtime.clock.now()
     )
     return fhir_response(package_parameters(bundle, version, []))
+
+
+def _nothing_to_send(
+    runtime: Runtime, canonical: str, questionnaire: Resource | None, since: datetime | None
+) -> tuple[str, str, str] | None:
+    """Why the package is empty: no such Questionnaire (oper-9: a warning, not an error), or
+    nothing changed since `changedsince`."""
+    if questionnaire is None:
+        return ("warning", "not-found", f"no Questionnaire {canonical} is published here")
+    if since is not None and changed_at(runtime.content, questionnaire) <= since:
+        note = f"nothing in the package of {canonical} changed since {since.isoformat()}"
+        return ("information", "informational", note)
+    return None
 
 
 def _single(parameters: list[JsonObject], name: str, key: str) -> Any:
@@ -178,24 +186,7 @@ def _prior_auth_prefill(runtime: Runtime, request: PriorAuthRequest) -> _Prefill
 
 def _fresh_prefill(runtime: Runtime, parameters: list[JsonObject], caller: Caller) -> _Prefill:
     """Without a CRD context: what the given order and coverage alone allow."""
-    # The order types our policies' triggers name; the first such order given is the one.
-    kinds = runtime.policy_registry.order_types()
-    orders = [p.get("resource") for p in parameters if p.get("name") == "order"]
-    order = next(
-        (o for o in orders if isinstance(o, dict) and o.get("resourceType") in kinds), None
-    )
-    coverage = _single(parameters, "coverage", "resource")
-    if coverage is not None and not (
-        isinstance(coverage, dict) and coverage.get("resourceType") == "Coverage"
-    ):
-        raise BadRequest("coverage must be a Coverage resource")
-    if order is None and coverage is None:
-        raise BadRequest(
-            f"give a context (coverage-assertion-id), an order ({' or '.join(kinds)}), or a "
-            "coverage with the questionnaire"
-        )
-    if order is not None and not isinstance(order.get("id"), str):
-        raise BadRequest("the order needs an id")
+    order, coverage = _order_and_coverage(runtime, parameters)
     # The policy reads these: malformed FHIR is refused here, not met halfway by the evaluation.
     check_resources(
         [r for r in (order, coverage) if r is not None],
@@ -214,6 +205,31 @@ def _fresh_prefill(runtime: Runtime, parameters: list[JsonObject], caller: Calle
         return _Prefill({}, about, None)
     answers, policy = _evaluated(runtime, order, coverage)
     return _Prefill(answers, about, policy)
+
+
+def _order_and_coverage(
+    runtime: Runtime, parameters: list[JsonObject]
+) -> tuple[Resource | None, Resource | None]:
+    """The first order of a type our policies' triggers name, and the Coverage; at least one,
+    each of the right shape."""
+    kinds = runtime.policy_registry.order_types()
+    orders = [p.get("resource") for p in parameters if p.get("name") == "order"]
+    order = next(
+        (o for o in orders if isinstance(o, dict) and o.get("resourceType") in kinds), None
+    )
+    coverage = _single(parameters, "coverage", "resource")
+    if coverage is not None and not (
+        isinstance(coverage, dict) and coverage.get("resourceType") == "Coverage"
+    ):
+        raise BadRequest("coverage must be a Coverage resource")
+    if order is None and coverage is None:
+        raise BadRequest(
+            f"give a context (coverage-assertion-id), an order ({' or '.join(kinds)}), or a "
+            "coverage with the questionnaire"
+        )
+    if order is not None and not isinstance(order.get("id"), str):
+        raise BadRequest("the order needs an id")
+    return order, coverage
 
 
 def _evaluated(

@@ -116,14 +116,7 @@ def limit_card(
     assert limit.value is not None and limit.ordered is not None and limit.unit is not None
     unit = policy.evaluation.units[limit.unit]
     what, amount = limit.label, quantity_display(policy, limit.value, limit.unit)
-    explained = [
-        f"{c.shown.name} {value_display(policy, c.id, value)}"
-        for c in policy.evaluation.criteria
-        if c.id in declared.explained_by
-        and c.shown is not None
-        and (value := evaluation.criteria[c.id].value) is not None
-    ]
-    why = "; ".join(x for x in (limit.basis, ", ".join(explained)) if x)
+    why = "; ".join(x for x in (limit.basis, _explained(policy, evaluation, declared)) if x)
     ordered = quantity_display(policy, limit.ordered, limit.unit)
     detail = (
         f"Ordered {what} {ordered}; the covered {what} for this "
@@ -138,21 +131,31 @@ def limit_card(
     if updated is not None:
         # CDS Hooks: a card with suggestions MUST say how many may be chosen.
         built["selectionBehavior"] = "at-most-one"
-        built["suggestions"] = [
-            {
-                "label": f"Change the {what} to {amount}",
-                "uuid": str(uuid.uuid4()),
-                "isRecommended": True,
-                "actions": [
-                    {
-                        "type": "update",
-                        "description": f"Set the {what} to {amount}",
-                        "resource": updated,
-                    }
-                ],
-            }
-        ]
+        built["suggestions"] = [_change_to(what, amount, updated)]
     return built
+
+
+def _change_to(what: str, amount: str, updated: Resource) -> JsonObject:
+    """The suggestion that updates the draft order to the covered amount."""
+    return {
+        "label": f"Change the {what} to {amount}",
+        "uuid": str(uuid.uuid4()),
+        "isRecommended": True,
+        "actions": [
+            {"type": "update", "description": f"Set the {what} to {amount}", "resource": updated}
+        ],
+    }
+
+
+def _explained(policy: Policy, evaluation: Evaluation, declared: QuantityLimit) -> str:
+    """The values the limit rests on, in the policy's words ("body surface area 1.04 m²")."""
+    return ", ".join(
+        f"{c.shown.name} {value_display(policy, c.id, value)}"
+        for c in policy.evaluation.criteria
+        if c.id in declared.explained_by
+        and c.shown is not None
+        and (value := evaluation.criteria[c.id].value) is not None
+    )
 
 
 def _exceeded(policy: Policy, evaluation: Evaluation) -> tuple[LimitResult, QuantityLimit] | None:

@@ -48,6 +48,10 @@ class Operation:
 
 def operations(canonical_base: str) -> tuple[Operation, ...]:
     """Every operation served, on the resource type it is invoked on."""
+    return (*_dtr_operations(canonical_base), *_pas_operations())
+
+
+def _dtr_operations(canonical_base: str) -> tuple[Operation, ...]:
     return (
         Operation(
             "questionnaire-package",
@@ -75,6 +79,12 @@ def operations(canonical_base: str) -> tuple[Operation, ...]:
             evaluate_url(canonical_base),
             "Needs a token (QuestionnaireResponse.r). Nothing is stored.",
         ),
+    )
+
+
+def _pas_operations() -> tuple[Operation, ...]:
+    """PAS 2.0.1's Claim operations and the Subscriptions Backport's $status."""
+    return (
         Operation(
             "submit",
             "Claim",
@@ -166,7 +176,22 @@ def _resources(content: ContentStore, served: Sequence[Operation]) -> list[JsonO
         )
         for kind in TYPES
     ]
-    found.append(
+    found += [*_dtr_and_pas_resources(), _subscription()]
+    for entry in found:
+        ours = [
+            {"name": o.name, "definition": o.definition, "documentation": o.documentation}
+            for o in served
+            if o.resource == entry["type"]
+        ]
+        if ours:
+            entry["operation"] = ours
+    return found
+
+
+def _dtr_and_pas_resources() -> list[JsonObject]:
+    """The responses DTR clients send, the operations' definitions, and PAS's Claim and
+    ClaimResponse."""
+    return [
         _resource(
             "QuestionnaireResponse",
             ["create", "read", "search-type"],
@@ -178,37 +203,23 @@ def _resources(content: ContentStore, served: Sequence[Operation]) -> list[JsonO
             [],
             "Only the caller's own responses are read or found. A create is idempotent on "
             "the response's identifier, per client.",
-        )
-    )
-    found.append(_resource("OperationDefinition", ["read"], [], []))
-    found.append(
+        ),
+        _resource("OperationDefinition", ["read"], [], []),
         _resource(
             "Claim",
             [],
             [],
             [],
             "PAS 2.0.1: $submit and $inquire only; a Claim is not read or searched directly.",
-        )
-    )
-    found.append(
+        ),
         _resource(
             "ClaimResponse",
             ["read"],
             [],
             [],
             "The decision on one of the caller's requests (system/ClaimResponse.r).",
-        )
-    )
-    found.append(_subscription())
-    for entry in found:
-        ours = [
-            {"name": o.name, "definition": o.definition, "documentation": o.documentation}
-            for o in served
-            if o.resource == entry["type"]
-        ]
-        if ours:
-            entry["operation"] = ours
-    return found
+        ),
+    ]
 
 
 def _subscription() -> JsonObject:

@@ -86,58 +86,17 @@ def _evidence_parts() -> list[JsonObject]:
 
 def _outputs() -> list[JsonObject]:
     outcomes = " | ".join(outcome.value for outcome in Outcome)
-    statuses = " | ".join(status.value for status in Status)
-    kinds = " | ".join(kind.value for kind in LimitKind)
     return [
         _parameter("outcome", "out", "1", "code", outcomes, minimum=1),
-        _parameter(
-            "criterion",
-            "out",
-            "*",
-            None,
-            "One per policy criterion.",
-            part=[
-                _parameter("id", "out", "1", "string", "The policy's id for it.", minimum=1),
-                _parameter("label", "out", "1", "string", "The policy's words.", minimum=1),
-                _parameter("status", "out", "1", "code", statuses, minimum=1),
-                _parameter("statusDisplay", "out", "1", "string", _STATUS_WORDS, minimum=1),
-                _parameter("value", "out", "1", "Element", _VALUE),
-                _parameter("display", "out", "1", "string", _DISPLAY),
-                _parameter("evidence", "out", "*", None, _EVIDENCE, part=_evidence_parts()),
-                _parameter("flag", "out", "1", "string", "What the record disagrees on."),
-            ],
-        ),
-        _parameter(
-            "path",
-            "out",
-            "*",
-            None,
-            "One per way the policy can be met.",
-            part=[
-                _parameter("id", "out", "1", "string", "The policy's id for it.", minimum=1),
-                _parameter("status", "out", "1", "code", statuses, minimum=1),
-            ],
-        ),
+        _parameter("criterion", "out", "*", None, "One per policy criterion.", part=_criterion()),
+        _parameter("path", "out", "*", None, "One per way the policy can be met.", part=_path()),
         _parameter(
             "limit",
             "out",
             "*",
             None,
             "One per limit the policy declares (a quantity, a count or a period).",
-            part=[
-                _parameter("id", "out", "1", "string", "The policy's id for it.", minimum=1),
-                _parameter("kind", "out", "1", "code", kinds, minimum=1),
-                _parameter("criterion", "out", "1", "string", "Its criterion.", minimum=1),
-                _parameter("label", "out", "1", "string", "The policy's words.", minimum=1),
-                _parameter("unit", "out", "1", "string", "A quantity's unit, as shown."),
-                _parameter("value", "out", "1", "Quantity", "A quantity limit, when known."),
-                _parameter("display", "out", "1", "string", "A quantity limit, in words."),
-                _parameter("count", "out", "1", "integer", "A count limit, when known."),
-                _parameter("period", "out", "1", "Period", "A period limit, from its start."),
-                _parameter("ordered", "out", "1", "Quantity", "What the order asks for."),
-                _parameter("length", "out", "1", "Quantity", "A period's length (years)."),
-                _parameter("basis", "out", "1", "string", _BASIS),
-            ],
+            part=_limit(),
         ),
         _parameter(
             "evaluationDate",
@@ -146,6 +105,46 @@ def _outputs() -> list[JsonObject]:
             "date",
             "The day the policy was evaluated on (ages and recency are counted to it).",
         ),
+    ]
+
+
+def _criterion() -> list[JsonObject]:
+    statuses = " | ".join(status.value for status in Status)
+    return [
+        _parameter("id", "out", "1", "string", "The policy's id for it.", minimum=1),
+        _parameter("label", "out", "1", "string", "The policy's words.", minimum=1),
+        _parameter("status", "out", "1", "code", statuses, minimum=1),
+        _parameter("statusDisplay", "out", "1", "string", _STATUS_WORDS, minimum=1),
+        _parameter("value", "out", "1", "Element", _VALUE),
+        _parameter("display", "out", "1", "string", _DISPLAY),
+        _parameter("evidence", "out", "*", None, _EVIDENCE, part=_evidence_parts()),
+        _parameter("flag", "out", "1", "string", "What the record disagrees on."),
+    ]
+
+
+def _path() -> list[JsonObject]:
+    statuses = " | ".join(status.value for status in Status)
+    return [
+        _parameter("id", "out", "1", "string", "The policy's id for it.", minimum=1),
+        _parameter("status", "out", "1", "code", statuses, minimum=1),
+    ]
+
+
+def _limit() -> list[JsonObject]:
+    kinds = " | ".join(kind.value for kind in LimitKind)
+    return [
+        _parameter("id", "out", "1", "string", "The policy's id for it.", minimum=1),
+        _parameter("kind", "out", "1", "code", kinds, minimum=1),
+        _parameter("criterion", "out", "1", "string", "Its criterion.", minimum=1),
+        _parameter("label", "out", "1", "string", "The policy's words.", minimum=1),
+        _parameter("unit", "out", "1", "string", "A quantity's unit, as shown."),
+        _parameter("value", "out", "1", "Quantity", "A quantity limit, when known."),
+        _parameter("display", "out", "1", "string", "A quantity limit, in words."),
+        _parameter("count", "out", "1", "integer", "A count limit, when known."),
+        _parameter("period", "out", "1", "Period", "A period limit, from its start."),
+        _parameter("ordered", "out", "1", "Quantity", "What the order asks for."),
+        _parameter("length", "out", "1", "Quantity", "A period's length (years)."),
+        _parameter("basis", "out", "1", "string", _BASIS),
     ]
 
 

@@ -117,27 +117,32 @@ def load_policy(folder: Path) -> Policy:
         observation_codes=tuple(
             normalize_code(item.system, item.code) for item in data.prefetch_observation_codes
         ),
-        prior_authorization=PriorAuthorization(
-            pa_needed=data.prior_authorization.pa_needed,
-            doc_needed=data.prior_authorization.doc_needed,
-            doc_purpose=data.prior_authorization.doc_purpose,
-            reason=data.prior_authorization.reason,
-            submission=data.prior_authorization.submission,
-        ),
+        prior_authorization=_prior_authorization(data),
         terminology=load_value_sets(folder / "terminology"),
         evaluation=data.evaluation,
-        off_policy=OffPolicy(
-            data.off_policy.criterion,
-            data.off_policy.reason,
-            data.off_policy.summary,
-            data.off_policy.recorded,
-        )
-        if data.off_policy is not None
-        else None,
+        off_policy=_off_policy(data),
         words=data.words,
         displays=load_displays(folder / "terminology"),
         questionnaire_items=_questionnaire_items(folder, data.questionnaire),
     )
+
+
+def _prior_authorization(data: PolicyFile) -> PriorAuthorization:
+    given = data.prior_authorization
+    return PriorAuthorization(
+        pa_needed=given.pa_needed,
+        doc_needed=given.doc_needed,
+        doc_purpose=given.doc_purpose,
+        reason=given.reason,
+        submission=given.submission,
+    )
+
+
+def _off_policy(data: PolicyFile) -> OffPolicy | None:
+    given = data.off_policy
+    if given is None:
+        return None
+    return OffPolicy(given.criterion, given.reason, given.summary, given.recorded)
 
 
 def _questionnaire_items(folder: Path, url: str) -> tuple[Resource, ...]:
