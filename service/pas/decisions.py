@@ -15,7 +15,7 @@ a page read before another reviewer's is refused there. Decisions are appended, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -129,6 +129,18 @@ def covered(summary: JsonObject) -> list[JsonObject]:
     ]
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    """What one reviewer action decides: the ClaimResponse's decision and the row's fields."""
+
+    decision: Decision
+    state: str
+    preauth_ref: str | None = None
+    reason_code: str | None = None
+    reason_text: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
 def decide(
     row: PriorAuthRequest,
     policy: Policy | None,
@@ -141,49 +153,64 @@ def decide(
     """`reconsideration`: whom a denied prescriber asks to reconsider (a note of its own)."""
     submission = read_submission(row.bundle)
     note = choice.note.strip() or None
-    details: dict[str, Any] = {}
     if choice.action == "approve":
-        start, end = approved_period(choice, row.summary, at.date())
-        reference = new_preauth_ref(at.date())
-        details = {"period": [start.isoformat(), end.isoformat()], "covered": covered(row.summary)}
-        decision = Decision("approved", note=note, preauth_ref=reference, period=(start, end))
-        state, reason_code, reason_text = "approved", None, note
+        outcome = _approval(row, choice, note, at)
     elif choice.action == "deny":
-        known = reasons(policy, row.summary.get("evaluation"))
-        if choice.reason not in known:
-            raise UnprocessableEntity("a denial needs a reason: a criterion or a general reason")
-        words = known[choice.reason]
-        system = reason_system(base_url, policy)
-        contact = (f"To ask for reconsideration: {reconsideration}.",) if reconsideration else ()
-        decision = Decision(
-            "denied", note=note, reason=(system, choice.reason, words), notes_after=contact
-        )
-        state, reference, reason_code, reason_text = "denied", None, choice.reason, note or words
-        details = {"reason": words}
+        outcome = _denial(row, policy, choice, note, base_url, reconsideration)
     elif choice.action == "more-info":
-        if not note:
-            raise UnprocessableEntity("say what more information is needed")
-        relaunch = (
-            "Answer through the prior-authorization form: DTR's $questionnaire-package with "
-            f"context {row.id} opens it again, then submit the request again as an update."
-        )
-        decision = Decision("more-info", asks=(note, relaunch))
-        state, reference, reason_code, reason_text = "more-info", None, None, note
+        outcome = _asking_for_more(row, note)
     else:
         raise UnprocessableEntity(f"unknown action {choice.action!r}")
-    decision = replace(decision, not_adjudicated=not_adjudicated(row.summary))
-    response = claim_response(submission, row.id, base_url, decision, at)
+    decision = replace(outcome.decision, not_adjudicated=not_adjudicated(row.summary))
     return Decided(
         by=reviewer,
         at=at,
         action=choice.action,
-        state=state,
-        reason_code=reason_code,
-        reason_text=reason_text,
-        details=details,
-        preauth_ref=reference,
-        claim_response=response,
+        state=outcome.state,
+        reason_code=outcome.reason_code,
+        reason_text=outcome.reason_text,
+        details=outcome.details,
+        preauth_ref=outcome.preauth_ref,
+        claim_response=claim_response(submission, row.id, base_url, decision, at),
     )
+
+
+def _approval(row: PriorAuthRequest, choice: Choice, note: str | None, at: datetime) -> _Outcome:
+    start, end = approved_period(choice, row.summary, at.date())
+    reference = new_preauth_ref(at.date())
+    details = {"period": [start.isoformat(), end.isoformat()], "covered": covered(row.summary)}
+    decision = Decision("approved", note=note, preauth_ref=reference, period=(start, end))
+    return _Outcome(decision, "approved", reference, None, note, details)
+
+
+def _denial(
+    row: PriorAuthRequest,
+    policy: Policy | None,
+    choice: Choice,
+    note: str | None,
+    base_url: str,
+    reconsideration: str | None,
+) -> _Outcome:
+    known = reasons(policy, row.summary.get("evaluation"))
+    if choice.reason not in known:
+        raise UnprocessableEntity("a denial needs a reason: a criterion or a general reason")
+    words = known[choice.reason]
+    system = reason_system(base_url, policy)
+    contact = (f"To ask for reconsideration: {reconsideration}.",) if reconsideration else ()
+    decision = Decision(
+        "denied", note=note, reason=(system, choice.reason, words), notes_after=contact
+    )
+    return _Outcome(decision, "denied", None, choice.reason, note or words, {"reason": words})
+
+
+def _asking_for_more(row: PriorAuthRequest, note: str | None) -> _Outcome:
+    if not note:
+        raise UnprocessableEntity("say what more information is needed")
+    relaunch = (
+        "Answer through the prior-authorization form: DTR's $questionnaire-package with "
+        f"context {row.id} opens it again, then submit the request again as an update."
+    )
+    return _Outcome(Decision("more-info", asks=(note, relaunch)), "more-info", reason_text=note)
 
 
 def approved_period(choice: Choice, summary: JsonObject, today: date) -> tuple[date, date]:

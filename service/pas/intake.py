@@ -47,13 +47,7 @@ def receive(
     key = submission.replaces or submission.identifier
     existing = existing_request(session, received.client_id, key)
     if existing is None:
-        if submission.replaces is not None:
-            raise UnprocessableEntity(f"the request this one replaces ({key}) is not known")
-        if submission.cancels_all:
-            raise UnprocessableEntity(f"nothing to cancel: no request {key} is known")
-        if submission.marks_changes:
-            # PAS: an update carries the original's identifier; a new request marks no changes.
-            raise UnprocessableEntity(f"nothing to update: no request {key} is known")
+        _refuse_an_update_of_nothing(submission, key)
         return _new_request(session, received)
     if not submission.is_update:
         return dict(existing.claim_response)
@@ -67,6 +61,29 @@ def receive(
     if submission.replaces is not None:
         _close(existing, "replace", f"replaced by {submission.identifier}", by, base_url, at)
         return _new_request(session, received)
+    return _updated(session, existing, received, submission, by, base_url, at)
+
+
+def _refuse_an_update_of_nothing(submission: Submission, key: str) -> None:
+    if submission.replaces is not None:
+        raise UnprocessableEntity(f"the request this one replaces ({key}) is not known")
+    if submission.cancels_all:
+        raise UnprocessableEntity(f"nothing to cancel: no request {key} is known")
+    if submission.marks_changes:
+        # PAS: an update carries the original's identifier; a new request marks no changes.
+        raise UnprocessableEntity(f"nothing to update: no request {key} is known")
+
+
+def _updated(
+    session: Session,
+    existing: PriorAuthRequest,
+    received: Received,
+    submission: Submission,
+    by: str,
+    base_url: str,
+    at: datetime,
+) -> Resource:
+    """The request as updated by its submitter, pended again."""
     pended = claim_response(
         submission,
         existing.id,
@@ -95,17 +112,22 @@ def receive(
             claim_response=pended,
         ),
         expected=(existing.status,),
-        changes={
-            "bundle": received.bundle,
-            "summary": received.summary,
-            "policy_id": received.policy_id,
-            "order_ref": received.order_ref,
-            "order_key": received.order_key,
-            "priority": received.priority,
-            "due_at": received.due_at,
-        },
+        changes=_what_changes(received),
     )
     return pended
+
+
+def _what_changes(received: Received) -> dict[str, object]:
+    """The request's columns an update replaces: what it asks, and when it is due."""
+    return {
+        "bundle": received.bundle,
+        "summary": received.summary,
+        "policy_id": received.policy_id,
+        "order_ref": received.order_ref,
+        "order_key": received.order_key,
+        "priority": received.priority,
+        "due_at": received.due_at,
+    }
 
 
 def _new_request(session: Session, received: Received) -> Resource:
