@@ -10,6 +10,7 @@ or a cancellation of it changes that request (service/pas/intake.py)."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 import orjson
@@ -29,7 +30,7 @@ from service.pas.submission import Submission, read_submission
 from service.runtime import Runtime, get_runtime
 from service.storage.crd_answers import find_assertion
 from service.storage.prior_auth import Received, existing_request, order_key, viewable_request
-from service.types import Resource
+from service.types import JsonObject, Resource
 
 router = APIRouter(prefix="/fhir")
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -85,18 +86,8 @@ async def submit(
     request_id = str(uuid.uuid4())
     base = runtime.settings.base_url.rstrip("/")
     pended = claim_response(
-        submission,
-        request_id,
-        base,
-        Decision(
-            "pended",
-            note=pended_note(due_at(received, submission.priority)),
-            not_adjudicated=not_adjudicated(summary),
-        ),
-        received,
+        submission, request_id, base, _pended(submission, summary, received), received
     )
-    order_ref = summary.get("order")
-    coverage = submission.coverage or {}
     stored = Received(
         id=request_id,
         identifier=submission.identifier,
@@ -104,13 +95,8 @@ async def submit(
         fhir_server=fhir_server,
         patient_id=caller.patient or patient,
         policy_id=policy.id if policy else None,
-        order_ref=order_ref,
-        order_key=order_key(
-            caller.client_id,
-            fhir_server,
-            str(order_ref) if order_ref else None,
-            f"Coverage/{coverage['id']}" if coverage.get("id") else None,
-        ),
+        order_ref=summary.get("order"),
+        order_key=_order_key(caller, fhir_server, submission, summary),
         priority=submission.priority,
         received_at=received,
         due_at=due_at(received, submission.priority),
@@ -123,6 +109,30 @@ async def submit(
     )
     runtime.record_access(caller, "pas-submit", patient, answer["id"])
     return fhir_response(response_bundle(submission, answer, base))
+
+
+def _pended(submission: Submission, summary: JsonObject, received: datetime) -> Decision:
+    """Every request is pended for review, with its due time and any items not adjudicated."""
+    return Decision(
+        "pended",
+        note=pended_note(due_at(received, submission.priority)),
+        not_adjudicated=not_adjudicated(summary),
+    )
+
+
+def _order_key(
+    caller: Caller, fhir_server: str | None, submission: Submission, summary: JsonObject
+) -> str | None:
+    """What makes two requests one (one open request per order): the order and Coverage at the
+    caller's EHR site."""
+    order_ref = summary.get("order")
+    coverage = submission.coverage or {}
+    return order_key(
+        caller.client_id,
+        fhir_server,
+        str(order_ref) if order_ref else None,
+        f"Coverage/{coverage['id']}" if coverage.get("id") else None,
+    )
 
 
 @router.post("/Claim/$inquire", openapi_extra=request_body(PAS_BUNDLE, "application/fhir+json"))

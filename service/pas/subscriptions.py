@@ -223,24 +223,8 @@ def notification(
     )
     entries: list[JsonObject] = []
     if focus is not None:
-        focus_url = f"{base_url}/fhir/ClaimResponse/{focus['id']}"
-        parameters.append(
-            {
-                "name": "notification-event",
-                "part": [
-                    {"name": "event-number", "valueString": str(events)},
-                    {"name": "timestamp", "valueInstant": at.isoformat(timespec="seconds")},
-                    {"name": "focus", "valueReference": {"reference": focus_url}},
-                ],
-            }
-        )
-        entry: JsonObject = {
-            "fullUrl": focus_url,
-            "request": {"method": "PUT", "url": f"ClaimResponse/{focus['id']}"},
-            "response": {"status": "200"},
-        }
-        if content == "full-resource":
-            entry["resource"] = focus
+        event, entry = _event(base_url, focus, events, at, content)
+        parameters.append(event)
         entries.append(entry)
     status_entry: JsonObject = {
         "fullUrl": f"{subscription_url}/$status",
@@ -259,6 +243,30 @@ def notification(
         "timestamp": at.isoformat(timespec="seconds"),
         "entry": [status_entry, *entries],
     }
+
+
+def _event(
+    base_url: str, focus: Resource, events: int, at: datetime, content: str
+) -> tuple[JsonObject, JsonObject]:
+    """The notification-event parameter about `focus`, and its entry (the resource itself only
+    for a full-resource Subscription)."""
+    focus_url = f"{base_url}/fhir/ClaimResponse/{focus['id']}"
+    event: JsonObject = {
+        "name": "notification-event",
+        "part": [
+            {"name": "event-number", "valueString": str(events)},
+            {"name": "timestamp", "valueInstant": at.isoformat(timespec="seconds")},
+            {"name": "focus", "valueReference": {"reference": focus_url}},
+        ],
+    }
+    entry: JsonObject = {
+        "fullUrl": focus_url,
+        "request": {"method": "PUT", "url": f"ClaimResponse/{focus['id']}"},
+        "response": {"status": "200"},
+    }
+    if content == "full-resource":
+        entry["resource"] = focus
+    return event, entry
 
 
 def status_bundle(base_url: str, subscriptions: list[tuple[str, str, int, str]]) -> Resource:
