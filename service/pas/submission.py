@@ -170,6 +170,16 @@ class _Index:
 
 
 def _claim_issues(claim: Resource, index: _Index, inquiry: bool) -> list[Issue]:
+    """What the PAS Claim must carry for us to read it (PAS 2.0.1 profile-claim)."""
+    return [
+        *_header_issues(claim, inquiry),
+        *_party_issues(claim, index),
+        *_item_issues(claim, index),
+        *_supporting_info_issues(claim, index),
+    ]
+
+
+def _header_issues(claim: Resource, inquiry: bool) -> list[Issue]:
     issues: list[Issue] = []
     if claim.get("use") != "preauthorization":
         issues.append(_issue("Claim.use", "must be preauthorization"))
@@ -185,11 +195,20 @@ def _claim_issues(claim: Resource, index: _Index, inquiry: bool) -> list[Issue]:
     for element in ("type", "created") + (() if inquiry else ("priority",)):
         if not claim.get(element):
             issues.append(_issue(f"Claim.{element}", "is required"))
-    for element, kinds in (
-        ("patient", ("Patient",)),
-        ("insurer", ("Organization",)),
-        ("provider", ("Organization", "Practitioner", "PractitionerRole")),
-    ):
+    return issues
+
+
+# Who the Claim is about, to and from: each must be an entry of the Bundle, of these types.
+_PARTIES = (
+    ("patient", ("Patient",)),
+    ("insurer", ("Organization",)),
+    ("provider", ("Organization", "Practitioner", "PractitionerRole")),
+)
+
+
+def _party_issues(claim: Resource, index: _Index) -> list[Issue]:
+    issues: list[Issue] = []
+    for element, kinds in _PARTIES:
         target = index.resolve(claim.get(element))
         if target is None:
             issues.append(_issue(f"Claim.{element}", "must reference an entry of the Bundle"))
@@ -202,10 +221,14 @@ def _claim_issues(claim: Resource, index: _Index, inquiry: bool) -> list[Issue]:
         coverage = index.resolve(focal.get("coverage"))
         if coverage is None or coverage.get("resourceType") != "Coverage":
             issues.append(_issue("Claim.insurance.coverage", "must reference a Coverage entry"))
+    return issues
+
+
+def _item_issues(claim: Resource, index: _Index) -> list[Issue]:
     items = claim.get("item")
     if not isinstance(items, list) or not items:
-        issues.append(_issue("Claim.item", "needs at least one item"))
-        return issues
+        return [_issue("Claim.item", "needs at least one item")]
+    issues: list[Issue] = []
     for number, item in enumerate(items):
         where = f"Claim.item[{number}]"
         if not isinstance(item, dict):
@@ -219,6 +242,11 @@ def _claim_issues(claim: Resource, index: _Index, inquiry: bool) -> list[Issue]:
         service = _extension(item, REQUESTED_SERVICE)
         if service is not None and index.resolve(service.get("valueReference")) is None:
             issues.append(_issue(f"{where}.extension", "requestedService must reference an entry"))
+    return issues
+
+
+def _supporting_info_issues(claim: Resource, index: _Index) -> list[Issue]:
+    issues: list[Issue] = []
     for number, info in enumerate(claim.get("supportingInfo") or []):
         value = info.get("valueReference") if isinstance(info, dict) else None
         if value is not None and index.resolve(value) is None:
