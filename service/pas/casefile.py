@@ -105,11 +105,6 @@ def case_view(
         _criterion(criterion_id, result, policy, answers, resources)
         for criterion_id, result in (evaluation.get("criteria") or {}).items()
     ]
-    overridden = [
-        Evidence("answer", str(a.get("text")), str(a.get("value")), ORIGIN_WORDS["override"])
-        for a in answers.values()
-        if a.get("origin") == "override"
-    ]
     due = _aware(row.due_at)
     return CaseView(
         id=row.id,
@@ -119,26 +114,52 @@ def case_view(
         due_at=due,
         overdue=row.status in ("pended", "more-info") and due < now,
         subject=case_subject(row.bundle, policy, today),
-        order=str(summary.get("orderText") or summary.get("order") or "not named"),
+        order=_order_text(summary),
         ordered_dose=_ordered_dose(limits, policy),
-        policy_title=policy.title if policy else "no policy of this payer is about the order",
+        policy_title=policy.title if policy else NO_POLICY,
         outcome=evaluation.get("outcome"),
         criteria=criteria,
-        paths=[
-            (_path(policy, str(p.get("id"))), _status(policy, str(p.get("status"))))
-            for p in (evaluation.get("paths") or {}).values()
-        ],
+        paths=_paths(evaluation, policy),
         limits=[_limit_text(limit, policy) for limit in limits],
-        overridden=overridden,
+        overridden=_overridden(answers),
         decisions=decisions,
         reasons=reason_groups(policy, evaluation),
-        preselected_reason=next((c.id for c in criteria if c.status == "not-met"), None),
+        preselected_reason=_first_not_met(criteria),
         period=default_period(summary, now.date()),
         covered=[_covered_text(c, policy) for c in covered(summary)],
         covered_dose=_covered_dose(summary, policy),
         shortfalls=[_shortfall(limit, policy) for limit in limits if _short(limit)],
         preauth_ref=row.preauth_ref,
     )
+
+
+NO_POLICY = "no policy of this payer is about the order"
+
+
+def _order_text(summary: JsonObject) -> str:
+    return str(summary.get("orderText") or summary.get("order") or "not named")
+
+
+def _first_not_met(criteria: list[CriterionView]) -> str | None:
+    """The reason a denial starts from: the first criterion the evaluation found not met."""
+    return next((c.id for c in criteria if c.status == "not-met"), None)
+
+
+def _paths(evaluation: JsonObject, policy: Policy | None) -> list[tuple[str, str]]:
+    """Each way the policy can be met, and how it stands, in the policy's words."""
+    return [
+        (_path(policy, str(p.get("id"))), _status(policy, str(p.get("status"))))
+        for p in (evaluation.get("paths") or {}).values()
+    ]
+
+
+def _overridden(answers: JsonObject) -> list[Evidence]:
+    """The answers the prescriber changed from what the record said."""
+    return [
+        Evidence("answer", str(a.get("text")), str(a.get("value")), ORIGIN_WORDS["override"])
+        for a in answers.values()
+        if a.get("origin") == "override"
+    ]
 
 
 def _criterion(
