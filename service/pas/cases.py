@@ -61,18 +61,9 @@ def evaluate_submission(
     record = PatientRecord([(r, None) for r in submission.resources()])
     response = submission.response
     questionnaire = questionnaire_of(str(response.get("questionnaire"))) if response else None
-    policies = {
-        sequence: registry.for_order(service, record) if service is not None else None
-        for sequence, service in submission.services
-    }
-    # The order reviewed is the first a policy is about (else the first named).
-    order = next(
-        (s for q, s in submission.services if s is not None and policies[q] is not None),
-        submission.order,
-    )
-    policy = registry.for_order(order, record) if order is not None else None
-    if policy is None and questionnaire is not None:
-        policy = registry.by_questionnaire(str(questionnaire.get("url")))
+    policies = _item_policies(registry, submission, record)
+    order = _reviewed_order(submission, policies)
+    policy = _policy_of(registry, order, record, questionnaire)
     summary: JsonObject = {
         "order": _reference(order),
         "orderText": _ordered(order),
@@ -90,6 +81,37 @@ def evaluate_submission(
         record, _reference(order) or "", today, answers
     )
     return policy, summary | {"policy": policy.id, "evaluation": evaluation.as_json()}
+
+
+def _item_policies(
+    registry: PolicyRegistry, submission: Submission, record: PatientRecord
+) -> dict[int, Policy | None]:
+    """Item sequence -> the policy of ours its requested service is about, if any."""
+    return {
+        sequence: registry.for_order(service, record) if service is not None else None
+        for sequence, service in submission.services
+    }
+
+
+def _reviewed_order(submission: Submission, policies: dict[int, Policy | None]) -> Resource | None:
+    """The order reviewed: the first a policy is about, else the first named."""
+    return next(
+        (s for q, s in submission.services if s is not None and policies[q] is not None),
+        submission.order,
+    )
+
+
+def _policy_of(
+    registry: PolicyRegistry,
+    order: Resource | None,
+    record: PatientRecord,
+    questionnaire: Resource | None,
+) -> Policy | None:
+    """The order's policy, else the one whose Questionnaire the form answers."""
+    policy = registry.for_order(order, record) if order is not None else None
+    if policy is None and questionnaire is not None:
+        policy = registry.by_questionnaire(str(questionnaire.get("url")))
+    return policy
 
 
 def not_adjudicated(summary: JsonObject) -> tuple[int, ...]:
@@ -114,12 +136,19 @@ def _ordered(order: Resource | None) -> str | None:
         (c.get("display") for c in codings if c.get("display")), None
     )
     what = str(named) if named else _reference(order)
-    dosages = order.get("dosageInstruction") or []
-    quantity = order.get("quantityQuantity") or {}
-    amount = dosages[0].get("text") if dosages and isinstance(dosages[0], dict) else None
-    if not amount and quantity.get("value") is not None:
-        amount = f"{quantity['value']} {quantity.get('unit') or quantity.get('code') or ''}".strip()
+    amount = _amount(order)
     return f"{what}: {amount}" if amount else what
+
+
+def _amount(order: Resource) -> str | None:
+    """The order's dosage text, else its quantity, as written."""
+    dosages = order.get("dosageInstruction") or []
+    if dosages and isinstance(dosages[0], dict) and dosages[0].get("text"):
+        return str(dosages[0]["text"])
+    quantity = order.get("quantityQuantity") or {}
+    if quantity.get("value") is None:
+        return None
+    return f"{quantity['value']} {quantity.get('unit') or quantity.get('code') or ''}".strip()
 
 
 def _answers(
