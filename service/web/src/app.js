@@ -9,7 +9,7 @@ import { problem, showAlerts } from "./alert.js";
 import { confirmSubmit } from "./confirm.js";
 import { INTENDED_USE } from "./current-response.js";
 import { $, when } from "./dom.js";
-import { savedDraft } from "./ehr.js";
+import { ehrClient, savedDraft } from "./ehr.js";
 import { readLaunch } from "./ehr-launch.js";
 import { withFhirPathExpressions } from "./expressions.js";
 import { linkIds } from "./form-rows.js";
@@ -65,7 +65,7 @@ async function main() {
 
   // Answering the payer's ask: the request's own form, changed and sent again as an update.
   const asked = answering && requestForm(answering.claim);
-  const draft = asked ? await ehrRequest(asked) : await savedDraft(context.QuestionnaireResponse);
+  const draft = asked ? await ehrClient().request(asked) : await savedDraft(context.QuestionnaireResponse);
   store.set({
     draft,
     identifier: draft?.identifier || { system: "urn:ietf:rfc:3986", value: `urn:uuid:${crypto.randomUUID()}` },
@@ -90,18 +90,11 @@ async function main() {
 // or new request. Not being able to read the EHR's Claims leaves the form as it would be.
 /** @returns {Promise<import("./request-status.js").SubmittedRequest | undefined>} */
 async function openOnExistingRequest() {
-  const { client, patient, order } = store.get();
-  if (!client || !patient || !order) return undefined;
-  const requestOf = () => submittedRequest(client, patient.id, `${order.resourceType}/${order.id}`);
+  const { patient, order } = store.get();
+  if (!patient || !order) return undefined;
+  const requestOf = () => submittedRequest(patient.id, `${order.resourceType}/${order.id}`);
   const existing = await requestOf().catch((error) => console.warn("the order's requests were not read:", error));
   return existing ? openOnRequest($("done"), existing, showRequest, requestOf) : undefined;
-}
-
-/** @param {string} reference */
-function ehrRequest(reference) {
-  const { client } = store.get();
-  if (!client) throw new Error("The EHR launch is not complete.");
-  return client.request(reference);
 }
 
 // What the payer's pre-fill left open, answered by the package's CQL over the EHR's record (a

@@ -2,6 +2,8 @@
 // Submit asks first when the form shows a criterion not met: the prescriber sees which, and
 // either goes back to change the order or answers, or submits knowingly (the reviewer decides).
 
+import { element, listOf } from "./dom.js";
+
 // true when the prescriber wants to submit (nothing is shown not met, or they confirmed).
 /** @returns {Promise<boolean>} */
 export function confirmSubmit() {
@@ -12,17 +14,10 @@ export function confirmSubmit() {
   const dialog = document.createElement("dialog");
   dialog.id = "confirm-submit";
   dialog.setAttribute("aria-labelledby", "confirm-title");
-  const title = document.createElement("h2");
+  const title = element("h2", "Submit a request that does not meet the policy?");
   title.id = "confirm-title";
-  title.textContent = "Submit a request that does not meet the policy?";
-  const said = document.createElement("p");
-  said.textContent = "The form shows these criteria not met. The payer's review will likely deny the request as it stands:";
-  const list = document.createElement("ul");
-  for (const text of unmet) {
-    const line = document.createElement("li");
-    line.textContent = text;
-    list.append(line);
-  }
+  const said = element("p", "The form shows these criteria not met. The payer's review will likely deny the request as it stands:");
+  const list = listOf(unmet);
   const back = button("Go back and change it", "secondary", "confirm-back");
   const send = button("Submit anyway", "primary", "confirm-send");
   const actions = document.createElement("div");
@@ -50,10 +45,8 @@ export function confirmSubmit() {
  * @param {string} id
  */
 function button(text, className, id) {
-  const made = document.createElement("button");
+  const made = /** @type {HTMLButtonElement} */ (element("button", text, className));
   made.type = "button";
-  made.className = className;
   made.id = id;
-  made.textContent = text;
   return made;
 }

@@ -20,6 +20,14 @@ export function element(tag, text, className) {
   return made;
 }
 
+// A list of lines, each its own item.
+/** @param {Iterable<string>} lines */
+export function listOf(lines) {
+  const made = document.createElement("ul");
+  for (const line of lines) made.append(element("li", line));
+  return made;
+}
+
 /** @param {unknown} value */
 export function number(value) {
   return Number(value).toLocaleString("en-US", { maximumFractionDigits: 2 });

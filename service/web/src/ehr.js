@@ -8,7 +8,7 @@ import { store } from "./state.js";
 // DTR qr-context: what a response is about (the order, the Coverage).
 export const QR_CONTEXT = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context";
 
-function ehrClient() {
+export function ehrClient() {
   const client = store.get().client;
   if (!client) throw new Error("The EHR launch is not complete.");
   return client;

@@ -5,6 +5,8 @@
 // one order is refused by the payer while the first is open); and each state says what the
 // prescriber can do next.
 
+import { element, listOf } from "./dom.js";
+import { currentClaimResponse, ehrClient } from "./ehr.js";
 import { backoff } from "./schedule.js";
 
 /** @typedef {import("./state.js").Resource} Resource */
@@ -62,14 +64,13 @@ export function requestForm(claim) {
 
 // {claim, claimResponse} of the newest request the EHR sent for `orderRef` ("Type/id"), or null.
 /**
- * @param {import("fhirclient/lib/Client").default} client
  * @param {string} patientId
  * @param {string} orderRef
  * @returns {Promise<SubmittedRequest | null>}
  */
-export async function submittedRequest(client, patientId, orderRef) {
+export async function submittedRequest(patientId, orderRef) {
   /** @type {Resource[]} */
-  const claims = await client.request(`Claim?patient=Patient/${patientId}`, { flat: true });
+  const claims = await ehrClient().request(`Claim?patient=Patient/${patientId}`, { flat: true });
   const forOrder = (claims || []).filter((claim) =>
     (claim.item || []).some((/** @type {Resource} */ item) =>
       (item.extension || []).some((/** @type {Resource} */ e) => e.url === REQUESTED_SERVICE && e.valueReference?.reference === orderRef),
@@ -78,12 +79,9 @@ export async function submittedRequest(client, patientId, orderRef) {
   /** @type {SubmittedRequest | null} */
   let newest = null;
   for (const claim of forOrder) {
-    /** @type {Resource[]} */
-    const answers = await client.request(`ClaimResponse?request=Claim/${claim.id}`, { flat: true });
-    for (const answer of answers || []) {
-      if (!newest || String(answer.meta?.lastUpdated) > String(/** @type {SubmittedRequest} */ (newest).claimResponse.meta?.lastUpdated)) {
-        newest = { claim, claimResponse: answer };
-      }
+    const answer = await currentClaimResponse(claim.id);
+    if (answer && (!newest || String(answer.meta?.lastUpdated) > String(/** @type {SubmittedRequest} */ (newest).claimResponse.meta?.lastUpdated))) {
+      newest = { claim, claimResponse: answer };
     }
   }
   return newest;
@@ -128,22 +126,12 @@ export function showNextSteps(box, state, onNewRequest) {
   const section = document.createElement("section");
   section.className = "next-steps";
   section.id = "next-steps";
-  const heading = document.createElement("h3");
-  heading.textContent = "What you can do next";
-  const list = document.createElement("ul");
-  for (const step of steps) {
-    const line = document.createElement("li");
-    line.textContent = step;
-    list.append(line);
-  }
-  section.append(heading, list);
+  section.append(element("h3", "What you can do next"), listOf(steps));
   const label = BUTTONS[state];
   if (onNewRequest && label) {
-    const button = document.createElement("button");
+    const button = /** @type {HTMLButtonElement} */ (element("button", label, "primary"));
     button.type = "button";
-    button.className = "primary";
     button.id = state === "more-info" ? "answer-more" : "new-request";
-    button.textContent = label;
     button.addEventListener("click", () => onNewRequest());
     section.append(button);
   }
@@ -170,11 +158,9 @@ export function openOnRequest(done, first, show, reread) {
     done.hidden = false;
     done.className = "done";
     done.innerHTML = "";
-    const heading = document.createElement("h2");
-    heading.textContent = "This order already has a prior-authorization request";
-    const box = document.createElement("section");
+    const heading = element("h2", "This order already has a prior-authorization request");
+    const box = element("section", "", "pa");
     box.id = "pa";
-    box.className = "pa";
     done.append(heading, box);
     document.body.dataset.state = "request";
     let latest = first;

@@ -5,7 +5,7 @@
 // payer's notification arrives). A decision may take days: the looks back off from 2 s to a
 // minute, pause while the tab is hidden, and stop at a final decision.
 import { problem, solved } from "./alert.js";
-import { $, element } from "./dom.js";
+import { $, element, listOf } from "./dom.js";
 import { currentClaimResponse, requestClaim } from "./ehr.js";
 import { REQUEST_STATES, payerAsks, reviewCode, showNextSteps } from "./request-status.js";
 import { backoff } from "./schedule.js";
@@ -109,9 +109,8 @@ export function showRequest(claimResponse, onNewRequest = correctedRequest, onAn
     box.append(line);
   } else if (state === "more-info") {
     box.append(element("p", "Pended: the payer's reviewer asks for more information:"));
-    const list = document.createElement("ul");
+    const list = listOf(asked);
     list.id = "pa-asks";
-    for (const line of asked) list.append(element("li", line));
     box.append(list);
   } else if (state === "cancelled") {
     box.append(element("p", "Cancelled."));

@@ -4,7 +4,7 @@
 import { problem, solved } from "./alert.js";
 import { OUTCOME_WORDS, parameters } from "./criteria.js";
 import { currentResponse } from "./current-response.js";
-import { $, element, number, when } from "./dom.js";
+import { $, element, listOf, number, when } from "./dom.js";
 import { saveToEhr } from "./ehr.js";
 import { outcomeText, payer } from "./payer.js";
 import { followRequest } from "./request.js";
@@ -98,9 +98,7 @@ function showDone(found, ehrCopy, payerCopy) {
   done.append(heading, element("p", NEXT_STEPS[found.outcome] || ""));
   const unmet = found.criteria.filter((c) => c.status === "not-met");
   if (unmet.length) {
-    const list = document.createElement("ul");
-    for (const c of unmet) list.append(element("li", `${c.label}: not met`));
-    done.append(list);
+    done.append(listOf(unmet.map((c) => `${c.label}: not met`)));
   }
   const lead = found.limits.find((l) => l.kind === "quantity" && l.value);
   if (lead) done.append(element("p", `Covered ${lead.label} for this patient: up to ${number(lead.value.value)} ${lead.unit}.`));
